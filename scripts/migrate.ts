@@ -1,0 +1,34 @@
+// `npm run db:migrate` (deploy) and `npm run db:status` against DATABASE_URL, with no native engine.
+// `tsx scripts/migrate.ts dev --name <name>` creates a migration (same as `npx prisma migrate dev`).
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config.ts';
+import { openSchemaEngine, migrateDeploy, migrateStatus, migrateDev } from '../src/migrate/engine.mjs';
+import { migrationAdapterFor } from '../src/migrate/adapters.mjs';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { name: { type: 'string', default: '' }, 'create-only': { type: 'boolean', default: false } },
+});
+const command = positionals[0] ?? 'deploy';
+const { databaseUrl } = loadConfig();
+const { adapterFactory, close } = migrationAdapterFor(databaseUrl);
+try {
+  const engine = await openSchemaEngine({ adapterFactory });
+  if (command === 'deploy') {
+    const applied = await migrateDeploy(engine);
+    console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'No pending migrations.');
+  } else if (command === 'status') {
+    console.log(JSON.stringify(await migrateStatus(engine), null, 2));
+  } else if (command === 'dev') {
+    const { created, applied } = await migrateDev(engine, { name: values.name, createOnly: values['create-only'] });
+    console.log(created ? `Created prisma/migrations/${created}` : 'Schema already in sync: no migration created.');
+    if (applied.length) console.log(`Applied: ${applied.join(', ')}`);
+  } else {
+    throw new Error(`Unknown command "${command}": use deploy, status or dev`);
+  }
+} catch (error) {
+  console.error((error as Error).message);
+  process.exitCode = 1;
+} finally {
+  await close();
+}

@@ -1,0 +1,34 @@
+// What every resolver and service gets: the app's shared parts plus this request's viewer and loaders.
+// A fresh object per HTTP request and per WebSocket subscription.
+import type { PrismaClient } from './generated/prisma/client.ts';
+import type { Authenticate, Viewer } from './auth.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { ModelRegistry } from './models/registry.ts';
+import type { AppPubSub } from './pubsub.ts';
+import { createLoaders, type Loaders } from './loaders.ts';
+
+/** Built once per process. */
+export type AppServices = {
+  config: Config;
+  prisma: PrismaClient;
+  pubsub: AppPubSub;
+  models: ModelRegistry;
+  log: Logger;
+  authenticate: Authenticate;
+};
+
+export type ServiceContext = AppServices & { viewer: Viewer };
+export type Context = ServiceContext & { loaders: Loaders };
+
+export function createContext(services: AppServices, viewer: Viewer): Context {
+  return { ...services, viewer, loaders: createLoaders(services.prisma, viewer) };
+}
+
+/**
+ * A subscription keeps one context for its whole life; each event must see current rows, not what an
+ * earlier event cached. Called before an event's fields resolve.
+ */
+export function refreshLoaders(ctx: Context): void {
+  ctx.loaders = createLoaders(ctx.prisma, ctx.viewer);
+}

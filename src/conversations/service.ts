@@ -1,0 +1,245 @@
+// Conversation rules: ownership, validation, versioning, lifecycle transitions, listing.
+import type { Conversation, ConversationStatus, Prisma } from '../generated/prisma/client.ts';
+import { ownerOf } from '../auth.ts';
+import type { ServiceContext } from '../context.ts';
+import { conflict, invalidField, notFound } from '../errors.ts';
+import { idempotent } from '../idempotency.ts';
+import { publishConversationEvent, type ConversationEventType } from '../pubsub.ts';
+import { checkLabel, checkMetadata, checkModel, checkTitle, checkContent } from '../validation.ts';
+import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection } from '../pagination/connection.ts';
+
+export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC';
+
+export type ConversationFilter = {
+  status?: ConversationStatus[] | null;
+  projectId?: string | null;
+  agentId?: string | null;
+  search?: string | null;
+  updatedAfter?: Date | null;
+  updatedBefore?: Date | null;
+};
+
+export type CreateConversationInput = {
+  title?: string | null;
+  projectId?: string | null;
+  agentId?: string | null;
+  model?: string | null;
+  systemPrompt?: string | null;
+  metadata?: unknown;
+  idempotencyKey?: string | null;
+};
+
+export type UpdateConversationInput = {
+  id: string;
+  title?: string | null;
+  model?: string | null;
+  systemPrompt?: string | null;
+  metadata?: unknown;
+  expectedVersion?: number | null;
+};
+
+export const visibleTo = (ctx: Pick<ServiceContext, 'viewer'>) => ownerOf(ctx.viewer);
+
+/** The viewer's conversation, whatever its status, or NOT_FOUND. */
+export async function findOwnConversation(ctx: ServiceContext, id: string): Promise<Conversation> {
+  const conversation = await ctx.prisma.conversation.findFirst({ where: { id, ...visibleTo(ctx) } });
+  if (!conversation) throw notFound('Conversation');
+  return conversation;
+}
+
+export async function createConversation(ctx: ServiceContext, input: CreateConversationInput): Promise<Conversation> {
+  checkTitle(input.title);
+  checkLabel(input.projectId, 'projectId');
+  checkLabel(input.agentId, 'agentId');
+  if (input.model != null) checkModel(ctx.models, input.model);
+  if (input.systemPrompt != null) checkContent(input.systemPrompt, ctx.config.maxMessageChars, 'systemPrompt');
+  const metadata = input.metadata == null ? {} : checkMetadata(input.metadata);
+  const { idempotencyKey, ...fields } = input;
+
+  const { value, replayed } = await idempotent<Conversation>({
+    prisma: ctx.prisma,
+    viewer: ctx.viewer,
+    ttlMs: ctx.config.idempotencyTtlMs,
+    operation: 'createConversation',
+    key: idempotencyKey,
+    input: fields,
+    idOf: (conversation) => conversation.id,
+    replay: (id) => findOwnConversation(ctx, id),
+    create: (tx) =>
+      tx.conversation.create({
+        data: {
+          ...visibleTo(ctx),
+          title: input.title ?? null,
+          projectId: input.projectId ?? null,
+          agentId: input.agentId ?? null,
+          model: input.model ?? ctx.models.defaultModelId,
+          systemPrompt: input.systemPrompt ?? null,
+          metadata: metadata as Prisma.InputJsonObject,
+        },
+      }),
+  });
+  if (!replayed) publish(ctx, value, 'CONVERSATION_CREATED');
+  return value;
+}
+
+export async function updateConversation(ctx: ServiceContext, input: UpdateConversationInput): Promise<Conversation> {
+  const data: Prisma.ConversationUpdateInput = {};
+  if (input.title !== undefined) {
+    checkTitle(input.title);
+    data.title = input.title;
+  }
+  if (input.model !== undefined) {
+    if (input.model === null) throw invalidField('model', 'cannot be null');
+    checkModel(ctx.models, input.model);
+    data.model = input.model;
+  }
+  if (input.systemPrompt !== undefined) {
+    if (input.systemPrompt !== null) checkContent(input.systemPrompt, ctx.config.maxMessageChars, 'systemPrompt');
+    data.systemPrompt = input.systemPrompt;
+  }
+  if (input.metadata !== undefined) data.metadata = checkMetadata(input.metadata) as Prisma.InputJsonObject;
+
+  const current = await findOwnConversation(ctx, input.id);
+  if (current.status === 'DELETED') throw notFound('Conversation');
+  if (input.expectedVersion != null && input.expectedVersion !== current.version) throw versionConflict(current.version);
+  if (Object.keys(data).length === 0) return current;
+
+  // The version in the WHERE makes the check and the write one atomic step against concurrent writers.
+  const version = input.expectedVersion ?? current.version;
+  const { count } = await ctx.prisma.conversation.updateMany({
+    where: { id: current.id, ...visibleTo(ctx), version, status: { not: 'DELETED' } },
+    data: { ...data, version: { increment: 1 }, updatedAt: new Date() } as Prisma.ConversationUpdateManyMutationInput,
+  });
+  if (count === 0) {
+    const now = await findOwnConversation(ctx, input.id);
+    if (now.status === 'DELETED') throw notFound('Conversation');
+    if (input.expectedVersion != null) throw versionConflict(now.version);
+    return updateConversation(ctx, input); // lost a race with another writer: last write wins, so write again
+  }
+  const updated = await findOwnConversation(ctx, input.id);
+  publish(ctx, updated, 'CONVERSATION_UPDATED');
+  return updated;
+}
+
+const versionConflict = (version: number) => conflict(`The conversation has changed: its version is now ${version}`);
+
+type Transition = {
+  from: ConversationStatus[];
+  /** Already where the action leads: answered with the conversation unchanged. */
+  unchangedIn: ConversationStatus[];
+  data: (c: Conversation) => Prisma.ConversationUpdateManyMutationInput;
+  event: ConversationEventType;
+};
+
+const TRANSITIONS = {
+  archive: { from: ['ACTIVE'], unchangedIn: ['ARCHIVED'], data: () => ({ status: 'ARCHIVED', archivedAt: new Date() }), event: 'CONVERSATION_UPDATED' },
+  unarchive: { from: ['ARCHIVED'], unchangedIn: ['ACTIVE'], data: () => ({ status: 'ACTIVE', archivedAt: null }), event: 'CONVERSATION_UPDATED' },
+  delete: { from: ['ACTIVE', 'ARCHIVED'], unchangedIn: ['DELETED'], data: () => ({ status: 'DELETED', deletedAt: new Date() }), event: 'CONVERSATION_DELETED' },
+  // Back to where it was before the delete: an archived conversation comes back archived.
+  restore: {
+    from: ['DELETED'],
+    unchangedIn: ['ACTIVE', 'ARCHIVED'],
+    data: (c) => ({ status: c.archivedAt ? 'ARCHIVED' : 'ACTIVE', deletedAt: null }),
+    event: 'CONVERSATION_UPDATED',
+  },
+} satisfies Record<string, Transition>;
+
+export type LifecycleAction = keyof typeof TRANSITIONS;
+
+/**
+ * Moves a conversation along its lifecycle. Asking for the state it is already in returns it unchanged;
+ * archiving or unarchiving a deleted conversation answers NOT_FOUND (restore it first).
+ */
+export async function transitionConversation(ctx: ServiceContext, id: string, action: LifecycleAction): Promise<Conversation> {
+  const transition: Transition = TRANSITIONS[action];
+  const current = await findOwnConversation(ctx, id);
+  if (transition.unchangedIn.includes(current.status)) return current;
+  if (!transition.from.includes(current.status)) throw notFound('Conversation');
+  const { count } = await ctx.prisma.conversation.updateMany({
+    where: { id, ...visibleTo(ctx), status: current.status, version: current.version },
+    data: { ...transition.data(current), version: { increment: 1 }, updatedAt: new Date() },
+  });
+  if (count === 0) return transitionConversation(ctx, id, action); // changed meanwhile: decide again
+  const updated = await findOwnConversation(ctx, id);
+  publish(ctx, updated, transition.event);
+  return updated;
+}
+
+/** Permanent: the conversation, its messages and sessions are gone. */
+export async function purgeConversation(ctx: ServiceContext, id: string): Promise<string> {
+  const { count } = await ctx.prisma.conversation.deleteMany({ where: { id, ...visibleTo(ctx) } });
+  if (count === 0) throw notFound('Conversation');
+  publishConversationEvent(ctx.pubsub, visibleTo(ctx), { type: 'CONVERSATION_DELETED', conversationId: id, messageId: null });
+  return id;
+}
+
+function publish(ctx: ServiceContext, conversation: Conversation, type: ConversationEventType): void {
+  publishConversationEvent(ctx.pubsub, conversation, { type, conversationId: conversation.id, messageId: null });
+}
+
+// ---- listing ----
+
+const ORDER_FIELDS = {
+  UPDATED_AT_DESC: ['updatedAt', 'desc'],
+  UPDATED_AT_ASC: ['updatedAt', 'asc'],
+  CREATED_AT_DESC: ['createdAt', 'desc'],
+  CREATED_AT_ASC: ['createdAt', 'asc'],
+} as const;
+
+const codecs = Object.fromEntries(
+  Object.keys(ORDER_FIELDS).map((order) => [order, cursorCodec<[number, string]>(`conversations:${order}`, isTimeAndId)]),
+) as Record<ConversationOrder, ReturnType<typeof cursorCodec<[number, string]>>>;
+
+export const DEFAULT_CONVERSATION_PAGE = 20;
+
+export async function listConversations(
+  ctx: ServiceContext,
+  args: ConnectionArgs & { filter?: ConversationFilter | null; orderBy?: ConversationOrder | null },
+): Promise<Connection<Conversation>> {
+  const order = args.orderBy ?? 'UPDATED_AT_DESC';
+  const [field, direction] = ORDER_FIELDS[order];
+  const codec = codecs[order];
+  const request = pageRequest(args, codec, DEFAULT_CONVERSATION_PAGE);
+  const where = filterWhere(ctx, args.filter ?? {});
+
+  // Keyset bounds in the list's order: `after` keeps what sorts later, `before` what sorts earlier.
+  const later = direction === 'desc' ? 'lt' : 'gt';
+  const earlier = direction === 'desc' ? 'gt' : 'lt';
+  const bounds: Prisma.ConversationWhereInput[] = [];
+  if (request.after) bounds.push(beyond(field, request.after, later));
+  if (request.before) bounds.push(beyond(field, request.before, earlier));
+
+  const readDirection = request.backward ? (direction === 'desc' ? 'asc' : 'desc') : direction;
+  const rows = await ctx.prisma.conversation.findMany({
+    where: { AND: [where, ...bounds] },
+    orderBy: [{ [field]: readDirection }, { id: readDirection }],
+    take: request.limit + 1,
+  });
+  return buildConnection(rows, request, (c) => [c[field].getTime(), c.id] as [number, string], codec, () =>
+    ctx.prisma.conversation.count({ where }),
+  );
+}
+
+/** Rows strictly past (time, id) in the given direction: the keyset condition. */
+function beyond(field: 'updatedAt' | 'createdAt', [time, id]: [number, string], op: 'lt' | 'gt'): Prisma.ConversationWhereInput {
+  const at = new Date(time);
+  return { OR: [{ [field]: { [op]: at } }, { [field]: at, id: { [op]: id } }] };
+}
+
+function filterWhere(ctx: ServiceContext, filter: ConversationFilter): Prisma.ConversationWhereInput {
+  const where: Prisma.ConversationWhereInput = { ...visibleTo(ctx), status: { in: filter.status?.length ? filter.status : ['ACTIVE'] } };
+  if (filter.projectId != null) where.projectId = filter.projectId;
+  if (filter.agentId != null) where.agentId = filter.agentId;
+  if (filter.updatedAfter || filter.updatedBefore) {
+    where.updatedAt = { ...(filter.updatedAfter && { gt: filter.updatedAfter }), ...(filter.updatedBefore && { lt: filter.updatedBefore }) };
+  }
+  const search = filter.search?.trim();
+  if (search) {
+    if (search.length > 200) throw invalidField('filter.search', 'must be at most 200 characters');
+    where.OR = [
+      { title: { contains: search, mode: 'insensitive' } },
+      { messages: { some: { content: { contains: search, mode: 'insensitive' } } } },
+    ];
+  }
+  return where;
+}

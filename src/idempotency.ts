@@ -1,0 +1,93 @@
+// `idempotencyKey`: a repeat of the same mutation by the same viewer with the same key returns the first
+// result and creates nothing new. The record is written in the creating transaction, so a crash can't
+// leave a result without its record or a record without its result.
+import { createHash } from 'node:crypto';
+import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
+import type { Viewer } from './auth.ts';
+import { ownerOf } from './auth.ts';
+import { conflict, isPrismaError } from './errors.ts';
+import { checkIdempotencyKey } from './validation.ts';
+
+export type Transaction = Prisma.TransactionClient;
+
+type Options<R> = {
+  prisma: PrismaClient;
+  viewer: Viewer;
+  ttlMs: number;
+  operation: string;
+  key: string | null | undefined;
+  /** The mutation's input, without the key: the same key with another input is refused. */
+  input: unknown;
+  create: (tx: Transaction) => Promise<R>;
+  idOf: (result: R) => string;
+  /** Loads the first result again for a repeat. */
+  replay: (resultId: string) => Promise<R>;
+};
+
+export type IdempotentResult<R> = { value: R; replayed: boolean };
+
+export async function idempotent<R>(options: Options<R>): Promise<IdempotentResult<R>> {
+  const { prisma, key, create } = options;
+  if (key == null) return { value: await prisma.$transaction(create), replayed: false };
+  checkIdempotencyKey(key);
+
+  const requestHash = hashOf(options.input);
+  const id = { ...ownerOf(options.viewer), operation: options.operation, key };
+  const earlier = await findRecord(options, id);
+  if (earlier) return { value: await replayRecord(options, earlier, requestHash), replayed: true };
+
+  try {
+    const value = await prisma.$transaction(async (tx) => {
+      const result = await create(tx);
+      await tx.idempotencyRecord.create({ data: { ...id, requestHash, resultId: options.idOf(result) } });
+      return result;
+    });
+    return { value, replayed: false };
+  } catch (error) {
+    // Two requests with the same key at once: the loser of the race answers with the winner's result.
+    if (!isPrismaError(error, 'P2002')) throw error;
+    const winner = await findRecord(options, id);
+    if (!winner) throw error;
+    return { value: await replayRecord(options, winner, requestHash), replayed: true };
+  }
+}
+
+type RecordId = { orgId: string; userId: string; operation: string; key: string };
+
+async function findRecord<R>(options: Options<R>, id: RecordId) {
+  const record = await options.prisma.idempotencyRecord.findUnique({ where: { orgId_userId_operation_key: id } });
+  if (record && Date.now() - record.createdAt.getTime() > options.ttlMs) {
+    await options.prisma.idempotencyRecord.deleteMany({ where: { ...id, createdAt: record.createdAt } });
+    return null;
+  }
+  return record;
+}
+
+async function replayRecord<R>(options: Options<R>, record: { requestHash: string; resultId: string }, requestHash: string): Promise<R> {
+  if (record.requestHash !== requestHash) throw conflict('This idempotencyKey was already used with a different input');
+  return options.replay(record.resultId);
+}
+
+/** Deletes records past their time to live; run periodically. */
+export async function purgeExpiredIdempotencyRecords(prisma: PrismaClient, ttlMs: number): Promise<number> {
+  const { count } = await prisma.idempotencyRecord.deleteMany({ where: { createdAt: { lt: new Date(Date.now() - ttlMs) } } });
+  return count;
+}
+
+function hashOf(input: unknown): string {
+  return createHash('sha256').update(canonicalJson(input)).digest('hex');
+}
+
+/** JSON with object keys sorted, so that `{a, b}` and `{b, a}` hash alike; undefined and null alike. */
+function canonicalJson(value: unknown): string {
+  if (value === undefined || value === null) return 'null';
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

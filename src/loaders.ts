@@ -1,0 +1,37 @@
+// Per-request batching: every row a resolver needs by id is loaded once per request, in one query per kind.
+import DataLoader from 'dataloader';
+import type { ChatSession, Conversation, Message, PrismaClient } from './generated/prisma/client.ts';
+import type { Viewer } from './auth.ts';
+import { ownerOf } from './auth.ts';
+import { loadMessagePages, type MessagePageKey } from './messages/pages.ts';
+import { loadChatSessionPages, type ChatSessionPageKey } from './chat-sessions/service.ts';
+
+export type Loaders = ReturnType<typeof createLoaders>;
+
+const byJson = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
+
+export function createLoaders(prisma: PrismaClient, viewer: Viewer) {
+  const owner = ownerOf(viewer);
+  return {
+    /** The viewer's conversations by id (null for another owner's or a missing one). */
+    conversation: new DataLoader<string, Conversation | null>(async (ids) => {
+      const rows = await prisma.conversation.findMany({ where: { id: { in: [...ids] }, ...owner } });
+      return ids.map((id) => rows.find((row) => row.id === id) ?? null);
+    }),
+    chatSession: new DataLoader<string, ChatSession | null>(async (ids) => {
+      const rows = await prisma.chatSession.findMany({ where: { id: { in: [...ids] }, conversation: owner } });
+      return ids.map((id) => rows.find((row) => row.id === id) ?? null);
+    }),
+    message: new DataLoader<string, Message | null>(async (ids) => {
+      const rows = await prisma.message.findMany({ where: { id: { in: [...ids] }, conversation: owner } });
+      return ids.map((id) => rows.find((row) => row.id === id) ?? null);
+    }),
+    /** The STREAMING assistant message of each conversation, if any. */
+    activeGeneration: new DataLoader<string, Message | null>(async (conversationIds) => {
+      const rows = await prisma.message.findMany({ where: { conversationId: { in: [...conversationIds] }, status: 'STREAMING' } });
+      return conversationIds.map((id) => rows.find((row) => row.conversationId === id) ?? null);
+    }),
+    messagePage: new DataLoader<MessagePageKey, Message[], string>((keys) => loadMessagePages(prisma, keys), byJson),
+    chatSessionPage: new DataLoader<ChatSessionPageKey, ChatSession[], string>((keys) => loadChatSessionPages(prisma, keys), byJson),
+  };
+}

@@ -1,0 +1,34 @@
+// `npm start`: configuration from the environment, then serve until SIGINT/SIGTERM.
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createApp } from './app.ts';
+import { createLogger } from './logger.ts';
+import { startServer } from './server.ts';
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
+const log = createLogger(config);
+try {
+  const app = await createApp(config, { log });
+  const server = await startServer(app, config);
+  if (!config.jwtSecret) log.warn('AUTH_JWT_SECRET is not set: requests without a token act as the local user "dev"');
+  log.info({ url: server.url, database: config.databaseUrl.split(':')[0] }, `serving GraphQL at ${server.url}`);
+
+  const stop = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await server.close();
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+} catch (error) {
+  log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
+  process.exit(1);
+}

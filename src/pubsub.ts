@@ -1,0 +1,43 @@
+// One typed pubsub for the process. In memory by default; the event target is swappable (Redis) so that
+// events published on one instance reach subscribers on every instance.
+import { createPubSub, type PubSub, type PubSubEventTarget } from 'graphql-yoga';
+import type { Viewer } from './auth.ts';
+
+export type ConversationEventType =
+  | 'CONVERSATION_CREATED'
+  | 'CONVERSATION_UPDATED'
+  | 'CONVERSATION_DELETED'
+  | 'MESSAGE_ADDED'
+  | 'MESSAGE_UPDATED';
+
+/** What travels: ids only; subscribers load the current rows so each client's selection applies. */
+export type ConversationEventPayload = {
+  type: ConversationEventType;
+  conversationId: string;
+  messageId: string | null;
+};
+
+export type Topics = {
+  'conversation:events': [conversationId: string, event: ConversationEventPayload];
+  'owner:events': [ownerKey: string, event: ConversationEventPayload];
+};
+
+export type AppPubSub = PubSub<Topics>;
+
+export function createAppPubSub(eventTarget?: PubSubEventTarget<Topics>): AppPubSub {
+  return createPubSub<Topics>(eventTarget ? { eventTarget } : undefined);
+}
+
+export function ownerKey(viewer: Pick<Viewer, 'orgId' | 'userId'> | { orgId: string; userId: string }): string {
+  return JSON.stringify([viewer.orgId ?? '', viewer.userId]);
+}
+
+/** Every change to a conversation goes to its own subscribers and to its owner's sidebar subscribers. */
+export function publishConversationEvent(
+  pubsub: AppPubSub,
+  owner: { orgId: string; userId: string },
+  event: ConversationEventPayload,
+): void {
+  pubsub.publish('conversation:events', event.conversationId, event);
+  pubsub.publish('owner:events', ownerKey(owner), event);
+}

@@ -1,0 +1,10 @@
+// Every schema module registers its types on the builder when imported; the order is the dependency order.
+import { builder } from '../builder.ts';
+import './viewer.ts';
+import './conversation.ts';
+import './message.ts';
+import './chat-session.ts';
+import './append-message.ts';
+import './events.ts';
+
+export const schema = builder.toSchema();

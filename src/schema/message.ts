@@ -1,0 +1,88 @@
+import { MessageRole, MessageStatus } from '../generated/prisma/enums.ts';
+import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
+import { builder } from '../builder.ts';
+import { ownerOf } from '../auth.ts';
+import { invalidField } from '../errors.ts';
+import { contextWindow } from '../messages/context-window.ts';
+import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
+import { buildConnection, pageRequest } from '../pagination/connection.ts';
+import { Conversation } from './conversation.ts';
+
+export const MessageRoleEnum = builder.enumType(MessageRole, { name: 'MessageRole' });
+export const MessageStatusEnum = builder.enumType(MessageStatus, { name: 'MessageStatus' });
+
+const TokenUsage = builder.objectRef<{ promptTokens: number; completionTokens: number }>('TokenUsage').implement({
+  fields: (t) => ({
+    promptTokens: t.exposeInt('promptTokens'),
+    completionTokens: t.exposeInt('completionTokens'),
+    totalTokens: t.int({ resolve: (usage) => usage.promptTokens + usage.completionTokens }),
+  }),
+});
+
+export const Message = builder.prismaNode('Message', {
+  id: { field: 'id' },
+  nullable: true,
+  findUnique: (id, ctx) => ({ id, conversation: ownerOf(ctx.viewer) }),
+  fields: (t) => ({
+    conversation: t.field({
+      type: Conversation,
+      resolve: async (message, _args, ctx) => (await ctx.loaders.conversation.load(message.conversationId))!,
+    }),
+    position: t.exposeInt('position', { description: '1, 2, 3, … within its conversation: gapless, never reused, the total order.' }),
+    role: t.expose('role', { type: MessageRoleEnum }),
+    content: t.exposeString('content', { description: 'While STREAMING: what has been persisted so far.' }),
+    status: t.expose('status', { type: MessageStatusEnum, description: 'Non-assistant messages are COMPLETED.' }),
+    model: t.exposeString('model', { nullable: true, description: 'Assistant messages: the model that wrote it.' }),
+    toolCalls: t.expose('toolCalls', { type: 'JSON', nullable: true, description: 'Assistant tool-call requests, OpenAI shape.' }),
+    toolCallId: t.exposeString('toolCallId', { nullable: true, description: 'TOOL messages: the call they answer.' }),
+    tokens: t.exposeInt('tokens'),
+    usage: t.field({
+      type: TokenUsage,
+      nullable: true,
+      description: 'Assistant messages, when known.',
+      resolve: ({ promptTokens, completionTokens }) =>
+        promptTokens != null && completionTokens != null ? { promptTokens, completionTokens } : null,
+    }),
+    error: t.exposeString('error', { nullable: true, description: 'FAILED: why, in words fit for a user.' }),
+    metadata: t.expose('metadata', { type: 'JSON' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+export const MessageConnection = builder.connectionObject({ type: Message, name: 'MessageConnection' }, { name: 'MessageEdge' });
+
+builder.prismaObjectFields('Conversation', (t) => ({
+  messages: t.connection(
+    {
+      type: Message,
+      description: 'By position, ascending.',
+      args: { roles: t.arg({ type: [MessageRoleEnum] }) },
+      resolve: async (conversation, args, ctx) => {
+        const request = pageRequest(args, messageCursor, DEFAULT_MESSAGE_PAGE);
+        const roles = args.roles?.length ? args.roles : null;
+        const rows = await ctx.loaders.messagePage.load({ parent: 'conversation', parentId: conversation.id, request, roles });
+        const totalCount = roles
+          ? () => ctx.prisma.message.count({ where: { conversationId: conversation.id, role: { in: roles } } })
+          : () => conversation.messageCount;
+        return buildConnection(rows, request, (m: MessageRow) => [m.position] as [number], messageCursor, totalCount);
+      },
+    },
+    MessageConnection,
+  ),
+  activeGeneration: t.field({
+    type: Message,
+    nullable: true,
+    description: 'The assistant message now STREAMING, if any.',
+    resolve: (conversation, _args, ctx) => ctx.loaders.activeGeneration.load(conversation.id),
+  }),
+  contextWindow: t.field({
+    type: [Message],
+    description: 'What the model would be sent: the system prompt always kept, oldest turns dropped first.',
+    args: { maxTokens: t.arg.int({ required: true }) },
+    resolve: (conversation, { maxTokens }, ctx) => {
+      if (maxTokens < 1) throw invalidField('maxTokens', 'must be at least 1');
+      return contextWindow(ctx.prisma, conversation as ConversationRow, maxTokens);
+    },
+  }),
+}));

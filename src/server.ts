@@ -1,0 +1,99 @@
+// HTTP + graphql-ws on one port and path; start and graceful stop.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { ExecutionArgs } from 'graphql';
+import type { App } from './app.ts';
+import { GRAPHQL_PATH } from './yoga.ts';
+import type { Viewer } from './auth.ts';
+
+export type RunningServer = { url: string; port: number; close: () => Promise<void> };
+
+/** Requests bigger than this are refused before they are read (413). */
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+export async function startServer(app: App, { host, port }: { host: string; port: number }): Promise<RunningServer> {
+  const { yoga, services } = app;
+  const httpServer = http.createServer((req, res) => {
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+      res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_USER_INPUT' } }] }));
+      return;
+    }
+    if (req.url === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    yoga(req, res);
+  });
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: MAX_BODY_BYTES });
+  type Extra = { viewer?: Viewer };
+  const wsHandle = useServer<Record<string, unknown>, Extra>(
+    {
+      // Authenticate once per connection; a bad token closes it with 4403 (graphql-ws' Forbidden).
+      onConnect: async (ctx) => {
+        try {
+          (ctx.extra as Extra).viewer = await services.authenticate(authorizationOf(ctx.connectionParams));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      // The yoga way: the same envelop (plugins, context, masking) as HTTP, with the connection's viewer.
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          viewer: (ctx.extra as Extra).viewer,
+        });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          return [error as never];
+        }
+        const args: ExecutionArgs = {
+          schema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+    },
+    wsServer,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(port, host, () => resolve());
+  });
+  const address = httpServer.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${shownHost}:${address.port}${GRAPHQL_PATH}`,
+    port: address.port,
+    close: async () => {
+      await wsHandle.dispose(); // completes subscriptions, closes sockets with 1001 (going away)
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      httpServer.closeAllConnections();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    },
+  };
+}
+
+/** graphql-ws clients send `{ authorization: "Bearer <JWT>" }` as connection params. */
+function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {
+  const value = params?.authorization ?? params?.Authorization;
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,68 @@
+// The GraphQL-over-HTTP handler (queries, mutations, SSE subscriptions, GraphiQL). Never listens itself.
+import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import type { GraphQLError } from 'graphql';
+import { schema } from './schema/index.ts';
+import { createContext, type AppServices, type Context } from './context.ts';
+import { maskError, withContractCode } from './errors.ts';
+import type { Viewer } from './auth.ts';
+
+/** Set by the WebSocket server, which authenticates once per connection. */
+export type ServerContext = { viewer?: Viewer };
+
+export const GRAPHQL_PATH = '/graphql';
+
+export function createGraphQLHandler(services: AppServices) {
+  const { log, config } = services;
+  return createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    graphiql: { title: 'Chat GraphQL API', subscriptionsProtocol: 'WS' },
+    context: async ({ request, viewer }: YogaInitialContext & ServerContext) =>
+      createContext(services, viewer ?? (await services.authenticate(request.headers.get('authorization')))),
+    maskedErrors: {
+      maskError(error, message) {
+        const masked = maskError(error, message);
+        if (masked.extensions.code === 'INTERNAL_SERVER_ERROR') {
+          log.error({ err: (error as GraphQLError).originalError ?? error }, 'unexpected error');
+        }
+        return masked;
+      },
+    },
+    logging: {
+      debug: (...args) => log.debug(args.map(String).join(' ')),
+      info: (...args) => log.info(args.map(String).join(' ')),
+      warn: (...args) => log.warn(args.map(String).join(' ')),
+      // Request errors are the client's and unexpected ones are logged by maskError: keep these quiet.
+      error: (...args) => log.debug(args.map(String).join(' ')),
+    },
+    plugins: [
+      useContractErrorCodes(),
+      // Limits on what one document may ask for: nesting, aliases, size, cost.
+      EnvelopArmorPlugin({
+        maxDepth: { n: 12, ignoreIntrospection: true },
+        maxAliases: { n: 30 },
+        maxDirectives: { n: 30 },
+        maxTokens: { n: 5000 },
+        costLimit: { maxCost: 20000, ignoreIntrospection: true },
+        blockFieldSuggestion: { enabled: config.env === 'production' },
+      }),
+    ],
+  });
+}
+
+export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
+
+/** Request errors that never reach maskError (syntax, validation) still leave with a contract code. */
+function useContractErrorCodes(): Plugin {
+  return {
+    onResultProcess({ result, setResult }) {
+      if (Symbol.asyncIterator in result) return; // subscription events come out of execution: already masked
+      const results = Array.isArray(result) ? result : [result];
+      if (!results.some((r) => r.errors?.length)) return;
+      const mapped = results.map((r) => (r.errors?.length ? { ...r, errors: r.errors.map((e) => withContractCode(e as GraphQLError)) } : r));
+      setResult(Array.isArray(result) ? mapped : mapped[0]);
+    },
+  };
+}
