@@ -17,8 +17,10 @@ export type App = {
 
 const HOUR = 3_600_000;
 
-export async function createApp(config: Config, { log = createLogger(config) }: { log?: Logger } = {}): Promise<App> {
-  const database = await openDatabase(config.databaseUrl, { log });
+export type AppOptions = { log?: Logger; onQuery?: (sql: string) => void };
+
+export async function createApp(config: Config, { log = createLogger(config), onQuery }: AppOptions = {}): Promise<App> {
+  const database = await openDatabase(config.databaseUrl, { log, onQuery });
   const services: AppServices = {
     config,
     log,

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from './generated/prisma/client.ts';
 import { openSchemaEngine, migrateDeploy, migrateStatus } from './migrate/engine.mjs';
 import { migrationAdapterFor, pgliteDataDir } from './migrate/adapters.mjs';
@@ -19,20 +20,29 @@ export type OpenDatabaseOptions = {
   /** Apply pending migrations first (the embedded database always does: nobody else would). */
   migrate?: boolean;
   poolSize?: number;
+  /** Called with every SQL statement the client sends (tests count them; LOG_LEVEL=trace logs them). */
+  onQuery?: (sql: string) => void;
 };
 
-export async function openDatabase(url: string, { log, migrate = false, poolSize = 10 }: OpenDatabaseOptions): Promise<Database> {
+export async function openDatabase(url: string, { log, migrate = false, poolSize = 10, onQuery }: OpenDatabaseOptions): Promise<Database> {
+  const observe = onQuery ?? (log.isLevelEnabled('trace') ? (sql: string) => log.trace({ sql }, 'sql') : undefined);
+  const clientFor = (adapter: SqlDriverAdapterFactory): PrismaClient => {
+    if (!observe) return new PrismaClient({ adapter });
+    const prisma = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+    prisma.$on('query', (event) => observe(event.query));
+    return prisma;
+  };
   if (url.startsWith('pglite:')) {
     const dir = pgliteDataDir(url);
     if (dir) fs.mkdirSync(dir, { recursive: true });
     const pglite = await PGlite.create(dir ?? undefined);
     await applyMigrations(pglite, log);
-    const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+    const prisma = clientFor(new PrismaPGlite(pglite));
     return { prisma, kind: 'pglite', close: async () => (await prisma.$disconnect(), await pglite.close()) };
   }
   if (migrate) await applyMigrations(url, log);
   else await assertMigrated(url);
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: poolSize }) });
+  const prisma = clientFor(new PrismaPg({ connectionString: url, max: poolSize }));
   return { prisma, kind: 'postgres', close: () => prisma.$disconnect() };
 }
 
