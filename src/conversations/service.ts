@@ -236,9 +236,11 @@ function filterWhere(ctx: ServiceContext, filter: ConversationFilter): Prisma.Co
   const search = filter.search?.trim();
   if (search) {
     if (search.length > 200) throw invalidField('filter.search', 'must be at most 200 characters');
+    // Prisma passes `contains` to ILIKE as is: escape its wildcards so they match themselves.
+    const pattern = search.replace(/[\\%_]/g, (c) => `\\${c}`);
     where.OR = [
-      { title: { contains: search, mode: 'insensitive' } },
-      { messages: { some: { content: { contains: search, mode: 'insensitive' } } } },
+      { title: { contains: pattern, mode: 'insensitive' } },
+      { messages: { some: { content: { contains: pattern, mode: 'insensitive' } } } },
     ];
   }
   return where;

@@ -69,7 +69,12 @@ builder.queryFields((t) => ({
         filter: t.arg({ type: ConversationFilter }),
         orderBy: t.arg({ type: ConversationOrderEnum, defaultValue: 'UPDATED_AT_DESC' }),
       },
-      resolve: (_root, args, ctx) => listConversations(ctx, args),
+      resolve: async (_root, args, ctx) => {
+        const page = await listConversations(ctx, args);
+        // Messages on the page ask for their conversation: these rows answer without another query.
+        for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
+        return page;
+      },
     },
     ConversationConnection,
   ),

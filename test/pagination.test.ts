@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendMessage, createConversation, expectErrorCode, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
+
+let t: TestApp;
+beforeAll(async () => (t = await startTestApp()));
+afterAll(() => t.close());
+
+const LIST = /* GraphQL */ `
+  query($first: Int, $after: String, $last: Int, $before: String, $filter: ConversationFilter, $orderBy: ConversationOrder) {
+    conversations(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {
+      totalCount
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { id title status } }
+    }
+  }`;
+
+async function list(viewer: TestViewer, variables: Record<string, unknown>) {
+  return (await t.gql(LIST, variables, viewer)).conversations;
+}
+const titles = (page: any) => page.edges.map((e: any) => e.node.title);
+
+async function seed(viewer: TestViewer, n: number) {
+  const made = [];
+  for (let i = 0; i < n; i++) made.push(await createConversation(t, viewer, { title: `c${i}` }));
+  return made;
+}
+
+describe('conversations pagination', () => {
+  it('walks forward and backward through every order without gaps or repeats', async () => {
+    const viewer = await t.viewer();
+    await seed(viewer, 7);
+    const expected = {
+      CREATED_AT_ASC: ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6'],
+      CREATED_AT_DESC: ['c6', 'c5', 'c4', 'c3', 'c2', 'c1', 'c0'],
+      UPDATED_AT_DESC: ['c6', 'c5', 'c4', 'c3', 'c2', 'c1', 'c0'],
+      UPDATED_AT_ASC: ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6'],
+    };
+    for (const [orderBy, order] of Object.entries(expected)) {
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page: any = await list(viewer, { first: 3, after, orderBy });
+        expect(page.totalCount).toBe(7);
+        seen.push(...titles(page));
+        if (!page.pageInfo.hasNextPage) break;
+        after = page.pageInfo.endCursor;
+      }
+      expect(seen).toEqual(order);
+
+      const back: string[] = [];
+      let before: string | null = null;
+      for (;;) {
+        const page: any = await list(viewer, { last: 3, before, orderBy });
+        back.unshift(...titles(page));
+        if (!page.pageInfo.hasPreviousPage) break;
+        before = page.pageInfo.startCursor;
+      }
+      expect(back).toEqual(order);
+    }
+  });
+
+  it('stays stable while conversations are created during the walk', async () => {
+    const viewer = await t.viewer();
+    await seed(viewer, 6);
+    const first = await list(viewer, { first: 3 });
+    expect(titles(first)).toEqual(['c5', 'c4', 'c3']);
+    await Promise.all(['n1', 'n2', 'n3'].map((title) => createConversation(t, viewer, { title })));
+    const second = await list(viewer, { first: 3, after: first.pageInfo.endCursor });
+    expect(titles(second)).toEqual(['c2', 'c1', 'c0']);
+    expect(second.pageInfo.hasNextPage).toBe(false);
+    // Newer items appear in front of the first cursor, found by paging backwards from it.
+    const newer = await list(viewer, { last: 10, before: first.pageInfo.startCursor });
+    expect(titles(newer).sort()).toEqual(['n1', 'n2', 'n3']);
+  });
+
+  it('pages a window between after and before', async () => {
+    const viewer = await t.viewer();
+    await seed(viewer, 6);
+    const all = await list(viewer, { first: 6, orderBy: 'CREATED_AT_ASC' });
+    const window = await list(viewer, { first: 10, after: all.edges[0].cursor, before: all.edges[4].cursor, orderBy: 'CREATED_AT_ASC' });
+    expect(titles(window)).toEqual(['c1', 'c2', 'c3']);
+  });
+
+  it.each([
+    [{ first: 101 }],
+    [{ last: 101 }],
+    [{ first: -1 }],
+    [{ last: -1 }],
+    [{ first: 2, last: 2 }],
+    [{ after: 'not-a-cursor' }],
+    [{ before: 'bm9wZQ' }],
+  ])('refuses %j with BAD_USER_INPUT', async (args) => {
+    const viewer = await t.viewer();
+    expectErrorCode((await t.request(LIST, args, viewer)).body, 'BAD_USER_INPUT');
+  });
+
+  it('refuses a cursor made for another order', async () => {
+    const viewer = await t.viewer();
+    await seed(viewer, 2);
+    const page = await list(viewer, { first: 1, orderBy: 'CREATED_AT_ASC' });
+    expectErrorCode((await t.request(LIST, { first: 1, after: page.pageInfo.endCursor, orderBy: 'UPDATED_AT_DESC' }, viewer)).body, 'BAD_USER_INPUT');
+  });
+
+  it('accepts first: 100 and first: 0', async () => {
+    const viewer = await t.viewer();
+    await seed(viewer, 2);
+    expect((await list(viewer, { first: 100 })).edges).toHaveLength(2);
+    const empty = await list(viewer, { first: 0 });
+    expect(empty).toMatchObject({ edges: [], totalCount: 2, pageInfo: { hasNextPage: true } });
+  });
+});
+
+describe('conversations filter', () => {
+  it('filters by status (ACTIVE by default; DELETED only when asked), project, agent and update time', async () => {
+    const viewer = await t.viewer();
+    const [a, b, c, d] = await seed(viewer, 4);
+    await t.gql(`mutation($id: ID!) { archiveConversation(input: { id: $id }) { conversation { id } } }`, { id: b.id }, viewer);
+    await t.gql(`mutation($id: ID!) { deleteConversation(input: { id: $id }) { conversation { id } } }`, { id: c.id }, viewer);
+    expect(titles(await list(viewer, { orderBy: 'CREATED_AT_ASC' }))).toEqual(['c0', 'c3']);
+    expect(titles(await list(viewer, { filter: { status: ['ARCHIVED'] } }))).toEqual(['c1']);
+    expect(titles(await list(viewer, { filter: { status: ['DELETED'] } }))).toEqual(['c2']);
+    expect((await list(viewer, { filter: { status: ['ACTIVE', 'ARCHIVED', 'DELETED'] } })).totalCount).toBe(4);
+
+    await createConversation(t, viewer, { title: 'proj', projectId: 'p-1', agentId: 'agent-9' });
+    expect(titles(await list(viewer, { filter: { projectId: 'p-1' } }))).toEqual(['proj']);
+    expect(titles(await list(viewer, { filter: { agentId: 'agent-9' } }))).toEqual(['proj']);
+    expect((await list(viewer, { filter: { projectId: 'p-2' } })).totalCount).toBe(0);
+
+    const cutoff = new Date(Date.now() + 60_000).toISOString();
+    expect((await list(viewer, { filter: { updatedAfter: cutoff } })).totalCount).toBe(0);
+    expect((await list(viewer, { filter: { updatedBefore: cutoff } })).totalCount).toBe(3);
+    void a, void d;
+  });
+
+  it('searches titles and message content, case-insensitively, with wildcards taken literally', async () => {
+    const viewer = await t.viewer();
+    await createConversation(t, viewer, { title: 'Holiday PLANS' });
+    const withMessage = await createConversation(t, viewer, { title: 'Untitled' });
+    await appendMessage(t, viewer, withMessage.id, { content: 'We should visit the Louvre museum' });
+    await createConversation(t, viewer, { title: '100% done' });
+    await createConversation(t, viewer, { title: 'unrelated' });
+    expect(titles(await list(viewer, { filter: { search: 'plans' } }))).toEqual(['Holiday PLANS']);
+    expect(titles(await list(viewer, { filter: { search: 'LOUVRE' } }))).toEqual(['Untitled']);
+    expect(titles(await list(viewer, { filter: { search: '100%' } }))).toEqual(['100% done']);
+    expect(titles(await list(viewer, { filter: { search: '%' } }))).toEqual(['100% done']);
+    expect((await list(viewer, { filter: { search: 'nothing-matches' } })).totalCount).toBe(0);
+  });
+
+  it('refuses a malformed DateTime', async () => {
+    const viewer = await t.viewer();
+    expectErrorCode((await t.request(LIST, { filter: { updatedAfter: 'yesterday' } }, viewer)).body, 'BAD_USER_INPUT');
+  });
+
+  it('moves a conversation to the front of UPDATED_AT_DESC when a message is added', async () => {
+    const viewer = await t.viewer();
+    const [oldest] = await seed(viewer, 3);
+    await appendMessage(t, viewer, oldest.id);
+    expect(titles(await list(viewer, { first: 1 }))).toEqual(['c0']);
+  });
+});
+
+describe('messages pagination', () => {
+  it('pages by position both ways', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer);
+    for (let i = 1; i <= 9; i++) await appendMessage(t, viewer, c.id, { content: `m${i}`, tokens: 1 });
+    const page = async (args: string) =>
+      (await t.gql(`query($id: ID!) { conversation(id: $id) { messages(${args}) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { node { position } } } } }`, { id: c.id }, viewer))
+        .conversation.messages;
+    const positions = (p: any) => p.edges.map((e: any) => e.node.position);
+    const p1 = await page('first: 4');
+    expect(positions(p1)).toEqual([1, 2, 3, 4]);
+    expect(p1).toMatchObject({ totalCount: 9, pageInfo: { hasNextPage: true, hasPreviousPage: false } });
+    const p2 = await page(`first: 4, after: "${p1.pageInfo.endCursor}"`);
+    expect(positions(p2)).toEqual([5, 6, 7, 8]);
+    const tail = await page('last: 3');
+    expect(positions(tail)).toEqual([7, 8, 9]);
+    expect(tail.pageInfo).toMatchObject({ hasPreviousPage: true, hasNextPage: false });
+    const beforeTail = await page(`last: 3, before: "${tail.pageInfo.startCursor}"`);
+    expect(positions(beforeTail)).toEqual([4, 5, 6]);
+    expectErrorCode((await t.request(`query($id: ID!) { conversation(id: $id) { messages(first: 101) { totalCount } } }`, { id: c.id }, viewer)).body, 'BAD_USER_INPUT');
+  });
+});
