@@ -51,7 +51,9 @@ const CONTRACT_CODES = new Set<string>([
 
 /** The same error with another code (locations, path and other extensions kept). */
 function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
-  return new GraphQLError(error.message, {
+  // The error's own class: consumers check instanceof against the graphql-js copy that made it.
+  const SameGraphQLError = error.constructor as typeof GraphQLError;
+  return new SameGraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,

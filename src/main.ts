@@ -17,9 +17,6 @@ const log = createLogger(config);
 try {
   const app = await createApp(config, { log });
   const server = await startServer(app, config);
-  if (!config.jwtSecret) log.warn('AUTH_JWT_SECRET is not set: requests without a token act as the local user "dev"');
-  log.info({ url: server.url, database: config.databaseUrl.split(':')[0] }, `serving GraphQL at ${server.url}`);
-
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');
     await server.close();
@@ -28,6 +25,9 @@ try {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+
+  if (!config.jwtSecret) log.warn('AUTH_JWT_SECRET is not set: requests without a token act as the local user "dev"');
+  log.info({ url: server.url, database: config.databaseUrl.split(':')[0] }, `serving GraphQL at ${server.url}`);
 } catch (error) {
   log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
   process.exit(1);

@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { ExecutionArgs } from 'graphql';
+import type { ExecutionArgs, GraphQLError } from 'graphql';
+import { withContractCode } from './errors.ts';
 import type { App } from './app.ts';
 import { GRAPHQL_PATH } from './yoga.ts';
 import type { Viewer } from './auth.ts';
@@ -53,7 +54,7 @@ export async function startServer(app: App, { host, port }: { host: string; port
         try {
           document = parse(params.query);
         } catch (error) {
-          return [error as never];
+          return [withContractCode(error as GraphQLError)];
         }
         const args: ExecutionArgs = {
           schema,
@@ -64,7 +65,7 @@ export async function startServer(app: App, { host, port }: { host: string; port
           rootValue: { execute, subscribe },
         };
         const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
+        if (errors.length) return errors.map(withContractCode);
         return args;
       },
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,

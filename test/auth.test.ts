@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT, UnsecuredJWT } from 'jose';
+import { expectErrorCode, JWT_SECRET, signToken, startTestApp, subscribe, wsClient, type TestApp } from './helpers.ts';
+
+const VIEWER = '{ viewer { userId orgId } }';
+
+describe('with AUTH_JWT_SECRET', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await startTestApp()));
+  afterAll(() => t.close());
+
+  it('reads the user and org from a valid token', async () => {
+    const token = await signToken({ sub: 'alice', org: 'acme' });
+    const { status, body } = await t.request(VIEWER, {}, { token });
+    expect(status).toBe(200);
+    expect(body.data).toEqual({ viewer: { userId: 'alice', orgId: 'acme' } });
+    const noOrg = await t.request(VIEWER, {}, { token: await signToken({ sub: 'bob' }) });
+    expect(noOrg.body.data).toEqual({ viewer: { userId: 'bob', orgId: null } });
+  });
+
+  const badTokens: [string, () => Promise<string | null>][] = [
+    ['no token', async () => null],
+    ['a bad signature', () => signToken({ sub: 'alice' }, { secret: 'another-secret-that-is-long' })],
+    ['alg none', async () => new UnsecuredJWT({ sub: 'alice' }).setIssuedAt().setExpirationTime('1h').encode()],
+    ['an expired token', () => signToken({ sub: 'alice' }, { expiresIn: '-1m' })],
+    ['a token without sub', () => signToken({ org: 'acme' })],
+    ['a token with an empty sub', () => signToken({ sub: '' })],
+    ['a token of another algorithm (HS512)', () =>
+      new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS512' }).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET))],
+    ['garbage', async () => 'not.a.jwt'],
+  ];
+
+  it.each(badTokens)('answers HTTP 401 UNAUTHENTICATED to %s', async (_name, makeToken) => {
+    const token = await makeToken();
+    const { status, body } = await t.request(VIEWER, {}, token === null ? null : { token });
+    expect(status).toBe(401);
+    expectErrorCode(body, 'UNAUTHENTICATED');
+    expect(body.data).toBeUndefined();
+  });
+
+  it('answers 401 to an Authorization header that is not a bearer token', async () => {
+    const response = await t.app.yoga.fetch('http://test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Basic YWxpY2U6c2VjcmV0' },
+      body: JSON.stringify({ query: VIEWER }),
+    });
+    expect(response.status).toBe(401);
+  });
+
+  it('closes a WebSocket with a bad token (4403) and accepts a good one', async () => {
+    const server = await t.listen();
+    let closeCode = 0;
+    const bad = wsClient(server, { userId: 'x', orgId: null, token: await signToken({ sub: 'x' }, { secret: 'wrong-secret-but-long-enough' }) }, { onClose: (code) => (closeCode = code) });
+    const sub = subscribe(bad, 'subscription { conversationsChanged { type } }');
+    await sub.next(1).catch(() => undefined);
+    expect(sub.completed).toBe(true);
+    expect([4401, 4403]).toContain(closeCode);
+    await bad.dispose();
+
+    const good = wsClient(server, await t.viewer());
+    const ok = subscribe(good, `query { viewer { userId } }`);
+    const [result] = await ok.next(1);
+    expect(result.data.viewer.userId).toMatch(/^user-/);
+    await good.dispose();
+  });
+});
+
+describe('without AUTH_JWT_SECRET outside production', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await startTestApp({ AUTH_JWT_SECRET: '' })));
+  afterAll(() => t.close());
+
+  it('acts as the dev user when no token is sent', async () => {
+    const { status, body } = await t.request(VIEWER);
+    expect(status).toBe(200);
+    expect(body.data).toEqual({ viewer: { userId: 'dev', orgId: null } });
+  });
+
+  it('refuses a token it cannot verify', async () => {
+    const { status, body } = await t.request(VIEWER, {}, { token: await signToken({ sub: 'alice' }) });
+    expect(status).toBe(401);
+    expectErrorCode(body, 'UNAUTHENTICATED');
+  });
+});
