@@ -10,6 +10,13 @@ const databaseUrl = z
     message: 'expected pglite:<dir>, pglite:memory or postgresql://user@host:port/database',
   });
 
+const MODEL_ID = /^[a-z][a-z0-9-]*:.+$/;
+/** A comma-separated list of model names: "gpt-4o-mini, gpt-4.1". */
+const modelList = z
+  .string()
+  .transform((list) => list.split(',').map((name) => name.trim()).filter(Boolean))
+  .pipe(z.array(z.string()).min(1, 'list at least one model'));
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -19,6 +26,26 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   MAX_MESSAGE_CHARS: z.coerce.number().int().positive().default(100_000),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
+
+  // Models. builtin:echo is always there; each provider is on when its variables are set.
+  DEFAULT_MODEL: z.string().regex(MODEL_ID, 'expected provider:model').optional(),
+  ECHO_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(20),
+  OPENAI_API_KEY: z.string().optional(),
+  OPENAI_BASE_URL: z.url().optional(),
+  OPENAI_MODELS: modelList.default(['gpt-4o-mini']),
+  ANTHROPIC_API_KEY: z.string().optional(),
+  ANTHROPIC_BASE_URL: z.url().optional(),
+  ANTHROPIC_MODELS: modelList.default(['claude-sonnet-4-5']),
+  OPENAI_COMPATIBLE_BASE_URL: z.url().optional(),
+  OPENAI_COMPATIBLE_API_KEY: z.string().optional(),
+  OPENAI_COMPATIBLE_NAME: z.string().regex(/^[a-z][a-z0-9-]*$/, 'lower-case letters, digits and dashes').default('local'),
+  OPENAI_COMPATIBLE_MODELS: modelList.optional(),
+
+  // Generation.
+  PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  CONTEXT_MAX_TOKENS: z.coerce.number().int().positive().default(16_000),
+  STREAM_RETENTION_SECONDS: z.coerce.number().int().positive().default(3600),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 });
 
 export type Config = {
@@ -30,6 +57,28 @@ export type Config = {
   logLevel: (typeof LOG_LEVELS)[number];
   maxMessageChars: number;
   idempotencyTtlMs: number;
+  models: ModelsConfig;
+  generation: {
+    /** A provider that sends nothing for this long fails the message. */
+    providerTimeoutMs: number;
+    /** Token budget of the prompt built from the conversation's context window. */
+    contextMaxTokens: number;
+    /** How long the numbered events of a finished generation stay replayable. */
+    streamRetentionMs: number;
+    /** On shutdown, how long running generations may take to finish before they are interrupted. */
+    shutdownGraceMs: number;
+  };
+};
+
+export type ProviderEndpoint = { apiKey?: string; baseURL?: string; models: string[] };
+
+export type ModelsConfig = {
+  defaultModel?: string;
+  echoDelayMs: number;
+  openai?: ProviderEndpoint;
+  anthropic?: ProviderEndpoint;
+  /** Any OpenAI-compatible server (Ollama, vLLM, llama.cpp), under its own provider name. */
+  compatible?: ProviderEndpoint & { name: string };
 };
 
 export class ConfigError extends Error {}
@@ -53,6 +102,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   const values = parsed.data;
+  if (values.OPENAI_COMPATIBLE_BASE_URL && !values.OPENAI_COMPATIBLE_MODELS) {
+    throw new ConfigError('Invalid configuration: OPENAI_COMPATIBLE_MODELS: list the models served at OPENAI_COMPATIBLE_BASE_URL');
+  }
   if (values.NODE_ENV === 'production' && !values.AUTH_JWT_SECRET) {
     throw new ConfigError('Invalid configuration: AUTH_JWT_SECRET is required when NODE_ENV=production');
   }
@@ -65,5 +117,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: values.LOG_LEVEL,
     maxMessageChars: values.MAX_MESSAGE_CHARS,
     idempotencyTtlMs: values.IDEMPOTENCY_TTL_HOURS * 3_600_000,
+    models: {
+      defaultModel: values.DEFAULT_MODEL,
+      echoDelayMs: values.ECHO_DELAY_MS,
+      openai: values.OPENAI_API_KEY ? { apiKey: values.OPENAI_API_KEY, baseURL: values.OPENAI_BASE_URL, models: values.OPENAI_MODELS } : undefined,
+      anthropic: values.ANTHROPIC_API_KEY
+        ? { apiKey: values.ANTHROPIC_API_KEY, baseURL: values.ANTHROPIC_BASE_URL, models: values.ANTHROPIC_MODELS }
+        : undefined,
+      compatible: values.OPENAI_COMPATIBLE_BASE_URL
+        ? {
+            name: values.OPENAI_COMPATIBLE_NAME,
+            baseURL: values.OPENAI_COMPATIBLE_BASE_URL,
+            apiKey: values.OPENAI_COMPATIBLE_API_KEY,
+            models: values.OPENAI_COMPATIBLE_MODELS ?? [],
+          }
+        : undefined,
+    },
+    generation: {
+      providerTimeoutMs: values.PROVIDER_TIMEOUT_MS,
+      contextMaxTokens: values.CONTEXT_MAX_TOKENS,
+      streamRetentionMs: values.STREAM_RETENTION_SECONDS * 1000,
+      shutdownGraceMs: values.SHUTDOWN_GRACE_MS,
+    },
   };
 }

@@ -7,6 +7,8 @@ import type { Logger } from './logger.ts';
 import type { ModelRegistry } from './models/registry.ts';
 import type { AppPubSub } from './pubsub.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
+import type { GenerationEventLog } from './streams/event-log.ts';
+import type { GenerationRunner } from './generation/runner.ts';
 
 /** Built once per process. */
 export type AppServices = {
@@ -16,6 +18,8 @@ export type AppServices = {
   models: ModelRegistry;
   log: Logger;
   authenticate: Authenticate;
+  eventLog: GenerationEventLog;
+  generation: GenerationRunner;
 };
 
 export type ServiceContext = AppServices & { viewer: Viewer };

@@ -20,6 +20,8 @@ export type ConversationEventPayload = {
 export type Topics = {
   'conversation:events': [conversationId: string, event: ConversationEventPayload];
   'owner:events': [ownerKey: string, event: ConversationEventPayload];
+  /** Asks whichever instance runs a generation to abort it. */
+  'generation:cancel': [messageId: string];
 };
 
 export type AppPubSub = PubSub<Topics>;

@@ -31,6 +31,9 @@ export function systemPromptMessage(conversation: Conversation): Message | null 
     metadata: {},
     createdAt: conversation.createdAt,
     completedAt: conversation.createdAt,
+    sequenceNumber: 0,
+    runnerId: null,
+    heartbeatAt: null,
   };
 }
 

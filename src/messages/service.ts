@@ -89,7 +89,8 @@ export async function insertMessage(ctx: ServiceContext, tx: Transaction, messag
       data: {
         messageCount: { increment: 1 },
         totalTokens: { increment: tokens },
-        preview: previewOf(message.content ?? ''),
+        // A reply that is only starting has no text yet: the preview stays on the message before it.
+        preview: message.status === 'STREAMING' ? undefined : previewOf(message.content ?? ''),
         lastMessageAt: now,
         updatedAt: now,
       },

@@ -1,4 +1,12 @@
-// The models this server can run, by id `provider:model`. `builtin:echo` is always there.
+// The models this server can run, by id `provider:model`, and the AI SDK model behind each id.
+// builtin:echo is always there; OpenAI, Anthropic and an OpenAI-compatible endpoint when configured.
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import { createOpenAI } from '@ai-sdk/openai';
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import type { ModelsConfig } from '../config.ts';
+import { createEchoModel } from './echo.ts';
+
 export type ModelInfo = { id: string; provider: string; name: string; isDefault: boolean };
 
 export const ECHO_MODEL_ID = 'builtin:echo';
@@ -7,19 +15,50 @@ export type ModelRegistry = {
   list(): ModelInfo[];
   has(id: string): boolean;
   defaultModelId: string;
+  /** The AI SDK model for a listed id (throws for an unknown one: check with `has` first). */
+  languageModel(id: string): LanguageModelV3;
 };
 
-export function createModelRegistry(configured: { id: string; name?: string }[] = [], defaultModelId?: string): ModelRegistry {
-  const ids = [ECHO_MODEL_ID, ...configured.map((m) => m.id).filter((id) => id !== ECHO_MODEL_ID)];
-  const chosenDefault = defaultModelId ?? (configured[0]?.id ?? ECHO_MODEL_ID);
-  if (!ids.includes(chosenDefault)) throw new Error(`The default model ${chosenDefault} is not configured`);
+export function createModelRegistry(config: ModelsConfig = { echoDelayMs: 0 }): ModelRegistry {
+  const factories = new Map<string, () => LanguageModelV3>();
+  const echo = createEchoModel({ delayMs: config.echoDelayMs });
+  factories.set(ECHO_MODEL_ID, () => echo);
+
+  if (config.openai) {
+    const openai = createOpenAI({ apiKey: config.openai.apiKey, baseURL: config.openai.baseURL });
+    // Chat Completions: the wire format OpenAI and most gateways in front of it share.
+    for (const name of config.openai.models) factories.set(`openai:${name}`, () => openai.chat(name));
+  }
+  if (config.anthropic) {
+    const anthropic = createAnthropic({ apiKey: config.anthropic.apiKey, baseURL: config.anthropic.baseURL });
+    for (const name of config.anthropic.models) factories.set(`anthropic:${name}`, () => anthropic(name));
+  }
+  if (config.compatible) {
+    const { name: provider, baseURL, apiKey, models } = config.compatible;
+    const compatible = createOpenAICompatible({ name: provider, baseURL: baseURL!, apiKey, includeUsage: true });
+    for (const name of models) factories.set(`${provider}:${name}`, () => compatible.chatModel(name));
+  }
+
+  const ids = [...factories.keys()];
+  // With a real provider configured it is the default; echo stays the zero-configuration default.
+  const defaultModelId = config.defaultModel ?? ids.find((id) => id !== ECHO_MODEL_ID) ?? ECHO_MODEL_ID;
+  if (!factories.has(defaultModelId)) throw new Error(`DEFAULT_MODEL ${defaultModelId} is not among the configured models: ${ids.join(', ')}`);
   const models = ids.map((id) => {
     const [provider, ...rest] = id.split(':');
-    return { id, provider, name: rest.join(':'), isDefault: id === chosenDefault };
+    return { id, provider, name: rest.join(':'), isDefault: id === defaultModelId };
   });
+  const cache = new Map<string, LanguageModelV3>();
+
   return {
     list: () => models,
-    has: (id) => ids.includes(id),
-    defaultModelId: chosenDefault,
+    has: (id) => factories.has(id),
+    defaultModelId,
+    languageModel(id) {
+      const factory = factories.get(id);
+      if (!factory) throw new Error(`Model ${id} is not configured`);
+      let model = cache.get(id);
+      if (!model) cache.set(id, (model = factory()));
+      return model;
+    },
   };
 }

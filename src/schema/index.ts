@@ -5,6 +5,7 @@ import './conversation.ts';
 import './message.ts';
 import './chat-session.ts';
 import './append-message.ts';
+import './generation.ts';
 import './events.ts';
 
 export const schema = builder.toSchema();

@@ -1,0 +1,223 @@
+// Runs assistant generations on the server, independent of any client: streams the provider's reply into
+// the event log, persists it as it goes (so a crash loses at most one flush interval), and finishes the
+// message as COMPLETED, FAILED, CANCELLED or INTERRUPTED.
+import { APICallError, streamText } from 'ai';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { ModelRegistry } from '../models/registry.ts';
+import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
+import { contextWindow } from '../messages/context-window.ts';
+import { previewOf } from '../messages/service.ts';
+import { countTokens } from '../tokens.ts';
+import type { GenerationEventLog } from '../streams/event-log.ts';
+import type { StreamEvent } from '../streams/events.ts';
+import { toModelMessages } from './prompt.ts';
+
+export type GenerationJob = {
+  messageId: string;
+  conversationId: string;
+  owner: { orgId: string; userId: string };
+  model: string;
+};
+
+export type RunnerDeps = {
+  prisma: PrismaClient;
+  eventLog: GenerationEventLog;
+  models: ModelRegistry;
+  pubsub: AppPubSub;
+  log: Logger;
+  config: Config['generation'];
+  /** This instance, as written in Message.runnerId. */
+  runnerId: string;
+};
+
+/** How often streamed text is written to the database; the most a crash can lose. */
+export const FLUSH_INTERVAL_MS = 250;
+/** How often a running generation says it is alive, even while its provider is silent. */
+export const HEARTBEAT_INTERVAL_MS = 5_000;
+
+type StopReason = 'cancel' | 'shutdown' | 'timeout';
+type Running = { controller: AbortController; stopReason: StopReason | null; done: Promise<void> };
+
+type Outcome =
+  | { status: 'COMPLETED' | 'CANCELLED' | 'INTERRUPTED'; error: null }
+  | { status: 'FAILED'; error: string };
+
+type Usage = { inputTokens: number | undefined; outputTokens: number | undefined };
+
+export class GenerationRunner {
+  readonly #deps: RunnerDeps;
+  readonly #running = new Map<string, Running>();
+
+  constructor(deps: RunnerDeps) {
+    this.#deps = deps;
+  }
+
+  get runnerId(): string {
+    return this.#deps.runnerId;
+  }
+
+  get activeCount(): number {
+    return this.#running.size;
+  }
+
+  /** Opens the message's event log (MessageStarted) and starts generating in the background. */
+  async start(job: GenerationJob): Promise<void> {
+    await this.#deps.eventLog.open(job.messageId);
+    const running: Running = { controller: new AbortController(), stopReason: null, done: Promise.resolve() };
+    this.#running.set(job.messageId, running);
+    running.done = this.#run(job, running)
+      .catch((err) => this.#deps.log.error({ err, messageId: job.messageId }, 'generation could not be finished'))
+      .finally(() => this.#running.delete(job.messageId));
+  }
+
+  /** Aborts a generation running here (the provider request with it); false if it does not run here. */
+  cancel(messageId: string, reason: StopReason = 'cancel'): boolean {
+    const running = this.#running.get(messageId);
+    if (!running) return false;
+    running.stopReason ??= reason;
+    running.controller.abort(new Error(`generation ${reason}`));
+    return true;
+  }
+
+  /** Waits up to graceMs for running generations to finish, then interrupts the rest and waits for them. */
+  async shutdown(graceMs: number): Promise<void> {
+    const all = () => Promise.all([...this.#running.values()].map((r) => r.done));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    for (const messageId of this.#running.keys()) this.cancel(messageId, 'shutdown');
+    await all();
+  }
+
+  async #run(job: GenerationJob, running: Running): Promise<void> {
+    const { prisma, eventLog, models, config } = this.#deps;
+    const signal = running.controller.signal;
+    let sequenceNumber = 0;
+    let content = '';
+    let unflushed = '';
+    let usage: Usage | undefined;
+    let outcome: Outcome;
+
+    // Persist streamed text in small appends (content || delta), never rewriting what is already stored.
+    let writes = Promise.resolve();
+    let lastBeat = Date.now();
+    const flush = () => {
+      if (!unflushed && Date.now() - lastBeat < HEARTBEAT_INTERVAL_MS) return;
+      const text = unflushed;
+      const upTo = sequenceNumber;
+      unflushed = '';
+      lastBeat = Date.now();
+      writes = writes
+        .then(() => prisma.$executeRaw`
+          UPDATE "Message" SET "content" = "content" || ${text}, "sequenceNumber" = ${upTo}, "heartbeatAt" = now()
+          WHERE "id" = ${job.messageId} AND "status" = 'STREAMING'`)
+        .then(() => undefined)
+        .catch((err) => this.#deps.log.warn({ err, messageId: job.messageId }, 'could not persist streamed text'));
+    };
+    const flushTimer = setInterval(flush, FLUSH_INTERVAL_MS);
+    // A provider that goes silent (hung upstream) is given up on.
+    let idleTimer = setTimeout(() => this.cancel(job.messageId, 'timeout'), config.providerTimeoutMs);
+    const stillAlive = () => {
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => this.cancel(job.messageId, 'timeout'), config.providerTimeoutMs);
+    };
+
+    try {
+      const conversation = await prisma.conversation.findUniqueOrThrow({ where: { id: job.conversationId } });
+      const window = await contextWindow(prisma, conversation, config.contextMaxTokens);
+      const result = streamText({
+        model: models.languageModel(job.model),
+        messages: toModelMessages(window),
+        abortSignal: signal,
+        maxRetries: 0, // a retry would repeat text the client already has
+        onError: () => {}, // errors arrive as stream parts below
+      });
+      for await (const part of result.fullStream) {
+        stillAlive();
+        if (part.type === 'text-delta' && part.text) {
+          sequenceNumber += 1;
+          content += part.text;
+          unflushed += part.text;
+          await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta: part.text });
+        } else if (part.type === 'finish') {
+          usage = { inputTokens: part.totalUsage.inputTokens, outputTokens: part.totalUsage.outputTokens };
+        } else if (part.type === 'error') {
+          throw part.error;
+        }
+      }
+      outcome = signal.aborted ? stoppedOutcome(running.stopReason, config.providerTimeoutMs) : { status: 'COMPLETED', error: null };
+    } catch (error) {
+      outcome = signal.aborted ? stoppedOutcome(running.stopReason, config.providerTimeoutMs) : { status: 'FAILED', error: describeProviderError(error) };
+      if (!signal.aborted) this.#deps.log.warn({ err: error, messageId: job.messageId, model: job.model }, 'provider failed');
+    } finally {
+      clearInterval(flushTimer);
+      clearTimeout(idleTimer);
+      await writes;
+    }
+    await finishGeneration(this.#deps, job, { sequenceNumber: sequenceNumber + 1, content, usage, outcome });
+  }
+}
+
+function stoppedOutcome(reason: StopReason | null, timeoutMs: number): Outcome {
+  if (reason === 'timeout') return { status: 'FAILED', error: `The model did not answer for ${Math.round(timeoutMs / 1000)} seconds.` };
+  return { status: reason === 'shutdown' ? 'INTERRUPTED' : 'CANCELLED', error: null };
+}
+
+/** Words fit for a user; the details go to the log. */
+export function describeProviderError(error: unknown): string {
+  if (APICallError.isInstance(error)) {
+    const detail = error.message && error.message.length <= 200 ? `: ${error.message}` : '';
+    return error.statusCode ? `The model provider answered with an error (HTTP ${error.statusCode})${detail}` : `The model provider could not be reached${detail}`;
+  }
+  return 'The connection to the model provider failed before the reply was complete.';
+}
+
+type Finish = { sequenceNumber: number; content: string; usage?: Usage; outcome: Outcome };
+
+/**
+ * Writes the final state of a generated message and its conversation's counters in one transaction, then
+ * logs the terminal event and tells subscribers. Only a message still STREAMING is finished, so two
+ * finishers (a runner and a forced cancel, say) cannot both count its tokens.
+ */
+export async function finishGeneration(
+  deps: Pick<RunnerDeps, 'prisma' | 'eventLog' | 'pubsub'>,
+  job: Pick<GenerationJob, 'messageId' | 'conversationId' | 'owner'>,
+  { sequenceNumber, content, usage, outcome }: Finish,
+): Promise<boolean> {
+  const tokens = usage?.outputTokens ?? countTokens(content);
+  const now = new Date();
+  const finished = await deps.prisma.$transaction(async (tx) => {
+    const { count } = await tx.message.updateMany({
+      where: { id: job.messageId, status: 'STREAMING' },
+      data: {
+        content,
+        status: outcome.status,
+        error: outcome.error,
+        tokens,
+        promptTokens: usage?.inputTokens ?? null,
+        completionTokens: usage?.outputTokens ?? null,
+        completedAt: now,
+        sequenceNumber,
+        runnerId: null,
+        heartbeatAt: null,
+      } satisfies Prisma.MessageUpdateManyMutationInput,
+    });
+    if (count === 0) return false;
+    await tx.conversation.updateMany({
+      where: { id: job.conversationId },
+      data: { totalTokens: { increment: tokens }, preview: previewOf(content), updatedAt: now },
+    });
+    return true;
+  });
+  if (!finished) return false;
+  const terminal: StreamEvent =
+    outcome.status === 'FAILED'
+      ? { type: 'failed', sequenceNumber, code: 'PROVIDER_ERROR', error: outcome.error }
+      : { type: 'completed', sequenceNumber, status: outcome.status };
+  // The log may be gone (a recovered message whose process died): its subscribers read the database.
+  await deps.eventLog.append(job.messageId, terminal).catch(() => undefined);
+  publishConversationEvent(deps.pubsub, job.owner, { type: 'MESSAGE_UPDATED', conversationId: job.conversationId, messageId: job.messageId });
+  return true;
+}

@@ -1,0 +1,132 @@
+// sendMessage, cancelGeneration and the streams of assistant messages (messageStream, chat).
+import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
+import { builder } from '../builder.ts';
+import { refreshLoaders, type Context } from '../context.ts';
+import { cancelGeneration, openMessageStream, sendMessage, type MessageStreamPayload } from '../generation/service.ts';
+import { Conversation } from './conversation.ts';
+import { Message } from './message.ts';
+import { ChatSession } from './chat-session.ts';
+
+const ActiveGenerationPolicy = builder.enumType('ActiveGenerationPolicy', {
+  description: 'What sendMessage does when the conversation already has a STREAMING message.',
+  values: {
+    REJECT: { description: 'Answer GENERATION_IN_PROGRESS.' },
+    INTERRUPT: { description: 'Cancel the running generation first.' },
+  } as const,
+});
+
+const SendMessageInput = builder.inputType('SendMessageInput', {
+  fields: (t) => ({
+    conversationId: t.globalID({ required: true, for: Conversation }),
+    content: t.string({ required: true }),
+    model: t.string({ description: "For this turn; defaults to the chat session's model, then the conversation's." }),
+    chatSessionId: t.globalID({ for: ChatSession }),
+    idempotencyKey: t.string(),
+    onActiveGeneration: t.field({ type: ActiveGenerationPolicy, defaultValue: 'REJECT' }),
+  }),
+});
+
+const SendMessagePayload = builder
+  .objectRef<{ userMessage: MessageRow; assistantMessage: MessageRow; conversation: ConversationRow }>('SendMessagePayload')
+  .implement({
+    fields: (t) => ({
+      userMessage: t.expose('userMessage', { type: Message }),
+      assistantMessage: t.expose('assistantMessage', { type: Message, description: 'STREAMING, empty: follow it with messageStream.' }),
+      conversation: t.expose('conversation', { type: Conversation }),
+    }),
+  });
+
+const CancelGenerationPayload = builder.objectRef<{ message: MessageRow }>('CancelGenerationPayload').implement({
+  fields: (t) => ({ message: t.expose('message', { type: Message }) }),
+});
+
+const CancelGenerationInput = builder.inputType('CancelGenerationInput', {
+  fields: (t) => ({ messageId: t.globalID({ required: true, for: Message }) }),
+});
+
+type SendArgs = { input: { conversationId: { id: string }; chatSessionId?: { id: string } | null } & Record<string, any> };
+const sendInput = ({ input }: SendArgs) => ({ ...input, conversationId: input.conversationId.id, chatSessionId: input.chatSessionId?.id ?? null }) as Parameters<typeof sendMessage>[1];
+
+builder.mutationFields((t) => ({
+  sendMessage: t.field({
+    type: SendMessagePayload,
+    description: 'Stores the user message, creates the STREAMING assistant message and starts generation; returns at once.',
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    resolve: (_root, args, ctx) => sendMessage(ctx, sendInput(args)),
+  }),
+  cancelGeneration: t.field({
+    type: CancelGenerationPayload,
+    description: 'Stops the generation wherever it runs, keeps the partial content, sets CANCELLED. A finished message is returned unchanged.',
+    args: { input: t.arg({ type: CancelGenerationInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => ({ message: await cancelGeneration(ctx, input.messageId.id) }),
+  }),
+}));
+
+// ---- stream events ----
+
+const MessageStreamEvent = builder.interfaceRef<MessageStreamPayload>('MessageStreamEvent').implement({
+  description: 'One numbered event of an assistant message: 0 MessageStarted, 1… MessageDelta, then MessageCompleted or MessageFailed.',
+  fields: (t) => ({
+    messageId: t.globalID({ resolve: ({ messageId }) => ({ type: 'Message', id: messageId }) }),
+    sequenceNumber: t.int({ resolve: ({ event }) => event.sequenceNumber }),
+  }),
+  resolveType: ({ event }) => ({ started: 'MessageStarted', delta: 'MessageDelta', completed: 'MessageCompleted', failed: 'MessageFailed' })[event.type],
+});
+
+const loadMessage = async ({ messageId }: MessageStreamPayload, _args: unknown, ctx: Context) => (await ctx.loaders.message.load(messageId))!;
+
+builder.objectRef<MessageStreamPayload>('MessageStarted').implement({
+  interfaces: [MessageStreamEvent],
+  fields: (t) => ({ message: t.field({ type: Message, resolve: loadMessage }) }),
+});
+
+builder.objectRef<MessageStreamPayload>('MessageDelta').implement({
+  interfaces: [MessageStreamEvent],
+  fields: (t) => ({ delta: t.string({ resolve: ({ event }) => (event.type === 'delta' ? event.delta : '') }) }),
+});
+
+builder.objectRef<MessageStreamPayload>('MessageCompleted').implement({
+  interfaces: [MessageStreamEvent],
+  description: 'The message is COMPLETED, CANCELLED or INTERRUPTED; `message` carries all of it.',
+  fields: (t) => ({ message: t.field({ type: Message, resolve: loadMessage }) }),
+});
+
+builder.objectRef<MessageStreamPayload>('MessageFailed').implement({
+  interfaces: [MessageStreamEvent],
+  fields: (t) => ({
+    message: t.field({ type: Message, resolve: loadMessage }),
+    code: t.string({ resolve: ({ event }) => (event.type === 'failed' ? event.code : 'PROVIDER_ERROR') }),
+    error: t.string({ resolve: ({ event }) => (event.type === 'failed' ? event.error : '') }),
+  }),
+});
+
+/** Each event re-reads the message, so `message` is its state at that event, not the subscription's start. */
+function freshPayload(payload: MessageStreamPayload, _args: unknown, ctx: Context): MessageStreamPayload {
+  refreshLoaders(ctx);
+  return payload;
+}
+
+builder.subscriptionFields((t) => ({
+  messageStream: t.field({
+    type: MessageStreamEvent,
+    description:
+      'Events of one assistant message numbered above afterSequenceNumber (all when omitted): replayed, then live, with no gap or ' +
+      'duplicate, ending after the terminal event. Long after it finished: the terminal event alone, carrying the whole message.',
+    args: {
+      messageId: t.arg.globalID({ required: true, for: Message }),
+      afterSequenceNumber: t.arg.int(),
+    },
+    subscribe: (_root, { messageId, afterSequenceNumber }, ctx) => openMessageStream(ctx, messageId.id, afterSequenceNumber ?? -1),
+    resolve: freshPayload,
+  }),
+  chat: t.field({
+    type: MessageStreamEvent,
+    description: 'sendMessage and messageStream in one subscription.',
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    subscribe: async (_root, args, ctx) => {
+      const { assistantMessage } = await sendMessage(ctx, sendInput(args));
+      return openMessageStream(ctx, assistantMessage.id, -1);
+    },
+    resolve: freshPayload,
+  }),
+}));
