@@ -142,8 +142,27 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
       }
       return results.slice(0, n);
     },
+    /** Waits until the server completes the subscription; returns every result. */
+    async all(timeoutMs = 10_000): Promise<GraphQLResponse<T>[]> {
+      await this.next(Number.MAX_SAFE_INTEGER, timeoutMs);
+      return results;
+    },
     dispose,
   };
+}
+
+/** A subscription over SSE (graphql-yoga's distinct-connection mode): every `next` payload until complete. */
+export async function sseSubscribe(url: string, viewer: TestViewer, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse[]> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${viewer.token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await response.text(); // the server ends the response after the terminal event
+  return text
+    .split('\n\n')
+    .filter((block) => block.startsWith('event: next'))
+    .map((block) => JSON.parse(block.split('\n').find((line) => line.startsWith('data:'))!.slice(5)));
 }
 
 // ---- factories ----

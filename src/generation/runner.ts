@@ -171,6 +171,7 @@ export function describeProviderError(error: unknown): string {
     const detail = error.message && error.message.length <= 200 ? `: ${error.message}` : '';
     return error.statusCode ? `The model provider answered with an error (HTTP ${error.statusCode})${detail}` : `The model provider could not be reached${detail}`;
   }
+  if (error instanceof Error && error.name === 'AI_InvalidPromptError') return 'The conversation could not be put into a request for the model.';
   return 'The connection to the model provider failed before the reply was complete.';
 }
 

@@ -42,6 +42,11 @@ export async function sendMessage(ctx: ServiceContext, input: SendMessageInput):
   if (input.model != null) checkModel(ctx.models, input.model);
   else if (!ctx.models.has(model)) throw invalidField('model', `the conversation's model "${model}" is no longer served; pass model`);
 
+  // The newest turn always goes to the model: refuse one that cannot fit its context window at all.
+  const budget = ctx.config.generation.contextMaxTokens;
+  const needed = countTokens(input.content) + (conversation.systemPrompt ? countTokens(conversation.systemPrompt) : 0);
+  if (needed > budget) throw invalidField('content', `is ${needed} tokens with the system prompt; the model's context window takes ${budget}`);
+
   const { idempotencyKey, onActiveGeneration, ...fields } = input;
   const interrupt = onActiveGeneration === 'INTERRUPT';
   for (let attempt = 0; ; attempt++) {

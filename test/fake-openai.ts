@@ -1,0 +1,95 @@
+// A real HTTP server that speaks OpenAI's Chat Completions streaming wire format (SSE chunks, a usage chunk,
+// [DONE]), scripted per model name: normal replies, HTTP errors, a stream that breaks or hangs mid-way.
+// It records each request and whether the client closed the connection before the reply ended.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Script = {
+  tokens?: string[];
+  /** Pause before each token. */
+  delayMs?: number;
+  usage?: { prompt: number; completion: number };
+  /** Answer with this HTTP status and an OpenAI error body instead of a stream. */
+  status?: number;
+  /** After this many tokens, destroy the connection. */
+  breakAfter?: number;
+  /** After this many tokens, send nothing more and keep the connection open. */
+  hangAfter?: number;
+};
+
+export type RecordedRequest = {
+  model: string;
+  body: any;
+  /** Resolves true when the client closed the connection before the reply was complete. */
+  abortedByClient: Promise<boolean>;
+};
+
+export type FakeOpenAI = {
+  baseURL: string;
+  requests: RecordedRequest[];
+  script(model: string, script: Script): void;
+  close(): Promise<void>;
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function startFakeOpenAI(): Promise<FakeOpenAI> {
+  const scripts = new Map<string, Script>();
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+
+  const server = http.createServer(async (req, res) => {
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const body = JSON.parse(raw);
+    const script = scripts.get(body.model) ?? { tokens: ['ok'] };
+    let finished = false;
+    const abortedByClient = new Promise<boolean>((resolve) => {
+      res.on('close', () => resolve(!finished));
+    });
+    requests.push({ model: body.model, body, abortedByClient });
+
+    if (script.status) {
+      finished = true;
+      res.writeHead(script.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'The server had an error while processing your request.', type: 'server_error', code: null } }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const chunk = (delta: object, finishReason: string | null = null) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason }] })}\n\n`;
+    res.write(chunk({ role: 'assistant', content: '' }));
+    const tokens = script.tokens ?? [];
+    for (const [i, token] of tokens.entries()) {
+      if (res.destroyed) return;
+      if (script.breakAfter === i) {
+        await sleep(50); // let what was written reach the client, then cut the connection mid-reply
+        return void res.socket?.destroy();
+      }
+      if (script.hangAfter === i) return; // leave the connection open, silent
+      if (script.delayMs) await sleep(script.delayMs);
+      res.write(chunk({ content: token }));
+    }
+    res.write(chunk({}, 'stop'));
+    if (body.stream_options?.include_usage) {
+      const usage = script.usage ?? { prompt: 10, completion: tokens.length };
+      res.write(`data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [], usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion } })}\n\n`);
+    }
+    res.write('data: [DONE]\n\n');
+    finished = true;
+    res.end();
+  });
+  server.on('connection', (socket) => (sockets.add(socket), socket.on('close', () => sockets.delete(socket))));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    baseURL: `http://127.0.0.1:${port}/v1`,
+    requests,
+    script: (model, script) => void scripts.set(model, script),
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
