@@ -6,11 +6,40 @@ import { ownerOf } from './auth.ts';
 import { loadMessagePages, type MessagePageKey } from './messages/pages.ts';
 import { loadChatSessionPages, type ChatSessionPageKey } from './chat-sessions/service.ts';
 
-export type Loaders = ReturnType<typeof createLoaders>;
+export type Loaders = ReturnType<typeof buildLoaders>;
+
+/**
+ * Each loader is built the first time it is used: a subscription refreshes its loaders for every event,
+ * and most events (stream deltas) use none.
+ */
+export function createLoaders(prisma: PrismaClient, viewer: Viewer): Loaders {
+  let built: Loaders | undefined;
+  const all = () => (built ??= buildLoaders(prisma, viewer));
+  return {
+    get conversation() {
+      return all().conversation;
+    },
+    get chatSession() {
+      return all().chatSession;
+    },
+    get message() {
+      return all().message;
+    },
+    get activeGeneration() {
+      return all().activeGeneration;
+    },
+    get messagePage() {
+      return all().messagePage;
+    },
+    get chatSessionPage() {
+      return all().chatSessionPage;
+    },
+  };
+}
 
 const byJson = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
 
-export function createLoaders(prisma: PrismaClient, viewer: Viewer) {
+function buildLoaders(prisma: PrismaClient, viewer: Viewer) {
   const owner = ownerOf(viewer);
   return {
     /** The viewer's conversations by id (null for another owner's or a missing one). */

@@ -15,7 +15,14 @@ export type Script = {
   breakAfter?: number;
   /** After this many tokens, send nothing more and keep the connection open. */
   hangAfter?: number;
+  /** Wait for this before the first token (benchmarks start every stream at once). */
+  startAfter?: Promise<unknown>;
+  /** Called as each token is written (benchmarks time tokens from here). */
+  onToken?: (index: number, token: string) => void;
 };
+
+/** A script, or one made per request from its body (to tell concurrent requests apart). */
+export type ScriptFor = Script | ((body: any) => Script);
 
 export type RecordedRequest = {
   model: string;
@@ -27,14 +34,14 @@ export type RecordedRequest = {
 export type FakeOpenAI = {
   baseURL: string;
   requests: RecordedRequest[];
-  script(model: string, script: Script): void;
+  script(model: string, script: ScriptFor): void;
   close(): Promise<void>;
 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
-  const scripts = new Map<string, Script>();
+  const scripts = new Map<string, ScriptFor>();
   const requests: RecordedRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
 
@@ -42,7 +49,8 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     let raw = '';
     for await (const chunk of req) raw += chunk;
     const body = JSON.parse(raw);
-    const script = scripts.get(body.model) ?? { tokens: ['ok'] };
+    const scripted = scripts.get(body.model) ?? { tokens: ['ok'] };
+    const script = typeof scripted === 'function' ? scripted(body) : scripted;
     let finished = false;
     const abortedByClient = new Promise<boolean>((resolve) => {
       res.on('close', () => resolve(!finished));
@@ -59,6 +67,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     const chunk = (delta: object, finishReason: string | null = null) =>
       `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason }] })}\n\n`;
     res.write(chunk({ role: 'assistant', content: '' }));
+    await script.startAfter;
     const tokens = script.tokens ?? [];
     for (const [i, token] of tokens.entries()) {
       if (res.destroyed) return;
@@ -69,6 +78,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       if (script.hangAfter === i) return; // leave the connection open, silent
       if (script.delayMs) await sleep(script.delayMs);
       res.write(chunk({ content: token }));
+      script.onToken?.(i, token);
     }
     res.write(chunk({}, 'stop'));
     if (body.stream_options?.include_usage) {

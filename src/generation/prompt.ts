@@ -1,28 +1,25 @@
-// A conversation's context window as the AI SDK's messages.
-import type { ModelMessage } from 'ai';
+// A conversation's context window in the AI SDK's provider-level prompt format (LanguageModelV3Prompt),
+// which every provider package (OpenAI, Anthropic, OpenAI-compatible) turns into its own wire format.
+import type { LanguageModelV3Prompt } from '@ai-sdk/provider';
 import type { Message } from '../generated/prisma/client.ts';
 
 type ToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
 
-export function toModelMessages(window: Message[]): ModelMessage[] {
-  const toolNames = new Map<string, string>(); // a tool result names the call it answers; the SDK wants the tool too
-  const messages: ModelMessage[] = [];
+export function toPrompt(window: Message[]): LanguageModelV3Prompt {
+  const toolNames = new Map<string, string>(); // a tool result names the call it answers; providers want the tool too
+  const prompt: LanguageModelV3Prompt = [];
   for (const message of window) {
     switch (message.role) {
       case 'SYSTEM':
-        messages.push({ role: 'system', content: message.content });
+        prompt.push({ role: 'system', content: message.content });
         break;
       case 'USER':
-        messages.push({ role: 'user', content: message.content });
+        prompt.push({ role: 'user', content: [{ type: 'text', text: message.content }] });
         break;
       case 'ASSISTANT': {
         const calls = (message.toolCalls as ToolCall[] | null) ?? [];
-        if (calls.length === 0) {
-          messages.push({ role: 'assistant', content: message.content });
-          break;
-        }
         for (const call of calls) toolNames.set(call.id, call.function.name);
-        messages.push({
+        prompt.push({
           role: 'assistant',
           content: [
             ...(message.content ? [{ type: 'text' as const, text: message.content }] : []),
@@ -32,14 +29,14 @@ export function toModelMessages(window: Message[]): ModelMessage[] {
         break;
       }
       case 'TOOL':
-        messages.push({
+        prompt.push({
           role: 'tool',
           content: [{ type: 'tool-result', toolCallId: message.toolCallId!, toolName: toolNames.get(message.toolCallId!) ?? 'unknown', output: { type: 'text', value: message.content } }],
         });
         break;
     }
   }
-  return messages;
+  return prompt;
 }
 
 function parseArguments(text: string): unknown {

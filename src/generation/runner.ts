@@ -1,7 +1,7 @@
 // Runs assistant generations on the server, independent of any client: streams the provider's reply into
 // the event log, persists it as it goes (so a crash loses at most one flush interval), and finishes the
 // message as COMPLETED, FAILED, CANCELLED or INTERRUPTED.
-import { APICallError, streamText } from 'ai';
+import { APICallError, type LanguageModelV3StreamPart } from '@ai-sdk/provider';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -12,7 +12,8 @@ import { previewOf } from '../messages/service.ts';
 import { countTokens } from '../tokens.ts';
 import type { GenerationEventLog } from '../streams/event-log.ts';
 import type { StreamEvent } from '../streams/events.ts';
-import { toModelMessages } from './prompt.ts';
+import { toPrompt } from './prompt.ts';
+import { StreamPersister } from './persister.ts';
 
 export type GenerationJob = {
   messageId: string;
@@ -32,10 +33,6 @@ export type RunnerDeps = {
   runnerId: string;
 };
 
-/** How often streamed text is written to the database; the most a crash can lose. */
-export const FLUSH_INTERVAL_MS = 250;
-/** How often a running generation says it is alive, even while its provider is silent. */
-export const HEARTBEAT_INTERVAL_MS = 5_000;
 
 type StopReason = 'cancel' | 'shutdown' | 'timeout';
 type Running = { controller: AbortController; stopReason: StopReason | null; done: Promise<void> };
@@ -49,9 +46,11 @@ type Usage = { inputTokens: number | undefined; outputTokens: number | undefined
 export class GenerationRunner {
   readonly #deps: RunnerDeps;
   readonly #running = new Map<string, Running>();
+  readonly #persister: StreamPersister;
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
+    this.#persister = new StreamPersister(deps.prisma, deps.log);
   }
 
   get runnerId(): string {
@@ -89,6 +88,7 @@ export class GenerationRunner {
     clearTimeout(timer);
     for (const messageId of this.#running.keys()) this.cancel(messageId, 'shutdown');
     await all();
+    await this.#persister.close();
   }
 
   async #run(job: GenerationJob, running: Running): Promise<void> {
@@ -96,53 +96,36 @@ export class GenerationRunner {
     const signal = running.controller.signal;
     let sequenceNumber = 0;
     let content = '';
-    let unflushed = '';
     let usage: Usage | undefined;
     let outcome: Outcome;
+    let reader: ReadableStreamDefaultReader<LanguageModelV3StreamPart> | undefined;
 
-    // Persist streamed text in small appends (content || delta), never rewriting what is already stored.
-    let writes = Promise.resolve();
-    let lastBeat = Date.now();
-    const flush = () => {
-      if (!unflushed && Date.now() - lastBeat < HEARTBEAT_INTERVAL_MS) return;
-      const text = unflushed;
-      const upTo = sequenceNumber;
-      unflushed = '';
-      lastBeat = Date.now();
-      writes = writes
-        .then(() => prisma.$executeRaw`
-          UPDATE "Message" SET "content" = "content" || ${text}, "sequenceNumber" = ${upTo}, "heartbeatAt" = now()
-          WHERE "id" = ${job.messageId} AND "status" = 'STREAMING'`)
-        .then(() => undefined)
-        .catch((err) => this.#deps.log.warn({ err, messageId: job.messageId }, 'could not persist streamed text'));
-    };
-    const flushTimer = setInterval(flush, FLUSH_INTERVAL_MS);
-    // A provider that goes silent (hung upstream) is given up on.
-    let idleTimer = setTimeout(() => this.cancel(job.messageId, 'timeout'), config.providerTimeoutMs);
-    const stillAlive = () => {
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => this.cancel(job.messageId, 'timeout'), config.providerTimeoutMs);
-    };
+    this.#persister.track(job.messageId);
+    // A provider that goes silent (hung upstream) is given up on. Checked on a timer rather than re-armed
+    // for every token, which would cost two timer operations per token.
+    let lastHeard = Date.now();
+    const idleCheck = setInterval(() => {
+      if (Date.now() - lastHeard >= config.providerTimeoutMs) this.cancel(job.messageId, 'timeout');
+    }, Math.min(1000, config.providerTimeoutMs / 4));
 
     try {
       const conversation = await prisma.conversation.findUniqueOrThrow({ where: { id: job.conversationId } });
       const window = await contextWindow(prisma, conversation, config.contextMaxTokens);
-      const result = streamText({
-        model: models.languageModel(job.model),
-        messages: toModelMessages(window),
-        abortSignal: signal,
-        maxRetries: 0, // a retry would repeat text the client already has
-        onError: () => {}, // errors arrive as stream parts below
-      });
-      for await (const part of result.fullStream) {
-        stillAlive();
-        if (part.type === 'text-delta' && part.text) {
+      // The provider's own streaming call, not streamText: this server needs text deltas and usage only,
+      // and skipping streamText's multi-step, tool and telemetry pipeline cuts the cost of every token.
+      const { stream } = await models.languageModel(job.model).doStream({ prompt: toPrompt(window), abortSignal: signal });
+      reader = stream.getReader();
+      for (;;) {
+        const { done, value: part } = await reader.read();
+        if (done) break;
+        lastHeard = Date.now();
+        if (part.type === 'text-delta' && part.delta) {
           sequenceNumber += 1;
-          content += part.text;
-          unflushed += part.text;
-          await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta: part.text });
+          content += part.delta;
+          this.#persister.add(job.messageId, part.delta, sequenceNumber);
+          await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta: part.delta });
         } else if (part.type === 'finish') {
-          usage = { inputTokens: part.totalUsage.inputTokens, outputTokens: part.totalUsage.outputTokens };
+          usage = { inputTokens: part.usage.inputTokens.total, outputTokens: part.usage.outputTokens.total };
         } else if (part.type === 'error') {
           throw part.error;
         }
@@ -152,9 +135,9 @@ export class GenerationRunner {
       outcome = signal.aborted ? stoppedOutcome(running.stopReason, config.providerTimeoutMs) : { status: 'FAILED', error: describeProviderError(error) };
       if (!signal.aborted) this.#deps.log.warn({ err: error, messageId: job.messageId, model: job.model }, 'provider failed');
     } finally {
-      clearInterval(flushTimer);
-      clearTimeout(idleTimer);
-      await writes;
+      clearInterval(idleCheck);
+      this.#persister.untrack(job.messageId);
+      reader?.cancel().catch(() => {}); // after an error part, close the upstream response too
     }
     await finishGeneration(this.#deps, job, { sequenceNumber: sequenceNumber + 1, content, usage, outcome });
   }

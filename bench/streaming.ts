@@ -1,0 +1,212 @@
+// Streaming benchmark: N concurrent chat streams over graphql-ws through a real server process.
+//
+//   node --import tsx bench/streaming.ts [--streams 10,100,1000] [--tokens 100] [--rate 50] [--db pglite:memory]
+//
+// A fake OpenAI-compatible vendor in this process writes each stream's tokens at `rate` per second and
+// notes when each was written; the clients (also here, so one clock) note when each arrives. The server,
+// a separate process, sits between them: latency here = what the server adds (plus two loopback hops).
+// Also counted: tokens lost or out of order, tokens per second, the server's CPU time and memory per stream.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { SignJWT } from 'jose';
+import { startFakeOpenAI } from '../test/fake-openai.ts';
+
+const { values } = parseArgs({
+  options: {
+    streams: { type: 'string', default: '10,100,1000' },
+    tokens: { type: 'string', default: '100' },
+    rate: { type: 'string', default: '50' },
+    db: { type: 'string', default: 'pglite:memory' },
+    out: { type: 'string', default: 'bench/results/streaming.json' },
+  },
+});
+const STREAM_COUNTS = values.streams.split(',').map(Number);
+const TOKENS = Number(values.tokens);
+const RATE = Number(values.rate);
+const SECRET = 'bench-secret-that-is-long-enough';
+
+const vendor = await startFakeOpenAI();
+const sentAt = new Map<string, number>(); // "<stream>:<token>" → when the vendor wrote it
+// Tokens flow once every stream of a round has reached the vendor: latency is measured with all N streaming.
+let currentRound = { expected: 0, arrived: 0, allArrived: deferred(), firstRequestAt: 0, lastRequestAt: 0 };
+vendor.script('stream', (body) => {
+  const stream = /stream-(\d+)/.exec(JSON.stringify(body.messages))![1];
+  currentRound.lastRequestAt = performance.now();
+  currentRound.firstRequestAt ||= currentRound.lastRequestAt;
+  if (++currentRound.arrived === currentRound.expected) currentRound.allArrived.resolve();
+  const tokens = Array.from({ length: TOKENS }, (_, k) => `${stream}:${k} `);
+  return { tokens, delayMs: 1000 / RATE, startAfter: currentRound.allArrived.promise, onToken: (k) => sentAt.set(`${stream}:${k}`, performance.now()) };
+});
+
+const server = await startServer();
+const token = await new SignJWT({ sub: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('2h').sign(new TextEncoder().encode(SECRET));
+const results = [];
+for (const n of STREAM_COUNTS) results.push(await run(n));
+server.process.kill('SIGTERM');
+await vendor.close();
+
+fs.mkdirSync('bench/results', { recursive: true });
+const report = { date: new Date().toISOString(), node: process.version, db: values.db.split(':')[0], tokensPerStream: TOKENS, ratePerStream: RATE, results };
+fs.writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
+console.log('\n| streams | tokens delivered | lost | out of order | p50 added latency | p99 | max | tokens/s | start of all streams | server CPU per stream | server memory per stream |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of results) {
+  console.log(`| ${r.streams} | ${r.delivered}/${r.expected} | ${r.lost} | ${r.outOfOrder} | ${r.latencyMs.p50} ms | ${r.latencyMs.p99} ms | ${r.latencyMs.max} ms | ${r.tokensPerSecond} | ${r.rampMs} ms | ${r.cpuMsPerStream} ms | ${r.memoryKbPerStream} KiB |`);
+}
+process.exit(0);
+
+async function run(n: number) {
+  const conversations = await inBatches(n, 50, () =>
+    gql(`mutation { createConversation(input: { model: "bench:stream" }) { conversation { id } } }`).then((d) => d.createConversation.conversation.id as string),
+  );
+  const clients: Client[] = await inBatches(n, 50, async () => {
+    const client = createClient({ url: server.url.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, connectionParams: { authorization: `Bearer ${token}` } });
+    await new Promise<void>((resolve) => client.on('connected', () => resolve()));
+    return client;
+  });
+
+  sentAt.clear();
+  currentRound = { expected: n, arrived: 0, allArrived: deferred(), firstRequestAt: 0, lastRequestAt: 0 };
+  const latencies: number[] = [];
+  let delivered = 0;
+  let outOfOrder = 0;
+  let failed = 0;
+  const cpuBefore = cpuMs(server.process.pid!);
+  const rssBefore = rssKb(server.process.pid!);
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssKb(server.process.pid!))), 100);
+  const started = performance.now();
+
+  const streaming = Promise.all(
+    clients.map(
+      (client, i) =>
+        new Promise<void>((resolve) => {
+          let next = 0;
+          client.subscribe<any>(
+            {
+              query: `subscription($input: SendMessageInput!) { chat(input: $input) { __typename sequenceNumber ... on MessageDelta { delta } ... on MessageFailed { error } } }`,
+              variables: { input: { conversationId: conversations[i], content: `stream-${i}` } },
+            },
+            {
+              next: ({ data }) => {
+                const event = data?.chat;
+                if (event?.__typename === 'MessageFailed') failed++;
+                if (event?.__typename !== 'MessageDelta') return;
+                const now = performance.now();
+                const [stream, k] = event.delta.trim().split(':').map(Number);
+                if (stream !== i || k !== next) outOfOrder++;
+                next = k + 1;
+                delivered++;
+                const sent = sentAt.get(`${stream}:${k}`);
+                if (sent !== undefined) latencies.push(now - sent);
+              },
+              error: () => (failed++, resolve()),
+              complete: () => resolve(),
+            },
+          );
+        }),
+    ),
+  );
+  await currentRound.allArrived.promise;
+  const rampMs = performance.now() - started; // every chat subscription started and its provider request sent
+  const tokensStarted = performance.now();
+  const benchCpuBefore = process.cpuUsage();
+  await streaming;
+  const seconds = (performance.now() - tokensStarted) / 1000;
+  const benchCpu = process.cpuUsage(benchCpuBefore);
+  clearInterval(sampler);
+  const cpu = cpuMs(server.process.pid!) - cpuBefore;
+  await Promise.all(clients.map((c) => c.dispose()));
+
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN);
+  const expected = n * TOKENS;
+  const result = {
+    streams: n,
+    expected,
+    delivered,
+    lost: expected - delivered,
+    outOfOrder,
+    failed,
+    rampMs: round(rampMs),
+    seconds: round(seconds),
+    tokensPerSecond: Math.round(delivered / seconds),
+    latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: round(latencies.at(-1) ?? NaN) },
+    cpuMsPerStream: round(cpu / n),
+    serverCpuPercent: Math.round((cpu / 10 / seconds)),
+    benchProcessCpuPercent: Math.round((benchCpu.user + benchCpu.system) / 10_000 / seconds),
+    memoryKbPerStream: Math.round(Math.max(0, rssPeak - rssBefore) / n),
+    serverRssMb: { before: Math.round(rssBefore / 1024), peak: Math.round(rssPeak / 1024) },
+  };
+  console.log(JSON.stringify(result));
+  return result;
+}
+
+async function gql(query: string, variables: Record<string, unknown> = {}) {
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as any;
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function inBatches<T>(n: number, size: number, make: () => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i += size) out.push(...(await Promise.all(Array.from({ length: Math.min(size, n - i) }, make))));
+  return out;
+}
+
+async function startServer(): Promise<{ url: string; process: ChildProcess }> {
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const proc = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+    env: {
+      PATH: process.env.PATH!,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: values.db,
+      AUTH_JWT_SECRET: SECRET,
+      OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL,
+      OPENAI_COMPATIBLE_NAME: 'bench',
+      OPENAI_COMPATIBLE_MODELS: 'stream',
+      PROVIDER_TIMEOUT_MS: '120000',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const match = /serving GraphQL at (http:\/\/[^"\s]+)/.exec(out);
+      if (match) resolve(match[1]);
+    });
+    proc.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  proc.stdout!.resume();
+  return { url, process: proc };
+}
+
+/** utime + stime of a process, in ms (from /proc; Linux). */
+function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks are 1/100 s
+}
+
+function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
