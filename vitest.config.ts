@@ -9,6 +9,8 @@ export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }] },
   test: {
     include: ['test/**/*.test.ts'],
+    // The scale tests run their own server processes on PostgreSQL and Redis: once per run is enough.
+    exclude: process.env.TEST_DATABASE_URL ? ['test/scale.test.ts'] : [],
     globalSetup: ['test/global-setup.ts'],
     // Each file starts its own app (an in-memory PGlite unless TEST_DATABASE_URL names a server).
     pool: 'forks',

@@ -103,7 +103,13 @@ async function run(n: number) {
                 const sent = sentAt.get(`${stream}:${k}`);
                 if (sent !== undefined) latencies.push(now - sent);
               },
-              error: () => (failed++, resolve()),
+              error: (error) => {
+                failed++;
+                if (failed <= 3) console.error('stream failed:', JSON.stringify(error).slice(0, 300));
+                // A stream that failed before reaching the vendor still counts for the start barrier.
+                if (++currentRound.arrived === currentRound.expected) currentRound.allArrived.resolve();
+                resolve();
+              },
               complete: () => resolve(),
             },
           );

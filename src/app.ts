@@ -1,6 +1,8 @@
-// Builds the application from a configuration: database, pubsub, models, generation, authentication and
-// the GraphQL handler; and takes it down again in order.
+// Builds the application from a configuration: database, pubsub and generation streams (in process, or
+// Redis for several instances), models, generation, authentication and the GraphQL handler; and takes it
+// down again in order.
 import { randomUUID } from 'node:crypto';
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import type { Config } from './config.ts';
 import { createAuthenticator } from './auth.ts';
 import type { AppServices } from './context.ts';
@@ -9,16 +11,25 @@ import { purgeExpiredIdempotencyRecords } from './idempotency.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createModelRegistry } from './models/registry.ts';
 import { createAppPubSub } from './pubsub.ts';
+import { connectRedis, withTimeout, type RedisConnections } from './redis.ts';
+import type { GenerationEventLog } from './streams/event-log.ts';
 import { createMemoryEventLog } from './streams/memory-event-log.ts';
+import { createRedisEventLog } from './streams/redis-event-log.ts';
 import { GenerationRunner } from './generation/runner.ts';
 import { recoverAbandonedGenerations, STALE_AFTER_MS } from './generation/recovery.ts';
 import { createGraphQLHandler, type GraphQLHandler } from './yoga.ts';
 
+export type Readiness = { ready: boolean; checks: Record<string, boolean> };
+
 export type App = {
   services: AppServices;
   yoga: GraphQLHandler;
-  /** Lets running generations finish (within the grace period), then closes everything. */
-  close: () => Promise<void>;
+  /** Database (and Redis) answering, and not shutting down. */
+  readiness(): Promise<Readiness>;
+  /** Stops taking new generations; lets running ones finish within the grace period, then interrupts them. */
+  drain(): Promise<void>;
+  /** Drains, then closes every connection. */
+  close(): Promise<void>;
 };
 
 export type AppOptions = { log?: Logger; onQuery?: (sql: string) => void };
@@ -26,11 +37,13 @@ export type AppOptions = { log?: Logger; onQuery?: (sql: string) => void };
 const HOUR = 3_600_000;
 
 export async function createApp(config: Config, { log = createLogger(config), onQuery }: AppOptions = {}): Promise<App> {
-  const database = await openDatabase(config.databaseUrl, { log, onQuery });
+  const database = await openDatabase(config.databaseUrl, { log, onQuery, poolSize: config.databasePoolSize });
   const prisma = database.prisma;
-  const pubsub = createAppPubSub();
+  const redis: RedisConnections | null = config.redisUrl ? await connectRedis(config.redisUrl, log) : null;
+  const pubsub = createAppPubSub(redis ? createRedisEventTarget({ publishClient: redis.publisher, subscribeClient: redis.subscriber }) : undefined);
+  const retentionMs = config.generation.streamRetentionMs;
+  const eventLog: GenerationEventLog = redis ? createRedisEventLog({ redis, retentionMs, log }) : createMemoryEventLog({ retentionMs });
   const models = createModelRegistry(config.models);
-  const eventLog = createMemoryEventLog({ retentionMs: config.generation.streamRetentionMs });
   const runnerId = randomUUID();
   const generation = new GenerationRunner({ prisma, eventLog, models, pubsub, log, config: config.generation, runnerId });
   const services: AppServices = { config, log, prisma, pubsub, models, eventLog, generation, authenticate: createAuthenticator(config) };
@@ -39,6 +52,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
   const recovery = { prisma, eventLog, pubsub, runnerId, log };
   await recoverAbandonedGenerations(recovery, { everyOther: database.kind === 'pglite' });
 
+  // Cancel requests reach every instance; the one running the generation aborts it.
   const cancelRequests = pubsub.subscribe('generation:cancel');
   void (async () => {
     for await (const messageId of cancelRequests) generation.cancel(messageId);
@@ -55,15 +69,33 @@ export async function createApp(config: Config, { log = createLogger(config), on
   ];
   for (const timer of timers) timer.unref();
 
+  let drained: Promise<void> | null = null;
+  const drain = () =>
+    (drained ??= (async () => {
+      await generation.shutdown(config.generation.shutdownGraceMs);
+      // Subscribers here get the ends of those streams before their connections close.
+      await generation.followersDone(2_000);
+    })());
+  let closed: Promise<void> | null = null;
+
   return {
     services,
     yoga: createGraphQLHandler(services),
-    close: async () => {
-      for (const timer of timers) clearInterval(timer);
-      await generation.shutdown(config.generation.shutdownGraceMs);
-      await cancelRequests.return?.();
-      await eventLog.close();
-      await database.close();
+    async readiness() {
+      const databaseUp = await withTimeout(prisma.$queryRaw`SELECT 1`, 2000).then(() => true, () => false);
+      const checks: Record<string, boolean> = { database: databaseUp, accepting: generation.accepting };
+      if (redis) checks.redis = await redis.ping();
+      return { ready: Object.values(checks).every(Boolean), checks };
     },
+    drain,
+    close: () =>
+      (closed ??= (async () => {
+        await drain();
+        for (const timer of timers) clearInterval(timer);
+        await cancelRequests.return?.();
+        await eventLog.close();
+        await redis?.close();
+        await database.close();
+      })()),
   };
 }

@@ -22,6 +22,12 @@ const envSchema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   DATABASE_URL: databaseUrl.default('pglite:./data/pglite'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .refine((url) => /^rediss?:\/\/[^/]/.test(url), { message: 'expected redis://host:port (or rediss://)' })
+    .optional(),
   AUTH_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   MAX_MESSAGE_CHARS: z.coerce.number().int().positive().default(100_000),
@@ -53,6 +59,10 @@ export type Config = {
   host: string;
   port: number;
   databaseUrl: string;
+  /** Connections to a PostgreSQL server (the embedded database has one). */
+  databasePoolSize: number;
+  /** Several instances share pubsub and generation streams through Redis; none: all in process. */
+  redisUrl: string | undefined;
   jwtSecret: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   maxMessageChars: number;
@@ -113,6 +123,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: values.HOST,
     port: values.PORT,
     databaseUrl: values.DATABASE_URL,
+    databasePoolSize: values.DATABASE_POOL_SIZE,
+    redisUrl: values.REDIS_URL,
     jwtSecret: values.AUTH_JWT_SECRET,
     logLevel: values.LOG_LEVEL,
     maxMessageChars: values.MAX_MESSAGE_CHARS,

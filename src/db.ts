@@ -26,9 +26,11 @@ export type OpenDatabaseOptions = {
 
 export async function openDatabase(url: string, { log, migrate = false, poolSize = 10, onQuery }: OpenDatabaseOptions): Promise<Database> {
   const observe = onQuery ?? (log.isLevelEnabled('trace') ? (sql: string) => log.trace({ sql }, 'sql') : undefined);
+  // A burst of writes queues for a connection rather than failing after Prisma's default 2 s.
+  const transactionOptions = { maxWait: 30_000, timeout: 30_000 };
   const clientFor = (adapter: SqlDriverAdapterFactory): PrismaClient => {
-    if (!observe) return new PrismaClient({ adapter });
-    const prisma = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+    if (!observe) return new PrismaClient({ adapter, transactionOptions });
+    const prisma = new PrismaClient({ adapter, transactionOptions, log: [{ emit: 'event', level: 'query' }] });
     prisma.$on('query', (event) => observe(event.query));
     return prisma;
   };

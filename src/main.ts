@@ -17,17 +17,22 @@ const log = createLogger(config);
 try {
   const app = await createApp(config, { log });
   const server = await startServer(app, config);
+  // Stop taking work, let running generations finish (or mark them INTERRUPTED after the grace period),
+  // then close subscriptions with "going away" and every connection.
   const stop = async (signal: string) => {
-    log.info({ signal }, 'shutting down');
+    log.info({ signal, graceMs: config.generation.shutdownGraceMs }, 'shutting down');
+    server.stopAccepting();
+    await app.drain();
     await server.close();
     await app.close();
+    log.info('stopped');
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
 
   if (!config.jwtSecret) log.warn('AUTH_JWT_SECRET is not set: requests without a token act as the local user "dev"');
-  log.info({ url: server.url, database: config.databaseUrl.split(':')[0] }, `serving GraphQL at ${server.url}`);
+  log.info({ url: server.url, database: config.databaseUrl.split(':')[0], redis: Boolean(config.redisUrl) }, `serving GraphQL at ${server.url}`);
 } catch (error) {
   log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
   process.exit(1);

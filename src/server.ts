@@ -9,20 +9,41 @@ import type { App } from './app.ts';
 import { GRAPHQL_PATH } from './yoga.ts';
 import type { Viewer } from './auth.ts';
 
-export type RunningServer = { url: string; port: number; close: () => Promise<void> };
+export type RunningServer = {
+  url: string;
+  port: number;
+  /** Stops listening and answers 503 on open connections; subscriptions already open go on. */
+  stopAccepting: () => void;
+  /** Ends subscriptions (WebSockets close with 1001, going away) and every connection. */
+  close: () => Promise<void>;
+};
 
 /** Requests bigger than this are refused before they are read (413). */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 export async function startServer(app: App, { host, port }: { host: string; port: number }): Promise<RunningServer> {
   const { yoga, services } = app;
+  let accepting = true;
   const httpServer = http.createServer((req, res) => {
-    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
-      res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_USER_INPUT' } }] }));
+    const path = req.url?.split('?')[0];
+    if (path === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
-    if (req.url === '/health') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    if (path === '/ready') {
+      app.readiness().then(
+        (readiness) => res.writeHead(readiness.ready && accepting ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(readiness)),
+        () => res.writeHead(503).end(),
+      );
+      return;
+    }
+    if (!accepting) {
+      res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
+      res.end(JSON.stringify({ errors: [{ message: 'This server is shutting down; retry the request', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }));
+      return;
+    }
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+      res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_USER_INPUT' } }] }));
       return;
     }
     yoga(req, res);
@@ -84,11 +105,17 @@ export async function startServer(app: App, { host, port }: { host: string; port
   return {
     url: `http://${shownHost}:${address.port}${GRAPHQL_PATH}`,
     port: address.port,
+    stopAccepting: () => {
+      accepting = false;
+      httpServer.close(); // no new connections; the callback would wait for the open ones
+      httpServer.closeIdleConnections();
+    },
     close: async () => {
+      accepting = false;
       await wsHandle.dispose(); // completes subscriptions, closes sockets with 1001 (going away)
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
       httpServer.closeAllConnections();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await new Promise<void>((resolve) => (httpServer.listening ? httpServer.close(() => resolve()) : resolve()));
     },
   };
 }

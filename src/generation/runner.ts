@@ -47,6 +47,9 @@ export class GenerationRunner {
   readonly #deps: RunnerDeps;
   readonly #running = new Map<string, Running>();
   readonly #persister: StreamPersister;
+  #stopping = false;
+  #followers = 0;
+  readonly #noFollowers: (() => void)[] = [];
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
@@ -59,6 +62,31 @@ export class GenerationRunner {
 
   get activeCount(): number {
     return this.#running.size;
+  }
+
+  /** A subscriber here follows a generation (from any instance); call the returned function when it stops. */
+  follow(): () => void {
+    this.#followers += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#followers -= 1;
+      if (this.#followers === 0) for (const wake of this.#noFollowers.splice(0)) wake();
+    };
+  }
+
+  /** Waits (up to timeoutMs) for the subscribers here to receive the ends of their streams. */
+  async followersDone(timeoutMs: number): Promise<void> {
+    if (this.#followers === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((resolve) => this.#noFollowers.push(resolve)), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** False once shutdown has begun: no new generation starts here. */
+  get accepting(): boolean {
+    return !this.#stopping;
   }
 
   /** Opens the message's event log (MessageStarted) and starts generating in the background. */
@@ -82,6 +110,7 @@ export class GenerationRunner {
 
   /** Waits up to graceMs for running generations to finish, then interrupts the rest and waits for them. */
   async shutdown(graceMs: number): Promise<void> {
+    this.#stopping = true;
     const all = () => Promise.all([...this.#running.values()].map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);

@@ -2,7 +2,7 @@
 import type { Conversation, Message } from '../generated/prisma/client.ts';
 import type { ServiceContext } from '../context.ts';
 import { ownerOf } from '../auth.ts';
-import { generationInProgress, invalidField, notFound } from '../errors.ts';
+import { generationInProgress, invalidField, notFound, shuttingDown } from '../errors.ts';
 import { idempotent } from '../idempotency.ts';
 import { findOwnConversation } from '../conversations/service.ts';
 import { findOwnChatSession } from '../chat-sessions/service.ts';
@@ -32,6 +32,7 @@ const CANCEL_WAIT_MS = 5_000;
  * cancels it first.
  */
 export async function sendMessage(ctx: ServiceContext, input: SendMessageInput): Promise<SentMessage> {
+  if (!ctx.generation.accepting) throw shuttingDown();
   if (input.content.trim() === '') throw invalidField('content', 'must not be empty');
   checkContent(input.content, ctx.config.maxMessageChars);
   const conversation = await findOwnConversation(ctx, input.conversationId);
@@ -168,38 +169,55 @@ export type MessageStreamPayload = { messageId: string; event: StreamEvent };
 
 /** How often a subscriber to a message whose log is not (yet) here looks at the database again. */
 const POLL_MS = 250;
+/**
+ * A generation that finished this recently may still be having its log copied (after a Redis outage, say):
+ * its subscribers wait for the log rather than jump to the terminal event.
+ */
+const LOG_SETTLE_MS = 15_000;
 
 /**
  * The numbered events of an assistant message above `after`: replayed, then live, ending after the
- * terminal event. Without a log (retention ran out, or the message was never generated here), the terminal
+ * terminal event. Without a log (retention ran out, or the message was never generated), the terminal
  * event alone, built from the database, which carries the whole message.
  */
 export async function openMessageStream(ctx: ServiceContext, messageId: string, after: number): Promise<AsyncIterable<MessageStreamPayload>> {
   const message = await ctx.prisma.message.findFirst({ where: { id: messageId, conversation: ownerOf(ctx.viewer) } });
   if (!message) throw notFound('Message');
   if (message.role !== 'ASSISTANT') throw invalidField('messageId', 'only assistant messages have a stream');
-  const { eventLog, prisma } = ctx;
+  const { eventLog, prisma, generation } = ctx;
   const payload = (event: StreamEvent): MessageStreamPayload => ({ messageId, event });
 
   return (async function* () {
-    let events = await eventLog.read(messageId, after);
-    // STREAMING but no log here yet: its log is being opened, or its instance is gone (recovery will
-    // finish it). Either way the database tells when it ends.
-    while (!events) {
-      const current = await prisma.message.findUnique({ where: { id: messageId } });
-      if (!current) return; // purged meanwhile
-      if (current.status !== 'STREAMING') {
-        const terminal = terminalEventOf(current);
-        if (terminal.sequenceNumber > after) yield payload(terminal);
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      events = await eventLog.read(messageId, after);
-    }
+    const release = generation.follow();
+    let cursor = after;
     try {
-      for await (const event of events) yield payload(event);
+      for (;;) {
+        const events = await eventLog.read(messageId, cursor);
+        if (events) {
+          try {
+            for await (const event of events) {
+              yield payload(event);
+              cursor = event.sequenceNumber;
+              if (isTerminal(event)) return;
+            }
+          } finally {
+            await events.return?.();
+          }
+        }
+        // No log, or it ended before its terminal event: the database tells whether the message is done.
+        const current = await prisma.message.findUnique({ where: { id: messageId } });
+        if (!current) return; // purged meanwhile
+        const generated = current.sequenceNumber > 0;
+        const settling = generated && current.completedAt !== null && Date.now() - current.completedAt.getTime() < LOG_SETTLE_MS;
+        if (current.status !== 'STREAMING' && !settling) {
+          const terminal = terminalEventOf(current);
+          if (terminal.sequenceNumber > cursor) yield payload(terminal);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
     } finally {
-      await events.return?.();
+      release();
     }
   })();
 }

@@ -1,0 +1,63 @@
+// Connections to Redis (REDIS_URL), one per role: commands, pubsub publishing, pubsub subscribing, and
+// the blocking reads that follow live generation streams (a blocked connection can do nothing else).
+import { Redis } from 'ioredis';
+import type { Logger } from './logger.ts';
+
+export type RedisConnections = {
+  commands: Redis;
+  publisher: Redis;
+  subscriber: Redis;
+  blocking: Redis;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+};
+
+export async function connectRedis(url: string, log: Logger): Promise<RedisConnections> {
+  const open = (role: string, { queueWhileDown }: { queueWhileDown: boolean }) => {
+    const redis = new Redis(url, {
+      lazyConnect: true,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+      connectionName: `chat-api:${role}`,
+      // Stream commands must not be queued, or re-sent after a reconnect, behind their callers' backs: a
+      // Redis that restarted empty would get entries 11, 12, … without 1–10. Their callers retry themselves.
+      ...(queueWhileDown ? { maxRetriesPerRequest: null } : { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 }),
+    });
+    let down = false;
+    redis.on('error', (err) => {
+      if (!down) log.warn({ err, role }, 'redis connection lost; reconnecting');
+      down = true;
+    });
+    redis.on('ready', () => {
+      if (down) log.info({ role }, 'redis connection back');
+      down = false;
+    });
+    return redis;
+  };
+  const connections = {
+    commands: open('commands', { queueWhileDown: false }),
+    publisher: open('publisher', { queueWhileDown: true }),
+    subscriber: open('subscriber', { queueWhileDown: true }),
+    blocking: open('blocking', { queueWhileDown: false }),
+  };
+  await Promise.all(Object.values(connections).map((redis) => redis.connect()));
+  return {
+    ...connections,
+    async ping() {
+      try {
+        return (await withTimeout(connections.commands.ping(), 1000)) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await Promise.all(Object.values(connections).map((redis) => redis.quit().catch(() => redis.disconnect())));
+    },
+  };
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}

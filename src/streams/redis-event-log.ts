@@ -1,0 +1,279 @@
+// Event log in Redis Streams, shared by every instance: one stream per generated message, entry id
+// `0-<sequenceNumber + 1>`, so Redis itself refuses an entry out of order or twice.
+//
+// Writing: the instance running a generation keeps its events in memory and copies them to Redis in
+// order. If Redis goes away (or restarts empty), the copy resumes from what Redis actually has, so the
+// Redis stream is always a gapless prefix of the generation. Once the terminal event is in Redis the
+// stream expires after the retention period and the memory copy is dropped.
+//
+// Reading: catch up with XRANGE, then follow live entries through one blocking XREAD per instance that
+// watches every stream its subscribers wait on.
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.ts';
+import type { RedisConnections } from '../redis.ts';
+import type { GenerationEventLog } from './event-log.ts';
+import { isTerminal, type StreamEvent } from './events.ts';
+
+const keyOf = (messageId: string) => `chat:generation:${messageId}`;
+const idOf = (sequenceNumber: number) => `0-${sequenceNumber + 1}`;
+const sequenceOf = (id: string) => Number(id.split('-')[1]) - 1;
+/** Safety net for a stream whose writer dies before its terminal event: recovery finishes it well before. */
+const OPEN_STREAM_TTL_SECONDS = 24 * 3600;
+const BATCH = 500;
+/** A reader looks at Redis again at least this often, even without news (expiry, missed wake-ups). */
+const RECHECK_MS = 5_000;
+
+type Entry = { sequenceNumber: number; event: StreamEvent };
+type RawEntries = [id: string, fields: string[]][];
+
+function parseEntries(raw: RawEntries): Entry[] {
+  return raw.map(([id, fields]) => ({ sequenceNumber: sequenceOf(id), event: JSON.parse(fields[1]) as StreamEvent }));
+}
+
+export type RedisEventLogOptions = { redis: RedisConnections; retentionMs: number; log: Logger };
+
+export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOptions): GenerationEventLog {
+  const writer = new StreamCopier(redis.commands, Math.ceil(retentionMs / 1000), log);
+  const follower = new LiveFollower(redis.blocking, redis.commands, log);
+
+  return {
+    async open(messageId) {
+      await writer.open(messageId);
+    },
+    async append(messageId, event) {
+      writer.append(messageId, event);
+    },
+    async read(messageId, after) {
+      const first = await retrying(() => readRange(redis.commands, messageId, after), log);
+      if (first.length === 0 && !writer.has(messageId) && !(await retrying(() => redis.commands.exists(keyOf(messageId)), log))) return null;
+      return follow(messageId, after, first);
+    },
+    async lastSequenceNumber(messageId) {
+      const local = writer.lastSequenceNumber(messageId);
+      if (local !== null) return local;
+      const [last] = (await redis.commands.xrevrange(keyOf(messageId), '+', '-', 'COUNT', 1)) as RawEntries;
+      return last ? sequenceOf(last[0]) : null;
+    },
+    async close() {
+      follower.stop();
+      await writer.drain();
+    },
+  };
+
+  /** Catch-up and live entries, in order, with no gap or repeat, ending after the terminal event. */
+  async function* follow(messageId: string, after: number, first: Entry[]): AsyncGenerator<StreamEvent> {
+    const key = keyOf(messageId);
+    let cursor = after;
+    const queue: Entry[] = [...first];
+    let wake: (() => void) | null = null;
+    const unsubscribe = follower.subscribe(key, after, (entries) => {
+      queue.push(...entries);
+      wake?.();
+    });
+    try {
+      for (;;) {
+        while (queue.length) {
+          const { sequenceNumber, event } = queue.shift()!;
+          if (sequenceNumber <= cursor) continue;
+          if (sequenceNumber !== cursor + 1) {
+            // Entries between our cursor and the live ones went by before we joined: read them first.
+            const missed = await retrying(() => readRange(redis.commands, messageId, cursor), log);
+            if (missed[0]?.sequenceNumber !== cursor + 1) return; // not in Redis (yet): the caller waits and reads again
+            queue.unshift(...missed);
+            continue;
+          }
+          yield event;
+          cursor = sequenceNumber;
+          if (isTerminal(event)) return;
+        }
+        const woken = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), RECHECK_MS);
+          wake = () => (clearTimeout(timer), resolve(true));
+        });
+        wake = null;
+        if (woken) continue;
+        // Quiet for a while: look at Redis directly (a wake-up lost in an outage, or the stream expired).
+        queue.push(...(await retrying(() => readRange(redis.commands, messageId, cursor), log)));
+        if (queue.length === 0 && !writer.has(messageId) && !(await retrying(() => redis.commands.exists(key), log))) return;
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+}
+
+async function readRange(redis: Redis, messageId: string, after: number): Promise<Entry[]> {
+  // `(` makes the start exclusive: entries numbered above `after`.
+  return parseEntries((await redis.xrange(keyOf(messageId), `(${idOf(after)}`, '+', 'COUNT', BATCH)) as RawEntries);
+}
+
+/** Redis being away pauses a reader; it goes on where it was once Redis answers again. */
+async function retrying<T>(operation: () => Promise<T>, log: Logger): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await operation();
+    } catch (err) {
+      if (attempt === 0) log.warn({ err }, 'redis read failed; retrying');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 2000)));
+    }
+  }
+}
+
+/** Copies the events of the generations running here to Redis, in order, resuming after any outage. */
+class StreamCopier {
+  readonly #logs = new Map<string, { events: StreamEvent[]; copied: number; copying: Promise<void> | null; resync: boolean }>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly retentionSeconds: number,
+    private readonly log: Logger,
+  ) {
+    // Back from an outage (maybe a restart that lost everything): find out what Redis has, copy the rest.
+    redis.on('ready', () => {
+      for (const [messageId, log] of this.#logs) {
+        log.resync = true;
+        void this.#copy(messageId);
+      }
+    });
+  }
+
+  has(messageId: string): boolean {
+    return this.#logs.has(messageId);
+  }
+
+  lastSequenceNumber(messageId: string): number | null {
+    const log = this.#logs.get(messageId);
+    return log ? log.events.length - 1 : null;
+  }
+
+  /** Waits for MessageStarted to reach Redis, so a subscriber on any instance finds the stream at once. */
+  async open(messageId: string): Promise<void> {
+    if (this.#logs.has(messageId)) throw new Error(`The log of ${messageId} is already open`);
+    this.#logs.set(messageId, { events: [{ type: 'started', sequenceNumber: 0 }], copied: 0, copying: null, resync: false });
+    await this.#copy(messageId);
+  }
+
+  append(messageId: string, event: StreamEvent): void {
+    const log = this.#logs.get(messageId);
+    if (!log) throw new Error(`No open log for ${messageId}`);
+    if (event.sequenceNumber !== log.events.length) throw new Error(`Event ${event.sequenceNumber} out of order in ${messageId}`);
+    log.events.push(event);
+    void this.#copy(messageId);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all([...this.#logs.values()].map((log) => log.copying));
+  }
+
+  /**
+   * One copy at a time per stream; whatever was appended meanwhile goes in the next round. Re-syncing
+   * with Redis happens inside that same loop, so no copy can start from a stale position.
+   */
+  #copy(messageId: string): Promise<void> {
+    const log = this.#logs.get(messageId);
+    if (!log || log.copying) return log?.copying ?? Promise.resolve();
+    const copy = async () => {
+      try {
+        while (this.redis.status === 'ready') {
+          if (log.resync) {
+            const [last] = (await this.redis.xrevrange(keyOf(messageId), '+', '-', 'COUNT', 1)) as RawEntries;
+            log.copied = last ? sequenceOf(last[0]) + 1 : 0;
+            log.resync = false;
+          }
+          if (log.copied >= log.events.length) break;
+          const batch = log.events.slice(log.copied, log.copied + BATCH);
+          const pipeline = this.redis.pipeline();
+          for (const event of batch) pipeline.xadd(keyOf(messageId), idOf(event.sequenceNumber), 'e', JSON.stringify(event));
+          const done = isTerminal(batch.at(-1)!);
+          pipeline.expire(keyOf(messageId), done ? this.retentionSeconds : OPEN_STREAM_TTL_SECONDS);
+          const results = (await pipeline.exec()) ?? [];
+          if (results.some(([error]) => error)) {
+            log.resync = true; // e.g. an entry that did reach Redis before a lost reply
+            continue;
+          }
+          log.copied += batch.length;
+          if (done) this.#logs.delete(messageId);
+        }
+      } catch (err) {
+        log.resync = true; // a reply lost with the connection: what did reach Redis is unknown
+        this.log.warn({ err, messageId }, 'could not copy generation events to redis; will resume');
+      }
+    };
+    // Cleared by a callback that runs after this assignment, even when the copy has nothing to do.
+    log.copying = copy().finally(() => (log.copying = null));
+    return log.copying;
+  }
+}
+
+/**
+ * One blocking XREAD for every stream that readers here follow, pushing new entries to them. The set of
+ * streams changes only when a stream gets its first or loses its last reader; then the blocked read is
+ * interrupted (CLIENT UNBLOCK) to start again with the new set.
+ */
+class LiveFollower {
+  readonly #streams = new Map<string, { since: number; readers: Set<(entries: Entry[]) => void> }>();
+  #blockingClientId: number | null = null;
+  #running = true;
+  #wake: (() => void) | null = null;
+
+  constructor(
+    private readonly blocking: Redis,
+    private readonly commands: Redis,
+    private readonly log: Logger,
+  ) {
+    void this.#loop();
+  }
+
+  subscribe(key: string, cursor: number, onEntries: (entries: Entry[]) => void): () => void {
+    let stream = this.#streams.get(key);
+    if (!stream) {
+      this.#streams.set(key, (stream = { since: cursor, readers: new Set() }));
+      this.#restart();
+    }
+    stream.readers.add(onEntries);
+    return () => {
+      stream.readers.delete(onEntries);
+      if (stream.readers.size === 0 && this.#streams.get(key) === stream) this.#streams.delete(key);
+    };
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#restart();
+  }
+
+  #restart(): void {
+    this.#wake?.();
+    if (this.#blockingClientId !== null) this.commands.client('UNBLOCK', this.#blockingClientId).catch(() => {});
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#running) {
+      if (this.#streams.size === 0) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = null;
+        continue;
+      }
+      const keys = [...this.#streams.keys()];
+      const ids = keys.map((key) => idOf(this.#streams.get(key)!.since));
+      try {
+        this.#blockingClientId ??= Number(await this.blocking.client('ID'));
+        // Bounded, so a stream added just as this read went out waits at most this long.
+        const result = (await this.blocking.xread('COUNT', BATCH, 'BLOCK', 1000, 'STREAMS', ...keys, ...ids)) as [string, RawEntries][] | null;
+        for (const [key, raw] of result ?? []) {
+          const stream = this.#streams.get(key);
+          if (!stream || raw.length === 0) continue;
+          const entries = parseEntries(raw);
+          stream.since = entries.at(-1)!.sequenceNumber;
+          for (const reader of stream.readers) reader(entries);
+        }
+      } catch (err) {
+        this.#blockingClientId = null; // after an outage the connection, and its id, are new
+        if (this.#running) {
+          this.log.warn({ err }, 'redis follow failed; retrying');
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// Several real server processes on one PostgreSQL database (created for the run) and the machine's Redis.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { applyMigrations } from '../src/db.ts';
+import { createLogger } from '../src/logger.ts';
+import { JWT_SECRET, type GraphQLResponse, type TestViewer } from './helpers.ts';
+
+export const ADMIN_DATABASE_URL = process.env.SCALE_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export type Instance = {
+  name: string;
+  url: string;
+  process: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  gql<T = any>(query: string, variables: Record<string, unknown>, viewer: TestViewer): Promise<T>;
+  request(query: string, variables: Record<string, unknown>, viewer: TestViewer): Promise<{ status: number; body: GraphQLResponse }>;
+};
+
+export type Cluster = {
+  databaseUrl: string;
+  start(name: string, env?: Record<string, string>): Promise<Instance>;
+  close(): Promise<void>;
+};
+
+export async function startCluster(baseEnv: Record<string, string>): Promise<Cluster> {
+  const database = `chat_scale_${randomUUID().replace(/-/g, '')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${database}"`);
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/${database}`;
+  const databaseUrl = url.toString();
+  await applyMigrations(databaseUrl, createLogger({ logLevel: 'warn' }));
+  const instances: Instance[] = [];
+
+  return {
+    databaseUrl,
+    async start(name, env = {}) {
+      const instance = await startInstance(name, { DATABASE_URL: databaseUrl, REDIS_URL, AUTH_JWT_SECRET: JWT_SECRET, ...baseEnv, ...env });
+      instances.push(instance);
+      return instance;
+    },
+    async close() {
+      for (const instance of instances) instance.process.kill('SIGKILL');
+      await Promise.all(instances.map((i) => i.exited));
+      await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { PATH: process.env.PATH!, PORT: '0', LOG_LEVEL: 'info', ...env },
+  });
+  let output = '';
+  proc.stdout!.on('data', (chunk) => (output += chunk));
+  proc.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const check = () => {
+      const match = /serving GraphQL at (http:\/\/[^"\s]+)/.exec(output);
+      if (match) resolve(match[1]);
+    };
+    proc.stdout!.on('data', check);
+    void exited.then((code) => reject(new Error(`${name} exited with ${code}: ${output}`)));
+  });
+  const request: Instance['request'] = async (query, variables, viewer) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, body: (await response.json()) as GraphQLResponse };
+  };
+  return {
+    name,
+    url,
+    process: proc,
+    output: () => output,
+    exited,
+    request,
+    async gql(query, variables, viewer) {
+      const { body } = await request(query, variables, viewer);
+      if (body.errors) throw new Error(`${name}: ${JSON.stringify(body.errors)}`);
+      return body.data;
+    },
+  };
+}

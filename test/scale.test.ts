@@ -1,0 +1,239 @@
+// Scale-out: several server processes on PostgreSQL and Redis. Needs the machine's PostgreSQL and Redis;
+// without them this file fails (it never skips). One file, so its tests run one after another: one of
+// them restarts Redis.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeViewer, subscribe, wsClient, type TestViewer } from './helpers.ts';
+import { startCluster, REDIS_URL, type Cluster, type Instance } from './cluster.ts';
+import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
+
+let vendor: FakeOpenAI;
+let cluster: Cluster;
+let a: Instance;
+let b: Instance;
+let c: Instance;
+const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);
+
+beforeAll(async () => {
+  vendor = await startFakeOpenAI();
+  cluster = await startCluster({
+    OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL,
+    OPENAI_COMPATIBLE_NAME: 'fake',
+    OPENAI_COMPATIBLE_MODELS: 'slow',
+    DEFAULT_MODEL: 'fake:slow',
+    ECHO_DELAY_MS: '20',
+  });
+  [a, b, c] = await Promise.all([cluster.start('A'), cluster.start('B'), cluster.start('C')]);
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.close();
+  await vendor?.close();
+});
+
+const asServer = (instance: Instance) => ({ url: instance.url, port: 0, stopAccepting() {}, close: async () => {} });
+const STREAM = `subscription($id: ID!, $after: Int) { messageStream(messageId: $id, afterSequenceNumber: $after) {
+  __typename sequenceNumber ... on MessageDelta { delta } ... on MessageCompleted { message { status content } } } }`;
+const SEND = `mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { assistantMessage { id } } }`;
+const CREATE = `mutation { createConversation(input: {}) { conversation { id } } }`;
+const MESSAGE = `query($id: ID!) { node(id: $id) { ... on Message { status content } } }`;
+
+async function newConversation(instance: Instance, viewer: TestViewer): Promise<string> {
+  return (await instance.gql(CREATE, {}, viewer)).createConversation.conversation.id;
+}
+
+async function streamFrom(instance: Instance, viewer: TestViewer, id: string, after?: number) {
+  const client = wsClient(asServer(instance), viewer);
+  const results = await subscribe(client, STREAM, { id, after }).all(30_000);
+  await client.dispose();
+  return results.map((r) => {
+    expect(r.errors, JSON.stringify(r)).toBeUndefined();
+    return r.data.messageStream;
+  });
+}
+
+async function waitForStatus(instance: Instance, viewer: TestViewer, id: string, status: string, timeoutMs = 15_000) {
+  const start = Date.now();
+  for (;;) {
+    const { node } = await instance.gql(MESSAGE, { id }, viewer);
+    if (node.status === status) return node;
+    if (Date.now() - start > timeoutMs) throw new Error(`message stayed ${node.status}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('generation streams across instances', () => {
+  it('send on A, stream from B from the middle: no gap, no duplicate', async () => {
+    vendor.script('slow', { tokens: words(20), delayMs: 25 });
+    const viewer = await makeViewer();
+    const conversation = await newConversation(a, viewer);
+    const { assistantMessage } = (await a.gql(SEND, { c: conversation, t: 'go' }, viewer)).sendMessage;
+    await new Promise((r) => setTimeout(r, 150));
+    const tail = await streamFrom(b, viewer, assistantMessage.id, 3);
+    expect(tail.map((e) => e.sequenceNumber)).toEqual(Array.from({ length: 18 }, (_, i) => i + 4));
+    expect(tail.filter((e) => e.__typename === 'MessageDelta').map((e) => e.delta).join('')).toBe(words(20).slice(3).join(''));
+    expect(tail.at(-1).message).toEqual({ status: 'COMPLETED', content: words(20).join('') });
+    // Long finished, from C: the whole replay.
+    const replay = await streamFrom(c, viewer, assistantMessage.id);
+    expect(replay.map((e) => e.sequenceNumber)).toEqual(Array.from({ length: 22 }, (_, i) => i));
+  });
+
+  it('cancel on B stops the generation running on A and aborts its upstream request', async () => {
+    vendor.script('slow', { tokens: words(500), delayMs: 20 });
+    const viewer = await makeViewer();
+    const conversation = await newConversation(a, viewer);
+    const { assistantMessage } = (await a.gql(SEND, { c: conversation, t: 'long' }, viewer)).sendMessage;
+    await new Promise((r) => setTimeout(r, 300));
+    const request = vendor.requests.at(-1)!;
+    const started = Date.now();
+    const { message } = (await b.gql(`mutation($id: ID!) { cancelGeneration(input: { messageId: $id }) { message { status content } } }`, { id: assistantMessage.id }, viewer))
+      .cancelGeneration;
+    expect(message.status).toBe('CANCELLED');
+    expect(Date.now() - started).toBeLessThan(3000); // stopped by A, not finished by B's fallback after 5 s
+    expect(await request.abortedByClient).toBe(true);
+    expect(message.content.length).toBeGreaterThan(0);
+    const events = await streamFrom(c, viewer, assistantMessage.id);
+    expect(events.filter((e) => e.__typename === 'MessageDelta').map((e) => e.delta).join('')).toBe(message.content);
+  });
+
+  it('sidebar events cross instances', async () => {
+    const viewer = await makeViewer();
+    const client = wsClient(asServer(b), viewer);
+    const sub = subscribe(client, `subscription { conversationsChanged { type conversation { title } } }`);
+    await new Promise((r) => setTimeout(r, 300));
+    await a.gql(`mutation { createConversation(input: { title: "made on A" }) { conversation { id } } }`, {}, viewer);
+    const [event] = await sub.next(1);
+    expect(event.data.conversationsChanged).toEqual({ type: 'CONVERSATION_CREATED', conversation: { title: 'made on A' } });
+    await client.dispose();
+  });
+});
+
+describe('consistency with writers on every instance', () => {
+  it('keeps positions gapless and counters exact under concurrent appends through all instances', async () => {
+    const viewer = await makeViewer();
+    const conversation = await newConversation(a, viewer);
+    const instances = [a, b, c];
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        instances[i % 3].gql(
+          `mutation($c: ID!, $t: String!, $n: Int!) { appendMessage(input: { conversationId: $c, role: USER, content: $t, tokens: $n }) { message { id } } }`,
+          { c: conversation, t: `m${i}`, n: i },
+          viewer,
+        ),
+      ),
+    );
+    const data = await b.gql(`query($id: ID!) { conversation(id: $id) { messageCount totalTokens messages(first: 100) { edges { node { position } } } } }`, { id: conversation }, viewer);
+    expect(data.conversation.messages.edges.map((e: any) => e.node.position)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(data.conversation).toMatchObject({ messageCount: 60, totalTokens: (60 * 59) / 2 });
+  });
+
+  it('holds idempotency keys and version checks across instances', async () => {
+    const viewer = await makeViewer();
+    const created = await Promise.all([a, b, c].map((instance) => instance.gql(`mutation { createConversation(input: { idempotencyKey: "k1", title: "once" }) { conversation { id } } }`, {}, viewer)));
+    expect(new Set(created.map((d) => d.createConversation.conversation.id)).size).toBe(1);
+    const id = created[0].createConversation.conversation.id;
+    const updates = await Promise.all(
+      [a, b, c].map((instance, i) => instance.request(`mutation($id: ID!, $t: String!) { updateConversation(input: { id: $id, title: $t, expectedVersion: 1 }) { conversation { version } } }`, { id, t: `t${i}` }, viewer)),
+    );
+    expect(updates.filter((u) => !u.body.errors)).toHaveLength(1);
+    expect(updates.filter((u) => u.body.errors?.[0]?.extensions?.code === 'CONFLICT')).toHaveLength(2);
+  });
+});
+
+describe('lifecycle', () => {
+  it('/health is live and /ready checks the database and Redis', async () => {
+    expect((await fetch(new URL('/health', a.url))).status).toBe(200);
+    const ready = await fetch(new URL('/ready', a.url));
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ready: true, checks: { database: true, redis: true, accepting: true } });
+  });
+
+  it('on SIGTERM lets a short generation finish, closes WebSockets with 1001 and exits 0', async () => {
+    const d = await cluster.start('D', { SHUTDOWN_GRACE_MS: '5000' });
+    vendor.script('slow', { tokens: words(15), delayMs: 40 });
+    const viewer = await makeViewer();
+    const conversation = await newConversation(d, viewer);
+    const { assistantMessage } = (await d.gql(SEND, { c: conversation, t: 'finish me' }, viewer)).sendMessage;
+    let closeCode = 0;
+    const client = wsClient(asServer(d), viewer, { onClose: (code) => (closeCode = code) });
+    const sub = subscribe(client, STREAM, { id: assistantMessage.id });
+    await sub.next(2);
+    d.process.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await fetch(new URL('/ready', a.url))).status).toBe(200); // the others go on
+    const events = await sub.all(10_000);
+    expect(events.at(-1)!.data.messageStream.message).toEqual({ status: 'COMPLETED', content: words(15).join('') });
+    expect(await d.exited).toBe(0);
+    expect(closeCode).toBe(1001);
+  });
+
+  it('on SIGTERM interrupts a generation that outlasts the grace period, keeping its text', async () => {
+    const e = await cluster.start('E', { SHUTDOWN_GRACE_MS: '300' });
+    vendor.script('slow', { tokens: words(300), delayMs: 20 });
+    const viewer = await makeViewer();
+    const conversation = await newConversation(e, viewer);
+    const { assistantMessage } = (await e.gql(SEND, { c: conversation, t: 'too long' }, viewer)).sendMessage;
+    await new Promise((r) => setTimeout(r, 300));
+    e.process.kill('SIGTERM');
+    expect(await e.exited).toBe(0);
+    const message = (await a.gql(MESSAGE, { id: assistantMessage.id }, viewer)).node;
+    expect(message.status).toBe('INTERRUPTED');
+    expect(message.content.length).toBeGreaterThan(0);
+    // Its stream, read on another instance, ends with the terminal event.
+    const events = await streamFrom(b, viewer, assistantMessage.id);
+    expect(events.at(-1)).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'INTERRUPTED', content: message.content } });
+    expect(events.filter((x) => x.__typename === 'MessageDelta').map((x) => x.delta).join('')).toBe(message.content);
+  });
+
+  it('a generation of a killed instance is finished as INTERRUPTED by the others once its heartbeat is stale', async () => {
+    const f = await cluster.start('F');
+    vendor.script('slow', { tokens: words(3000), delayMs: 20 });
+    const viewer = await makeViewer();
+    const conversation = await newConversation(f, viewer);
+    const { assistantMessage } = (await f.gql(SEND, { c: conversation, t: 'orphan' }, viewer)).sendMessage;
+    await new Promise((r) => setTimeout(r, 600));
+    f.process.kill('SIGKILL');
+    const message = await waitForStatus(a, viewer, assistantMessage.id, 'INTERRUPTED', 40_000);
+    expect(message.content.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('survives a Redis restart mid-stream: the stream goes on with no gap, nothing acknowledged is lost', async () => {
+    vendor.script('slow', { tokens: words(120), delayMs: 25 });
+    const viewer = await makeViewer();
+    const conversation = await newConversation(a, viewer);
+    const { assistantMessage } = (await a.gql(SEND, { c: conversation, t: 'through a restart' }, viewer)).sendMessage;
+    const client = wsClient(asServer(b), viewer);
+    const sub = subscribe(client, STREAM, { id: assistantMessage.id });
+    await sub.next(10);
+    restartRedis();
+    // While Redis is coming back, writes that do not need it still work.
+    const during = await b.request(`mutation($c: ID!) { appendMessage(input: { conversationId: $c, role: TOOL, content: "x", toolCallId: "t" }) { message { position } } }`, { c: conversation }, viewer);
+    expect(during.body.errors).toBeUndefined();
+    const events = (await sub.all(60_000)).map((r) => r.data.messageStream);
+    await client.dispose();
+    expect(events.map((e) => e.sequenceNumber)).toEqual(events.map((_, i) => i));
+    const final = events.at(-1);
+    expect(final.__typename).toBe('MessageCompleted');
+    expect(events.filter((e) => e.__typename === 'MessageDelta').map((e) => e.delta).join('')).toBe(final.message.content);
+    expect(final.message.content).toBe(words(120).join(''));
+    const stored = await c.gql(`query($id: ID!) { conversation(id: $id) { messageCount messages(roles: [TOOL]) { totalCount } } }`, { id: conversation }, viewer);
+    expect(stored.conversation).toEqual({ messageCount: 3, messages: { totalCount: 1 } });
+    // And Redis-backed features work again: a fresh stream across instances.
+    vendor.script('slow', { tokens: words(5), delayMs: 10 });
+    const next = (await a.gql(SEND, { c: await newConversation(a, viewer), t: 'after' }, viewer)).sendMessage;
+    expect((await streamFrom(c, viewer, next.assistantMessage.id)).at(-1).message.content).toBe(words(5).join(''));
+  }, 90_000);
+});
+
+/** The machine's Redis keeps nothing on disk: a restart comes back empty. */
+function restartRedis(): void {
+  const port = new URL(REDIS_URL).port || '6379';
+  spawnSync('redis-cli', ['-p', port, 'shutdown', 'nosave']);
+  execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', port, '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log']);
+  for (let i = 0; i < 50; i++) {
+    if (spawnSync('redis-cli', ['-p', port, 'ping']).stdout?.toString().trim() === 'PONG') return;
+    spawnSync('sleep', ['0.1']);
+  }
+  throw new Error('redis did not come back');
+}
+
