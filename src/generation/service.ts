@@ -207,12 +207,16 @@ export async function openMessageStream(ctx: ServiceContext, messageId: string, 
         // No log, or it ended before its terminal event: the database tells whether the message is done.
         const current = await prisma.message.findUnique({ where: { id: messageId } });
         if (!current) return; // purged meanwhile
-        const generated = current.sequenceNumber > 0;
-        const settling = generated && current.completedAt !== null && Date.now() - current.completedAt.getTime() < LOG_SETTLE_MS;
-        if (current.status !== 'STREAMING' && !settling) {
+        if (current.status !== 'STREAMING') {
           const terminal = terminalEventOf(current);
-          if (terminal.sequenceNumber > cursor) yield payload(terminal);
-          return;
+          if (terminal.sequenceNumber <= cursor) return; // nothing after what this subscriber has
+          // Mid-stream when the log went missing (a Redis restart, say): its writer may still be copying it
+          // back, so wait a little rather than skip to the end; a log that expired gives the terminal alone.
+          const midStream = cursor > after && current.completedAt !== null && Date.now() - current.completedAt.getTime() < LOG_SETTLE_MS;
+          if (!midStream) {
+            yield payload(terminal);
+            return;
+          }
         }
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       }
