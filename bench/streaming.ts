@@ -6,13 +6,13 @@
 // notes when each was written; the clients (also here, so one clock) note when each arrives. The server,
 // a separate process, sits between them: latency here = what the server adds (plus two loopback hops).
 // Also counted: tokens lost or out of order, tokens per second, the server's CPU time and memory per stream.
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { SignJWT } from 'jose';
 import { startFakeOpenAI } from '../test/fake-openai.ts';
+import { startInstance } from '../test/cluster.ts';
+import { JWT_SECRET } from '../test/helpers.ts';
+import { benchToken, cpuMs, deferred, inBatches, percentile, round, rssKb, writeResult } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,7 +26,6 @@ const { values } = parseArgs({
 const STREAM_COUNTS = values.streams.split(',').map(Number);
 const TOKENS = Number(values.tokens);
 const RATE = Number(values.rate);
-const SECRET = 'bench-secret-that-is-long-enough';
 
 const vendor = await startFakeOpenAI();
 const sentAt = new Map<string, number>(); // "<stream>:<token>" → when the vendor wrote it
@@ -41,16 +40,22 @@ vendor.script('stream', (body) => {
   return { tokens, delayMs: 1000 / RATE, startAfter: currentRound.allArrived.promise, onToken: (k) => sentAt.set(`${stream}:${k}`, performance.now()) };
 });
 
-const server = await startServer();
-const token = await new SignJWT({ sub: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('2h').sign(new TextEncoder().encode(SECRET));
+const server = await startInstance('server', {
+  DATABASE_URL: values.db,
+  AUTH_JWT_SECRET: JWT_SECRET,
+  OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL,
+  OPENAI_COMPATIBLE_NAME: 'bench',
+  OPENAI_COMPATIBLE_MODELS: 'stream',
+  PROVIDER_TIMEOUT_MS: '120000',
+  DATABASE_POOL_SIZE: '20',
+});
+const token = await benchToken();
 const results = [];
 for (const n of STREAM_COUNTS) results.push(await run(n));
 server.process.kill('SIGTERM');
 await vendor.close();
 
-fs.mkdirSync('bench/results', { recursive: true });
-const report = { date: new Date().toISOString(), node: process.version, db: values.db.split(':')[0], tokensPerStream: TOKENS, ratePerStream: RATE, results };
-fs.writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
+writeResult(values.out, { date: new Date().toISOString(), node: process.version, db: values.db.split(':')[0], tokensPerStream: TOKENS, ratePerStream: RATE, results });
 console.log('\n| streams | tokens delivered | lost | out of order | p50 added latency | p99 | max | tokens/s | start of all streams | server CPU per stream | server memory per stream |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of results) {
@@ -128,7 +133,7 @@ async function run(n: number) {
   await Promise.all(clients.map((c) => c.dispose()));
 
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN);
+  const pct = (p: number) => percentile(latencies, p);
   const expected = n * TOKENS;
   const result = {
     streams: n,
@@ -160,59 +165,4 @@ async function gql(query: string, variables: Record<string, unknown> = {}) {
   const body = (await response.json()) as any;
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
-}
-
-async function inBatches<T>(n: number, size: number, make: () => Promise<T>): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < n; i += size) out.push(...(await Promise.all(Array.from({ length: Math.min(size, n - i) }, make))));
-  return out;
-}
-
-async function startServer(): Promise<{ url: string; process: ChildProcess }> {
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const proc = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
-    env: {
-      PATH: process.env.PATH!,
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: values.db,
-      AUTH_JWT_SECRET: SECRET,
-      OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL,
-      OPENAI_COMPATIBLE_NAME: 'bench',
-      OPENAI_COMPATIBLE_MODELS: 'stream',
-      PROVIDER_TIMEOUT_MS: '120000',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const match = /serving GraphQL at (http:\/\/[^"\s]+)/.exec(out);
-      if (match) resolve(match[1]);
-    });
-    proc.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  proc.stdout!.resume();
-  return { url, process: proc };
-}
-
-/** utime + stime of a process, in ms (from /proc; Linux). */
-function cpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks are 1/100 s
-}
-
-function rssKb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
 }

@@ -52,13 +52,17 @@ export async function startCluster(baseEnv: Record<string, string>): Promise<Clu
   };
 }
 
-async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
+  // BENCH_CPU_PROF=<dir> writes a CPU profile of each server process (benchmarks).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const proc = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
     env: { PATH: process.env.PATH!, PORT: '0', LOG_LEVEL: 'info', ...env },
   });
   let output = '';
-  proc.stdout!.on('data', (chunk) => (output += chunk));
-  proc.stderr!.on('data', (chunk) => (output += chunk));
+  // Keep the start of the output (for errors), not every line a long benchmark logs.
+  const keep = (chunk: Buffer) => void (output.length < 100_000 && (output += chunk));
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const check = () => {

@@ -1,0 +1,43 @@
+// Helpers shared by the benchmarks: measuring a server process, percentiles, a bearer token.
+import fs from 'node:fs';
+import { SignJWT } from 'jose';
+import { JWT_SECRET } from '../test/helpers.ts';
+
+export const benchToken = (sub = 'bench') =>
+  new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('2h').sign(new TextEncoder().encode(JWT_SECRET));
+
+/** utime + stime of a process, in ms (Linux /proc; clock ticks of 1/100 s). */
+export function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+export function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+}
+
+export function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** p-th percentile of values sorted ascending. */
+export function percentile(sorted: number[], p: number): number {
+  return round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN);
+}
+
+export function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+export async function inBatches<T>(n: number, size: number, make: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i += size) out.push(...(await Promise.all(Array.from({ length: Math.min(size, n - i) }, (_, j) => make(i + j)))));
+  return out;
+}
+
+export function writeResult(file: string, report: unknown): void {
+  fs.mkdirSync('bench/results', { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+}
