@@ -48,6 +48,9 @@ const server = await startInstance('server', {
   OPENAI_COMPATIBLE_MODELS: 'stream',
   PROVIDER_TIMEOUT_MS: '120000',
   DATABASE_POOL_SIZE: '20',
+  NODE_ENV: 'production',
+  RATE_LIMIT_REQUESTS_PER_MINUTE: '0', // one bench viewer drives every stream
+  RATE_LIMIT_GENERATIONS_PER_MINUTE: '0',
 });
 const token = await benchToken();
 const results = [];

@@ -18,6 +18,7 @@ import { createRedisEventLog } from './streams/redis-event-log.ts';
 import { GenerationRunner } from './generation/runner.ts';
 import { recoverAbandonedGenerations, STALE_AFTER_MS } from './generation/recovery.ts';
 import { createGraphQLHandler, type GraphQLHandler } from './yoga.ts';
+import { createRateLimiter } from './rate-limit.ts';
 
 export type Readiness = { ready: boolean; checks: Record<string, boolean> };
 
@@ -46,7 +47,8 @@ export async function createApp(config: Config, { log = createLogger(config), on
   const models = createModelRegistry(config.models);
   const runnerId = randomUUID();
   const generation = new GenerationRunner({ prisma, eventLog, models, pubsub, log, config: config.generation, runnerId });
-  const services: AppServices = { config, log, prisma, pubsub, models, eventLog, generation, authenticate: createAuthenticator(config) };
+  const rateLimiter = createRateLimiter(config.rateLimits, { redis: redis?.commands, log });
+  const services: AppServices = { config, log, prisma, pubsub, models, eventLog, generation, rateLimiter, authenticate: createAuthenticator(config) };
 
   // The embedded database has one process: whatever is STREAMING at start was left by a stopped server.
   const recovery = { prisma, eventLog, pubsub, runnerId, log };

@@ -32,6 +32,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   MAX_MESSAGE_CHARS: z.coerce.number().int().positive().default(100_000),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
+  RATE_LIMIT_REQUESTS_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  RATE_LIMIT_GENERATIONS_PER_MINUTE: z.coerce.number().int().min(0).default(60),
 
   // Models. builtin:echo is always there; each provider is on when its variables are set.
   DEFAULT_MODEL: z.string().regex(MODEL_ID, 'expected provider:model').optional(),
@@ -67,6 +69,8 @@ export type Config = {
   logLevel: (typeof LOG_LEVELS)[number];
   maxMessageChars: number;
   idempotencyTtlMs: number;
+  /** Per viewer and minute; 0 turns a limit off. */
+  rateLimits: { requestsPerMinute: number; generationsPerMinute: number };
   models: ModelsConfig;
   generation: {
     /** A provider that sends nothing for this long fails the message. */
@@ -129,6 +133,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: values.LOG_LEVEL,
     maxMessageChars: values.MAX_MESSAGE_CHARS,
     idempotencyTtlMs: values.IDEMPOTENCY_TTL_HOURS * 3_600_000,
+    rateLimits: { requestsPerMinute: values.RATE_LIMIT_REQUESTS_PER_MINUTE, generationsPerMinute: values.RATE_LIMIT_GENERATIONS_PER_MINUTE },
     models: {
       defaultModel: values.DEFAULT_MODEL,
       echoDelayMs: values.ECHO_DELAY_MS,

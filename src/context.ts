@@ -9,6 +9,7 @@ import type { AppPubSub } from './pubsub.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
 import type { GenerationRunner } from './generation/runner.ts';
+import type { RateLimiter } from './rate-limit.ts';
 
 /** Built once per process. */
 export type AppServices = {
@@ -20,6 +21,7 @@ export type AppServices = {
   authenticate: Authenticate;
   eventLog: GenerationEventLog;
   generation: GenerationRunner;
+  rateLimiter: RateLimiter;
 };
 
 export type ServiceContext = AppServices & { viewer: Viewer };

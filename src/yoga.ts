@@ -19,8 +19,11 @@ export function createGraphQLHandler(services: AppServices) {
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     graphiql: { title: 'Chat GraphQL API', subscriptionsProtocol: 'WS' },
-    context: async ({ request, viewer }: YogaInitialContext & ServerContext) =>
-      createContext(services, viewer ?? (await services.authenticate(request.headers.get('authorization')))),
+    context: async ({ request, viewer }: YogaInitialContext & ServerContext) => {
+      const who = viewer ?? (await services.authenticate(request.headers.get('authorization')));
+      await services.rateLimiter.request(who); // each HTTP request, and each operation over a WebSocket
+      return createContext(services, who);
+    },
     maskedErrors: {
       maskError(error, message) {
         const masked = maskError(error, message);

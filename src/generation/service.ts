@@ -49,6 +49,7 @@ export async function sendMessage(ctx: ServiceContext, input: SendMessageInput):
   if (needed > budget) throw invalidField('content', `is ${needed} tokens with the system prompt; the model's context window takes ${budget}`);
 
   const { idempotencyKey, onActiveGeneration, ...fields } = input;
+  await ctx.rateLimiter.generation(ctx.viewer);
   const interrupt = onActiveGeneration === 'INTERRUPT';
   for (let attempt = 0; ; attempt++) {
     if (interrupt) await interruptActiveGeneration(ctx, conversation.id);

@@ -1,0 +1,31 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createConversation, expectErrorCode, startTestApp, type TestApp } from './helpers.ts';
+
+let t: TestApp;
+beforeAll(async () => (t = await startTestApp({ RATE_LIMIT_REQUESTS_PER_MINUTE: '5', RATE_LIMIT_GENERATIONS_PER_MINUTE: '2' })));
+afterAll(() => t.close());
+
+it('answers HTTP 429 RATE_LIMITED with Retry-After past the per-viewer request limit; others are not affected', async () => {
+  const viewer = await t.viewer();
+  for (let i = 0; i < 5; i++) expect((await t.request('{ viewer { userId } }', {}, viewer)).status).toBe(200);
+  const response = await t.app.yoga.fetch('http://test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` },
+    body: JSON.stringify({ query: '{ viewer { userId } }' }),
+  });
+  expect(response.status).toBe(429);
+  expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+  expectErrorCode((await response.json()) as any, 'RATE_LIMITED');
+  expect((await t.request('{ viewer { userId } }', {}, await t.viewer())).status).toBe(200);
+});
+
+it('limits generations started per viewer, storing nothing for a refused one', async () => {
+  const viewer = await t.viewer();
+  const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+  const send = () => t.request(`mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "hi", onActiveGeneration: INTERRUPT }) { assistantMessage { id } } }`, { c: c.id }, viewer);
+  expect((await send()).body.errors).toBeUndefined();
+  expect((await send()).body.errors).toBeUndefined();
+  const third = await send();
+  expect(third.status).toBe(429);
+  expectErrorCode(third.body, 'RATE_LIMITED');
+});
