@@ -41,3 +41,15 @@ export function writeResult(file: string, report: unknown): void {
   fs.mkdirSync('bench/results', { recursive: true });
   fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
 }
+
+/** A GraphQL request to `url` as `token`; throws on errors. */
+export async function gqlAt(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as any;
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}

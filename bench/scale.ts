@@ -11,7 +11,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startFakeOpenAI } from '../test/fake-openai.ts';
 import { startCluster, type Instance } from '../test/cluster.ts';
-import { benchToken, cpuMs, deferred, inBatches, percentile, round, writeResult } from './lib.ts';
+import { benchToken, cpuMs, deferred, gqlAt, inBatches, percentile, round, writeResult } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -65,16 +65,7 @@ writeResult(values.out, { date: new Date().toISOString(), node: process.version,
 console.log(JSON.stringify({ ratio }));
 process.exit(0);
 
-async function gql(instance: Instance, query: string, variables: Record<string, unknown> = {}) {
-  const response = await fetch(instance.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as any;
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const gql = (instance: Instance, query: string, variables: Record<string, unknown> = {}) => gqlAt(instance.url, token, query, variables);
 
 /** 40 conversations of 10 messages for the sidebar query. */
 async function seedSidebar(instance: Instance) {

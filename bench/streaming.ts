@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { startFakeOpenAI } from '../test/fake-openai.ts';
 import { startInstance } from '../test/cluster.ts';
 import { JWT_SECRET } from '../test/helpers.ts';
-import { benchToken, cpuMs, deferred, inBatches, percentile, round, rssKb, writeResult } from './lib.ts';
+import { benchToken, cpuMs, deferred, gqlAt, inBatches, percentile, round, rssKb, writeResult } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -53,6 +53,7 @@ const server = await startInstance('server', {
   RATE_LIMIT_GENERATIONS_PER_MINUTE: '0',
 });
 const token = await benchToken();
+const gql = (query: string, variables: Record<string, unknown> = {}) => gqlAt(server.url, token, query, variables);
 const results = [];
 for (const n of STREAM_COUNTS) results.push(await run(n));
 server.process.kill('SIGTERM');
@@ -157,15 +158,4 @@ async function run(n: number) {
   };
   console.log(JSON.stringify(result));
   return result;
-}
-
-async function gql(query: string, variables: Record<string, unknown> = {}) {
-  const response = await fetch(server.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as any;
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
 }

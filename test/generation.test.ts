@@ -1,7 +1,7 @@
 // Assistant generation through a real provider client (the AI SDK's OpenAI-compatible provider) against a
 // local server speaking the vendor's streaming wire format; streams over graphql-ws and SSE.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConversation, expectErrorCode, sseSubscribe, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
+import { createConversation, expectErrorCode, sseSubscribe, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 import type { RunningServer } from '../src/server.ts';
 import { countTokens } from '../src/tokens.ts';
@@ -66,15 +66,7 @@ async function send(viewer: TestViewer, input: Record<string, unknown>) {
   return (await t.gql(SEND, { input }, viewer)).sendMessage;
 }
 
-async function waitForStatus(viewer: TestViewer, id: string, status: string, timeoutMs = 5000) {
-  const start = Date.now();
-  for (;;) {
-    const { node } = await t.gql(MESSAGE, { id }, viewer);
-    if (node.status === status) return node;
-    if (Date.now() - start > timeoutMs) throw new Error(`message stayed ${node.status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitForStatus = (viewer: TestViewer, id: string, status: string) => waitForMessageStatus((q, v) => t.gql(q, v, viewer), id, status);
 
 describe('a full stream', () => {
   it('chat over graphql-ws: numbered events, deltas that make the content, usage, counters', async () => {

@@ -165,6 +165,22 @@ export async function sseSubscribe(url: string, viewer: TestViewer, query: strin
     .map((block) => JSON.parse(block.split('\n').find((line) => line.startsWith('data:'))!.slice(5)));
 }
 
+/** Polls a message (through `gql`, on any server) until it has `status`. */
+export async function waitForMessageStatus(
+  gql: (query: string, variables: Record<string, unknown>) => Promise<any>,
+  id: string,
+  status: string,
+  timeoutMs = 10_000,
+) {
+  const start = Date.now();
+  for (;;) {
+    const { node } = await gql(`query($id: ID!) { node(id: $id) { ... on Message { id status content error tokens } } }`, { id });
+    if (node.status === status) return node;
+    if (Date.now() - start > timeoutMs) throw new Error(`message stayed ${node.status}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 // ---- factories ----
 
 export const CREATE_CONVERSATION = /* GraphQL */ `

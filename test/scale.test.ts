@@ -3,7 +3,7 @@
 // them restarts Redis.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeViewer, subscribe, wsClient, type TestViewer } from './helpers.ts';
+import { makeViewer, subscribe, waitForMessageStatus, wsClient, type TestViewer } from './helpers.ts';
 import { startCluster, REDIS_URL, type Cluster, type Instance } from './cluster.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
@@ -52,15 +52,8 @@ async function streamFrom(instance: Instance, viewer: TestViewer, id: string, af
   });
 }
 
-async function waitForStatus(instance: Instance, viewer: TestViewer, id: string, status: string, timeoutMs = 15_000) {
-  const start = Date.now();
-  for (;;) {
-    const { node } = await instance.gql(MESSAGE, { id }, viewer);
-    if (node.status === status) return node;
-    if (Date.now() - start > timeoutMs) throw new Error(`message stayed ${node.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitForStatus = (instance: Instance, viewer: TestViewer, id: string, status: string, timeoutMs: number) =>
+  waitForMessageStatus((q, v) => instance.gql(q, v, viewer), id, status, timeoutMs);
 
 describe('generation streams across instances', () => {
   it('send on A, stream from B from the middle: no gap, no duplicate', async () => {
