@@ -66,6 +66,12 @@ async function send(viewer: TestViewer, input: Record<string, unknown>) {
   return (await t.gql(SEND, { input }, viewer)).sendMessage;
 }
 
+/** The vendor's next request after `count` of them (the runner sends it just after sendMessage returns). */
+async function requestAfter(count: number) {
+  while (vendor.requests.length <= count) await new Promise((r) => setTimeout(r, 10));
+  return vendor.requests[count];
+}
+
 const waitForStatus = (viewer: TestViewer, id: string, status: string) => waitForMessageStatus((q, v) => t.gql(q, v, viewer), id, status);
 
 describe('a full stream', () => {
@@ -236,6 +242,29 @@ describe('control', () => {
     expect((await t.gql(MESSAGE, { id: first.assistantMessage.id }, viewer)).node.status).toBe('CANCELLED');
     expect(second.userMessage.position).toBe(3);
     expect((await waitForStatus(viewer, second.assistantMessage.id, 'COMPLETED')).content).toBe('fresh');
+  });
+
+  it('deleting a conversation cancels its running reply; purging one mid-stream ends its stream', async () => {
+    vendor.script('slow', { tokens: words(300), delayMs: 20 });
+    const viewer = await t.viewer();
+    const deleted = await createConversation(t, viewer, { model: 'fake:slow' });
+    const before = vendor.requests.length;
+    const first = await send(viewer, { conversationId: deleted.id, content: 'x' });
+    const firstRequest = await requestAfter(before);
+    await t.gql(`mutation($id: ID!) { deleteConversation(input: { id: $id }) { conversation { status } } }`, { id: deleted.id }, viewer);
+    expect((await t.gql(MESSAGE, { id: first.assistantMessage.id }, viewer)).node.status).toBe('CANCELLED');
+    expect(await firstRequest.abortedByClient).toBe(true);
+
+    const purged = await createConversation(t, viewer, { model: 'fake:slow' });
+    const client = wsClient(server, viewer);
+    const sub = subscribe(client, CHAT, { input: { conversationId: purged.id, content: 'y' } });
+    await sub.next(3);
+    const request = vendor.requests.at(-1)!;
+    await t.gql(`mutation($id: ID!) { purgeConversation(input: { id: $id }) { purgedConversationId } }`, { id: purged.id }, viewer);
+    await sub.all(); // it ends (with the message gone, its last event says so)
+    expect(await request.abortedByClient).toBe(true);
+    expect(JSON.stringify(sub.results.at(-1))).toMatch(/NOT_FOUND|MessageCompleted/);
+    await client.dispose();
   });
 
   it('only one of many concurrent sends starts a generation', async () => {

@@ -6,6 +6,7 @@ import { conflict, invalidField, notFound } from '../errors.ts';
 import { idempotent } from '../idempotency.ts';
 import { publishConversationEvent, type ConversationEventType } from '../pubsub.ts';
 import { checkLabel, checkMetadata, checkModel, checkTitle, checkContent } from '../validation.ts';
+import { stopActiveGeneration } from '../generation/service.ts';
 import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection } from '../pagination/connection.ts';
 
 export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC';
@@ -155,6 +156,8 @@ export async function transitionConversation(ctx: ServiceContext, id: string, ac
   const current = await findOwnConversation(ctx, id);
   if (transition.unchangedIn.includes(current.status)) return current;
   if (!transition.from.includes(current.status)) throw notFound('Conversation');
+  // A deleted conversation generates nothing more: its running reply is cancelled (partial text kept).
+  if (action === 'delete') await stopActiveGeneration(ctx, id);
   const { count } = await ctx.prisma.conversation.updateMany({
     where: { id, ...visibleTo(ctx), status: current.status, version: current.version },
     data: { ...transition.data(current), version: { increment: 1 }, updatedAt: new Date() },
@@ -167,6 +170,8 @@ export async function transitionConversation(ctx: ServiceContext, id: string, ac
 
 /** Permanent: the conversation, its messages and sessions are gone. */
 export async function purgeConversation(ctx: ServiceContext, id: string): Promise<string> {
+  await findOwnConversation(ctx, id);
+  await stopActiveGeneration(ctx, id); // its provider call stops and its subscribers get the end
   const { count } = await ctx.prisma.conversation.deleteMany({ where: { id, ...visibleTo(ctx) } });
   if (count === 0) throw notFound('Conversation');
   publishConversationEvent(ctx.pubsub, visibleTo(ctx), { type: 'CONVERSATION_DELETED', conversationId: id, messageId: null });

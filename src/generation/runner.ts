@@ -217,13 +217,18 @@ export async function finishGeneration(
         heartbeatAt: null,
       } satisfies Prisma.MessageUpdateManyMutationInput,
     });
-    if (count === 0) return false;
+    if (count === 0) return (await tx.message.count({ where: { id: job.messageId } })) === 0 ? 'gone' : false;
     await tx.conversation.updateMany({
       where: { id: job.conversationId },
       data: { totalTokens: { increment: tokens }, preview: previewOf(content), updatedAt: now },
     });
     return true;
   });
+  if (finished === 'gone') {
+    // Purged while generating: end the log anyway, so that nobody waits on it.
+    await deps.eventLog.append(job.messageId, { type: 'completed', sequenceNumber, status: 'CANCELLED' }).catch(() => undefined);
+    return false;
+  }
   if (!finished) return false;
   const terminal: StreamEvent =
     outcome.status === 'FAILED'

@@ -52,7 +52,7 @@ export async function sendMessage(ctx: ServiceContext, input: SendMessageInput):
   await ctx.rateLimiter.generation(ctx.viewer);
   const interrupt = onActiveGeneration === 'INTERRUPT';
   for (let attempt = 0; ; attempt++) {
-    if (interrupt) await interruptActiveGeneration(ctx, conversation.id);
+    if (interrupt) await stopActiveGeneration(ctx, conversation.id);
     try {
       const { value, replayed } = await idempotent<SentMessage>({
         prisma: ctx.prisma,
@@ -113,7 +113,8 @@ async function replaySend(ctx: ServiceContext, assistantMessageId: string): Prom
   return { userMessage, assistantMessage, conversation };
 }
 
-async function interruptActiveGeneration(ctx: ServiceContext, conversationId: string): Promise<void> {
+/** Cancels the conversation's running generation, if any, and waits for it to end. */
+export async function stopActiveGeneration(ctx: ServiceContext, conversationId: string): Promise<void> {
   const active = await ctx.prisma.message.findFirst({ where: { conversationId, status: 'STREAMING' } });
   if (active) await stopGeneration(ctx, active);
 }

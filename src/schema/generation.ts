@@ -2,6 +2,7 @@
 import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
 import { refreshLoaders, type Context } from '../context.ts';
+import { notFound } from '../errors.ts';
 import { cancelGeneration, openMessageStream, sendMessage, type MessageStreamPayload } from '../generation/service.ts';
 import { Conversation } from './conversation.ts';
 import { Message } from './message.ts';
@@ -73,7 +74,11 @@ const MessageStreamEvent = builder.interfaceRef<MessageStreamPayload>('MessageSt
   resolveType: ({ event }) => ({ started: 'MessageStarted', delta: 'MessageDelta', completed: 'MessageCompleted', failed: 'MessageFailed' })[event.type],
 });
 
-const loadMessage = async ({ messageId }: MessageStreamPayload, _args: unknown, ctx: Context) => (await ctx.loaders.message.load(messageId))!;
+const loadMessage = async ({ messageId }: MessageStreamPayload, _args: unknown, ctx: Context) => {
+  const message = await ctx.loaders.message.load(messageId);
+  if (!message) throw notFound('Message'); // purged while its stream was followed
+  return message;
+};
 
 builder.objectRef<MessageStreamPayload>('MessageStarted').implement({
   interfaces: [MessageStreamEvent],
