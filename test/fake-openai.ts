@@ -27,6 +27,7 @@ export type ScriptFor = Script | ((body: any) => Script);
 export type RecordedRequest = {
   model: string;
   body: any;
+  authorization: string | undefined;
   /** Resolves true when the client closed the connection before the reply was complete. */
   abortedByClient: Promise<boolean>;
 };
@@ -55,7 +56,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     const abortedByClient = new Promise<boolean>((resolve) => {
       res.on('close', () => resolve(!finished));
     });
-    requests.push({ model: body.model, body, abortedByClient });
+    requests.push({ model: body.model, body, authorization: req.headers.authorization, abortedByClient });
 
     if (script.status) {
       finished = true;

@@ -20,6 +20,10 @@ beforeAll(async () => {
     OPENAI_COMPATIBLE_NAME: 'fake',
     OPENAI_COMPATIBLE_MODELS: MODELS.join(','),
     DEFAULT_MODEL: 'fake:normal',
+    // The OpenAI provider package too, pointed at the same wire-format server.
+    OPENAI_API_KEY: 'sk-test',
+    OPENAI_BASE_URL: vendor.baseURL,
+    OPENAI_MODELS: 'normal',
     PROVIDER_TIMEOUT_MS: '1500',
     ECHO_DELAY_MS: '5',
   });
@@ -105,6 +109,17 @@ describe('a full stream', () => {
     const data = await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount totalTokens preview activeGeneration { id } } }`, { id: c.id }, viewer);
     expect(data.conversation).toMatchObject({ messageCount: 2, preview: 'Paris is the capital.', activeGeneration: null });
     expect(data.conversation.totalTokens).toBeGreaterThan(4);
+  });
+
+  it('the OpenAI provider streams through the same path, with its API key and usage', async () => {
+    vendor.script('normal', { tokens: ['from ', 'openai'], usage: { prompt: 5, completion: 2 } });
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'openai:normal' });
+    const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'hi' } }));
+    expectWellFormed(events);
+    expect(events.at(-1).message).toMatchObject({ content: 'from openai', model: 'openai:normal', usage: { promptTokens: 5, completionTokens: 2 } });
+    expect(vendor.requests.at(-1)!.body).toMatchObject({ model: 'normal', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    expect(vendor.requests.at(-1)!.authorization).toBe('Bearer sk-test');
   });
 
   it('chat over SSE', async () => {
