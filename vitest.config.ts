@@ -2,15 +2,17 @@ import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
+const browserSuite = process.env.TEST_SUITE === 'browser';
 
 export default defineConfig({
   // graphql 16 ships CommonJS (main) and ESM (module) copies; Node gives dependencies the CommonJS one, so
   // the tests' own imports must get it too, or schema objects come from two "realms".
   resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }] },
   test: {
-    include: ['test/**/*.test.ts'],
+    // test/browser drives a real Chromium: `npm run test:browser` (TEST_SUITE=browser; CI installs it).
+    include: browserSuite ? ['test/browser/**/*.test.ts'] : ['test/**/*.test.ts'],
     // The scale tests run their own server processes on PostgreSQL and Redis: once per run is enough.
-    exclude: process.env.TEST_DATABASE_URL ? ['test/scale.test.ts'] : [],
+    exclude: browserSuite ? [] : ['test/browser/**', ...(process.env.TEST_DATABASE_URL ? ['test/scale.test.ts'] : [])],
     globalSetup: ['test/global-setup.ts'],
     // Each file starts its own app (an in-memory PGlite unless TEST_DATABASE_URL names a server).
     pool: 'forks',

@@ -19,7 +19,7 @@ const modelList = z
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  HOST: z.string().trim().min(1).default('localhost'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   DATABASE_URL: databaseUrl.default('pglite:./data/pglite'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),

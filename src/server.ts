@@ -24,7 +24,7 @@ const MAX_BODY_BYTES = 2 * 1024 * 1024;
 export async function startServer(app: App, { host, port }: { host: string; port: number }): Promise<RunningServer> {
   const { yoga, services } = app;
   let accepting = true;
-  const httpServer = http.createServer((req, res) => {
+  const handleRequest: http.RequestListener = (req, res) => {
     const path = req.url?.split('?')[0];
     if (path === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
@@ -47,9 +47,10 @@ export async function startServer(app: App, { host, port }: { host: string; port
       return;
     }
     yoga(req, res);
-  });
+  };
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: MAX_BODY_BYTES });
+  // WebSocket upgrades are taken from every listener below (noServer), on the GraphQL path only.
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
   type Extra = { viewer?: Viewer };
   const wsHandle = useServer<Record<string, unknown>, Extra>(
     {
@@ -95,27 +96,26 @@ export async function startServer(app: App, { host, port }: { host: string; port
     wsServer,
   );
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(port, host, () => resolve());
-  });
-  const address = httpServer.address() as AddressInfo;
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const servers = await listen(handleRequest, wsServer, host, port);
+  const { port: boundPort } = servers[0].address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
 
   return {
-    url: `http://${shownHost}:${address.port}${GRAPHQL_PATH}`,
-    port: address.port,
+    url: `http://${shownHost}:${boundPort}${GRAPHQL_PATH}`,
+    port: boundPort,
     stopAccepting: () => {
       accepting = false;
-      httpServer.close(); // no new connections; the callback would wait for the open ones
-      httpServer.closeIdleConnections();
+      for (const server of servers) {
+        server.close(); // no new connections; the callback would wait for the open ones
+        server.closeIdleConnections();
+      }
     },
     close: async () => {
       accepting = false;
       await wsHandle.dispose(); // completes subscriptions, closes sockets with 1001 (going away)
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
-      httpServer.closeAllConnections();
-      await new Promise<void>((resolve) => (httpServer.listening ? httpServer.close(() => resolve()) : resolve()));
+      for (const server of servers) server.closeAllConnections();
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
     },
   };
 }
@@ -124,4 +124,27 @@ export async function startServer(app: App, { host, port }: { host: string; port
 function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {
   const value = params?.authorization ?? params?.Authorization;
   return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * `localhost` means both loopback addresses: browsers may resolve it to ::1 and other clients to
+ * 127.0.0.1, and a single listener would answer only one of them. Any other host: one listener.
+ */
+async function listen(handleRequest: http.RequestListener, wsServer: WebSocketServer, host: string, port: number): Promise<http.Server[]> {
+  const open = (address: string, onPort: number) =>
+    new Promise<http.Server>((resolve, reject) => {
+      const server = http.createServer(handleRequest);
+      server.on('upgrade', (req, socket, head) => {
+        if (req.url?.split('?')[0] !== GRAPHQL_PATH) return void socket.destroy();
+        wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+      });
+      server.once('error', reject);
+      server.listen(onPort, address, () => resolve(server));
+    });
+  if (host !== 'localhost') return [await open(host, port)];
+  const first = await open('127.0.0.1', port);
+  const { port: boundPort } = first.address() as AddressInfo;
+  // The same port on ::1; a machine without IPv6 loopback makes do with the first.
+  const second = await open('::1', boundPort).catch(() => null);
+  return second ? [first, second] : [first];
 }

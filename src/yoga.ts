@@ -1,6 +1,7 @@
 // The GraphQL-over-HTTP handler (queries, mutations, SSE subscriptions, GraphiQL). Never listens itself.
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphQLError } from 'graphql';
 import { schema } from './schema/index.ts';
 import { createContext, type AppServices, type Context } from './context.ts';
@@ -19,6 +20,8 @@ export function createGraphQLHandler(services: AppServices) {
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     graphiql: { title: 'Chat GraphQL API', subscriptionsProtocol: 'WS' },
+    // GraphiQL's scripts and styles inlined, not fetched from a CDN: it works on an offline machine too.
+    renderGraphiQL,
     context: async ({ request, viewer }: YogaInitialContext & ServerContext) => {
       const who = viewer ?? (await services.authenticate(request.headers.get('authorization')));
       await services.rateLimiter.request(who); // each HTTP request, and each operation over a WebSocket

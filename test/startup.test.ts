@@ -36,7 +36,7 @@ describe('npm start', () => {
   it('serves on the embedded database, says the dev user is on, and stops cleanly on SIGTERM', async () => {
     const { code, stdout } = await run({ DATABASE_URL: 'pglite:memory' }, { untilOutput: /serving GraphQL/ });
     expect(stdout).toMatch(/act as the local user/);
-    expect(stdout).toMatch(/serving GraphQL at http:\/\/127\.0\.0\.1:\d+\/graphql/);
+    expect(stdout).toMatch(/serving GraphQL at http:\/\/localhost:\d+\/graphql/);
     expect(code).toBe(0);
   });
 });
