@@ -53,3 +53,28 @@ export async function gqlAt(url: string, token: string, query: string, variables
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
 }
+
+/**
+ * Checks streamed tokens "<stream>:<k> " as they arrive: counts them, notes any out of order, and keeps
+ * each one's latency from when the vendor wrote it (sentAt, keyed by the token).
+ */
+export class TokenChecker {
+  delivered = 0;
+  outOfOrder = 0;
+  readonly latencies: number[] = [];
+  readonly #next = new Map<number, number>();
+
+  constructor(private readonly sentAt: Map<string, number>) {}
+
+  /** A delta carries one token, or several when the server coalesced what had queued up. */
+  receive(stream: number, delta: string, now = performance.now()): void {
+    for (const token of delta.trim().split(' ')) {
+      const [from, k] = token.split(':').map(Number);
+      if (from !== stream || k !== (this.#next.get(stream) ?? 0)) this.outOfOrder++;
+      this.#next.set(stream, k + 1);
+      this.delivered++;
+      const sent = this.sentAt.get(token);
+      if (sent !== undefined) this.latencies.push(now - sent);
+    }
+  }
+}

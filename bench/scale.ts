@@ -11,7 +11,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startFakeOpenAI } from '../test/fake-openai.ts';
 import { startCluster, type Instance } from '../test/cluster.ts';
-import { benchToken, cpuMs, deferred, gqlAt, inBatches, percentile, round, writeResult } from './lib.ts';
+import { benchToken, cpuMs, deferred, gqlAt, inBatches, percentile, round, TokenChecker, writeResult } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -104,9 +104,7 @@ async function streamingWorkload(instances: Instance[]) {
   const conversations = await inBatches(STREAMS, 50, async () => (await gql(instances[0], `mutation { createConversation(input: { model: "bench:stream" }) { conversation { id } } }`)).createConversation.conversation.id as string);
   sentAt.clear();
   barrier = { expected: STREAMS, arrived: 0, all: deferred() };
-  const latencies: number[] = [];
-  let delivered = 0;
-  let outOfOrder = 0;
+  const tokens = new TokenChecker(sentAt);
   const clients = conversations.map((_, i) =>
     createClient({ url: instances[i % instances.length].url.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } }),
   );
@@ -114,19 +112,12 @@ async function streamingWorkload(instances: Instance[]) {
     clients.map(
       (client, i) =>
         new Promise<void>((resolve) => {
-          let next = 0;
           client.subscribe<any>(
             { query: `subscription($input: SendMessageInput!) { chat(input: $input) { __typename ... on MessageDelta { delta } } }`, variables: { input: { conversationId: conversations[i], content: `stream-${i}` } } },
             {
               next: ({ data }) => {
                 if (data?.chat?.__typename !== 'MessageDelta') return;
-                const now = performance.now();
-                const [stream, k] = data.chat.delta.trim().split(':').map(Number);
-                if (stream !== i || k !== next) outOfOrder++;
-                next = k + 1;
-                delivered++;
-                const sent = sentAt.get(`${stream}:${k}`);
-                if (sent !== undefined) latencies.push(now - sent);
+                tokens.receive(i, data.chat.delta);
               },
               error: () => (++barrier.arrived === barrier.expected && barrier.all.resolve(), resolve()),
               complete: resolve,
@@ -140,6 +131,7 @@ async function streamingWorkload(instances: Instance[]) {
   await done;
   const seconds = (performance.now() - started) / 1000;
   await Promise.all(clients.map((c) => c.dispose()));
+  const { delivered, outOfOrder, latencies } = tokens;
   latencies.sort((a, b) => a - b);
   return {
     streams: STREAMS,

@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { startFakeOpenAI } from '../test/fake-openai.ts';
 import { startInstance } from '../test/cluster.ts';
 import { JWT_SECRET } from '../test/helpers.ts';
-import { benchToken, cpuMs, deferred, gqlAt, inBatches, percentile, round, rssKb, writeResult } from './lib.ts';
+import { benchToken, cpuMs, deferred, gqlAt, inBatches, percentile, round, rssKb, TokenChecker, writeResult } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -79,9 +79,7 @@ async function run(n: number) {
 
   sentAt.clear();
   currentRound = { expected: n, arrived: 0, allArrived: deferred(), firstRequestAt: 0, lastRequestAt: 0 };
-  const latencies: number[] = [];
-  let delivered = 0;
-  let outOfOrder = 0;
+  const tokens = new TokenChecker(sentAt);
   let failed = 0;
   const cpuBefore = cpuMs(server.process.pid!);
   const rssBefore = rssKb(server.process.pid!);
@@ -93,7 +91,6 @@ async function run(n: number) {
     clients.map(
       (client, i) =>
         new Promise<void>((resolve) => {
-          let next = 0;
           client.subscribe<any>(
             {
               query: `subscription($input: SendMessageInput!) { chat(input: $input) { __typename sequenceNumber ... on MessageDelta { delta } ... on MessageFailed { error } } }`,
@@ -104,13 +101,7 @@ async function run(n: number) {
                 const event = data?.chat;
                 if (event?.__typename === 'MessageFailed') failed++;
                 if (event?.__typename !== 'MessageDelta') return;
-                const now = performance.now();
-                const [stream, k] = event.delta.trim().split(':').map(Number);
-                if (stream !== i || k !== next) outOfOrder++;
-                next = k + 1;
-                delivered++;
-                const sent = sentAt.get(`${stream}:${k}`);
-                if (sent !== undefined) latencies.push(now - sent);
+                tokens.receive(i, event.delta);
               },
               error: (error) => {
                 failed++;
@@ -136,6 +127,7 @@ async function run(n: number) {
   const cpu = cpuMs(server.process.pid!) - cpuBefore;
   await Promise.all(clients.map((c) => c.dispose()));
 
+  const { delivered, outOfOrder, latencies } = tokens;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => percentile(latencies, p);
   const expected = n * TOKENS;

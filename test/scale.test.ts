@@ -63,12 +63,14 @@ describe('generation streams across instances', () => {
     const { assistantMessage } = (await a.gql(SEND, { c: conversation, t: 'go' }, viewer)).sendMessage;
     await new Promise((r) => setTimeout(r, 150));
     const tail = await streamFrom(b, viewer, assistantMessage.id, 3);
-    expect(tail.map((e) => e.sequenceNumber)).toEqual(Array.from({ length: 18 }, (_, i) => i + 4));
-    expect(tail.filter((e) => e.__typename === 'MessageDelta').map((e) => e.delta).join('')).toBe(words(20).slice(3).join(''));
     expect(tail.at(-1).message).toEqual({ status: 'COMPLETED', content: words(20).join('') });
-    // Long finished, from C: the whole replay.
+    // Long finished, from C: the whole replay, of which B got exactly the part after event 3.
     const replay = await streamFrom(c, viewer, assistantMessage.id);
-    expect(replay.map((e) => e.sequenceNumber)).toEqual(Array.from({ length: 22 }, (_, i) => i));
+    expect(replay.map((e) => e.sequenceNumber)).toEqual(replay.map((_, i) => i));
+    expect(replay.filter((e) => e.__typename === 'MessageDelta').map((e) => e.delta).join('')).toBe(words(20).join(''));
+    expect(tail.map(({ __typename, sequenceNumber, delta }) => ({ __typename, sequenceNumber, delta }))).toEqual(
+      replay.slice(4).map(({ __typename, sequenceNumber, delta }) => ({ __typename, sequenceNumber, delta })),
+    );
   });
 
   it('cancel on B stops the generation running on A and aborts its upstream request', async () => {

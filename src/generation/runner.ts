@@ -144,20 +144,19 @@ export class GenerationRunner {
       // and skipping streamText's multi-step, tool and telemetry pipeline cuts the cost of every token.
       const { stream } = await models.languageModel(job.model).doStream({ prompt: toPrompt(window), abortSignal: signal });
       reader = stream.getReader();
-      for (;;) {
-        const { done, value: part } = await reader.read();
-        if (done) break;
+      for await (const parts of queuedTogether(reader)) {
         lastHeard = Date.now();
-        if (part.type === 'text-delta' && part.delta) {
-          sequenceNumber += 1;
-          content += part.delta;
-          this.#persister.add(job.messageId, part.delta, sequenceNumber);
-          await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta: part.delta });
-        } else if (part.type === 'finish') {
-          usage = { inputTokens: part.usage.inputTokens.total, outputTokens: part.usage.outputTokens.total };
-        } else if (part.type === 'error') {
-          throw part.error;
+        let delta = '';
+        for (const part of parts) {
+          if (part.type === 'text-delta') delta += part.delta;
+          else if (part.type === 'finish') usage = { inputTokens: part.usage.inputTokens.total, outputTokens: part.usage.outputTokens.total };
+          else if (part.type === 'error') throw part.error;
         }
+        if (!delta) continue;
+        sequenceNumber += 1;
+        content += delta;
+        this.#persister.add(job.messageId, delta, sequenceNumber);
+        await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta });
       }
       outcome = signal.aborted ? stoppedOutcome(running.stopReason, config.providerTimeoutMs) : { status: 'COMPLETED', error: null };
     } catch (error) {
@@ -169,6 +168,37 @@ export class GenerationRunner {
       reader?.cancel().catch(() => {}); // after an error part, close the upstream response too
     }
     await finishGeneration(this.#deps, job, { sequenceNumber: sequenceNumber + 1, content, usage, outcome });
+  }
+}
+
+/**
+ * The stream's parts, grouped: each group is one part plus every part already queued behind it. A server
+ * that keeps up sends one event per provider chunk; one that falls behind sends the text that piled up as
+ * one event, so that each subscriber's GraphQL execution and socket write serve several tokens.
+ */
+async function* queuedTogether<T>(reader: ReadableStreamDefaultReader<T>): AsyncGenerator<T[]> {
+  const nothingQueued = Symbol('nothing queued');
+  let next: Promise<ReadableStreamReadResult<T>> | null = null;
+  for (;;) {
+    const first = await (next ?? reader.read());
+    next = null;
+    if (first.done) return;
+    const group = [first.value];
+    let ended = false;
+    for (;;) {
+      next = reader.read();
+      // A part already queued resolves within microtasks; an empty queue loses to setImmediate.
+      const more = await Promise.race([next, new Promise<typeof nothingQueued>((resolve) => setImmediate(resolve, nothingQueued))]);
+      if (more === nothingQueued) break; // keep `next` for the following round
+      next = null;
+      if (more.done) {
+        ended = true;
+        break;
+      }
+      group.push(more.value);
+    }
+    yield group;
+    if (ended) return;
   }
 }
 
