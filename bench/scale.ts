@@ -40,6 +40,7 @@ vendor.script('stream', (body) => {
 });
 const env = { NODE_ENV: 'production', RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_GENERATIONS_PER_MINUTE: '0', OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL, OPENAI_COMPATIBLE_NAME: 'bench', OPENAI_COMPATIBLE_MODELS: 'stream', PROVIDER_TIMEOUT_MS: '120000', LOG_LEVEL: 'warn' };
 const token = await benchToken();
+const gql = (instance: Instance, query: string, variables: Record<string, unknown> = {}) => gqlAt(instance.url, token, query, variables);
 
 const results: Record<string, unknown>[] = [];
 for (const count of [1, 2]) {
@@ -64,8 +65,6 @@ const ratio = {
 writeResult(values.out, { date: new Date().toISOString(), node: process.version, streams: STREAMS, tokens: TOKENS, rate: RATE, clients: CLIENTS, seconds: SECONDS, results, ratio });
 console.log(JSON.stringify({ ratio }));
 process.exit(0);
-
-const gql = (instance: Instance, query: string, variables: Record<string, unknown> = {}) => gqlAt(instance.url, token, query, variables);
 
 /** 40 conversations of 10 messages for the sidebar query. */
 async function seedSidebar(instance: Instance) {

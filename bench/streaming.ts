@@ -143,7 +143,8 @@ async function run(n: number) {
     tokensPerSecond: Math.round(delivered / seconds),
     latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: round(latencies.at(-1) ?? NaN) },
     cpuMsPerStream: round(cpu / n),
-    serverCpuPercent: Math.round((cpu / 10 / seconds)),
+    // CPU was counted from before the streams started: over the start and the streaming together.
+    serverCpuPercent: Math.round(cpu / 10 / (seconds + rampMs / 1000)),
     benchProcessCpuPercent: Math.round((benchCpu.user + benchCpu.system) / 10_000 / seconds),
     memoryKbPerStream: Math.round(Math.max(0, rssPeak - rssBefore) / n),
     serverRssMb: { before: Math.round(rssBefore / 1024), peak: Math.round(rssPeak / 1024) },

@@ -68,6 +68,13 @@ async function replayRecord<R>(options: Options<R>, record: { requestHash: strin
   return options.replay(record.resultId);
 }
 
+/** Whether this viewer already has a live result for the key (a repeat, which must not act again). */
+export async function isRepeat(prisma: PrismaClient, viewer: Viewer, operation: string, key: string | null | undefined, ttlMs: number): Promise<boolean> {
+  if (key == null) return false;
+  const record = await prisma.idempotencyRecord.findUnique({ where: { orgId_userId_operation_key: { ...ownerOf(viewer), operation, key } } });
+  return record !== null && Date.now() - record.createdAt.getTime() <= ttlMs;
+}
+
 /** Deletes records past their time to live; run periodically. */
 export async function purgeExpiredIdempotencyRecords(prisma: PrismaClient, ttlMs: number): Promise<number> {
   const { count } = await prisma.idempotencyRecord.deleteMany({ where: { createdAt: { lt: new Date(Date.now() - ttlMs) } } });

@@ -317,6 +317,17 @@ describe('control', () => {
     expect((await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer)).conversation.messageCount).toBe(0);
   });
 
+  it('a retried send with INTERRUPT does not cancel the generation its first attempt started', async () => {
+    vendor.script('slow', { tokens: words(30), delayMs: 20 });
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'fake:slow' });
+    const input = { conversationId: c.id, content: 'once', idempotencyKey: 'retry-interrupt', onActiveGeneration: 'INTERRUPT' };
+    const first = await send(viewer, input);
+    const retry = await send(viewer, input);
+    expect(retry.assistantMessage.id).toBe(first.assistantMessage.id);
+    expect((await waitForStatus(viewer, first.assistantMessage.id, 'COMPLETED')).content).toBe(words(30).join(''));
+  });
+
   it('checks the model against the configured ones', async () => {
     const viewer = await t.viewer();
     const c = await createConversation(t, viewer);

@@ -3,7 +3,7 @@ import type { Conversation, Message } from '../generated/prisma/client.ts';
 import type { ServiceContext } from '../context.ts';
 import { ownerOf } from '../auth.ts';
 import { generationInProgress, invalidField, notFound, shuttingDown } from '../errors.ts';
-import { idempotent } from '../idempotency.ts';
+import { idempotent, isRepeat } from '../idempotency.ts';
 import { findOwnConversation } from '../conversations/service.ts';
 import { findOwnChatSession } from '../chat-sessions/service.ts';
 import { insertMessage, publishMessageAdded } from '../messages/service.ts';
@@ -50,7 +50,8 @@ export async function sendMessage(ctx: ServiceContext, input: SendMessageInput):
 
   const { idempotencyKey, onActiveGeneration, ...fields } = input;
   await ctx.rateLimiter.generation(ctx.viewer);
-  const interrupt = onActiveGeneration === 'INTERRUPT';
+  // A repeat of a send returns its first result: it must not interrupt the generation that send started.
+  const interrupt = onActiveGeneration === 'INTERRUPT' && !(await isRepeat(ctx.prisma, ctx.viewer, 'sendMessage', idempotencyKey, ctx.config.idempotencyTtlMs));
   for (let attempt = 0; ; attempt++) {
     if (interrupt) await stopActiveGeneration(ctx, conversation.id);
     try {
