@@ -15,6 +15,8 @@ export type Script = {
   breakAfter?: number;
   /** After this many tokens, send nothing more and keep the connection open. */
   hangAfter?: number;
+  /** After this many tokens (written in the same chunk as them), an error event instead of the rest. */
+  errorAfter?: number;
   /** Wait for this before the first token (benchmarks start every stream at once). */
   startAfter?: Promise<unknown>;
   /** Called as each token is written (benchmarks time tokens from here). */
@@ -70,6 +72,13 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     res.write(chunk({ role: 'assistant', content: '' }));
     await script.startAfter;
     const tokens = script.tokens ?? [];
+    if (script.errorAfter !== undefined) {
+      // One write: the tokens and then the error reach the client together.
+      const head = tokens.slice(0, script.errorAfter).map((token) => chunk({ content: token })).join('');
+      res.end(`${head}data: ${JSON.stringify({ error: { message: 'The model is overloaded.', type: 'server_error', code: 'overloaded' } })}\n\n`);
+      finished = true;
+      return;
+    }
     for (const [i, token] of tokens.entries()) {
       if (res.destroyed) return;
       if (script.breakAfter === i) {

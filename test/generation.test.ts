@@ -384,6 +384,16 @@ describe('provider faults', () => {
     expect(deltas(events)).toBe(words(4).join(''));
   });
 
+  it('an error event right behind some text fails the message and keeps that text', async () => {
+    vendor.script('broken', { tokens: words(10), errorAfter: 3 });
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'fake:broken' });
+    const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'x' } }));
+    expectWellFormed(events);
+    expect(events.at(-1)).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: words(3).join('') } });
+    expect(deltas(events)).toBe(words(3).join(''));
+  });
+
   it('a hung upstream fails after the provider timeout, with the text it had sent', async () => {
     vendor.script('hang', { tokens: words(10), hangAfter: 3 });
     const viewer = await t.viewer();

@@ -60,10 +60,6 @@ export class GenerationRunner {
     return this.#deps.runnerId;
   }
 
-  get activeCount(): number {
-    return this.#running.size;
-  }
-
   /** A subscriber here follows a generation (from any instance); call the returned function when it stops. */
   follow(): () => void {
     this.#followers += 1;
@@ -147,16 +143,23 @@ export class GenerationRunner {
       for await (const parts of queuedTogether(reader)) {
         lastHeard = Date.now();
         let delta = '';
+        let failure: { error: unknown } | null = null;
         for (const part of parts) {
           if (part.type === 'text-delta') delta += part.delta;
           else if (part.type === 'finish') usage = { inputTokens: part.usage.inputTokens.total, outputTokens: part.usage.outputTokens.total };
-          else if (part.type === 'error') throw part.error;
+          else if (part.type === 'error') {
+            failure = { error: part.error };
+            break;
+          }
         }
-        if (!delta) continue;
-        sequenceNumber += 1;
-        content += delta;
-        this.#persister.add(job.messageId, delta, sequenceNumber);
-        await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta });
+        if (delta) {
+          // Text that came before an error in the same group is part of the reply: keep it.
+          sequenceNumber += 1;
+          content += delta;
+          this.#persister.add(job.messageId, delta, sequenceNumber);
+          await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta });
+        }
+        if (failure) throw failure.error;
       }
       outcome = signal.aborted ? stoppedOutcome(running.stopReason, config.providerTimeoutMs) : { status: 'COMPLETED', error: null };
     } catch (error) {
