@@ -38,7 +38,7 @@ export const shuttingDown = () =>
 export const rateLimited = (retryAfterSeconds: number) =>
   appError('RATE_LIMITED', 'Too many requests', { retryAfter: retryAfterSeconds, http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } });
 
-export function isPrismaError(error: unknown, code: 'P2002' | 'P2025' | 'P2034'): boolean {
+export function isPrismaError(error: unknown, code: 'P2002' | 'P2025'): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === code;
 }
 

@@ -150,7 +150,9 @@ async function stopGeneration(ctx: ServiceContext, message: Message): Promise<vo
 
 /** True once the message's stream has ended (or it is no longer STREAMING), false after timeoutMs. */
 async function waitForTerminal(ctx: ServiceContext, messageId: string, timeoutMs: number): Promise<boolean> {
-  const events = await ctx.eventLog.read(messageId, -1);
+  // From the last event logged (which may be the terminal one already), not a replay of the whole reply.
+  const last = await ctx.eventLog.lastSequenceNumber(messageId);
+  const events = await ctx.eventLog.read(messageId, (last ?? 0) - 1);
   if (!events) return false;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
