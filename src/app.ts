@@ -38,13 +38,13 @@ export type AppOptions = { log?: Logger; onQuery?: (sql: string) => void };
 const HOUR = 3_600_000;
 
 export async function createApp(config: Config, { log = createLogger(config), onQuery }: AppOptions = {}): Promise<App> {
+  const models = createModelRegistry(config.models); // first: a bad DEFAULT_MODEL stops us before any I/O
   const database = await openDatabase(config.databaseUrl, { log, onQuery, poolSize: config.databasePoolSize });
   const prisma = database.prisma;
   const redis: RedisConnections | null = config.redisUrl ? await connectRedis(config.redisUrl, log) : null;
   const pubsub = createAppPubSub(redis ? createRedisEventTarget({ publishClient: redis.publisher, subscribeClient: redis.subscriber }) : undefined);
   const retentionMs = config.generation.streamRetentionMs;
   const eventLog: GenerationEventLog = redis ? createRedisEventLog({ redis, retentionMs, log }) : createMemoryEventLog({ retentionMs });
-  const models = createModelRegistry(config.models);
   const runnerId = randomUUID();
   const generation = new GenerationRunner({ prisma, eventLog, models, pubsub, log, config: config.generation, runnerId });
   const rateLimiter = createRateLimiter(config.rateLimits, { redis: redis?.commands, log });

@@ -34,6 +34,8 @@ try {
   if (!config.jwtSecret) log.warn('AUTH_JWT_SECRET is not set: requests without a token act as the local user "dev"');
   log.info({ url: server.url, database: config.databaseUrl.split(':')[0], redis: Boolean(config.redisUrl) }, `serving GraphQL at ${server.url}`);
 } catch (error) {
-  log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
+  // Configuration that only building the app can check (DEFAULT_MODEL against the providers): one line too.
+  if (error instanceof ConfigError) console.error(error.message);
+  else log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
   process.exit(1);
 }

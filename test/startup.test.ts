@@ -25,6 +25,7 @@ describe('npm start', () => {
     ['a port out of range', { PORT: '70000' }, /PORT/],
     ['an unknown log level', { LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     ['production without AUTH_JWT_SECRET', { NODE_ENV: 'production', DATABASE_URL: 'pglite:memory' }, /AUTH_JWT_SECRET is required/],
+    ['a DEFAULT_MODEL that no provider serves', { DEFAULT_MODEL: 'openai:gpt-4o', DATABASE_URL: 'pglite:memory' }, /DEFAULT_MODEL: openai:gpt-4o is not a configured model/],
   ])('stops with one clear line on %s', async (_name, env, message) => {
     const { code, stderr, stdout } = await run(env);
     expect(code).toBe(1);

@@ -4,7 +4,7 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { createOpenAI } from '@ai-sdk/openai';
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import type { ModelsConfig } from '../config.ts';
+import { ConfigError, type ModelsConfig } from '../config.ts';
 import { createEchoModel } from './echo.ts';
 
 export type ModelInfo = { id: string; provider: string; name: string; isDefault: boolean };
@@ -42,7 +42,7 @@ export function createModelRegistry(config: ModelsConfig = { echoDelayMs: 0 }): 
   const ids = [...factories.keys()];
   // With a real provider configured it is the default; echo stays the zero-configuration default.
   const defaultModelId = config.defaultModel ?? ids.find((id) => id !== ECHO_MODEL_ID) ?? ECHO_MODEL_ID;
-  if (!factories.has(defaultModelId)) throw new Error(`DEFAULT_MODEL ${defaultModelId} is not among the configured models: ${ids.join(', ')}`);
+  if (!factories.has(defaultModelId)) throw new ConfigError(`Invalid configuration: DEFAULT_MODEL: ${defaultModelId} is not a configured model (${ids.join(', ')})`);
   const models = ids.map((id) => {
     const [provider, ...rest] = id.split(':');
     return { id, provider, name: rest.join(':'), isDefault: id === defaultModelId };
