@@ -42,6 +42,13 @@ export async function startServer(app: App, { host, port }: { host: string; port
       res.end(JSON.stringify({ errors: [{ message: 'This server is shutting down; retry the request', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }));
       return;
     }
+    // The body limit is checked against Content-Length before anything is read; a chunked body has none,
+    // so it would be buffered whole unchecked: GraphQL clients always know their length, so ask for it.
+    if (req.method === 'POST' && req.headers['content-length'] === undefined) {
+      res.writeHead(411, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ errors: [{ message: 'Send a Content-Length with the request body', extensions: { code: 'BAD_USER_INPUT' } }] }));
+      return;
+    }
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
       res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_USER_INPUT' } }] }));
       return;

@@ -82,3 +82,27 @@ describe('without AUTH_JWT_SECRET outside production', () => {
     expectErrorCode(body, 'UNAUTHENTICATED');
   });
 });
+
+describe('request size', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await startTestApp()));
+  afterAll(() => t.close());
+
+  it('refuses a body over 2 MiB (413) and a chunked body with no length (411), unread', async () => {
+    const server = await t.listen();
+    const viewer = await t.viewer();
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` };
+    const big = await fetch(server.url, { method: 'POST', headers, body: JSON.stringify({ query: `{ viewer { userId } } #${'x'.repeat(3 * 1024 * 1024)}` }) });
+    expect(big.status).toBe(413);
+    const chunks = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(JSON.stringify({ query: '{ viewer { userId } }' })));
+        controller.close();
+      },
+    });
+    const chunked = await fetch(server.url, { method: 'POST', headers, body: chunks, duplex: 'half' } as RequestInit);
+    expect(chunked.status).toBe(411);
+    const normal = await fetch(server.url, { method: 'POST', headers, body: JSON.stringify({ query: '{ viewer { userId } }' }) });
+    expect(normal.status).toBe(200);
+  });
+});
