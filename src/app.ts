@@ -10,6 +10,7 @@ import { openDatabase } from './db.ts';
 import { purgeExpiredIdempotencyRecords } from './idempotency.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createModelRegistry } from './models/registry.ts';
+import { createProviderStreams } from './models/provider-streams.ts';
 import { createAppPubSub } from './pubsub.ts';
 import { connectRedis, withTimeout, type RedisConnections } from './redis.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
@@ -46,7 +47,8 @@ export async function createApp(config: Config, { log = createLogger(config), on
   const retentionMs = config.generation.streamRetentionMs;
   const eventLog: GenerationEventLog = redis ? createRedisEventLog({ redis, retentionMs, log }) : createMemoryEventLog({ retentionMs });
   const runnerId = randomUUID();
-  const generation = new GenerationRunner({ prisma, eventLog, models, pubsub, log, config: config.generation, runnerId });
+  const providers = createProviderStreams(models, config.models, { thread: config.models.providerThread, log });
+  const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId });
   const rateLimiter = createRateLimiter(config.rateLimits, { redis: redis?.commands, log });
   const services: AppServices = { config, log, prisma, pubsub, models, eventLog, generation, rateLimiter, authenticate: createAuthenticator(config) };
 
@@ -93,6 +95,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
     close: () =>
       (closed ??= (async () => {
         await drain();
+        await providers.close();
         for (const timer of timers) clearInterval(timer);
         await cancelRequests.return?.();
         await eventLog.close();

@@ -48,6 +48,7 @@ const envSchema = z.object({
   OPENAI_COMPATIBLE_API_KEY: z.string().optional(),
   OPENAI_COMPATIBLE_NAME: z.string().regex(/^[a-z][a-z0-9-]*$/, 'lower-case letters, digits and dashes').default('local'),
   OPENAI_COMPATIBLE_MODELS: modelList.optional(),
+  PROVIDER_THREAD: z.stringbool().default(true),
 
   // Generation.
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
@@ -93,6 +94,8 @@ export type ModelsConfig = {
   anthropic?: ProviderEndpoint;
   /** Any OpenAI-compatible server (Ollama, vLLM, llama.cpp), under its own provider name. */
   compatible?: ProviderEndpoint & { name: string };
+  /** Read replies on a worker thread (true), or on the main thread. */
+  providerThread: boolean;
 };
 
 export class ConfigError extends Error {}
@@ -137,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     models: {
       defaultModel: values.DEFAULT_MODEL,
       echoDelayMs: values.ECHO_DELAY_MS,
+      providerThread: values.PROVIDER_THREAD,
       openai: values.OPENAI_API_KEY ? { apiKey: values.OPENAI_API_KEY, baseURL: values.OPENAI_BASE_URL, models: values.OPENAI_MODELS } : undefined,
       anthropic: values.ANTHROPIC_API_KEY
         ? { apiKey: values.ANTHROPIC_API_KEY, baseURL: values.ANTHROPIC_BASE_URL, models: values.ANTHROPIC_MODELS }

@@ -13,27 +13,6 @@ let vendor: FakeOpenAI;
 const MODELS = ['normal', 'slow', 'http-error', 'broken', 'hang', 'long'];
 const words = (n: number, prefix = 'w') => Array.from({ length: n }, (_, i) => `${prefix}${i} `);
 
-beforeAll(async () => {
-  vendor = await startFakeOpenAI();
-  t = await startTestApp({
-    OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL,
-    OPENAI_COMPATIBLE_NAME: 'fake',
-    OPENAI_COMPATIBLE_MODELS: MODELS.join(','),
-    DEFAULT_MODEL: 'fake:normal',
-    // The OpenAI provider package too, pointed at the same wire-format server.
-    OPENAI_API_KEY: 'sk-test',
-    OPENAI_BASE_URL: vendor.baseURL,
-    OPENAI_MODELS: 'normal',
-    PROVIDER_TIMEOUT_MS: '1500',
-    ECHO_DELAY_MS: '5',
-  });
-  server = await t.listen();
-});
-afterAll(async () => {
-  await t.close();
-  await vendor.close();
-});
-
 const EVENT_FIELDS = /* GraphQL */ `
   __typename messageId sequenceNumber
   ... on MessageStarted { message { id status content } }
@@ -78,331 +57,356 @@ async function requestAfter(count: number) {
 
 const waitForStatus = (viewer: TestViewer, id: string, status: string) => waitForMessageStatus((q, v) => t.gql(q, v, viewer), id, status);
 
-describe('a full stream', () => {
-  it('chat over graphql-ws: numbered events, deltas that make the content, usage, counters', async () => {
-    vendor.script('normal', { tokens: ['Paris ', 'is ', 'the ', 'capital.'], usage: { prompt: 21, completion: 4 } });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { systemPrompt: 'Answer in one sentence.' });
-    const client = wsClient(server, viewer);
-    const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'What is the capital of France?' } }).all());
-    await client.dispose();
-
-    expectWellFormed(events);
-    expect(events.length).toBeGreaterThanOrEqual(3); // tokens that arrive together may share a delta
-    expect(events[0].message).toMatchObject({ status: 'STREAMING' });
-    const done = events.at(-1);
-    expect(done.__typename).toBe('MessageCompleted');
-    expect(done.message).toMatchObject({
-      status: 'COMPLETED', content: 'Paris is the capital.', tokens: 4, model: 'fake:normal',
-      usage: { promptTokens: 21, completionTokens: 4, totalTokens: 25 },
+// Every test runs twice: replies read on the provider thread (the default) and on the main thread.
+describe.each(['true', 'false'])('PROVIDER_THREAD=%s', (providerThread) => {
+  beforeAll(async () => {
+    vendor = await startFakeOpenAI();
+    t = await startTestApp({
+      OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL,
+      OPENAI_COMPATIBLE_NAME: 'fake',
+      OPENAI_COMPATIBLE_MODELS: MODELS.join(','),
+      DEFAULT_MODEL: 'fake:normal',
+      // The OpenAI provider package too, pointed at the same wire-format server.
+      OPENAI_API_KEY: 'sk-test',
+      OPENAI_BASE_URL: vendor.baseURL,
+      OPENAI_MODELS: 'normal',
+      PROVIDER_TIMEOUT_MS: '1500',
+      ECHO_DELAY_MS: '5',
+      PROVIDER_THREAD: providerThread,
     });
-    expect(deltas(events)).toBe(done.message.content);
-
-    // The provider was sent the context window: system prompt, then the user's message.
-    const request = vendor.requests.at(-1)!;
-    expect(request.body.stream).toBe(true);
-    expect(request.body.messages).toEqual([
-      { role: 'system', content: 'Answer in one sentence.' },
-      { role: 'user', content: 'What is the capital of France?' },
-    ]);
-
-    const data = await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount totalTokens preview activeGeneration { id } } }`, { id: c.id }, viewer);
-    expect(data.conversation).toMatchObject({ messageCount: 2, preview: 'Paris is the capital.', activeGeneration: null });
-    expect(data.conversation.totalTokens).toBeGreaterThan(4);
+    server = await t.listen();
+  });
+  afterAll(async () => {
+    await t.close();
+    await vendor.close();
   });
 
-  it('the OpenAI provider streams through the same path, with its API key and usage', async () => {
-    vendor.script('normal', { tokens: ['from ', 'openai'], usage: { prompt: 5, completion: 2 } });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'openai:normal' });
-    const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'hi' } }));
-    expectWellFormed(events);
-    expect(events.at(-1).message).toMatchObject({ content: 'from openai', model: 'openai:normal', usage: { promptTokens: 5, completionTokens: 2 } });
-    expect(vendor.requests.at(-1)!.body).toMatchObject({ model: 'normal', stream: true, messages: [{ role: 'user', content: 'hi' }] });
-    expect(vendor.requests.at(-1)!.authorization).toBe('Bearer sk-test');
-  });
+  describe('a full stream', () => {
+    it('chat over graphql-ws: numbered events, deltas that make the content, usage, counters', async () => {
+      vendor.script('normal', { tokens: ['Paris ', 'is ', 'the ', 'capital.'], usage: { prompt: 21, completion: 4 } });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { systemPrompt: 'Answer in one sentence.' });
+      const client = wsClient(server, viewer);
+      const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'What is the capital of France?' } }).all());
+      await client.dispose();
 
-  it('chat over SSE', async () => {
-    vendor.script('normal', { tokens: ['over ', 'server-sent ', 'events'] });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer);
-    const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'hi' } }));
-    expectWellFormed(events);
-    expect(events.at(-1).message.content).toBe('over server-sent events');
-    expect(deltas(events)).toBe('over server-sent events');
-  });
+      expectWellFormed(events);
+      expect(events.length).toBeGreaterThanOrEqual(3); // tokens that arrive together may share a delta
+      expect(events[0].message).toMatchObject({ status: 'STREAMING' });
+      const done = events.at(-1);
+      expect(done.__typename).toBe('MessageCompleted');
+      expect(done.message).toMatchObject({
+        status: 'COMPLETED', content: 'Paris is the capital.', tokens: 4, model: 'fake:normal',
+        usage: { promptTokens: 21, completionTokens: 4, totalTokens: 25 },
+      });
+      expect(deltas(events)).toBe(done.message.content);
 
-  it('the echo model replies with the last user message, token by token, with usage', async () => {
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
-    const client = wsClient(server, viewer);
-    const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'Repeat after me, please.' } }).all());
-    await client.dispose();
-    expectWellFormed(events);
-    // Piece by piece (a server that falls behind may send pieces that queued up together as one delta).
-    expect(events.filter((e) => e.__typename === 'MessageDelta').length).toBeGreaterThan(1);
-    expect(deltas(events)).toBe('Repeat after me, please.');
-    expect(events.at(-1).message).toMatchObject({
-      content: 'Repeat after me, please.', model: 'builtin:echo', usage: { completionTokens: countTokens('Repeat after me, please.') },
+      // The provider was sent the context window: system prompt, then the user's message.
+      const request = vendor.requests.at(-1)!;
+      expect(request.body.stream).toBe(true);
+      expect(request.body.messages).toEqual([
+        { role: 'system', content: 'Answer in one sentence.' },
+        { role: 'user', content: 'What is the capital of France?' },
+      ]);
+
+      const data = await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount totalTokens preview activeGeneration { id } } }`, { id: c.id }, viewer);
+      expect(data.conversation).toMatchObject({ messageCount: 2, preview: 'Paris is the capital.', activeGeneration: null });
+      expect(data.conversation.totalTokens).toBeGreaterThan(4);
+    });
+
+    it('the OpenAI provider streams through the same path, with its API key and usage', async () => {
+      vendor.script('normal', { tokens: ['from ', 'openai'], usage: { prompt: 5, completion: 2 } });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'openai:normal' });
+      const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'hi' } }));
+      expectWellFormed(events);
+      expect(events.at(-1).message).toMatchObject({ content: 'from openai', model: 'openai:normal', usage: { promptTokens: 5, completionTokens: 2 } });
+      expect(vendor.requests.at(-1)!.body).toMatchObject({ model: 'normal', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+      expect(vendor.requests.at(-1)!.authorization).toBe('Bearer sk-test');
+    });
+
+    it('chat over SSE', async () => {
+      vendor.script('normal', { tokens: ['over ', 'server-sent ', 'events'] });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer);
+      const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'hi' } }));
+      expectWellFormed(events);
+      expect(events.at(-1).message.content).toBe('over server-sent events');
+      expect(deltas(events)).toBe('over server-sent events');
+    });
+
+    it('the echo model replies with the last user message, token by token, with usage', async () => {
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+      const client = wsClient(server, viewer);
+      const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'Repeat after me, please.' } }).all());
+      await client.dispose();
+      expectWellFormed(events);
+      // Piece by piece (a server that falls behind may send pieces that queued up together as one delta).
+      expect(events.filter((e) => e.__typename === 'MessageDelta').length).toBeGreaterThan(1);
+      expect(deltas(events)).toBe('Repeat after me, please.');
+      expect(events.at(-1).message).toMatchObject({
+        content: 'Repeat after me, please.', model: 'builtin:echo', usage: { completionTokens: countTokens('Repeat after me, please.') },
+      });
+    });
+
+    it('publishes MESSAGE_ADDED for both messages and MESSAGE_UPDATED when the reply ends', async () => {
+      vendor.script('normal', { tokens: ['a', 'b'] });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer);
+      const client = wsClient(server, viewer);
+      const sub = subscribe(client, `subscription($id: ID!) { conversationEvents(conversationId: $id) { type message { role status content } } }`, { id: c.id });
+      await new Promise((r) => setTimeout(r, 150));
+      await send(viewer, { conversationId: c.id, content: 'go' });
+      const events = (await sub.next(3)).map((r) => r.data.conversationEvents);
+      expect(events).toEqual([
+        { type: 'MESSAGE_ADDED', message: { role: 'USER', status: 'COMPLETED', content: 'go' } },
+        { type: 'MESSAGE_ADDED', message: expect.objectContaining({ role: 'ASSISTANT' }) },
+        { type: 'MESSAGE_UPDATED', message: { role: 'ASSISTANT', status: 'COMPLETED', content: 'ab' } },
+      ]);
+      await client.dispose();
     });
   });
 
-  it('publishes MESSAGE_ADDED for both messages and MESSAGE_UPDATED when the reply ends', async () => {
-    vendor.script('normal', { tokens: ['a', 'b'] });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer);
-    const client = wsClient(server, viewer);
-    const sub = subscribe(client, `subscription($id: ID!) { conversationEvents(conversationId: $id) { type message { role status content } } }`, { id: c.id });
-    await new Promise((r) => setTimeout(r, 150));
-    await send(viewer, { conversationId: c.id, content: 'go' });
-    const events = (await sub.next(3)).map((r) => r.data.conversationEvents);
-    expect(events).toEqual([
-      { type: 'MESSAGE_ADDED', message: { role: 'USER', status: 'COMPLETED', content: 'go' } },
-      { type: 'MESSAGE_ADDED', message: expect.objectContaining({ role: 'ASSISTANT' }) },
-      { type: 'MESSAGE_UPDATED', message: { role: 'ASSISTANT', status: 'COMPLETED', content: 'ab' } },
-    ]);
-    await client.dispose();
-  });
-});
+  describe('resuming', () => {
+    it('sendMessage returns at once; messageStream resumes from the middle with no gap or duplicate', async () => {
+      vendor.script('slow', { tokens: words(12), delayMs: 40 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:slow' });
+      const sent = await send(viewer, { conversationId: c.id, content: 'count' });
+      expect(sent.userMessage).toMatchObject({ position: 1, role: 'USER', status: 'COMPLETED' });
+      expect(sent.assistantMessage).toMatchObject({ position: 2, role: 'ASSISTANT', status: 'STREAMING', content: '', model: 'fake:slow' });
+      expect(sent.conversation.activeGeneration).toEqual({ id: sent.assistantMessage.id });
 
-describe('resuming', () => {
-  it('sendMessage returns at once; messageStream resumes from the middle with no gap or duplicate', async () => {
-    vendor.script('slow', { tokens: words(12), delayMs: 40 });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'fake:slow' });
-    const sent = await send(viewer, { conversationId: c.id, content: 'count' });
-    expect(sent.userMessage).toMatchObject({ position: 1, role: 'USER', status: 'COMPLETED' });
-    expect(sent.assistantMessage).toMatchObject({ position: 2, role: 'ASSISTANT', status: 'STREAMING', content: '', model: 'fake:slow' });
-    expect(sent.conversation.activeGeneration).toEqual({ id: sent.assistantMessage.id });
+      const client = wsClient(server, viewer);
+      const first = subscribe(client, STREAM, { id: sent.assistantMessage.id });
+      const seen = eventsOf(await first.next(5), 'messageStream');
+      first.dispose(); // the client goes away mid-stream
+      const last = seen.at(-1).sequenceNumber;
 
-    const client = wsClient(server, viewer);
-    const first = subscribe(client, STREAM, { id: sent.assistantMessage.id });
-    const seen = eventsOf(await first.next(5), 'messageStream');
-    first.dispose(); // the client goes away mid-stream
-    const last = seen.at(-1).sequenceNumber;
+      const second = eventsOf(await subscribe(client, STREAM, { id: sent.assistantMessage.id, after: last }).all(), 'messageStream');
+      expect(second[0].sequenceNumber).toBe(last + 1);
+      expectWellFormed([...seen, ...second]);
+      expect(deltas([...seen, ...second])).toBe(words(12).join(''));
+      expect(second.at(-1).message.content).toBe(words(12).join(''));
+      await client.dispose();
+    });
 
-    const second = eventsOf(await subscribe(client, STREAM, { id: sent.assistantMessage.id, after: last }).all(), 'messageStream');
-    expect(second[0].sequenceNumber).toBe(last + 1);
-    expectWellFormed([...seen, ...second]);
-    expect(deltas([...seen, ...second])).toBe(words(12).join(''));
-    expect(second.at(-1).message.content).toBe(words(12).join(''));
-    await client.dispose();
-  });
+    it('two subscribers get the same events; a subscriber after the end gets the whole replay', async () => {
+      vendor.script('slow', { tokens: words(6), delayMs: 20 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:slow' });
+      const sent = await send(viewer, { conversationId: c.id, content: 'x' });
+      const a = wsClient(server, viewer);
+      const b = wsClient(server, viewer);
+      const [fromA, fromB] = await Promise.all([
+        subscribe(a, STREAM, { id: sent.assistantMessage.id }).all(),
+        subscribe(b, STREAM, { id: sent.assistantMessage.id }).all(),
+      ]);
+      expect(eventsOf(fromA, 'messageStream')).toEqual(eventsOf(fromB, 'messageStream'));
+      const late = eventsOf(await subscribe(a, STREAM, { id: sent.assistantMessage.id }).all(), 'messageStream');
+      expect(late.map((e) => e.sequenceNumber)).toEqual(eventsOf(fromA, 'messageStream').map((e) => e.sequenceNumber));
+      const last = late.at(-1).sequenceNumber;
+      const tail = eventsOf(await subscribe(a, STREAM, { id: sent.assistantMessage.id, after: last - 2 }).all(), 'messageStream');
+      expect(tail.map((e) => e.sequenceNumber)).toEqual([last - 1, last]);
+      const nothing = await subscribe(a, STREAM, { id: sent.assistantMessage.id, after: last }).all();
+      expect(nothing).toEqual([]);
+      await a.dispose();
+      await b.dispose();
+    });
 
-  it('two subscribers get the same events; a subscriber after the end gets the whole replay', async () => {
-    vendor.script('slow', { tokens: words(6), delayMs: 20 });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'fake:slow' });
-    const sent = await send(viewer, { conversationId: c.id, content: 'x' });
-    const a = wsClient(server, viewer);
-    const b = wsClient(server, viewer);
-    const [fromA, fromB] = await Promise.all([
-      subscribe(a, STREAM, { id: sent.assistantMessage.id }).all(),
-      subscribe(b, STREAM, { id: sent.assistantMessage.id }).all(),
-    ]);
-    expect(eventsOf(fromA, 'messageStream')).toEqual(eventsOf(fromB, 'messageStream'));
-    const late = eventsOf(await subscribe(a, STREAM, { id: sent.assistantMessage.id }).all(), 'messageStream');
-    expect(late.map((e) => e.sequenceNumber)).toEqual(eventsOf(fromA, 'messageStream').map((e) => e.sequenceNumber));
-    const last = late.at(-1).sequenceNumber;
-    const tail = eventsOf(await subscribe(a, STREAM, { id: sent.assistantMessage.id, after: last - 2 }).all(), 'messageStream');
-    expect(tail.map((e) => e.sequenceNumber)).toEqual([last - 1, last]);
-    const nothing = await subscribe(a, STREAM, { id: sent.assistantMessage.id, after: last }).all();
-    expect(nothing).toEqual([]);
-    await a.dispose();
-    await b.dispose();
+    it('a generation goes on with no subscriber at all, and its result is persisted', async () => {
+      vendor.script('slow', { tokens: words(5), delayMs: 20 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:slow' });
+      const sent = await send(viewer, { conversationId: c.id, content: 'x' });
+      const message = await waitForStatus(viewer, sent.assistantMessage.id, 'COMPLETED');
+      expect(message.content).toBe(words(5).join(''));
+    });
   });
 
-  it('a generation goes on with no subscriber at all, and its result is persisted', async () => {
-    vendor.script('slow', { tokens: words(5), delayMs: 20 });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'fake:slow' });
-    const sent = await send(viewer, { conversationId: c.id, content: 'x' });
-    const message = await waitForStatus(viewer, sent.assistantMessage.id, 'COMPLETED');
-    expect(message.content).toBe(words(5).join(''));
-  });
-});
+  describe('control', () => {
+    it('cancelGeneration aborts the upstream request, keeps the partial text and sets CANCELLED', async () => {
+      vendor.script('slow', { tokens: words(200), delayMs: 30 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:slow' });
+      const client = wsClient(server, viewer);
+      const sub = subscribe(client, CHAT, { input: { conversationId: c.id, content: 'long' } });
+      const early = eventsOf(await sub.next(4));
+      const request = vendor.requests.at(-1)!;
+      const cancelled = (await t.gql(CANCEL, { id: early[0].messageId }, viewer)).cancelGeneration.message;
+      expect(cancelled.status).toBe('CANCELLED');
+      expect(await request.abortedByClient).toBe(true);
 
-describe('control', () => {
-  it('cancelGeneration aborts the upstream request, keeps the partial text and sets CANCELLED', async () => {
-    vendor.script('slow', { tokens: words(200), delayMs: 30 });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'fake:slow' });
-    const client = wsClient(server, viewer);
-    const sub = subscribe(client, CHAT, { input: { conversationId: c.id, content: 'long' } });
-    const early = eventsOf(await sub.next(4));
-    const request = vendor.requests.at(-1)!;
-    const cancelled = (await t.gql(CANCEL, { id: early[0].messageId }, viewer)).cancelGeneration.message;
-    expect(cancelled.status).toBe('CANCELLED');
-    expect(await request.abortedByClient).toBe(true);
+      const events = eventsOf(await sub.all());
+      expectWellFormed(events);
+      expect(events.at(-1).message).toMatchObject({ status: 'CANCELLED', content: cancelled.content });
+      expect(deltas(events)).toBe(cancelled.content);
+      expect(cancelled.content.length).toBeGreaterThan(0);
+      expect(cancelled.content.length).toBeLessThan(words(200).join('').length);
+      // Cancelling a finished message returns it unchanged.
+      expect((await t.gql(CANCEL, { id: cancelled.id }, viewer)).cancelGeneration.message).toEqual(cancelled);
+      await client.dispose();
+    });
 
-    const events = eventsOf(await sub.all());
-    expectWellFormed(events);
-    expect(events.at(-1).message).toMatchObject({ status: 'CANCELLED', content: cancelled.content });
-    expect(deltas(events)).toBe(cancelled.content);
-    expect(cancelled.content.length).toBeGreaterThan(0);
-    expect(cancelled.content.length).toBeLessThan(words(200).join('').length);
-    // Cancelling a finished message returns it unchanged.
-    expect((await t.gql(CANCEL, { id: cancelled.id }, viewer)).cancelGeneration.message).toEqual(cancelled);
-    await client.dispose();
-  });
+    it('REJECT answers GENERATION_IN_PROGRESS and stores nothing; INTERRUPT cancels the running one first', async () => {
+      vendor.script('slow', { tokens: words(100), delayMs: 30 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:slow' });
+      const first = await send(viewer, { conversationId: c.id, content: 'one' });
+      const { body } = await t.request(SEND, { input: { conversationId: c.id, content: 'two' } }, viewer);
+      expectErrorCode(body, 'GENERATION_IN_PROGRESS');
+      expect((await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer)).conversation.messageCount).toBe(2);
 
-  it('REJECT answers GENERATION_IN_PROGRESS and stores nothing; INTERRUPT cancels the running one first', async () => {
-    vendor.script('slow', { tokens: words(100), delayMs: 30 });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'fake:slow' });
-    const first = await send(viewer, { conversationId: c.id, content: 'one' });
-    const { body } = await t.request(SEND, { input: { conversationId: c.id, content: 'two' } }, viewer);
-    expectErrorCode(body, 'GENERATION_IN_PROGRESS');
-    expect((await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer)).conversation.messageCount).toBe(2);
+      vendor.script('slow', { tokens: ['fresh'], delayMs: 5 });
+      const second = await send(viewer, { conversationId: c.id, content: 'three', onActiveGeneration: 'INTERRUPT' });
+      expect((await t.gql(MESSAGE, { id: first.assistantMessage.id }, viewer)).node.status).toBe('CANCELLED');
+      expect(second.userMessage.position).toBe(3);
+      expect((await waitForStatus(viewer, second.assistantMessage.id, 'COMPLETED')).content).toBe('fresh');
+    });
 
-    vendor.script('slow', { tokens: ['fresh'], delayMs: 5 });
-    const second = await send(viewer, { conversationId: c.id, content: 'three', onActiveGeneration: 'INTERRUPT' });
-    expect((await t.gql(MESSAGE, { id: first.assistantMessage.id }, viewer)).node.status).toBe('CANCELLED');
-    expect(second.userMessage.position).toBe(3);
-    expect((await waitForStatus(viewer, second.assistantMessage.id, 'COMPLETED')).content).toBe('fresh');
-  });
+    it('deleting a conversation cancels its running reply; purging one mid-stream ends its stream', async () => {
+      vendor.script('slow', { tokens: words(300), delayMs: 20 });
+      const viewer = await t.viewer();
+      const deleted = await createConversation(t, viewer, { model: 'fake:slow' });
+      const before = vendor.requests.length;
+      const first = await send(viewer, { conversationId: deleted.id, content: 'x' });
+      const firstRequest = await requestAfter(before);
+      await t.gql(`mutation($id: ID!) { deleteConversation(input: { id: $id }) { conversation { status } } }`, { id: deleted.id }, viewer);
+      expect((await t.gql(MESSAGE, { id: first.assistantMessage.id }, viewer)).node.status).toBe('CANCELLED');
+      expect(await firstRequest.abortedByClient).toBe(true);
 
-  it('deleting a conversation cancels its running reply; purging one mid-stream ends its stream', async () => {
-    vendor.script('slow', { tokens: words(300), delayMs: 20 });
-    const viewer = await t.viewer();
-    const deleted = await createConversation(t, viewer, { model: 'fake:slow' });
-    const before = vendor.requests.length;
-    const first = await send(viewer, { conversationId: deleted.id, content: 'x' });
-    const firstRequest = await requestAfter(before);
-    await t.gql(`mutation($id: ID!) { deleteConversation(input: { id: $id }) { conversation { status } } }`, { id: deleted.id }, viewer);
-    expect((await t.gql(MESSAGE, { id: first.assistantMessage.id }, viewer)).node.status).toBe('CANCELLED');
-    expect(await firstRequest.abortedByClient).toBe(true);
+      const purged = await createConversation(t, viewer, { model: 'fake:slow' });
+      const client = wsClient(server, viewer);
+      const sub = subscribe(client, CHAT, { input: { conversationId: purged.id, content: 'y' } });
+      await sub.next(3);
+      const request = vendor.requests.at(-1)!;
+      await t.gql(`mutation($id: ID!) { purgeConversation(input: { id: $id }) { purgedConversationId } }`, { id: purged.id }, viewer);
+      await sub.all(); // it ends (with the message gone, its last event says so)
+      expect(await request.abortedByClient).toBe(true);
+      expect(JSON.stringify(sub.results.at(-1))).toMatch(/NOT_FOUND|MessageCompleted/);
+      await client.dispose();
+    });
 
-    const purged = await createConversation(t, viewer, { model: 'fake:slow' });
-    const client = wsClient(server, viewer);
-    const sub = subscribe(client, CHAT, { input: { conversationId: purged.id, content: 'y' } });
-    await sub.next(3);
-    const request = vendor.requests.at(-1)!;
-    await t.gql(`mutation($id: ID!) { purgeConversation(input: { id: $id }) { purgedConversationId } }`, { id: purged.id }, viewer);
-    await sub.all(); // it ends (with the message gone, its last event says so)
-    expect(await request.abortedByClient).toBe(true);
-    expect(JSON.stringify(sub.results.at(-1))).toMatch(/NOT_FOUND|MessageCompleted/);
-    await client.dispose();
-  });
+    it('only one of many concurrent sends starts a generation', async () => {
+      vendor.script('slow', { tokens: words(20), delayMs: 20 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:slow' });
+      const results = await Promise.all([1, 2, 3, 4].map((i) => t.request(SEND, { input: { conversationId: c.id, content: `m${i}` } }, viewer)));
+      expect(results.filter((r) => !r.body.errors)).toHaveLength(1);
+      for (const r of results.filter((r) => r.body.errors)) expectErrorCode(r.body, 'GENERATION_IN_PROGRESS');
+    });
 
-  it('only one of many concurrent sends starts a generation', async () => {
-    vendor.script('slow', { tokens: words(20), delayMs: 20 });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'fake:slow' });
-    const results = await Promise.all([1, 2, 3, 4].map((i) => t.request(SEND, { input: { conversationId: c.id, content: `m${i}` } }, viewer)));
-    expect(results.filter((r) => !r.body.errors)).toHaveLength(1);
-    for (const r of results.filter((r) => r.body.errors)) expectErrorCode(r.body, 'GENERATION_IN_PROGRESS');
-  });
+    it('an idempotent retry returns the first result and starts nothing new', async () => {
+      vendor.script('normal', { tokens: ['once'] });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer);
+      const before = vendor.requests.length;
+      const input = { conversationId: c.id, content: 'retry me', idempotencyKey: 'send-1' };
+      const a = await send(viewer, input);
+      await waitForStatus(viewer, a.assistantMessage.id, 'COMPLETED');
+      const b = await send(viewer, input);
+      expect(b.assistantMessage.id).toBe(a.assistantMessage.id);
+      expect(b.userMessage.id).toBe(a.userMessage.id);
+      expect(vendor.requests.length - before).toBe(1);
+      expect((await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer)).conversation.messageCount).toBe(2);
+    });
 
-  it('an idempotent retry returns the first result and starts nothing new', async () => {
-    vendor.script('normal', { tokens: ['once'] });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer);
-    const before = vendor.requests.length;
-    const input = { conversationId: c.id, content: 'retry me', idempotencyKey: 'send-1' };
-    const a = await send(viewer, input);
-    await waitForStatus(viewer, a.assistantMessage.id, 'COMPLETED');
-    const b = await send(viewer, input);
-    expect(b.assistantMessage.id).toBe(a.assistantMessage.id);
-    expect(b.userMessage.id).toBe(a.userMessage.id);
-    expect(vendor.requests.length - before).toBe(1);
-    expect((await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer)).conversation.messageCount).toBe(2);
-  });
+    it('refuses a message that cannot fit the context window, and stores nothing', async () => {
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+      const { body } = await t.request(SEND, { input: { conversationId: c.id, content: 'word '.repeat(17_000) } }, viewer);
+      expect(expectErrorCode(body, 'BAD_USER_INPUT').extensions!.fieldErrors[0].field).toBe('content');
+      expect((await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer)).conversation.messageCount).toBe(0);
+    });
 
-  it('refuses a message that cannot fit the context window, and stores nothing', async () => {
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
-    const { body } = await t.request(SEND, { input: { conversationId: c.id, content: 'word '.repeat(17_000) } }, viewer);
-    expect(expectErrorCode(body, 'BAD_USER_INPUT').extensions!.fieldErrors[0].field).toBe('content');
-    expect((await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer)).conversation.messageCount).toBe(0);
-  });
+    it('a retried send with INTERRUPT does not cancel the generation its first attempt started', async () => {
+      vendor.script('slow', { tokens: words(30), delayMs: 20 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:slow' });
+      const input = { conversationId: c.id, content: 'once', idempotencyKey: 'retry-interrupt', onActiveGeneration: 'INTERRUPT' };
+      const first = await send(viewer, input);
+      const retry = await send(viewer, input);
+      expect(retry.assistantMessage.id).toBe(first.assistantMessage.id);
+      expect((await waitForStatus(viewer, first.assistantMessage.id, 'COMPLETED')).content).toBe(words(30).join(''));
+    });
 
-  it('a retried send with INTERRUPT does not cancel the generation its first attempt started', async () => {
-    vendor.script('slow', { tokens: words(30), delayMs: 20 });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'fake:slow' });
-    const input = { conversationId: c.id, content: 'once', idempotencyKey: 'retry-interrupt', onActiveGeneration: 'INTERRUPT' };
-    const first = await send(viewer, input);
-    const retry = await send(viewer, input);
-    expect(retry.assistantMessage.id).toBe(first.assistantMessage.id);
-    expect((await waitForStatus(viewer, first.assistantMessage.id, 'COMPLETED')).content).toBe(words(30).join(''));
-  });
+    it('checks the model against the configured ones', async () => {
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer);
+      const { body } = await t.request(SEND, { input: { conversationId: c.id, content: 'x', model: 'openai:gpt-nope' } }, viewer);
+      expect(expectErrorCode(body, 'BAD_USER_INPUT').extensions!.fieldErrors[0].field).toBe('model');
+      const models = (await t.gql('{ models { id provider name isDefault } }', {}, viewer)).models;
+      expect(models).toEqual(expect.arrayContaining([
+        { id: 'builtin:echo', provider: 'builtin', name: 'echo', isDefault: false },
+        { id: 'fake:normal', provider: 'fake', name: 'normal', isDefault: true },
+      ]));
+    });
 
-  it('checks the model against the configured ones', async () => {
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer);
-    const { body } = await t.request(SEND, { input: { conversationId: c.id, content: 'x', model: 'openai:gpt-nope' } }, viewer);
-    expect(expectErrorCode(body, 'BAD_USER_INPUT').extensions!.fieldErrors[0].field).toBe('model');
-    const models = (await t.gql('{ models { id provider name isDefault } }', {}, viewer)).models;
-    expect(models).toEqual(expect.arrayContaining([
-      { id: 'builtin:echo', provider: 'builtin', name: 'echo', isDefault: false },
-      { id: 'fake:normal', provider: 'fake', name: 'normal', isDefault: true },
-    ]));
-  });
-
-  it('refuses empty content, a USER message stream and another viewer\'s message', async () => {
-    vendor.script('normal', { tokens: ['x'] });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer);
-    expectErrorCode((await t.request(SEND, { input: { conversationId: c.id, content: '  ' } }, viewer)).body, 'BAD_USER_INPUT');
-    const sent = await send(viewer, { conversationId: c.id, content: 'hello' });
-    const client = wsClient(server, viewer);
-    const userStream = await subscribe(client, STREAM, { id: sent.userMessage.id }).all().catch((e) => e);
-    expect(JSON.stringify(userStream)).toContain('BAD_USER_INPUT');
-    const other = await t.viewer();
-    const otherClient = wsClient(server, other);
-    const foreign = await subscribe(otherClient, STREAM, { id: sent.assistantMessage.id }).all().catch((e) => e);
-    expect(JSON.stringify(foreign)).toContain('NOT_FOUND');
-    expectErrorCode((await t.request(CANCEL, { id: sent.assistantMessage.id }, other)).body, 'NOT_FOUND');
-    await client.dispose();
-    await otherClient.dispose();
-  });
-});
-
-describe('provider faults', () => {
-  it('an HTTP error fails the message with PROVIDER_ERROR and a readable error', async () => {
-    vendor.script('http-error', { status: 500 });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'fake:http-error' });
-    const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'x' } }));
-    expectWellFormed(events);
-    const failed = events.at(-1);
-    expect(failed).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: '' } });
-    expect(failed.error).toMatch(/HTTP 500/);
-    expect(failed.message.error).toBe(failed.error);
+    it('refuses empty content, a USER message stream and another viewer\'s message', async () => {
+      vendor.script('normal', { tokens: ['x'] });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer);
+      expectErrorCode((await t.request(SEND, { input: { conversationId: c.id, content: '  ' } }, viewer)).body, 'BAD_USER_INPUT');
+      const sent = await send(viewer, { conversationId: c.id, content: 'hello' });
+      const client = wsClient(server, viewer);
+      const userStream = await subscribe(client, STREAM, { id: sent.userMessage.id }).all().catch((e) => e);
+      expect(JSON.stringify(userStream)).toContain('BAD_USER_INPUT');
+      const other = await t.viewer();
+      const otherClient = wsClient(server, other);
+      const foreign = await subscribe(otherClient, STREAM, { id: sent.assistantMessage.id }).all().catch((e) => e);
+      expect(JSON.stringify(foreign)).toContain('NOT_FOUND');
+      expectErrorCode((await t.request(CANCEL, { id: sent.assistantMessage.id }, other)).body, 'NOT_FOUND');
+      await client.dispose();
+      await otherClient.dispose();
+    });
   });
 
-  it('a stream that breaks mid-way fails the message and keeps the partial text', async () => {
-    vendor.script('broken', { tokens: words(10), breakAfter: 4 });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'fake:broken' });
-    const client = wsClient(server, viewer);
-    const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'x' } }).all());
-    await client.dispose();
-    expectWellFormed(events);
-    expect(events.at(-1)).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: words(4).join('') } });
-    expect(deltas(events)).toBe(words(4).join(''));
-  });
+  describe('provider faults', () => {
+    it('an HTTP error fails the message with PROVIDER_ERROR and a readable error', async () => {
+      vendor.script('http-error', { status: 500 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:http-error' });
+      const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'x' } }));
+      expectWellFormed(events);
+      const failed = events.at(-1);
+      expect(failed).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: '' } });
+      expect(failed.error).toMatch(/HTTP 500/);
+      expect(failed.message.error).toBe(failed.error);
+    });
 
-  it('an error event right behind some text fails the message and keeps that text', async () => {
-    vendor.script('broken', { tokens: words(10), errorAfter: 3 });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'fake:broken' });
-    const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'x' } }));
-    expectWellFormed(events);
-    expect(events.at(-1)).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: words(3).join('') } });
-    expect(deltas(events)).toBe(words(3).join(''));
-  });
+    it('a stream that breaks mid-way fails the message and keeps the partial text', async () => {
+      vendor.script('broken', { tokens: words(10), breakAfter: 4 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:broken' });
+      const client = wsClient(server, viewer);
+      const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'x' } }).all());
+      await client.dispose();
+      expectWellFormed(events);
+      expect(events.at(-1)).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: words(4).join('') } });
+      expect(deltas(events)).toBe(words(4).join(''));
+    });
 
-  it('a hung upstream fails after the provider timeout, with the text it had sent', async () => {
-    vendor.script('hang', { tokens: words(10), hangAfter: 3 });
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'fake:hang' });
-    const client = wsClient(server, viewer);
-    const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'x' } }).all());
-    await client.dispose();
-    expect(events.at(-1)).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: words(3).join('') } });
-    expect(events.at(-1).error).toMatch(/did not answer/);
-    expect(await vendor.requests.at(-1)!.abortedByClient).toBe(true);
+    it('an error event right behind some text fails the message and keeps that text', async () => {
+      vendor.script('broken', { tokens: words(10), errorAfter: 3 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:broken' });
+      const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'x' } }));
+      expectWellFormed(events);
+      expect(events.at(-1)).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: words(3).join('') } });
+      expect(deltas(events)).toBe(words(3).join(''));
+    });
+
+    it('a hung upstream fails after the provider timeout, with the text it had sent', async () => {
+      vendor.script('hang', { tokens: words(10), hangAfter: 3 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:hang' });
+      const client = wsClient(server, viewer);
+      const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'x' } }).all());
+      await client.dispose();
+      expect(events.at(-1)).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: words(3).join('') } });
+      expect(events.at(-1).error).toMatch(/did not answer/);
+      expect(await vendor.requests.at(-1)!.abortedByClient).toBe(true);
+    });
   });
 });

@@ -1,11 +1,11 @@
 // Runs assistant generations on the server, independent of any client: streams the provider's reply into
 // the event log, persists it as it goes (so a crash loses at most one flush interval), and finishes the
 // message as COMPLETED, FAILED, CANCELLED or INTERRUPTED.
-import { APICallError, type LanguageModelV3StreamPart } from '@ai-sdk/provider';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { ModelRegistry } from '../models/registry.ts';
+import type { ProviderStreams } from '../models/provider-streams.ts';
+import { toProviderFailure, type Usage } from '../models/reply.ts';
 import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
 import { contextWindow } from '../messages/context-window.ts';
 import { previewOf } from '../messages/service.ts';
@@ -25,7 +25,7 @@ export type GenerationJob = {
 export type RunnerDeps = {
   prisma: PrismaClient;
   eventLog: GenerationEventLog;
-  models: ModelRegistry;
+  providers: ProviderStreams;
   pubsub: AppPubSub;
   log: Logger;
   config: Config['generation'];
@@ -40,8 +40,6 @@ type Running = { controller: AbortController; stopReason: StopReason | null; don
 type Outcome =
   | { status: 'COMPLETED' | 'CANCELLED' | 'INTERRUPTED'; error: null }
   | { status: 'FAILED'; error: string };
-
-type Usage = { inputTokens: number | undefined; outputTokens: number | undefined };
 
 export class GenerationRunner {
   readonly #deps: RunnerDeps;
@@ -117,13 +115,12 @@ export class GenerationRunner {
   }
 
   async #run(job: GenerationJob, running: Running): Promise<void> {
-    const { prisma, eventLog, models, config } = this.#deps;
+    const { prisma, eventLog, providers, config } = this.#deps;
     const signal = running.controller.signal;
     let sequenceNumber = 0;
     let content = '';
     let usage: Usage | undefined;
     let outcome: Outcome;
-    let reader: ReadableStreamDefaultReader<LanguageModelV3StreamPart> | undefined;
 
     this.#persister.track(job.messageId);
     // A provider that goes silent (hung upstream) is given up on. Checked on a timer rather than re-armed
@@ -136,88 +133,34 @@ export class GenerationRunner {
     try {
       const conversation = await prisma.conversation.findUniqueOrThrow({ where: { id: job.conversationId } });
       const window = await contextWindow(prisma, conversation, config.contextMaxTokens);
-      // The provider's own streaming call, not streamText: this server needs text deltas and usage only,
-      // and skipping streamText's multi-step, tool and telemetry pipeline cuts the cost of every token.
-      const { stream } = await models.languageModel(job.model).doStream({ prompt: toPrompt(window), abortSignal: signal });
-      reader = stream.getReader();
-      for await (const parts of queuedTogether(reader)) {
+      for await (const chunk of providers.stream(job.model, toPrompt(window), signal)) {
         lastHeard = Date.now();
-        let delta = '';
-        let failure: { error: unknown } | null = null;
-        for (const part of parts) {
-          if (part.type === 'text-delta') delta += part.delta;
-          else if (part.type === 'finish') usage = { inputTokens: part.usage.inputTokens.total, outputTokens: part.usage.outputTokens.total };
-          else if (part.type === 'error') {
-            failure = { error: part.error };
-            break;
-          }
-        }
-        if (delta) {
-          // Text that came before an error in the same group is part of the reply: keep it.
-          sequenceNumber += 1;
-          content += delta;
-          this.#persister.add(job.messageId, delta, sequenceNumber);
-          await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta });
-        }
-        if (failure) throw failure.error;
+        if (chunk.usage) usage = chunk.usage;
+        if (!chunk.text) continue;
+        sequenceNumber += 1;
+        content += chunk.text;
+        this.#persister.add(job.messageId, chunk.text, sequenceNumber);
+        await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta: chunk.text });
       }
       outcome = signal.aborted ? stoppedOutcome(running.stopReason, config.providerTimeoutMs) : { status: 'COMPLETED', error: null };
     } catch (error) {
-      outcome = signal.aborted ? stoppedOutcome(running.stopReason, config.providerTimeoutMs) : { status: 'FAILED', error: describeProviderError(error) };
-      if (!signal.aborted) this.#deps.log.warn({ err: error, messageId: job.messageId, model: job.model }, 'provider failed');
+      if (signal.aborted) outcome = stoppedOutcome(running.stopReason, config.providerTimeoutMs);
+      else {
+        const failure = toProviderFailure(error);
+        outcome = { status: 'FAILED', error: failure.description };
+        this.#deps.log.warn({ err: error, ...failure.details, messageId: job.messageId, model: job.model }, 'provider failed');
+      }
     } finally {
       clearInterval(idleCheck);
       this.#persister.untrack(job.messageId);
-      reader?.cancel().catch(() => {}); // after an error part, close the upstream response too
     }
     await finishGeneration(this.#deps, job, { sequenceNumber: sequenceNumber + 1, content, usage, outcome });
-  }
-}
-
-/**
- * The stream's parts, grouped: each group is one part plus every part already queued behind it. A server
- * that keeps up sends one event per provider chunk; one that falls behind sends the text that piled up as
- * one event, so that each subscriber's GraphQL execution and socket write serve several tokens.
- */
-async function* queuedTogether<T>(reader: ReadableStreamDefaultReader<T>): AsyncGenerator<T[]> {
-  const nothingQueued = Symbol('nothing queued');
-  let next: Promise<ReadableStreamReadResult<T>> | null = null;
-  for (;;) {
-    const first = await (next ?? reader.read());
-    next = null;
-    if (first.done) return;
-    const group = [first.value];
-    let ended = false;
-    for (;;) {
-      next = reader.read();
-      // A part already queued resolves within microtasks; an empty queue loses to setImmediate.
-      const more = await Promise.race([next, new Promise<typeof nothingQueued>((resolve) => setImmediate(resolve, nothingQueued))]);
-      if (more === nothingQueued) break; // keep `next` for the following round
-      next = null;
-      if (more.done) {
-        ended = true;
-        break;
-      }
-      group.push(more.value);
-    }
-    yield group;
-    if (ended) return;
   }
 }
 
 function stoppedOutcome(reason: StopReason | null, timeoutMs: number): Outcome {
   if (reason === 'timeout') return { status: 'FAILED', error: `The model did not answer for ${Math.round(timeoutMs / 1000)} seconds.` };
   return { status: reason === 'shutdown' ? 'INTERRUPTED' : 'CANCELLED', error: null };
-}
-
-/** Words fit for a user; the details go to the log. */
-export function describeProviderError(error: unknown): string {
-  if (APICallError.isInstance(error)) {
-    const detail = error.message && error.message.length <= 200 ? `: ${error.message}` : '';
-    return error.statusCode ? `The model provider answered with an error (HTTP ${error.statusCode})${detail}` : `The model provider could not be reached${detail}`;
-  }
-  if (error instanceof Error && error.name === 'AI_InvalidPromptError') return 'The conversation could not be put into a request for the model.';
-  return 'The connection to the model provider failed before the reply was complete.';
 }
 
 type Finish = { sequenceNumber: number; content: string; usage?: Usage; outcome: Outcome };
