@@ -105,9 +105,12 @@ builder.objectRef<MessageStreamPayload>('MessageFailed').implement({
   }),
 });
 
-/** Each event re-reads the message, so `message` is its state at that event, not the subscription's start. */
+/**
+ * Each event that carries the message re-reads it, so `message` is its state at that event, not the
+ * subscription's start. Deltas carry no message and skip this: they are nearly every event.
+ */
 function freshPayload(payload: MessageStreamPayload, _args: unknown, ctx: Context): MessageStreamPayload {
-  refreshLoaders(ctx);
+  if (payload.event.type !== 'delta') refreshLoaders(ctx);
   return payload;
 }
 
