@@ -20,6 +20,12 @@ export function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
+/** p50, p90, p99 and max of unsorted values. */
+export function latencySummary(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: round(sorted.at(-1) ?? NaN) };
+}
+
 /** p-th percentile of values sorted ascending. */
 export function percentile(sorted: number[], p: number): number {
   return round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN);
@@ -62,6 +68,8 @@ export class TokenChecker {
   delivered = 0;
   outOfOrder = 0;
   readonly latencies: number[] = [];
+  /** Every timed token: its stream, its index there, when the vendor wrote it, and its latency. */
+  readonly timed: { stream: number; k: number; sentAt: number; ms: number }[] = [];
   readonly #next = new Map<number, number>();
 
   constructor(private readonly sentAt: Map<string, number>) {}
@@ -74,7 +82,10 @@ export class TokenChecker {
       this.#next.set(stream, k + 1);
       this.delivered++;
       const sent = this.sentAt.get(token);
-      if (sent !== undefined) this.latencies.push(now - sent);
+      if (sent !== undefined) {
+        this.latencies.push(now - sent);
+        this.timed.push({ stream, k, sentAt: sent, ms: now - sent });
+      }
     }
   }
 }

@@ -1,24 +1,36 @@
 // Streaming benchmark: N concurrent chat streams over graphql-ws through a real server process.
 //
-//   node --import tsx bench/streaming.ts [--streams 10,100,1000] [--tokens 100] [--rate 50] [--db pglite:memory]
+//   node --import tsx bench/streaming.ts [--streams 10,100,1000] [--tokens 300] [--rate 50] [--stagger 2000]
+//                                        [--phase spread|sync] [--provider-thread true] [--db pglite:memory]
 //
 // A fake OpenAI-compatible vendor in this process writes each stream's tokens at `rate` per second and
 // notes when each was written; the clients (also here, so one clock) note when each arrives. The server,
 // a separate process, sits between them: latency here = what the server adds (plus two loopback hops).
-// Also counted: tokens lost or out of order, tokens per second, the server's CPU time and memory per stream.
+//
+// Streams are independent, as real ones are: all N chats are started first, then their replies begin one
+// after another over `stagger` ms, so all N are streaming at once for (tokens / rate − stagger) seconds:
+// the steady state, reported on its own. With `--phase spread` (the default) the streams' ticks are also
+// spread over the interval; `--phase sync` with `--stagger 0` makes every stream write in the same
+// instant, a worst-case burst of N tokens at once. One unrecorded warm-up round comes first.
+// Also counted: tokens lost or out of order, tokens per second, the server's CPU time and memory.
 import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startFakeOpenAI } from '../test/fake-openai.ts';
 import { startInstance } from '../test/cluster.ts';
 import { JWT_SECRET } from '../test/helpers.ts';
-import { benchToken, cpuMs, deferred, gqlAt, inBatches, percentile, round, rssKb, TokenChecker, writeResult } from './lib.ts';
+import { benchToken, cpuMs, deferred, gqlAt, inBatches, latencySummary, percentile, round, rssKb, TokenChecker, writeResult } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
     streams: { type: 'string', default: '10,100,1000' },
-    tokens: { type: 'string', default: '100' },
+    tokens: { type: 'string', default: '300' },
     rate: { type: 'string', default: '50' },
+    phase: { type: 'string', default: 'spread' },
+    stagger: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '50' },
+    settle: { type: 'string', default: '500' },
+    'provider-thread': { type: 'string', default: 'true' },
     db: { type: 'string', default: 'pglite:memory' },
     out: { type: 'string', default: 'bench/results/streaming.json' },
   },
@@ -26,6 +38,11 @@ const { values } = parseArgs({
 const STREAM_COUNTS = values.streams.split(',').map(Number);
 const TOKENS = Number(values.tokens);
 const RATE = Number(values.rate);
+if (values.phase !== 'spread' && values.phase !== 'sync') throw new Error('--phase is spread or sync');
+const SPREAD = values.phase === 'spread';
+const INTERVAL_MS = 1000 / RATE;
+const STAGGER_MS = Number(values.stagger);
+const SETTLE_MS = Number(values.settle);
 
 const vendor = await startFakeOpenAI();
 const sentAt = new Map<string, number>(); // "<stream>:<token>" → when the vendor wrote it
@@ -37,7 +54,13 @@ vendor.script('stream', (body) => {
   currentRound.firstRequestAt ||= currentRound.lastRequestAt;
   if (++currentRound.arrived === currentRound.expected) currentRound.allArrived.resolve();
   const tokens = Array.from({ length: TOKENS }, (_, k) => `${stream}:${k} `);
-  return { tokens, delayMs: 1000 / RATE, startAfter: currentRound.allArrived.promise, onToken: (k) => sentAt.set(`${stream}:${k}`, performance.now()) };
+  const share = Number(stream) / currentRound.expected;
+  const startMs = SPREAD ? share * STAGGER_MS : Math.round((share * STAGGER_MS) / INTERVAL_MS) * INTERVAL_MS;
+  const phaseMs = startMs + (SPREAD ? share * INTERVAL_MS : 0);
+  // Tokens flow a moment after the last stream reached the vendor: what is measured is streaming, not the
+  // server still starting the last of N chats.
+  const startAfter = currentRound.allArrived.promise.then(() => new Promise((resolve) => setTimeout(resolve, SETTLE_MS)));
+  return { tokens, delayMs: INTERVAL_MS, phaseMs, startAfter, onToken: (k) => sentAt.set(`${stream}:${k}`, performance.now()) };
 });
 
 const server = await startInstance('server', {
@@ -48,24 +71,38 @@ const server = await startInstance('server', {
   OPENAI_COMPATIBLE_MODELS: 'stream',
   PROVIDER_TIMEOUT_MS: '120000',
   DATABASE_POOL_SIZE: '20',
+  PROVIDER_THREAD: values['provider-thread'],
   NODE_ENV: 'production',
   RATE_LIMIT_REQUESTS_PER_MINUTE: '0', // one bench viewer drives every stream
   RATE_LIMIT_GENERATIONS_PER_MINUTE: '0',
 });
 const token = await benchToken();
 const gql = (query: string, variables: Record<string, unknown> = {}) => gqlAt(server.url, token, query, variables);
+// A server that has run for a while is warm (JIT, pools, tokenizer): one unrecorded round first.
+if (Number(values.warmup) > 0) await run(Number(values.warmup));
 const results = [];
 for (const n of STREAM_COUNTS) results.push(await run(n));
 server.process.kill('SIGTERM');
 await vendor.close();
 
-writeResult(values.out, { date: new Date().toISOString(), node: process.version, db: values.db.split(':')[0], tokensPerStream: TOKENS, ratePerStream: RATE, results });
-console.log('\n| streams | tokens delivered | lost | out of order | p50 added latency | p99 | max | tokens/s | start of all streams | server CPU per stream | server memory per stream |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+writeResult(values.out, { date: new Date().toISOString(), node: process.version, db: values.db.split(':')[0], tokensPerStream: TOKENS, ratePerStream: RATE, staggerMs: STAGGER_MS, phase: values.phase, results });
+console.log('\n| streams | tokens delivered | lost | out of order | p50 | p99 | max | steady p50 | steady p99 | steady max | steady tokens/s | server CPU while streaming | server CPU per token | server CPU per stream | server memory per stream |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of results) {
-  console.log(`| ${r.streams} | ${r.delivered}/${r.expected} | ${r.lost} | ${r.outOfOrder} | ${r.latencyMs.p50} ms | ${r.latencyMs.p99} ms | ${r.latencyMs.max} ms | ${r.tokensPerSecond} | ${r.rampMs} ms | ${r.cpuMsPerStream} ms | ${r.memoryKbPerStream} KiB |`);
+  const { steady: s } = r;
+  console.log(`| ${r.streams} | ${r.delivered}/${r.expected} | ${r.lost} | ${r.outOfOrder} | ${r.latencyMs.p50} ms | ${r.latencyMs.p99} ms | ${r.latencyMs.max} ms | ${s.latencyMs.p50} ms | ${s.latencyMs.p99} ms | ${s.latencyMs.max} ms | ${s.tokensPerSecond} | ${r.serverCpuPercentStreaming}% | ${r.cpuUsPerToken} µs | ${r.cpuMsPerStream} ms | ${r.memoryKbPerStream} KiB |`);
 }
 process.exit(0);
+
+function steadyState({ timed }: TokenChecker) {
+  const firsts = timed.filter((t) => t.k === 0).map((t) => t.sentAt);
+  const lasts = timed.filter((t) => t.k === TOKENS - 1).map((t) => t.sentAt);
+  const from = Math.max(...firsts);
+  const to = Math.min(...lasts);
+  const inWindow = timed.filter((t) => t.sentAt >= from && t.sentAt <= to);
+  const seconds = (to - from) / 1000;
+  return { seconds: round(seconds), tokens: inWindow.length, tokensPerSecond: Math.round(inWindow.length / seconds), latencyMs: latencySummary(inWindow.map((t) => t.ms)) };
+}
 
 async function run(n: number) {
   const conversations = await inBatches(n, 50, () =>
@@ -118,13 +155,16 @@ async function run(n: number) {
   );
   await currentRound.allArrived.promise;
   const rampMs = performance.now() - started; // every chat subscription started and its provider request sent
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const tokensStarted = performance.now();
+  const cpuAtTokens = cpuMs(server.process.pid!);
   const benchCpuBefore = process.cpuUsage();
   await streaming;
   const seconds = (performance.now() - tokensStarted) / 1000;
   const benchCpu = process.cpuUsage(benchCpuBefore);
   clearInterval(sampler);
-  const cpu = cpuMs(server.process.pid!) - cpuBefore;
+  const cpuEnd = cpuMs(server.process.pid!);
+  const cpu = cpuEnd - cpuBefore;
   await Promise.all(clients.map((c) => c.dispose()));
 
   const { delivered, outOfOrder, latencies } = tokens;
@@ -142,9 +182,14 @@ async function run(n: number) {
     seconds: round(seconds),
     tokensPerSecond: Math.round(delivered / seconds),
     latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: round(latencies.at(-1) ?? NaN) },
+    // Tokens written while all N streams were streaming (from the last stream's first token to the first
+    // stream's last one): the latency at N concurrent streams, without the ramps up and down.
+    steady: steadyState(tokens),
+    // Everything a stream cost the server: its start, its tokens and its end.
     cpuMsPerStream: round(cpu / n),
-    // CPU was counted from before the streams started: over the start and the streaming together.
-    serverCpuPercent: Math.round(cpu / 10 / (seconds + rampMs / 1000)),
+    // While tokens flowed (100% = one core; the server has a main and a provider thread).
+    serverCpuPercentStreaming: Math.round((cpuEnd - cpuAtTokens) / 10 / seconds),
+    cpuUsPerToken: Math.round(((cpuEnd - cpuAtTokens) * 1000) / Math.max(1, delivered)),
     benchProcessCpuPercent: Math.round((benchCpu.user + benchCpu.system) / 10_000 / seconds),
     memoryKbPerStream: Math.round(Math.max(0, rssPeak - rssBefore) / n),
     serverRssMb: { before: Math.round(rssBefore / 1024), peak: Math.round(rssPeak / 1024) },

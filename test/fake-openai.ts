@@ -6,8 +6,10 @@ import type { AddressInfo } from 'node:net';
 
 export type Script = {
   tokens?: string[];
-  /** Pause before each token. */
+  /** Pause before each token; tokens keep to this pace (token i is due (i + 1) × delayMs after the start). */
   delayMs?: number;
+  /** Shifts the whole schedule by this much: benchmarks spread their streams' tokens over the interval. */
+  phaseMs?: number;
   usage?: { prompt: number; completion: number };
   /** Answer with this HTTP status and an OpenAI error body instead of a stream. */
   status?: number;
@@ -72,6 +74,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     res.write(chunk({ role: 'assistant', content: '' }));
     await script.startAfter;
     const tokens = script.tokens ?? [];
+    const startedAt = performance.now() + (script.phaseMs ?? 0);
     if (script.errorAfter !== undefined) {
       // One write: the tokens and then the error reach the client together.
       const head = tokens.slice(0, script.errorAfter).map((token) => chunk({ content: token })).join('');
@@ -86,7 +89,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
         return void res.socket?.destroy();
       }
       if (script.hangAfter === i) return; // leave the connection open, silent
-      if (script.delayMs) await sleep(script.delayMs);
+      if (script.delayMs) await sleep(startedAt + (i + 1) * script.delayMs - performance.now());
       res.write(chunk({ content: token }));
       script.onToken?.(i, token);
     }
