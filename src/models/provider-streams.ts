@@ -21,8 +21,8 @@ export type FromProviderThread =
   | { id: number; end: true }
   | { id: number; failure: { description: string; details: Record<string, unknown> } };
 
-export function createProviderStreams(models: ModelRegistry, config: ModelsConfig, { thread, log }: { thread: boolean; log: Logger }): ProviderStreams {
-  if (!thread) return { stream: (modelId, prompt, signal) => readReply(models.languageModel(modelId), prompt, signal), close: async () => {} };
+export function createProviderStreams(models: ModelRegistry, config: ModelsConfig, log: Logger): ProviderStreams {
+  if (!config.providerThread) return { stream: (modelId, prompt, signal) => readReply(models.languageModel(modelId), prompt, signal), close: async () => {} };
   return new ProviderThread(config, log);
 }
 
@@ -71,8 +71,10 @@ class ProviderThread implements ProviderStreams {
       if ('end' in message) reply.end();
       else reply.fail(new ProviderFailure(message.failure.description, message.failure.details));
     });
+    // 'error' is followed by 'exit': the first of them, for the current thread only, fails its replies.
     const lost = (why: string) => (err?: unknown) => {
-      if (this.#worker === worker) this.#worker = null; // the next stream starts a new thread
+      if (this.#worker !== worker) return;
+      this.#worker = null; // the next stream starts a new thread
       if (this.#closed) return;
       this.#log.error({ err, why }, 'provider thread stopped');
       for (const reply of this.#replies.values()) reply.fail(new ProviderFailure('The connection to the model provider failed before the reply was complete.', { why }));
