@@ -67,12 +67,15 @@ export async function gqlAt(url: string, token: string, query: string, variables
 export class TokenChecker {
   delivered = 0;
   outOfOrder = 0;
-  readonly latencies: number[] = [];
   /** Every timed token: its stream, its index there, when the vendor wrote it, and its latency. */
   readonly timed: { stream: number; k: number; sentAt: number; ms: number }[] = [];
   readonly #next = new Map<number, number>();
 
   constructor(private readonly sentAt: Map<string, number>) {}
+
+  get latencies(): number[] {
+    return this.timed.map((t) => t.ms);
+  }
 
   /** A delta carries one token, or several when the server coalesced what had queued up. */
   receive(stream: number, delta: string, now = performance.now()): void {
@@ -83,7 +86,6 @@ export class TokenChecker {
       this.delivered++;
       const sent = this.sentAt.get(token);
       if (sent !== undefined) {
-        this.latencies.push(now - sent);
         this.timed.push({ stream, k, sentAt: sent, ms: now - sent });
       }
     }

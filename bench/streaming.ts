@@ -19,7 +19,7 @@ import WebSocket from 'ws';
 import { startFakeOpenAI } from '../test/fake-openai.ts';
 import { startInstance } from '../test/cluster.ts';
 import { JWT_SECRET } from '../test/helpers.ts';
-import { benchToken, cpuMs, deferred, gqlAt, inBatches, latencySummary, percentile, round, rssKb, TokenChecker, writeResult } from './lib.ts';
+import { benchToken, cpuMs, deferred, gqlAt, inBatches, latencySummary, round, rssKb, TokenChecker, writeResult } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -168,8 +168,6 @@ async function run(n: number) {
   await Promise.all(clients.map((c) => c.dispose()));
 
   const { delivered, outOfOrder, latencies } = tokens;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => percentile(latencies, p);
   const expected = n * TOKENS;
   const result = {
     streams: n,
@@ -181,7 +179,7 @@ async function run(n: number) {
     rampMs: round(rampMs),
     seconds: round(seconds),
     tokensPerSecond: Math.round(delivered / seconds),
-    latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: round(latencies.at(-1) ?? NaN) },
+    latencyMs: latencySummary(latencies),
     // Tokens written while all N streams were streaming (from the last stream's first token to the first
     // stream's last one): the latency at N concurrent streams, without the ramps up and down.
     steady: steadyState(tokens),
