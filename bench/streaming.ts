@@ -1,7 +1,7 @@
 // Streaming benchmark: N concurrent chat streams over graphql-ws through a real server process.
 //
 //   node --import tsx bench/streaming.ts [--streams 10,100,1000] [--tokens 300] [--rate 50] [--stagger 2000]
-//                                        [--phase spread|sync] [--provider-thread true] [--db pglite:memory]
+//                                        [--phase spread|sync] [--provider-threads 2] [--db pglite:memory]
 //
 // A fake OpenAI-compatible vendor in this process writes each stream's tokens at `rate` per second and
 // notes when each was written; the clients (also here, so one clock) note when each arrives. The server,
@@ -30,7 +30,7 @@ const { values } = parseArgs({
     stagger: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '50' },
     settle: { type: 'string', default: '500' },
-    'provider-thread': { type: 'string', default: 'true' },
+    'provider-threads': { type: 'string', default: '2' },
     db: { type: 'string', default: 'pglite:memory' },
     out: { type: 'string', default: 'bench/results/streaming.json' },
   },
@@ -71,7 +71,7 @@ const server = await startInstance('server', {
   OPENAI_COMPATIBLE_MODELS: 'stream',
   PROVIDER_TIMEOUT_MS: '120000',
   DATABASE_POOL_SIZE: '20',
-  PROVIDER_THREAD: values['provider-thread'],
+  PROVIDER_THREADS: values['provider-threads'],
   NODE_ENV: 'production',
   RATE_LIMIT_REQUESTS_PER_MINUTE: '0', // one bench viewer drives every stream
   RATE_LIMIT_GENERATIONS_PER_MINUTE: '0',

@@ -48,7 +48,7 @@ const envSchema = z.object({
   OPENAI_COMPATIBLE_API_KEY: z.string().optional(),
   OPENAI_COMPATIBLE_NAME: z.string().regex(/^[a-z][a-z0-9-]*$/, 'lower-case letters, digits and dashes').default('local'),
   OPENAI_COMPATIBLE_MODELS: modelList.optional(),
-  PROVIDER_THREAD: z.stringbool().default(true),
+  PROVIDER_THREADS: z.coerce.number().int().min(0).max(16).default(2),
 
   // Generation.
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
@@ -94,8 +94,8 @@ export type ModelsConfig = {
   anthropic?: ProviderEndpoint;
   /** Any OpenAI-compatible server (Ollama, vLLM, llama.cpp), under its own provider name. */
   compatible?: ProviderEndpoint & { name: string };
-  /** Read replies on a worker thread (true), or on the main thread. */
-  providerThread: boolean;
+  /** Worker threads that read model replies; 0: read them on the main thread. */
+  providerThreads: number;
 };
 
 export class ConfigError extends Error {}
@@ -140,7 +140,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     models: {
       defaultModel: values.DEFAULT_MODEL,
       echoDelayMs: values.ECHO_DELAY_MS,
-      providerThread: values.PROVIDER_THREAD,
+      providerThreads: values.PROVIDER_THREADS,
       openai: values.OPENAI_API_KEY ? { apiKey: values.OPENAI_API_KEY, baseURL: values.OPENAI_BASE_URL, models: values.OPENAI_MODELS } : undefined,
       anthropic: values.ANTHROPIC_API_KEY
         ? { apiKey: values.ANTHROPIC_API_KEY, baseURL: values.ANTHROPIC_BASE_URL, models: values.ANTHROPIC_MODELS }

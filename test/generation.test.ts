@@ -57,8 +57,8 @@ async function requestAfter(count: number) {
 
 const waitForStatus = (viewer: TestViewer, id: string, status: string) => waitForMessageStatus((q, v) => t.gql(q, v, viewer), id, status);
 
-// Every test runs twice: replies read on the provider thread (the default) and on the main thread.
-describe.each(['true', 'false'])('PROVIDER_THREAD=%s', (providerThread) => {
+// Every test runs twice: replies read on provider threads (the default) and on the main thread.
+describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
   beforeAll(async () => {
     vendor = await startFakeOpenAI();
     t = await startTestApp({
@@ -72,7 +72,7 @@ describe.each(['true', 'false'])('PROVIDER_THREAD=%s', (providerThread) => {
       OPENAI_MODELS: 'normal',
       PROVIDER_TIMEOUT_MS: '1500',
       ECHO_DELAY_MS: '5',
-      PROVIDER_THREAD: providerThread,
+      PROVIDER_THREADS: providerThreads,
     });
     server = await t.listen();
   });

@@ -1,12 +1,14 @@
-// The provider thread's faults: a thread that dies fails the replies it was reading instead of leaving
-// them waiting forever, and the next reply gets a new thread.
+// Reading replies off the main thread: the provider threads share the replies, and a thread that dies
+// fails the replies it was reading instead of leaving them waiting forever; the next reply gets a new one.
 import { describe, expect, it } from 'vitest';
 import { createProviderStreams } from '../src/models/provider-streams.ts';
 import { ProviderFailure } from '../src/models/reply.ts';
+import { ReplyQueue } from '../src/models/reply-queue.ts';
 import { createModelRegistry } from '../src/models/registry.ts';
 import { createLogger } from '../src/logger.ts';
 
-const prompt = [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'hello there' }] }];
+const promptOf = (text: string) => [{ role: 'user' as const, content: [{ type: 'text' as const, text }] }];
+const prompt = promptOf('hello there');
 const log = createLogger({ logLevel: 'silent' });
 
 async function readAll(stream: AsyncIterable<{ text: string }>): Promise<string> {
@@ -15,20 +17,22 @@ async function readAll(stream: AsyncIterable<{ text: string }>): Promise<string>
   return text;
 }
 
-describe('the provider thread', () => {
-  it('reads a reply on the thread', async () => {
-    const config = { echoDelayMs: 0, providerThread: true };
+describe('provider threads', () => {
+  it('read replies on the threads, several at once', async () => {
+    const config = { echoDelayMs: 1, providerThreads: 2 };
     const providers = createProviderStreams(createModelRegistry(config), config, log);
     try {
-      expect(await readAll(providers.stream('builtin:echo', prompt, new AbortController().signal))).toBe('hello there');
+      const texts = Array.from({ length: 5 }, (_, i) => `reply number ${i} of five`);
+      const replies = texts.map((text) => readAll(providers.stream('builtin:echo', promptOf(text), new AbortController().signal)));
+      expect(await Promise.all(replies)).toEqual(texts);
     } finally {
       await providers.close();
     }
   });
 
-  it('fails the replies of a thread that dies, each time, rather than leaving them waiting', async () => {
+  it('fail the replies of a thread that dies, each time, rather than leaving them waiting', async () => {
     // The main thread's registry is fine; the thread's copy of the configuration makes it throw at start.
-    const config = { echoDelayMs: 0, providerThread: true, defaultModel: 'nowhere:model' };
+    const config = { echoDelayMs: 0, providerThreads: 1, defaultModel: 'nowhere:model' };
     const providers = createProviderStreams(createModelRegistry({ echoDelayMs: 0 }), config, log);
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -39,5 +43,42 @@ describe('the provider thread', () => {
     } finally {
       await providers.close();
     }
+  });
+});
+
+describe('a reply queue', () => {
+  it('hands over what queued up as one chunk, keeping the usage', async () => {
+    const reply = new ReplyQueue(() => {});
+    reply.push({ text: 'a ' });
+    reply.push({ text: 'b ' });
+    reply.push({ text: '', usage: { inputTokens: 3, outputTokens: 2 } });
+    expect(await reply.next()).toEqual({ done: false, value: { text: 'a b ', usage: { inputTokens: 3, outputTokens: 2 } } });
+    const later = reply.next();
+    reply.push({ text: 'c' });
+    reply.end();
+    expect(await later).toEqual({ done: false, value: { text: 'c' } });
+    expect(await reply.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('delivers the text before a failure, then throws it, and stops the reading once', async () => {
+    let stops = 0;
+    const reply = new ReplyQueue(() => stops++);
+    reply.push({ text: 'partial' });
+    reply.fail(new Error('upstream broke'));
+    reply.fail(new Error('a second failure is ignored'));
+    expect(await reply.next()).toEqual({ done: false, value: { text: 'partial' } });
+    await expect(reply.next()).rejects.toThrow('upstream broke');
+    expect(stops).toBe(1);
+  });
+
+  it('stops the reading when its consumer leaves early', async () => {
+    let stops = 0;
+    const reply = new ReplyQueue(() => stops++);
+    reply.push({ text: 'first' });
+    for await (const chunk of reply) {
+      expect(chunk.text).toBe('first');
+      break;
+    }
+    expect(stops).toBe(1);
   });
 });

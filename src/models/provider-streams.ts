@@ -1,13 +1,15 @@
-// Where model replies are read. By default on one provider thread: the provider packages' per-chunk work
+// Where model replies are read. By default on provider threads: the provider packages' per-chunk work
 // (web streams, SSE parsing, schema validation) is the largest cost of a streamed token, and off the main
-// thread it no longer delays the delivery of other streams' tokens to their subscribers. With the thread
-// off, replies are read on the main thread, as one process with no worker.
+// thread it no longer delays the delivery of other streams' tokens to their subscribers. Two threads
+// rather than one: each pauses for garbage collection about every 100 ms at 100 streams, and a pause
+// delays only the streams of its own thread. With no thread, replies are read on the main thread.
 import { Worker } from 'node:worker_threads';
 import type { LanguageModelV3Prompt } from '@ai-sdk/provider';
 import type { ModelsConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ModelRegistry } from './registry.ts';
 import { ProviderFailure, readReply, type ReplyChunk } from './reply.ts';
+import { ReplyQueue } from './reply-queue.ts';
 
 export type ProviderStreams = {
   /** The reply of `modelId` to `prompt`; aborting `signal` ends it at once and aborts the upstream request. */
@@ -22,14 +24,39 @@ export type FromProviderThread =
   | { id: number; failure: { description: string; details: Record<string, unknown> } };
 
 export function createProviderStreams(models: ModelRegistry, config: ModelsConfig, log: Logger): ProviderStreams {
-  if (!config.providerThread) return { stream: (modelId, prompt, signal) => readReply(models.languageModel(modelId), prompt, signal), close: async () => {} };
-  return new ProviderThread(config, log);
+  if (config.providerThreads === 0) return { stream: (modelId, prompt, signal) => readOnMainThread(models, modelId, prompt, signal), close: async () => {} };
+  const threads = Array.from({ length: config.providerThreads }, () => new ProviderThread(config, log));
+  return {
+    // The thread reading the fewest replies: long replies do not pile up on one thread.
+    stream: (modelId, prompt, signal) => threads.reduce((a, b) => (b.reading < a.reading ? b : a)).stream(modelId, prompt, signal),
+    close: async () => void (await Promise.all(threads.map((thread) => thread.close()))),
+  };
 }
 
-class ProviderThread implements ProviderStreams {
+function readOnMainThread(models: ModelRegistry, modelId: string, prompt: LanguageModelV3Prompt, signal: AbortSignal): AsyncIterable<ReplyChunk> {
+  const reading = new AbortController();
+  const reply = new ReplyQueue(() => reading.abort(new Error('generation stopped')));
+  if (signal.aborted) {
+    reply.fail(signal.reason);
+    return reply;
+  }
+  signal.addEventListener('abort', () => reply.fail(signal.reason), { once: true });
+  void (async () => {
+    try {
+      for await (const chunk of readReply(models.languageModel(modelId), prompt, reading.signal)) reply.push(chunk);
+      reply.end();
+    } catch (error) {
+      reply.fail(error); // after a stop, the reply has failed already and this is ignored
+    }
+  })();
+  return reply;
+}
+
+/** One worker thread and the replies it is reading; a thread that dies is replaced by the next reply. */
+class ProviderThread {
   readonly #config: ModelsConfig;
   readonly #log: Logger;
-  readonly #replies = new Map<number, Reply>();
+  readonly #replies = new Map<number, ReplyQueue>();
   #worker: Worker | null = null;
   #nextId = 1;
   #closed = false;
@@ -40,10 +67,14 @@ class ProviderThread implements ProviderStreams {
     this.#start(); // now, so that the first generation does not wait for the thread to load
   }
 
+  get reading(): number {
+    return this.#replies.size;
+  }
+
   stream(modelId: string, prompt: LanguageModelV3Prompt, signal: AbortSignal): AsyncIterable<ReplyChunk> {
     const id = this.#nextId++;
     const worker = this.#worker ?? this.#start();
-    const reply = new Reply(() => {
+    const reply = new ReplyQueue(() => {
       if (this.#replies.delete(id)) worker.postMessage({ type: 'abort', id } satisfies ToProviderThread);
     });
     if (signal.aborted) reply.fail(signal.reason);
@@ -85,73 +116,4 @@ class ProviderThread implements ProviderStreams {
     this.#worker = worker;
     return worker;
   }
-}
-
-/**
- * One reply as the provider thread sends it. Chunks that pile up while the reader is busy are handed
- * over as one, so a busy server delivers several tokens per event instead of falling further behind.
- */
-class Reply implements AsyncIterableIterator<ReplyChunk> {
-  readonly #queue: ReplyChunk[] = [];
-  #ended = false;
-  #failure: { error: unknown } | null = null;
-  #wake: (() => void) | null = null;
-  readonly #stop: () => void;
-
-  constructor(stop: () => void) {
-    this.#stop = stop;
-  }
-
-  push(chunk: ReplyChunk): void {
-    this.#queue.push(chunk);
-    this.#wakeReader();
-  }
-
-  end(): void {
-    this.#ended = true;
-    this.#wakeReader();
-  }
-
-  /** Ends the reply with `error`, after the text already queued; stops the reading on the thread. */
-  fail(error: unknown): void {
-    if (this.#failure || this.#ended) return;
-    this.#failure = { error };
-    this.#stop();
-    this.#wakeReader();
-  }
-
-  async next(): Promise<IteratorResult<ReplyChunk>> {
-    for (;;) {
-      if (this.#queue.length > 0) return { done: false, value: merge(this.#queue.splice(0)) };
-      if (this.#failure) throw this.#failure.error;
-      if (this.#ended) return { done: true, value: undefined };
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-  }
-
-  async return(): Promise<IteratorResult<ReplyChunk>> {
-    if (!this.#ended) this.#stop();
-    this.#ended = true;
-    return { done: true, value: undefined };
-  }
-
-  [Symbol.asyncIterator]() {
-    return this;
-  }
-
-  #wakeReader() {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
-  }
-}
-
-function merge(chunks: ReplyChunk[]): ReplyChunk {
-  if (chunks.length === 1) return chunks[0];
-  const merged: ReplyChunk = { text: '' };
-  for (const chunk of chunks) {
-    merged.text += chunk.text;
-    if (chunk.usage) merged.usage = chunk.usage;
-  }
-  return merged;
 }

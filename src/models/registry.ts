@@ -19,7 +19,7 @@ export type ModelRegistry = {
   languageModel(id: string): LanguageModelV3;
 };
 
-export function createModelRegistry(config: Omit<ModelsConfig, 'providerThread'> = { echoDelayMs: 0 }): ModelRegistry {
+export function createModelRegistry(config: Omit<ModelsConfig, 'providerThreads'> = { echoDelayMs: 0 }): ModelRegistry {
   const factories = new Map<string, () => LanguageModelV3>();
   const echo = createEchoModel({ delayMs: config.echoDelayMs });
   factories.set(ECHO_MODEL_ID, () => echo);
