@@ -6,6 +6,7 @@ import type { GraphQLError } from 'graphql';
 import { schema } from './schema/index.ts';
 import { createContext, type AppServices, type Context } from './context.ts';
 import { maskError, withContractCode } from './errors.ts';
+import { useCompiledSubscriptionEvents } from './compiled-subscriptions.ts';
 import type { Viewer } from './auth.ts';
 
 /** Set by the WebSocket server, which authenticates once per connection. */
@@ -45,6 +46,7 @@ export function createGraphQLHandler(services: AppServices) {
     },
     plugins: [
       useContractErrorCodes(),
+      useCompiledSubscriptionEvents(),
       // Limits on what one document may ask for: nesting, aliases, size, cost.
       EnvelopArmorPlugin({
         maxDepth: { n: 12, ignoreIntrospection: true },

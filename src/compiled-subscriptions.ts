@@ -1,0 +1,40 @@
+// Subscription events run as compiled code (graphql-jit) rather than through the interpreting executor.
+// Every streamed token is one event per subscriber; interpreting its selection set each time was the
+// largest share of the main thread's allocations, and the garbage collection they cause is what delays
+// tokens (bench/RESULTS.md). Only the events are compiled: the event stream itself is opened by
+// graphql-js, whose argument handling is the reference (graphql-jit's own `subscribe` hands the
+// operation's variables to the field as its arguments). Queries and mutations are left as they are.
+import { createSourceEventStream, type DocumentNode, type ExecutionArgs } from 'graphql';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { isAsyncIterable, makeSubscribe, type Plugin } from '@envelop/core';
+import { mapAsyncIterator } from '@whatwg-node/promise-helpers';
+
+export function useCompiledSubscriptionEvents(): Plugin {
+  // Yoga's parser cache hands out one document per query text, so each is compiled once.
+  const compiled = new WeakMap<DocumentNode, Map<string | null, CompiledQuery | null>>();
+
+  function compiledEvents({ schema, document, operationName }: ExecutionArgs): CompiledQuery | null {
+    let byOperation = compiled.get(document);
+    if (!byOperation) compiled.set(document, (byOperation = new Map()));
+    const name = operationName ?? null;
+    if (!byOperation.has(name)) {
+      const result = compileQuery(schema, document, operationName ?? undefined);
+      byOperation.set(name, isCompiledQuery(result) ? result : null); // null: the executor runs it as before
+    }
+    return byOperation.get(name)!;
+  }
+
+  return {
+    onSubscribe({ args, setSubscribeFn }) {
+      const events = compiledEvents(args);
+      if (!events) return;
+      setSubscribeFn(
+        makeSubscribe(async (args: ExecutionArgs) => {
+          const stream = await createSourceEventStream(args);
+          if (!isAsyncIterable(stream)) return stream; // the errors of opening it
+          return mapAsyncIterator(stream, (payload) => events.query(payload, args.contextValue, args.variableValues));
+        }),
+      );
+    },
+  };
+}
