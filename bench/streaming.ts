@@ -14,6 +14,7 @@
 // instant, a worst-case burst of N tokens at once. One unrecorded warm-up round comes first.
 // Also counted: tokens lost or out of order, tokens per second, the server's CPU time and memory.
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startFakeOpenAI } from '../test/fake-openai.ts';
@@ -159,7 +160,11 @@ async function run(n: number) {
   const tokensStarted = performance.now();
   const cpuAtTokens = cpuMs(server.process.pid!);
   const benchCpuBefore = process.cpuUsage();
+  // The clients note a token when this process gets to it: its own delays are part of every latency.
+  const benchDelay = monitorEventLoopDelay({ resolution: 1 });
+  benchDelay.enable();
   await streaming;
+  benchDelay.disable();
   const seconds = (performance.now() - tokensStarted) / 1000;
   const benchCpu = process.cpuUsage(benchCpuBefore);
   clearInterval(sampler);
@@ -185,10 +190,12 @@ async function run(n: number) {
     steady: steadyState(tokens),
     // Everything a stream cost the server: its start, its tokens and its end.
     cpuMsPerStream: round(cpu / n),
-    // While tokens flowed (100% = one core; the server has a main and a provider thread).
+    // While tokens flowed (100% = one core; the server has a main thread and provider threads).
     serverCpuPercentStreaming: Math.round((cpuEnd - cpuAtTokens) / 10 / seconds),
     cpuUsPerToken: Math.round(((cpuEnd - cpuAtTokens) * 1000) / Math.max(1, delivered)),
     benchProcessCpuPercent: Math.round((benchCpu.user + benchCpu.system) / 10_000 / seconds),
+    // How late this process's own event loop ran (a 1 ms timer), p99 and max.
+    benchEventLoopDelayMs: { p99: round(benchDelay.percentile(99) / 1e6 - 1), max: round(benchDelay.max / 1e6 - 1) },
     memoryKbPerStream: Math.round(Math.max(0, rssPeak - rssBefore) / n),
     serverRssMb: { before: Math.round(rssBefore / 1024), peak: Math.round(rssPeak / 1024) },
   };
