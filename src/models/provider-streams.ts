@@ -18,6 +18,7 @@ export type ProviderStreams = {
 };
 
 export type ToProviderThread = { type: 'start'; id: number; modelId: string; prompt: LanguageModelV3Prompt } | { type: 'abort'; id: number };
+/** The thread posts these in batches: an array per message. */
 export type FromProviderThread =
   | { id: number; chunk: ReplyChunk }
   | { id: number; end: true }
@@ -94,13 +95,8 @@ class ProviderThread {
   #start(): Worker {
     const worker = new Worker(new URL('./provider-thread-entry.mjs', import.meta.url), { workerData: { models: this.#config } });
     worker.unref(); // it never keeps the process alive by itself
-    worker.on('message', (message: FromProviderThread) => {
-      const reply = this.#replies.get(message.id);
-      if (!reply) return; // stopped on this side already
-      if ('chunk' in message) return reply.push(message.chunk);
-      this.#replies.delete(message.id);
-      if ('end' in message) reply.end();
-      else reply.fail(new ProviderFailure(message.failure.description, message.failure.details));
+    worker.on('message', (messages: FromProviderThread[]) => {
+      for (const message of messages) this.#receive(message);
     });
     // 'error' is followed by 'exit': the first of them, for the current thread only, fails its replies.
     const lost = (why: string) => (err?: unknown) => {
@@ -115,5 +111,14 @@ class ProviderThread {
     worker.on('exit', lost('exit'));
     this.#worker = worker;
     return worker;
+  }
+
+  #receive(message: FromProviderThread): void {
+    const reply = this.#replies.get(message.id);
+    if (!reply) return; // stopped on this side already
+    if ('chunk' in message) return reply.push(message.chunk);
+    this.#replies.delete(message.id);
+    if ('end' in message) reply.end();
+    else reply.fail(new ProviderFailure(message.failure.description, message.failure.details));
   }
 }

@@ -1,4 +1,4 @@
-// The provider thread: reads model replies (HTTP, SSE parsing, validation of each chunk) off the event loop
+// A provider thread: reads model replies (HTTP, SSE parsing, validation of each chunk) off the event loop
 // that serves clients, and posts their text to the main thread. Started by provider-streams.ts.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ModelsConfig } from '../config.ts';
@@ -9,7 +9,14 @@ import type { FromProviderThread, ToProviderThread } from './provider-streams.ts
 const port = parentPort!;
 const models = createModelRegistry(workerData.models as ModelsConfig);
 const running = new Map<number, AbortController>();
-const post = (message: FromProviderThread) => port.postMessage(message);
+
+// What the replies produced while the thread handled one batch of socket reads goes out as one message:
+// a chunk waits only for the end of that batch, and under load the main thread receives a few large
+// messages instead of one per token.
+const outbox: FromProviderThread[] = [];
+const post = (message: FromProviderThread) => {
+  if (outbox.push(message) === 1) setImmediate(() => port.postMessage(outbox.splice(0)));
+};
 
 port.on('message', (message: ToProviderThread) => {
   if (message.type === 'abort') running.get(message.id)?.abort(new Error('generation stopped'));
