@@ -1,0 +1,96 @@
+// A real HTTP server that speaks Anthropic's Messages streaming wire format (named SSE events:
+// message_start, content_block_delta, message_delta, message_stop, error), scripted per model name.
+// It records each request with its headers, and whether the client closed the connection early.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type AnthropicScript = {
+  tokens?: string[];
+  /** Pause before each token. */
+  delayMs?: number;
+  usage?: { input: number; output: number };
+  /** Answer with this HTTP status and an Anthropic error body instead of a stream. */
+  status?: number;
+  /** After this many tokens, an `error` event (overloaded) instead of the rest. */
+  errorAfter?: number;
+  /** After this many tokens, send nothing more and keep the connection open. */
+  hangAfter?: number;
+};
+
+export type AnthropicRequest = {
+  body: any;
+  headers: http.IncomingHttpHeaders;
+  /** Resolves true when the client closed the connection before the reply was complete. */
+  abortedByClient: Promise<boolean>;
+};
+
+export type FakeAnthropic = {
+  baseURL: string;
+  requests: AnthropicRequest[];
+  script(model: string, script: AnthropicScript): void;
+  close(): Promise<void>;
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+
+export async function startFakeAnthropic(): Promise<FakeAnthropic> {
+  const scripts = new Map<string, AnthropicScript>();
+  const requests: AnthropicRequest[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+
+  const server = http.createServer(async (req, res) => {
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const body = JSON.parse(raw);
+    const script = scripts.get(body.model) ?? { tokens: ['ok'] };
+    let finished = false;
+    const abortedByClient = new Promise<boolean>((resolve) => res.on('close', () => resolve(!finished)));
+    requests.push({ body, headers: req.headers, abortedByClient });
+
+    if (req.url !== '/v1/messages' || script.status) {
+      finished = true;
+      res.writeHead(script.status ?? 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'Internal server error' } }));
+      return;
+    }
+    const tokens = script.tokens ?? [];
+    const usage = script.usage ?? { input: 10, output: tokens.length };
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.write(
+      event('message_start', {
+        message: { id: 'msg_fake', type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: usage.input, output_tokens: 1 } },
+      }),
+    );
+    res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    res.write(event('ping', {}));
+    for (const [i, token] of tokens.entries()) {
+      if (res.destroyed) return;
+      if (script.errorAfter === i) {
+        finished = true;
+        return void res.end(event('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
+      }
+      if (script.hangAfter === i) return; // leave the connection open, silent
+      if (script.delayMs) await sleep(script.delayMs);
+      res.write(event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: token } }));
+    }
+    res.write(event('content_block_stop', { index: 0 }));
+    res.write(event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output } }));
+    res.write(event('message_stop', {}));
+    finished = true;
+    res.end();
+  });
+  server.on('connection', (socket) => (sockets.add(socket), socket.on('close', () => sockets.delete(socket))));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    baseURL: `http://127.0.0.1:${port}/v1`,
+    requests,
+    script: (model, script) => void scripts.set(model, script),
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
