@@ -1,7 +1,7 @@
 // Runs assistant generations on the server, independent of any client: streams the provider's reply into
 // the event log, persists it as it goes (so a crash loses at most one flush interval), and finishes the
 // message as COMPLETED, FAILED, CANCELLED or INTERRUPTED.
-import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ProviderStreams } from '../models/provider-streams.ts';
@@ -166,9 +166,10 @@ function stoppedOutcome(reason: StopReason | null, timeoutMs: number): Outcome {
 type Finish = { sequenceNumber: number; content: string; usage?: Usage; outcome: Outcome };
 
 /**
- * Writes the final state of a generated message and its conversation's counters in one transaction, then
- * logs the terminal event and tells subscribers. Only a message still STREAMING is finished, so two
- * finishers (a runner and a forced cancel, say) cannot both count its tokens.
+ * Writes the final state of a generated message and its conversation's counters in one statement (one
+ * round trip: it runs while other generations stream), then logs the terminal event and tells
+ * subscribers. Only a message still STREAMING is finished, so two finishers (a runner and a forced
+ * cancel, say) cannot both count its tokens.
  */
 export async function finishGeneration(
   deps: Pick<RunnerDeps, 'prisma' | 'eventLog' | 'pubsub'>,
@@ -177,29 +178,23 @@ export async function finishGeneration(
 ): Promise<boolean> {
   const tokens = usage?.outputTokens ?? countTokens(content);
   const now = new Date();
-  const finished = await deps.prisma.$transaction(async (tx) => {
-    const { count } = await tx.message.updateMany({
-      where: { id: job.messageId, status: 'STREAMING' },
-      data: {
-        content,
-        status: outcome.status,
-        error: outcome.error,
-        tokens,
-        promptTokens: usage?.inputTokens ?? null,
-        completionTokens: usage?.outputTokens ?? null,
-        completedAt: now,
-        sequenceNumber,
-        runnerId: null,
-        heartbeatAt: null,
-      } satisfies Prisma.MessageUpdateManyMutationInput,
-    });
-    if (count === 0) return (await tx.message.count({ where: { id: job.messageId } })) === 0 ? 'gone' : false;
-    await tx.conversation.updateMany({
-      where: { id: job.conversationId },
-      data: { totalTokens: { increment: tokens }, preview: previewOf(content), updatedAt: now },
-    });
-    return true;
-  });
+  // The conversation is counted only when the message was finished here; `present` (read before the
+  // updates, as the whole statement is) tells a message purged meanwhile from one finished by another.
+  const [result] = await deps.prisma.$queryRaw<{ finished: boolean; present: boolean }[]>`
+    WITH finished AS (
+      UPDATE "Message"
+      SET "content" = ${content}, "status" = ${outcome.status}::"MessageStatus", "error" = ${outcome.error}, "tokens" = ${tokens},
+          "promptTokens" = ${usage?.inputTokens ?? null}::int, "completionTokens" = ${usage?.outputTokens ?? null}::int,
+          "completedAt" = ${now}::timestamp(3), "sequenceNumber" = ${sequenceNumber}, "runnerId" = NULL, "heartbeatAt" = NULL
+      WHERE "id" = ${job.messageId} AND "status" = 'STREAMING'
+      RETURNING 1
+    ), counted AS (
+      UPDATE "Conversation"
+      SET "totalTokens" = "totalTokens" + ${tokens}, "preview" = ${previewOf(content)}, "updatedAt" = ${now}::timestamp(3)
+      WHERE "id" = ${job.conversationId} AND EXISTS (SELECT 1 FROM finished)
+    )
+    SELECT EXISTS (SELECT 1 FROM finished) AS finished, EXISTS (SELECT 1 FROM "Message" WHERE "id" = ${job.messageId}) AS present`;
+  const finished = result.finished ? true : result.present ? false : 'gone';
   if (finished === 'gone') {
     // Purged while generating: end the log anyway, so that nobody waits on it.
     await deps.eventLog.append(job.messageId, { type: 'completed', sequenceNumber, status: 'CANCELLED' }).catch(() => undefined);
