@@ -1,4 +1,4 @@
-// Entry of the provider thread. Worker threads do not inherit the main thread's TypeScript loader, so
+// Entry of a provider thread. Worker threads do not inherit the main thread's TypeScript loader, so
 // this plain module registers it before loading the thread's code.
 import { register } from 'tsx/esm/api';
 

@@ -1,5 +1,5 @@
 // A model's streamed reply, reduced to what this server keeps: text and token usage. Read the same way
-// on the provider thread and, with that thread off, on the main one.
+// on a provider thread and, with no provider thread, on the main one.
 import { APICallError, type LanguageModelV3, type LanguageModelV3Prompt, type LanguageModelV3StreamPart } from '@ai-sdk/provider';
 
 export type Usage = { inputTokens: number | undefined; outputTokens: number | undefined };
