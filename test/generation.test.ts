@@ -408,5 +408,23 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       expect(events.at(-1).error).toMatch(/did not answer/);
       expect(await vendor.requests.at(-1)!.abortedByClient).toBe(true);
     });
+
+    // The vendor runs on this thread too: with provider threads, its tokens would reach the server only after
+    // the stall, so the stall would be true silence. Read on the main thread, they wait in the socket.
+    it.skipIf(providerThreads !== '0')('a server that stalls longer than the provider timeout does not take a provider that kept talking for a hung one', async () => {
+      vendor.script('slow', { tokens: words(30), delayMs: 50 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:slow' });
+      const client = wsClient(server, viewer);
+      const sub = subscribe(client, CHAT, { input: { conversationId: c.id, content: 'x' } });
+      await sub.next(3);
+      // The server's event loop (this process's) is busy for longer than PROVIDER_TIMEOUT_MS (1.5 s) while
+      // the vendor goes on sending: its tokens wait, unread, and must count as heard once read.
+      const busyUntil = Date.now() + 2000;
+      while (Date.now() < busyUntil);
+      const events = eventsOf(await sub.all());
+      await client.dispose();
+      expect(events.at(-1)).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'COMPLETED', content: words(30).join('') } });
+    });
   });
 });

@@ -126,13 +126,17 @@ export class GenerationRunner {
     // A provider that goes silent (hung upstream) is given up on. Checked on a timer rather than re-armed
     // for every token, which would cost two timer operations per token.
     let lastHeard = Date.now();
+    const silentTooLong = () => Date.now() - lastHeard >= config.providerTimeoutMs;
     const idleCheck = setInterval(() => {
-      if (Date.now() - lastHeard >= config.providerTimeoutMs) this.cancel(job.messageId, 'timeout');
+      // After a stall of this thread, this timer can run before the chunks that arrived meanwhile are read;
+      // setImmediate runs after the next read of pending I/O, so only real silence counts.
+      if (silentTooLong()) setImmediate(() => silentTooLong() && this.cancel(job.messageId, 'timeout'));
     }, Math.min(1000, config.providerTimeoutMs / 4));
 
     try {
       const conversation = await prisma.conversation.findUniqueOrThrow({ where: { id: job.conversationId } });
       const window = await contextWindow(prisma, conversation, config.contextMaxTokens);
+      lastHeard = Date.now(); // the provider's silence counts from its request, not from reading the history
       for await (const chunk of providers.stream(job.model, toPrompt(window), signal)) {
         lastHeard = Date.now();
         if (chunk.usage) usage = chunk.usage;

@@ -27,6 +27,8 @@ async function read({ id, modelId, prompt }: Extract<ToProviderThread, { type: '
   const controller = new AbortController();
   running.set(id, controller);
   try {
+    // No text yet, but the request is on its way: the wait for this thread to start is not the provider's silence.
+    post({ id, chunk: { text: '' } });
     for await (const chunk of readReply(models.languageModel(modelId), prompt, controller.signal)) post({ id, chunk });
     post({ id, end: true });
   } catch (error) {
