@@ -182,9 +182,8 @@ export async function finishGeneration(
 ): Promise<boolean> {
   const tokens = usage?.outputTokens ?? countTokens(content);
   const now = new Date();
-  // The conversation is counted only when the message was finished here; `present` (read before the
-  // updates, as the whole statement is) tells a message purged meanwhile from one finished by another.
-  const [result] = await deps.prisma.$queryRaw<{ finished: boolean; present: boolean }[]>`
+  // The conversation is counted only when the message was finished here.
+  const [{ finished: finishedHere }] = await deps.prisma.$queryRaw<{ finished: boolean }[]>`
     WITH finished AS (
       UPDATE "Message"
       SET "content" = ${content}, "status" = ${outcome.status}::"MessageStatus", "error" = ${outcome.error}, "tokens" = ${tokens},
@@ -197,8 +196,9 @@ export async function finishGeneration(
       SET "totalTokens" = "totalTokens" + ${tokens}, "preview" = ${previewOf(content)}, "updatedAt" = ${now}::timestamp(3)
       WHERE "id" = ${job.conversationId} AND EXISTS (SELECT 1 FROM finished)
     )
-    SELECT EXISTS (SELECT 1 FROM finished) AS finished, EXISTS (SELECT 1 FROM "Message" WHERE "id" = ${job.messageId}) AS present`;
-  const finished = result.finished ? true : result.present ? false : 'gone';
+    SELECT EXISTS (SELECT 1 FROM finished) AS finished`;
+  // Not finished here (rare): finished by another, or purged meanwhile; a fresh read tells which.
+  const finished = finishedHere || ((await deps.prisma.message.count({ where: { id: job.messageId } })) === 0 ? 'gone' : false);
   if (finished === 'gone') {
     // Purged while generating: end the log anyway, so that nobody waits on it.
     await deps.eventLog.append(job.messageId, { type: 'completed', sequenceNumber, status: 'CANCELLED' }).catch(() => undefined);
