@@ -1,8 +1,8 @@
 // A real HTTP server that speaks Anthropic's Messages streaming wire format (named SSE events:
 // message_start, content_block_delta, message_delta, message_stop, error), scripted per model name.
 // It records each request with its headers, and whether the client closed the connection early.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { startVendorServer } from './vendor-server.ts';
 
 export type AnthropicScript = {
   tokens?: string[];
@@ -37,12 +37,8 @@ const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stri
 export async function startFakeAnthropic(): Promise<FakeAnthropic> {
   const scripts = new Map<string, AnthropicScript>();
   const requests: AnthropicRequest[] = [];
-  const sockets = new Set<import('node:net').Socket>();
 
-  const server = http.createServer(async (req, res) => {
-    let raw = '';
-    for await (const chunk of req) raw += chunk;
-    const body = JSON.parse(raw);
+  const server = await startVendorServer(async (req, res, body) => {
     const script = scripts.get(body.model) ?? { tokens: ['ok'] };
     let finished = false;
     const abortedByClient = new Promise<boolean>((resolve) => res.on('close', () => resolve(!finished)));
@@ -80,17 +76,11 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     finished = true;
     res.end();
   });
-  server.on('connection', (socket) => (sockets.add(socket), socket.on('close', () => sockets.delete(socket))));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
 
   return {
-    baseURL: `http://127.0.0.1:${port}/v1`,
+    baseURL: server.baseURL,
     requests,
     script: (model, script) => void scripts.set(model, script),
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }

@@ -1,8 +1,7 @@
 // A real HTTP server that speaks OpenAI's Chat Completions streaming wire format (SSE chunks, a usage chunk,
 // [DONE]), scripted per model name: normal replies, HTTP errors, a stream that breaks or hangs mid-way.
 // It records each request and whether the client closed the connection before the reply ended.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startVendorServer } from './vendor-server.ts';
 
 export type Script = {
   tokens?: string[];
@@ -48,12 +47,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const scripts = new Map<string, ScriptFor>();
   const requests: RecordedRequest[] = [];
-  const sockets = new Set<import('node:net').Socket>();
 
-  const server = http.createServer(async (req, res) => {
-    let raw = '';
-    for await (const chunk of req) raw += chunk;
-    const body = JSON.parse(raw);
+  const server = await startVendorServer(async (req, res, body) => {
     const scripted = scripts.get(body.model) ?? { tokens: ['ok'] };
     const script = typeof scripted === 'function' ? scripted(body) : scripted;
     let finished = false;
@@ -102,17 +97,11 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     finished = true;
     res.end();
   });
-  server.on('connection', (socket) => (sockets.add(socket), socket.on('close', () => sockets.delete(socket))));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
 
   return {
-    baseURL: `http://127.0.0.1:${port}/v1`,
+    baseURL: server.baseURL,
     requests,
     script: (model, script) => void scripts.set(model, script),
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }
