@@ -1,8 +1,7 @@
 // A real HTTP server that speaks Anthropic's Messages streaming wire format (named SSE events:
 // message_start, content_block_delta, message_delta, message_stop, error), scripted per model name.
 // It records each request with its headers, and whether the client closed the connection early.
-import type http from 'node:http';
-import { startVendorServer } from './vendor-server.ts';
+import { startVendorServer, type VendorServer } from './vendor-server.ts';
 
 export type AnthropicScript = {
   tokens?: string[];
@@ -17,35 +16,18 @@ export type AnthropicScript = {
   hangAfter?: number;
 };
 
-export type AnthropicRequest = {
-  body: any;
-  headers: http.IncomingHttpHeaders;
-  /** Resolves true when the client closed the connection before the reply was complete. */
-  abortedByClient: Promise<boolean>;
-};
-
-export type FakeAnthropic = {
-  baseURL: string;
-  requests: AnthropicRequest[];
-  script(model: string, script: AnthropicScript): void;
-  close(): Promise<void>;
-};
+export type FakeAnthropic = VendorServer & { script(model: string, script: AnthropicScript): void };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 
 export async function startFakeAnthropic(): Promise<FakeAnthropic> {
   const scripts = new Map<string, AnthropicScript>();
-  const requests: AnthropicRequest[] = [];
 
   const server = await startVendorServer(async (req, res, body) => {
     const script = scripts.get(body.model) ?? { tokens: ['ok'] };
-    let finished = false;
-    const abortedByClient = new Promise<boolean>((resolve) => res.on('close', () => resolve(!finished)));
-    requests.push({ body, headers: req.headers, abortedByClient });
 
     if (req.url !== '/v1/messages' || script.status) {
-      finished = true;
       res.writeHead(script.status ?? 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'Internal server error' } }));
       return;
@@ -63,7 +45,6 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     for (const [i, token] of tokens.entries()) {
       if (res.destroyed) return;
       if (script.errorAfter === i) {
-        finished = true;
         return void res.end(event('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
       }
       if (script.hangAfter === i) return; // leave the connection open, silent
@@ -73,14 +54,8 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     res.write(event('content_block_stop', { index: 0 }));
     res.write(event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output } }));
     res.write(event('message_stop', {}));
-    finished = true;
     res.end();
   });
 
-  return {
-    baseURL: server.baseURL,
-    requests,
-    script: (model, script) => void scripts.set(model, script),
-    close: () => server.close(),
-  };
+  return { ...server, script: (model, script) => void scripts.set(model, script) };
 }

@@ -1,7 +1,7 @@
 // A real HTTP server that speaks OpenAI's Chat Completions streaming wire format (SSE chunks, a usage chunk,
 // [DONE]), scripted per model name: normal replies, HTTP errors, a stream that breaks or hangs mid-way.
 // It records each request and whether the client closed the connection before the reply ended.
-import { startVendorServer } from './vendor-server.ts';
+import { startVendorServer, type VendorServer } from './vendor-server.ts';
 
 export type Script = {
   tokens?: string[];
@@ -27,38 +27,18 @@ export type Script = {
 /** A script, or one made per request from its body (to tell concurrent requests apart). */
 export type ScriptFor = Script | ((body: any) => Script);
 
-export type RecordedRequest = {
-  model: string;
-  body: any;
-  authorization: string | undefined;
-  /** Resolves true when the client closed the connection before the reply was complete. */
-  abortedByClient: Promise<boolean>;
-};
-
-export type FakeOpenAI = {
-  baseURL: string;
-  requests: RecordedRequest[];
-  script(model: string, script: ScriptFor): void;
-  close(): Promise<void>;
-};
+export type FakeOpenAI = VendorServer & { script(model: string, script: ScriptFor): void };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const scripts = new Map<string, ScriptFor>();
-  const requests: RecordedRequest[] = [];
 
-  const server = await startVendorServer(async (req, res, body) => {
+  const server = await startVendorServer(async (_req, res, body) => {
     const scripted = scripts.get(body.model) ?? { tokens: ['ok'] };
     const script = typeof scripted === 'function' ? scripted(body) : scripted;
-    let finished = false;
-    const abortedByClient = new Promise<boolean>((resolve) => {
-      res.on('close', () => resolve(!finished));
-    });
-    requests.push({ model: body.model, body, authorization: req.headers.authorization, abortedByClient });
 
     if (script.status) {
-      finished = true;
       res.writeHead(script.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: 'The server had an error while processing your request.', type: 'server_error', code: null } }));
       return;
@@ -73,9 +53,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     if (script.errorAfter !== undefined) {
       // One write: the tokens and then the error reach the client together.
       const head = tokens.slice(0, script.errorAfter).map((token) => chunk({ content: token })).join('');
-      res.end(`${head}data: ${JSON.stringify({ error: { message: 'The model is overloaded.', type: 'server_error', code: 'overloaded' } })}\n\n`);
-      finished = true;
-      return;
+      return void res.end(`${head}data: ${JSON.stringify({ error: { message: 'The model is overloaded.', type: 'server_error', code: 'overloaded' } })}\n\n`);
     }
     for (const [i, token] of tokens.entries()) {
       if (res.destroyed) return;
@@ -94,14 +72,8 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       res.write(`data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [], usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion } })}\n\n`);
     }
     res.write('data: [DONE]\n\n');
-    finished = true;
     res.end();
   });
 
-  return {
-    baseURL: server.baseURL,
-    requests,
-    script: (model, script) => void scripts.set(model, script),
-    close: () => server.close(),
-  };
+  return { ...server, script: (model, script) => void scripts.set(model, script) };
 }

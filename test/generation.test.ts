@@ -122,7 +122,7 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       expectWellFormed(events);
       expect(events.at(-1).message).toMatchObject({ content: 'from openai', model: 'openai:normal', usage: { promptTokens: 5, completionTokens: 2 } });
       expect(vendor.requests.at(-1)!.body).toMatchObject({ model: 'normal', stream: true, messages: [{ role: 'user', content: 'hi' }] });
-      expect(vendor.requests.at(-1)!.authorization).toBe('Bearer sk-test');
+      expect(vendor.requests.at(-1)!.headers.authorization).toBe('Bearer sk-test');
     });
 
     it('chat over SSE', async () => {
