@@ -24,6 +24,8 @@ describe('npm start', () => {
     ['an unknown database scheme', { DATABASE_URL: 'mysql://localhost/db' }, /DATABASE_URL/],
     ['a port out of range', { PORT: '70000' }, /PORT/],
     ['an unknown log level', { LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    ['a provider thread count out of range', { PROVIDER_THREADS: '-1' }, /PROVIDER_THREADS/],
+    ['a REDIS_URL that is not a redis:// url', { REDIS_URL: 'localhost:6379' }, /REDIS_URL/],
     ['production without AUTH_JWT_SECRET', { NODE_ENV: 'production', DATABASE_URL: 'pglite:memory' }, /AUTH_JWT_SECRET is required/],
     ['a DEFAULT_MODEL that no provider serves', { DEFAULT_MODEL: 'openai:gpt-4o', DATABASE_URL: 'pglite:memory' }, /DEFAULT_MODEL: openai:gpt-4o is not a configured model/],
   ])('stops with one clear line on %s', async (_name, env, message) => {
