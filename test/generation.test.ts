@@ -49,6 +49,18 @@ async function send(viewer: TestViewer, input: Record<string, unknown>) {
   return (await t.gql(SEND, { input }, viewer)).sendMessage;
 }
 
+/** One whole turn of `chat` in a conversation, over graphql-ws (the default) or SSE: its events. */
+async function chatEvents(viewer: TestViewer, conversationId: string, content: string, over: 'ws' | 'sse' = 'ws') {
+  const input = { conversationId, content };
+  if (over === 'sse') return eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input }));
+  const client = wsClient(server, viewer);
+  try {
+    return eventsOf(await subscribe(client, CHAT, { input }).all());
+  } finally {
+    await client.dispose();
+  }
+}
+
 /** The vendor's next request after `count` of them (the runner sends it just after sendMessage returns). */
 async function requestAfter(count: number) {
   while (vendor.requests.length <= count) await new Promise((r) => setTimeout(r, 10));
@@ -86,9 +98,7 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       vendor.script('normal', { tokens: ['Paris ', 'is ', 'the ', 'capital.'], usage: { prompt: 21, completion: 4 } });
       const viewer = await t.viewer();
       const c = await createConversation(t, viewer, { systemPrompt: 'Answer in one sentence.' });
-      const client = wsClient(server, viewer);
-      const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'What is the capital of France?' } }).all());
-      await client.dispose();
+      const events = await chatEvents(viewer, c.id, 'What is the capital of France?');
 
       expectWellFormed(events);
       expect(events.length).toBeGreaterThanOrEqual(3); // tokens that arrive together may share a delta
@@ -118,7 +128,7 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       vendor.script('normal', { tokens: ['from ', 'openai'], usage: { prompt: 5, completion: 2 } });
       const viewer = await t.viewer();
       const c = await createConversation(t, viewer, { model: 'openai:normal' });
-      const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'hi' } }));
+      const events = await chatEvents(viewer, c.id, 'hi', 'sse');
       expectWellFormed(events);
       expect(events.at(-1).message).toMatchObject({ content: 'from openai', model: 'openai:normal', usage: { promptTokens: 5, completionTokens: 2 } });
       expect(vendor.requests.at(-1)!.body).toMatchObject({ model: 'normal', stream: true, messages: [{ role: 'user', content: 'hi' }] });
@@ -129,7 +139,7 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       vendor.script('normal', { tokens: ['over ', 'server-sent ', 'events'] });
       const viewer = await t.viewer();
       const c = await createConversation(t, viewer);
-      const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'hi' } }));
+      const events = await chatEvents(viewer, c.id, 'hi', 'sse');
       expectWellFormed(events);
       expect(events.at(-1).message.content).toBe('over server-sent events');
       expect(deltas(events)).toBe('over server-sent events');
@@ -138,9 +148,7 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
     it('the echo model replies with the last user message, token by token, with usage', async () => {
       const viewer = await t.viewer();
       const c = await createConversation(t, viewer, { model: 'builtin:echo' });
-      const client = wsClient(server, viewer);
-      const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'Repeat after me, please.' } }).all());
-      await client.dispose();
+      const events = await chatEvents(viewer, c.id, 'Repeat after me, please.');
       expectWellFormed(events);
       // Piece by piece (a server that falls behind may send pieces that queued up together as one delta).
       expect(events.filter((e) => e.__typename === 'MessageDelta').length).toBeGreaterThan(1);
@@ -367,7 +375,7 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       vendor.script('http-error', { status: 500 });
       const viewer = await t.viewer();
       const c = await createConversation(t, viewer, { model: 'fake:http-error' });
-      const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'x' } }));
+      const events = await chatEvents(viewer, c.id, 'x', 'sse');
       expectWellFormed(events);
       const failed = events.at(-1);
       expect(failed).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: '' } });
@@ -379,9 +387,7 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       vendor.script('broken', { tokens: words(10), breakAfter: 4 });
       const viewer = await t.viewer();
       const c = await createConversation(t, viewer, { model: 'fake:broken' });
-      const client = wsClient(server, viewer);
-      const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'x' } }).all());
-      await client.dispose();
+      const events = await chatEvents(viewer, c.id, 'x');
       expectWellFormed(events);
       expect(events.at(-1)).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: words(4).join('') } });
       expect(deltas(events)).toBe(words(4).join(''));
@@ -391,7 +397,7 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       vendor.script('broken', { tokens: words(10), errorAfter: 3 });
       const viewer = await t.viewer();
       const c = await createConversation(t, viewer, { model: 'fake:broken' });
-      const events = eventsOf(await sseSubscribe(server.url, viewer, CHAT, { input: { conversationId: c.id, content: 'x' } }));
+      const events = await chatEvents(viewer, c.id, 'x', 'sse');
       expectWellFormed(events);
       expect(events.at(-1)).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: words(3).join('') } });
       expect(deltas(events)).toBe(words(3).join(''));
@@ -401,9 +407,7 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       vendor.script('hang', { tokens: words(10), hangAfter: 3 });
       const viewer = await t.viewer();
       const c = await createConversation(t, viewer, { model: 'fake:hang' });
-      const client = wsClient(server, viewer);
-      const events = eventsOf(await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'x' } }).all());
-      await client.dispose();
+      const events = await chatEvents(viewer, c.id, 'x');
       expect(events.at(-1)).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: words(3).join('') } });
       expect(events.at(-1).error).toMatch(/did not answer/);
       expect(await vendor.requests.at(-1)!.abortedByClient).toBe(true);
