@@ -33,7 +33,7 @@ export async function idempotent<R>(options: Options<R>): Promise<IdempotentResu
 
   const requestHash = hashOf(options.input);
   const id = { ...ownerOf(options.viewer), operation: options.operation, key };
-  const earlier = await findRecord(options, id);
+  const earlier = await findRecord(prisma, id, options.ttlMs);
   if (earlier) return { value: await replayRecord(options, earlier, requestHash), replayed: true };
 
   try {
@@ -46,7 +46,7 @@ export async function idempotent<R>(options: Options<R>): Promise<IdempotentResu
   } catch (error) {
     // Two requests with the same key at once: the loser of the race answers with the winner's result.
     if (!isPrismaError(error, 'P2002')) throw error;
-    const winner = await findRecord(options, id);
+    const winner = await findRecord(prisma, id, options.ttlMs);
     if (!winner) throw error;
     return { value: await replayRecord(options, winner, requestHash), replayed: true };
   }
@@ -54,10 +54,11 @@ export async function idempotent<R>(options: Options<R>): Promise<IdempotentResu
 
 type RecordId = { orgId: string; userId: string; operation: string; key: string };
 
-async function findRecord<R>(options: Options<R>, id: RecordId) {
-  const record = await options.prisma.idempotencyRecord.findUnique({ where: { orgId_userId_operation_key: id } });
-  if (record && Date.now() - record.createdAt.getTime() > options.ttlMs) {
-    await options.prisma.idempotencyRecord.deleteMany({ where: { ...id, createdAt: record.createdAt } });
+/** The live record for this id; one past its time to live is deleted and counts as none. */
+async function findRecord(prisma: PrismaClient, id: RecordId, ttlMs: number) {
+  const record = await prisma.idempotencyRecord.findUnique({ where: { orgId_userId_operation_key: id } });
+  if (record && Date.now() - record.createdAt.getTime() > ttlMs) {
+    await prisma.idempotencyRecord.deleteMany({ where: { ...id, createdAt: record.createdAt } });
     return null;
   }
   return record;
@@ -70,9 +71,7 @@ async function replayRecord<R>(options: Options<R>, record: { requestHash: strin
 
 /** Whether this viewer already has a live result for the key (a repeat, which must not act again). */
 export async function isRepeat(prisma: PrismaClient, viewer: Viewer, operation: string, key: string | null | undefined, ttlMs: number): Promise<boolean> {
-  if (key == null) return false;
-  const record = await prisma.idempotencyRecord.findUnique({ where: { orgId_userId_operation_key: { ...ownerOf(viewer), operation, key } } });
-  return record !== null && Date.now() - record.createdAt.getTime() <= ttlMs;
+  return key != null && (await findRecord(prisma, { ...ownerOf(viewer), operation, key }, ttlMs)) !== null;
 }
 
 /** Deletes records past their time to live; run periodically. */
