@@ -33,8 +33,8 @@ export const conflict = (message: string) => appError('CONFLICT', message);
 export const generationInProgress = () =>
   appError('GENERATION_IN_PROGRESS', 'An assistant reply is already being generated in this conversation');
 /** This instance is shutting down: the client should retry (a load balancer sends it elsewhere). */
-export const shuttingDown = () =>
-  appError('INTERNAL_SERVER_ERROR', 'This server is shutting down; retry the request', { retryable: true, http: { status: 503 } });
+export const SHUTTING_DOWN = 'This server is shutting down; retry the request';
+export const shuttingDown = () => appError('INTERNAL_SERVER_ERROR', SHUTTING_DOWN, { retryable: true, http: { status: 503 } });
 export const rateLimited = (retryAfterSeconds: number) =>
   appError('RATE_LIMITED', 'Too many requests', { retryAfter: retryAfterSeconds, http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } });
 

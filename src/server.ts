@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { ExecutionArgs, GraphQLError } from 'graphql';
-import { withContractCode } from './errors.ts';
+import { SHUTTING_DOWN, withContractCode } from './errors.ts';
 import type { App } from './app.ts';
 import { GRAPHQL_PATH } from './yoga.ts';
 import type { Viewer } from './auth.ts';
@@ -37,22 +37,13 @@ export async function startServer(app: App, { host, port }: { host: string; port
       );
       return;
     }
-    if (!accepting) {
-      res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
-      res.end(JSON.stringify({ errors: [{ message: 'This server is shutting down; retry the request', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }));
-      return;
-    }
+    if (!accepting) return refuse(res, 503, { code: 'INTERNAL_SERVER_ERROR', retryable: true }, SHUTTING_DOWN, { connection: 'close', 'retry-after': '1' });
     // The body limit is checked against Content-Length before anything is read; a chunked body has none,
     // so it would be buffered whole unchecked: GraphQL clients always know their length, so ask for it.
     if (req.method === 'POST' && req.headers['content-length'] === undefined) {
-      res.writeHead(411, { 'content-type': 'application/json', connection: 'close' });
-      res.end(JSON.stringify({ errors: [{ message: 'Send a Content-Length with the request body', extensions: { code: 'BAD_USER_INPUT' } }] }));
-      return;
+      return refuse(res, 411, { code: 'BAD_USER_INPUT' }, 'Send a Content-Length with the request body', { connection: 'close' });
     }
-    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
-      res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_USER_INPUT' } }] }));
-      return;
-    }
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return refuse(res, 413, { code: 'BAD_USER_INPUT' }, 'Request body too large');
     yoga(req, res);
   };
 
@@ -125,6 +116,11 @@ export async function startServer(app: App, { host, port }: { host: string; port
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
     },
   };
+}
+
+/** A GraphQL-shaped error, answered before the request reaches the GraphQL handler. */
+function refuse(res: http.ServerResponse, status: number, extensions: { code: string; retryable?: boolean }, message: string, headers: http.OutgoingHttpHeaders = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ errors: [{ message, extensions }] }));
 }
 
 /** graphql-ws clients send `{ authorization: "Bearer <JWT>" }` as connection params. */
