@@ -156,10 +156,15 @@ describe('lifecycle', () => {
     d.process.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 100));
     expect((await fetch(new URL('/ready', a.url))).status).toBe(200); // the others go on
+    // While it drains, it starts nothing new, and says so in a way a client can retry elsewhere.
+    const refused = await subscribe(client, SEND, { c: conversation, t: 'one more' }).all();
+    expect(refused[0].errors?.[0]).toMatchObject({ message: 'This server is shutting down; retry the request', extensions: { code: 'INTERNAL_SERVER_ERROR', retryable: true } });
     const events = await sub.all(10_000);
     expect(events.at(-1)!.data.messageStream.message).toEqual({ status: 'COMPLETED', content: words(15).join('') });
     expect(await d.exited).toBe(0);
     expect(closeCode).toBe(1001);
+    const stored = await a.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: conversation }, viewer);
+    expect(stored.conversation.messageCount).toBe(2); // the refused send left nothing behind
   });
 
   it('on SIGTERM interrupts a generation that outlasts the grace period, keeping its text', async () => {
