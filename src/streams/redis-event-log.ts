@@ -45,20 +45,22 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
     },
     async read(messageId, after) {
       const first = await retrying(() => readRange(redis.commands, messageId, after), log);
-      if (first.length === 0 && !writer.has(messageId) && !(await retrying(() => redis.commands.exists(keyOf(messageId)), log))) return null;
+      if (first.length === 0 && (await isGone(messageId))) return null;
       return follow(messageId, after, first);
     },
     async lastSequenceNumber(messageId) {
-      const local = writer.lastSequenceNumber(messageId);
-      if (local !== null) return local;
-      const [last] = (await redis.commands.xrevrange(keyOf(messageId), '+', '-', 'COUNT', 1)) as RawEntries;
-      return last ? sequenceOf(last[0]) : null;
+      return writer.lastSequenceNumber(messageId) ?? (await lastInRedis(redis.commands, messageId));
     },
     async close() {
       follower.stop();
       await writer.drain();
     },
   };
+
+  /** No log for the message: not being written here, and no stream in Redis (never was, or expired). */
+  async function isGone(messageId: string): Promise<boolean> {
+    return !writer.has(messageId) && !(await retrying(() => redis.commands.exists(keyOf(messageId)), log));
+  }
 
   /** Catch-up and live entries, in order, with no gap or repeat, ending after the terminal event. */
   async function* follow(messageId: string, after: number, first: Entry[]): AsyncGenerator<StreamEvent> {
@@ -94,7 +96,7 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
         if (woken) continue;
         // Quiet for a while: look at Redis directly (a wake-up lost in an outage, or the stream expired).
         queue.push(...(await retrying(() => readRange(redis.commands, messageId, cursor), log)));
-        if (queue.length === 0 && !writer.has(messageId) && !(await retrying(() => redis.commands.exists(key), log))) return;
+        if (queue.length === 0 && (await isGone(messageId))) return;
       }
     } finally {
       unsubscribe();
@@ -105,6 +107,12 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
 async function readRange(redis: Redis, messageId: string, after: number): Promise<Entry[]> {
   // `(` makes the start exclusive: entries numbered above `after`.
   return parseEntries((await redis.xrange(keyOf(messageId), `(${idOf(after)}`, '+', 'COUNT', BATCH)) as RawEntries);
+}
+
+/** The number of the last event of the message's stream in Redis, or null without one. */
+async function lastInRedis(redis: Redis, messageId: string): Promise<number | null> {
+  const [last] = (await redis.xrevrange(keyOf(messageId), '+', '-', 'COUNT', 1)) as RawEntries;
+  return last ? sequenceOf(last[0]) : null;
 }
 
 /** Redis being away pauses a reader; it goes on where it was once Redis answers again. */
@@ -176,8 +184,7 @@ class StreamCopier {
       try {
         while (this.redis.status === 'ready') {
           if (log.resync) {
-            const [last] = (await this.redis.xrevrange(keyOf(messageId), '+', '-', 'COUNT', 1)) as RawEntries;
-            log.copied = last ? sequenceOf(last[0]) + 1 : 0;
+            log.copied = ((await lastInRedis(this.redis, messageId)) ?? -1) + 1;
             log.resync = false;
           }
           if (log.copied >= log.events.length) break;
