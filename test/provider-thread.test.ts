@@ -1,11 +1,13 @@
 // Reading replies off the main thread: the provider threads share the replies, and a thread that dies
 // fails the replies it was reading instead of leaving them waiting forever; the next reply gets a new one.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProviderStreams } from '../src/models/provider-streams.ts';
 import { ProviderFailure } from '../src/models/reply.ts';
 import { ReplyQueue } from '../src/models/reply-queue.ts';
 import { createModelRegistry } from '../src/models/registry.ts';
 import { createLogger } from '../src/logger.ts';
+import type { ModelsConfig } from '../src/config.ts';
+import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
 const promptOf = (text: string) => [{ role: 'user' as const, content: [{ type: 'text' as const, text }] }];
 const prompt = promptOf('hello there');
@@ -18,12 +20,21 @@ async function readAll(stream: AsyncIterable<{ text: string }>): Promise<string>
 }
 
 describe('provider threads', () => {
+  // Threads read the replies of providers that do I/O: an OpenAI-compatible server that repeats the prompt.
+  let vendor: FakeOpenAI;
+  beforeAll(async () => {
+    vendor = await startFakeOpenAI();
+    vendor.script('repeat', (body) => ({ tokens: (body.messages.at(-1).content as string).split(/(?<= )/), delayMs: 1 }));
+  });
+  afterAll(() => vendor.close());
+  const withVendor = (more: Partial<ModelsConfig> = {}): ModelsConfig => ({ echoDelayMs: 0, providerThreads: 1, compatible: { name: 'fake', baseURL: vendor.baseURL, models: ['repeat'] }, ...more });
+
   it('read replies on the threads, several at once', async () => {
-    const config = { echoDelayMs: 1, providerThreads: 2 };
+    const config = withVendor({ providerThreads: 2 });
     const providers = createProviderStreams(createModelRegistry(config), config, log);
     try {
       const texts = Array.from({ length: 5 }, (_, i) => `reply number ${i} of five`);
-      const replies = texts.map((text) => readAll(providers.stream('builtin:echo', promptOf(text), new AbortController().signal)));
+      const replies = texts.map((text) => readAll(providers.stream('fake:repeat', promptOf(text), new AbortController().signal)));
       expect(await Promise.all(replies)).toEqual(texts);
     } finally {
       await providers.close();
@@ -32,14 +43,25 @@ describe('provider threads', () => {
 
   it('fail the replies of a thread that dies, each time, rather than leaving them waiting', async () => {
     // The main thread's registry is fine; the thread's copy of the configuration makes it throw at start.
-    const config = { echoDelayMs: 0, providerThreads: 1, defaultModel: 'nowhere:model' };
-    const providers = createProviderStreams(createModelRegistry({ echoDelayMs: 0 }), config, log);
+    const config = withVendor({ providerThreads: 1, defaultModel: 'nowhere:model' });
+    const providers = createProviderStreams(createModelRegistry(withVendor()), config, log);
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
-        const failure = await readAll(providers.stream('builtin:echo', prompt, new AbortController().signal)).catch((error) => error);
+        const failure = await readAll(providers.stream('fake:repeat', prompt, new AbortController().signal)).catch((error) => error);
         expect(failure).toBeInstanceOf(ProviderFailure);
         expect(failure.description).toMatch(/model provider failed/);
       }
+    } finally {
+      await providers.close();
+    }
+  });
+
+  it('are not started for builtin:echo alone, which is read on the main thread', async () => {
+    // The thread's copy of this configuration would fail every reply: echo never reaches a thread.
+    const config = { echoDelayMs: 0, providerThreads: 2, defaultModel: 'nowhere:model' };
+    const providers = createProviderStreams(createModelRegistry({ echoDelayMs: 0 }), config, log);
+    try {
+      expect(await readAll(providers.stream('builtin:echo', prompt, new AbortController().signal))).toBe('hello there');
     } finally {
       await providers.close();
     }

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { LanguageModelV3Prompt } from '@ai-sdk/provider';
 import type { ModelsConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { ModelRegistry } from './registry.ts';
+import { ECHO_MODEL_ID, type ModelRegistry } from './registry.ts';
 import { ProviderFailure, readReply, type ReplyChunk } from './reply.ts';
 import { ReplyQueue } from './reply-queue.ts';
 
@@ -25,11 +25,18 @@ export type FromProviderThread =
   | { id: number; failure: { description: string; details: Record<string, unknown> } };
 
 export function createProviderStreams(models: ModelRegistry, config: ModelsConfig, log: Logger): ProviderStreams {
-  if (config.providerThreads === 0) return { stream: (modelId, prompt, signal) => readOnMainThread(models, modelId, prompt, signal), close: async () => {} };
+  const onMainThread: ProviderStreams['stream'] = (modelId, prompt, signal) => readOnMainThread(models, modelId, prompt, signal);
+  // builtin:echo does no I/O and no parsing, so a thread would only add a hop: without a provider that
+  // does (the zero-configuration default), no thread is started at all.
+  const networkProvider = Boolean(config.openai || config.anthropic || config.compatible);
+  if (config.providerThreads === 0 || !networkProvider) return { stream: onMainThread, close: async () => {} };
   const threads = Array.from({ length: config.providerThreads }, () => new ProviderThread(config, log));
   return {
-    // The thread reading the fewest replies: long replies do not pile up on one thread.
-    stream: (modelId, prompt, signal) => threads.reduce((a, b) => (b.reading < a.reading ? b : a)).stream(modelId, prompt, signal),
+    stream: (modelId, prompt, signal) => {
+      if (modelId === ECHO_MODEL_ID) return onMainThread(modelId, prompt, signal);
+      // The thread reading the fewest replies: long replies do not pile up on one thread.
+      return threads.reduce((a, b) => (b.reading < a.reading ? b : a)).stream(modelId, prompt, signal);
+    },
     close: async () => void (await Promise.all(threads.map((thread) => thread.close()))),
   };
 }
