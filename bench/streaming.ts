@@ -2,6 +2,7 @@
 //
 //   node --import tsx bench/streaming.ts [--streams 10,100,1000] [--tokens 300] [--rate 50] [--stagger 2000]
 //                                        [--phase spread|sync] [--provider-threads 2] [--db pglite:memory]
+//                                        [--server app|relay]
 //
 // A fake OpenAI-compatible vendor in this process writes each stream's tokens at `rate` per second and
 // notes when each was written; the clients (also here, so one clock) note when each arrives. The server,
@@ -13,6 +14,8 @@
 // spread over the interval; `--phase sync` with `--stagger 0` makes every stream write in the same
 // instant, a worst-case burst of N tokens at once. One unrecorded warm-up round comes first.
 // Also counted: tokens lost or out of order, tokens per second, the server's CPU time and memory.
+// `--server relay` puts bench/relay.ts, which only relays, in the server's place: the floor that this
+// machine and the benchmark itself set under every figure.
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     settle: { type: 'string', default: '500' },
     'provider-threads': { type: 'string', default: '2' },
     db: { type: 'string', default: 'pglite:memory' },
+    server: { type: 'string', default: 'app' },
     out: { type: 'string', default: 'bench/results/streaming.json' },
   },
 });
@@ -44,6 +48,7 @@ const SPREAD = values.phase === 'spread';
 const INTERVAL_MS = 1000 / RATE;
 const STAGGER_MS = Number(values.stagger);
 const SETTLE_MS = Number(values.settle);
+if (values.server !== 'app' && values.server !== 'relay') throw new Error('--server is app or relay');
 
 const vendor = await startFakeOpenAI();
 const sentAt = new Map<string, number>(); // "<stream>:<token>" → when the vendor wrote it
@@ -76,7 +81,7 @@ const server = await startInstance('server', {
   NODE_ENV: 'production',
   RATE_LIMIT_REQUESTS_PER_MINUTE: '0', // one bench viewer drives every stream
   RATE_LIMIT_GENERATIONS_PER_MINUTE: '0',
-});
+}, values.server === 'relay' ? 'bench/relay.ts' : 'src/main.ts');
 const token = await benchToken();
 const gql = (query: string, variables: Record<string, unknown> = {}) => gqlAt(server.url, token, query, variables);
 // A server that has run for a while is warm (JIT, pools, tokenizer): one unrecorded round first.
@@ -84,9 +89,10 @@ if (Number(values.warmup) > 0) await run(Number(values.warmup));
 const results = [];
 for (const n of STREAM_COUNTS) results.push(await run(n));
 server.process.kill('SIGTERM');
+await server.exited; // so that a profiled server (BENCH_CPU_PROF) writes its profile
 await vendor.close();
 
-writeResult(values.out, { date: new Date().toISOString(), node: process.version, db: values.db.split(':')[0], tokensPerStream: TOKENS, ratePerStream: RATE, staggerMs: STAGGER_MS, phase: values.phase, results });
+writeResult(values.out, { date: new Date().toISOString(), node: process.version, server: values.server, db: values.server === 'relay' ? null : values.db.split(':')[0], tokensPerStream: TOKENS, ratePerStream: RATE, staggerMs: STAGGER_MS, phase: values.phase, results });
 console.log('\n| streams | tokens delivered | lost | out of order | p50 | p99 | max | steady p50 | steady p99 | steady max | steady tokens/s | server CPU while streaming | server CPU per token | server CPU per stream | server memory per stream |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of results) {

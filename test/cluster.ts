@@ -52,10 +52,11 @@ export async function startCluster(baseEnv: Record<string, string>): Promise<Clu
   };
 }
 
-export async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
+/** A server process; `entry` is another script that serves like it (the benchmarks' relay floor). */
+export async function startInstance(name: string, env: Record<string, string>, entry = 'src/main.ts'): Promise<Instance> {
   // BENCH_CPU_PROF=<dir> writes a CPU profile of each server process (benchmarks).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const proc = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+  const proc = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
     env: { PATH: process.env.PATH!, PORT: '0', LOG_LEVEL: 'info', ...env },
   });
   let output = '';
