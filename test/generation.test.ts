@@ -368,6 +368,23 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       await client.dispose();
       await otherClient.dispose();
     });
+
+    it('refuses an ID of another type or a malformed one in sendMessage, chat and messageStream, storing nothing', async () => {
+      vendor.script('normal', { tokens: ['x'] });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer);
+      const sent = await send(viewer, { conversationId: c.id, content: 'hello' });
+      expectErrorCode((await t.request(SEND, { input: { conversationId: sent.userMessage.id, content: 'x' } }, viewer)).body, 'BAD_USER_INPUT');
+      expectErrorCode((await t.request(SEND, { input: { conversationId: c.id, content: 'x', chatSessionId: c.id } }, viewer)).body, 'BAD_USER_INPUT');
+      expectErrorCode((await t.request(SEND, { input: { conversationId: 'garbage', content: 'x' } }, viewer)).body, 'BAD_USER_INPUT');
+      const client = wsClient(server, viewer);
+      const chat = await subscribe(client, CHAT, { input: { conversationId: 'garbage', content: 'x' } }).all().catch((e) => e);
+      expect(JSON.stringify(chat)).toContain('BAD_USER_INPUT');
+      const stream = await subscribe(client, STREAM, { id: c.id }).all().catch((e) => e);
+      expect(JSON.stringify(stream)).toContain('BAD_USER_INPUT');
+      await client.dispose();
+      expect((await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer)).conversation.messageCount).toBe(2);
+    });
   });
 
   describe('provider faults', () => {

@@ -1,4 +1,6 @@
 // sendMessage, cancelGeneration and the streams of assistant messages (messageStream, chat).
+import { PothosValidationError } from '@pothos/core';
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
 import { refreshLoaders, type Context } from '../context.ts';
@@ -6,7 +8,6 @@ import { notFound } from '../errors.ts';
 import { cancelGeneration, openMessageStream, sendMessage, type MessageStreamPayload } from '../generation/service.ts';
 import { Conversation } from './conversation.ts';
 import { Message } from './message.ts';
-import { ChatSession } from './chat-session.ts';
 
 const ActiveGenerationPolicy = builder.enumType('ActiveGenerationPolicy', {
   description: 'What sendMessage does when the conversation already has a STREAMING message.',
@@ -16,12 +17,15 @@ const ActiveGenerationPolicy = builder.enumType('ActiveGenerationPolicy', {
   } as const,
 });
 
+// The IDs in the arguments of `chat` and `messageStream` are decoded by hand (idOf), once, when the stream
+// opens. Declared as t.globalID, Pothos would decode them before every call of the field's resolver too,
+// and a subscription's resolver runs for every event: for a streamed reply, every token.
 const SendMessageInput = builder.inputType('SendMessageInput', {
   fields: (t) => ({
-    conversationId: t.globalID({ required: true, for: Conversation }),
+    conversationId: t.id({ required: true }),
     content: t.string({ required: true }),
     model: t.string({ description: "For this turn; defaults to the chat session's model, then the conversation's." }),
-    chatSessionId: t.globalID({ for: ChatSession }),
+    chatSessionId: t.id(),
     idempotencyKey: t.string(),
     onActiveGeneration: t.field({ type: ActiveGenerationPolicy, defaultValue: 'REJECT' }),
   }),
@@ -45,8 +49,20 @@ const CancelGenerationInput = builder.inputType('CancelGenerationInput', {
   fields: (t) => ({ messageId: t.globalID({ required: true, for: Message }) }),
 });
 
-type SendArgs = { input: { conversationId: { id: string }; chatSessionId?: { id: string } | null } & Record<string, any> };
-const sendInput = ({ input }: SendArgs) => ({ ...input, conversationId: input.conversationId.id, chatSessionId: input.chatSessionId?.id ?? null }) as Parameters<typeof sendMessage>[1];
+/** The id inside a global ID of `typename`; refused as t.globalID({ for }) refuses it (BAD_USER_INPUT). */
+function idOf(globalID: string | number, typename: string): string {
+  const decoded = decodeGlobalID(String(globalID));
+  if (decoded.typename !== typename) throw new PothosValidationError(`ID: ${globalID} is not of type: ${typename}`);
+  return decoded.id;
+}
+
+type SendArgs = { input: { conversationId: string | number; chatSessionId?: string | number | null } & Record<string, any> };
+const sendInput = ({ input }: SendArgs) =>
+  ({
+    ...input,
+    conversationId: idOf(input.conversationId, 'Conversation'),
+    chatSessionId: input.chatSessionId == null ? null : idOf(input.chatSessionId, 'ChatSession'),
+  }) as Parameters<typeof sendMessage>[1];
 
 builder.mutationFields((t) => ({
   sendMessage: t.field({
@@ -121,10 +137,10 @@ builder.subscriptionFields((t) => ({
       'Events of one assistant message numbered above afterSequenceNumber (all when omitted): replayed, then live, with no gap or ' +
       'duplicate, ending after the terminal event. Long after it finished: the terminal event alone, carrying the whole message.',
     args: {
-      messageId: t.arg.globalID({ required: true, for: Message }),
+      messageId: t.arg.id({ required: true }),
       afterSequenceNumber: t.arg.int(),
     },
-    subscribe: (_root, { messageId, afterSequenceNumber }, ctx) => openMessageStream(ctx, messageId.id, afterSequenceNumber ?? -1),
+    subscribe: (_root, { messageId, afterSequenceNumber }, ctx) => openMessageStream(ctx, idOf(messageId, 'Message'), afterSequenceNumber ?? -1),
     resolve: freshPayload,
   }),
   chat: t.field({
