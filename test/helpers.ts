@@ -172,11 +172,22 @@ export async function waitForMessageStatus(
   status: string,
   timeoutMs = 10_000,
 ) {
+  return waitForMessage(gql, id, (node) => node.status === status, `to be ${status}`, timeoutMs);
+}
+
+/** Polls a message until `until` holds for it; fails after timeoutMs, saying what it waited for. */
+export async function waitForMessage(
+  gql: (query: string, variables: Record<string, unknown>) => Promise<any>,
+  id: string,
+  until: (node: { status: string; content: string }) => boolean,
+  what: string,
+  timeoutMs = 10_000,
+) {
   const start = Date.now();
   for (;;) {
     const { node } = await gql(`query($id: ID!) { node(id: $id) { ... on Message { id status content error tokens } } }`, { id });
-    if (node.status === status) return node;
-    if (Date.now() - start > timeoutMs) throw new Error(`message stayed ${node.status}`);
+    if (until(node)) return node;
+    if (Date.now() - start > timeoutMs) throw new Error(`waited ${timeoutMs} ms for the message ${what}; it is ${node.status} with ${node.content.length} characters`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

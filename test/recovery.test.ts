@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { JWT_SECRET, makeViewer } from './helpers.ts';
+import { JWT_SECRET, makeViewer, waitForMessage } from './helpers.ts';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-api-recovery-'));
 let child: ChildProcess | undefined;
@@ -53,8 +53,8 @@ it('marks the generation INTERRUPTED with its persisted partial text after a cra
   const sent = (await gql(first.url, `mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { assistantMessage { id } } }`, { c: c.id, t: longText }))
     .sendMessage;
   const id = sent.assistantMessage.id;
-  await new Promise((r) => setTimeout(r, 1500)); // ~15 words streamed, most of them persisted
-  const before = (await gql(first.url, MESSAGE, { id })).node;
+  // Some of the reply stored (the runner writes it every 250 ms), the rest still to come.
+  const before = await waitForMessage((q, v) => gql(first.url, q, v), id, (node) => node.content.length > 0, 'to have stored text', 20_000);
   expect(before.status).toBe('STREAMING');
   first.process.kill('SIGKILL');
   await new Promise((r) => first.process.once('exit', r));

@@ -3,7 +3,7 @@
 // them restarts Redis.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeViewer, subscribe, waitForMessageStatus, wsClient, type TestViewer } from './helpers.ts';
+import { makeViewer, subscribe, waitForMessage, waitForMessageStatus, wsClient, type TestViewer } from './helpers.ts';
 import { startCluster, REDIS_URL, type Cluster, type Instance } from './cluster.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
@@ -54,6 +54,9 @@ async function streamFrom(instance: Instance, viewer: TestViewer, id: string, af
 
 const waitForStatus = (instance: Instance, viewer: TestViewer, id: string, status: string, timeoutMs: number) =>
   waitForMessageStatus((q, v) => instance.gql(q, v, viewer), id, status, timeoutMs);
+/** Until some of the reply's text is in the database (the runner writes it every 250 ms). */
+const waitForStoredText = (instance: Instance, viewer: TestViewer, id: string) =>
+  waitForMessage((q, v) => instance.gql(q, v, viewer), id, (node) => node.content.length > 0, 'to have stored text', 20_000);
 
 describe('generation streams across instances', () => {
   it('send on A, stream from B from the middle: no gap, no duplicate', async () => {
@@ -173,7 +176,7 @@ describe('lifecycle', () => {
     const viewer = await makeViewer();
     const conversation = await newConversation(e, viewer);
     const { assistantMessage } = (await e.gql(SEND, { c: conversation, t: 'too long' }, viewer)).sendMessage;
-    await new Promise((r) => setTimeout(r, 300));
+    await waitForStoredText(a, viewer, assistantMessage.id);
     e.process.kill('SIGTERM');
     expect(await e.exited).toBe(0);
     const message = (await a.gql(MESSAGE, { id: assistantMessage.id }, viewer)).node;
@@ -191,7 +194,7 @@ describe('lifecycle', () => {
     const viewer = await makeViewer();
     const conversation = await newConversation(f, viewer);
     const { assistantMessage } = (await f.gql(SEND, { c: conversation, t: 'orphan' }, viewer)).sendMessage;
-    await new Promise((r) => setTimeout(r, 600));
+    await waitForStoredText(a, viewer, assistantMessage.id); // what a crash must keep
     f.process.kill('SIGKILL');
     const message = await waitForStatus(a, viewer, assistantMessage.id, 'INTERRUPTED', 40_000);
     expect(message.content.length).toBeGreaterThan(0);
