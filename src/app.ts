@@ -20,6 +20,7 @@ import { GenerationRunner } from './generation/runner.ts';
 import { recoverAbandonedGenerations, STALE_AFTER_MS } from './generation/recovery.ts';
 import { createGraphQLHandler, type GraphQLHandler } from './yoga.ts';
 import { createRateLimiter } from './rate-limit.ts';
+import { loadTokenizer } from './tokens.ts';
 
 export type Readiness = { ready: boolean; checks: Record<string, boolean> };
 
@@ -48,6 +49,9 @@ export async function createApp(config: Config, { log = createLogger(config), on
   const eventLog: GenerationEventLog = redis ? createRedisEventLog({ redis, retentionMs, log }) : createMemoryEventLog({ retentionMs });
   const runnerId = randomUUID();
   const providers = createProviderStreams(models, config.models, log);
+  // Now, rather than in the first request that counts tokens; after the provider threads have started, so
+  // that they load meanwhile.
+  loadTokenizer();
   const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId });
   const rateLimiter = createRateLimiter(config.rateLimits, { redis: redis?.commands, log });
   const services: AppServices = { config, log, prisma, pubsub, models, eventLog, generation, rateLimiter, authenticate: createAuthenticator(config) };

@@ -2,10 +2,18 @@
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200kBase from 'js-tiktoken/ranks/o200k_base';
 
-let encoder: Tiktoken | undefined; // built on first use: loading the ranks takes a moment
+let encoder: Tiktoken | undefined;
+
+const tokenizer = (): Tiktoken => (encoder ??= new Tiktoken(o200kBase));
+
+/**
+ * Builds the tokenizer: about a second of CPU (it parses 200,000 ranks), during which nothing else runs.
+ * The app does it while starting, so that it holds up no request and no stream.
+ */
+export function loadTokenizer(): void {
+  tokenizer();
+}
 
 export function countTokens(text: string): number {
-  if (text === '') return 0;
-  encoder ??= new Tiktoken(o200kBase);
-  return encoder.encode(text).length;
+  return text === '' ? 0 : tokenizer().encode(text).length;
 }
