@@ -33,7 +33,7 @@ sockets.on('connection', (socket) => {
   socket.on('close', () => running.forEach((request) => request.destroy()));
 });
 
-/** Streams the vendor's reply to `content` to the subscription `id`, a MessageDelta per SSE event. */
+/** Streams the vendor's reply to `content` to the subscription `id`, a MessageDelta per SSE event (one `data:` line each, as the benchmark's vendor writes them). */
 function relay(socket: WebSocket, id: string, content: string): http.ClientRequest {
   let sequenceNumber = 0;
   const request = http.request(`${vendorBaseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
