@@ -1,7 +1,7 @@
 // A page of conversations with counters, previews and their first messages costs a fixed number of SQL
-// statements, whatever the page size (no N+1).
+// statements, whatever the page size (no N+1); a chat turn reads nothing twice.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { appendMessage, createConversation, startTestApp, type TestApp } from './helpers.ts';
+import { appendMessage, createConversation, startTestApp, subscribe, wsClient, type TestApp } from './helpers.ts';
 
 let t: TestApp;
 beforeAll(async () => (t = await startTestApp()));
@@ -41,4 +41,24 @@ it('costs the same number of SQL statements for 2 or 20 conversations', async ()
   expect(large.count, large.statements.join('\n')).toBe(small.count);
   // the conversations page, its count, the message pages, the session pages, the active generations
   expect(large.count, large.statements.join('\n')).toBeLessThanOrEqual(5);
+});
+
+it('reads the conversation once in a chat turn, and never the message it has just created', async () => {
+  const viewer = await t.viewer();
+  const c = await createConversation(t, viewer, { model: 'builtin:echo', systemPrompt: 'Be brief.' });
+  const client = wsClient(await t.listen(), viewer);
+  let events: any[] = [];
+  const turn = await t.countQueries(async () => {
+    events = await subscribe(client, `subscription($input: SendMessageInput!) { chat(input: $input) { __typename ... on MessageDelta { delta } } }`, {
+      input: { conversationId: c.id, content: 'one two three' },
+    }).all();
+  });
+  await client.dispose();
+  expect(events.at(-1).data.chat.__typename).toBe('MessageCompleted');
+  expect(events.filter((e) => e.data.chat.__typename === 'MessageDelta').map((e) => e.data.chat.delta).join('')).toBe('one two three');
+  // sendMessage reads the conversation; the generation is handed the row it stored, the stream the message it created.
+  const conversationReads = turn.statements.filter((sql) => /^SELECT\b[^]*\bFROM "public"."Conversation"/.test(sql));
+  expect(conversationReads, turn.statements.join('\n')).toHaveLength(1);
+  const messageByIdReads = turn.statements.filter((sql) => /^SELECT\b[^]*\bFROM "public"."Message"[^]*\bWHERE \("public"."Message"."id" = \$1/.test(sql));
+  expect(messageByIdReads, turn.statements.join('\n')).toHaveLength(0);
 });

@@ -24,12 +24,12 @@ export async function recoverAbandonedGenerations(
         everyOther ? {} : { OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: stale } }] },
       ],
     },
-    include: { conversation: { select: { orgId: true, userId: true } } },
+    include: { conversation: { select: { id: true, orgId: true, userId: true } } },
   });
   let recovered = 0;
   for (const message of orphans) {
     const logged = await deps.eventLog.lastSequenceNumber(message.id);
-    const done = await finishGeneration(deps, { messageId: message.id, conversationId: message.conversationId, owner: message.conversation }, {
+    const done = await finishGeneration(deps, { messageId: message.id, conversation: message.conversation }, {
       sequenceNumber: Math.max(logged ?? 0, message.sequenceNumber) + 1,
       content: message.content,
       outcome: { status: 'INTERRUPTED', error: null },

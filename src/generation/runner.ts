@@ -1,7 +1,7 @@
 // Runs assistant generations on the server, independent of any client: streams the provider's reply into
 // the event log, persists it as it goes (so a crash loses at most one flush interval), and finishes the
 // message as COMPLETED, FAILED, CANCELLED or INTERRUPTED.
-import type { PrismaClient } from '../generated/prisma/client.ts';
+import type { Conversation, PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ProviderStreams } from '../models/provider-streams.ts';
@@ -17,10 +17,13 @@ import { StreamPersister } from './persister.ts';
 
 export type GenerationJob = {
   messageId: string;
-  conversationId: string;
-  owner: { orgId: string; userId: string };
+  /** As the send stored it: the prompt is built from it without reading it again. */
+  conversation: Conversation;
   model: string;
 };
+
+/** What a finisher writes to: the message, and its conversation (whose owner hears of it). */
+export type Finishing = { messageId: string; conversation: Pick<Conversation, 'id' | 'orgId' | 'userId'> };
 
 export type RunnerDeps = {
   prisma: PrismaClient;
@@ -134,8 +137,7 @@ export class GenerationRunner {
     }, Math.min(1000, config.providerTimeoutMs / 4));
 
     try {
-      const conversation = await prisma.conversation.findUniqueOrThrow({ where: { id: job.conversationId } });
-      const window = await contextWindow(prisma, conversation, config.contextMaxTokens);
+      const window = await contextWindow(prisma, job.conversation, config.contextMaxTokens);
       lastHeard = Date.now(); // the provider's silence counts from its request, not from reading the history
       for await (const chunk of providers.stream(job.model, toPrompt(window), signal)) {
         lastHeard = Date.now();
@@ -177,7 +179,7 @@ type Finish = { sequenceNumber: number; content: string; usage?: Usage; outcome:
  */
 export async function finishGeneration(
   deps: Pick<RunnerDeps, 'prisma' | 'eventLog' | 'pubsub'>,
-  job: Pick<GenerationJob, 'messageId' | 'conversationId' | 'owner'>,
+  { messageId, conversation }: Finishing,
   { sequenceNumber, content, usage, outcome }: Finish,
 ): Promise<boolean> {
   const tokens = usage?.outputTokens ?? countTokens(content);
@@ -189,19 +191,19 @@ export async function finishGeneration(
       SET "content" = ${content}, "status" = ${outcome.status}::"MessageStatus", "error" = ${outcome.error}, "tokens" = ${tokens},
           "promptTokens" = ${usage?.inputTokens ?? null}::int, "completionTokens" = ${usage?.outputTokens ?? null}::int,
           "completedAt" = ${now}::timestamp(3), "sequenceNumber" = ${sequenceNumber}, "runnerId" = NULL, "heartbeatAt" = NULL
-      WHERE "id" = ${job.messageId} AND "status" = 'STREAMING'
+      WHERE "id" = ${messageId} AND "status" = 'STREAMING'
       RETURNING 1
     ), counted AS (
       UPDATE "Conversation"
       SET "totalTokens" = "totalTokens" + ${tokens}, "preview" = ${previewOf(content)}, "updatedAt" = ${now}::timestamp(3)
-      WHERE "id" = ${job.conversationId} AND EXISTS (SELECT 1 FROM finished)
+      WHERE "id" = ${conversation.id} AND EXISTS (SELECT 1 FROM finished)
     )
     SELECT EXISTS (SELECT 1 FROM finished) AS finished`;
   // Not finished here (rare): finished by another, or purged meanwhile; a fresh read tells which.
-  const finished = finishedHere || ((await deps.prisma.message.count({ where: { id: job.messageId } })) === 0 ? 'gone' : false);
+  const finished = finishedHere || ((await deps.prisma.message.count({ where: { id: messageId } })) === 0 ? 'gone' : false);
   if (finished === 'gone') {
     // Purged while generating: end the log anyway, so that nobody waits on it.
-    await deps.eventLog.append(job.messageId, { type: 'completed', sequenceNumber, status: 'CANCELLED' }).catch(() => undefined);
+    await deps.eventLog.append(messageId, { type: 'completed', sequenceNumber, status: 'CANCELLED' }).catch(() => undefined);
     return false;
   }
   if (!finished) return false;
@@ -210,7 +212,8 @@ export async function finishGeneration(
       ? { type: 'failed', sequenceNumber, code: 'PROVIDER_ERROR', error: outcome.error }
       : { type: 'completed', sequenceNumber, status: outcome.status };
   // The log may be gone (a recovered message whose process died): its subscribers read the database.
-  await deps.eventLog.append(job.messageId, terminal).catch(() => undefined);
-  publishConversationEvent(deps.pubsub, job.owner, { type: 'MESSAGE_UPDATED', conversationId: job.conversationId, messageId: job.messageId });
+  await deps.eventLog.append(messageId, terminal).catch(() => undefined);
+  const owner = { orgId: conversation.orgId, userId: conversation.userId };
+  publishConversationEvent(deps.pubsub, owner, { type: 'MESSAGE_UPDATED', conversationId: conversation.id, messageId });
   return true;
 }

@@ -94,7 +94,7 @@ export async function sendMessage(ctx: ServiceContext, input: SendMessageInput):
       if (!replayed) {
         publishMessageAdded(ctx, { message: value.userMessage, conversation: value.conversation });
         publishMessageAdded(ctx, { message: value.assistantMessage, conversation: value.conversation });
-        await ctx.generation.start({ messageId: value.assistantMessage.id, conversationId: conversation.id, owner: ownerOf(ctx.viewer), model });
+        await ctx.generation.start({ messageId: value.assistantMessage.id, conversation: value.conversation, model });
       }
       return value;
     } catch (error) {
@@ -141,7 +141,7 @@ async function stopGeneration(ctx: ServiceContext, message: Message): Promise<vo
   const current = await ctx.prisma.message.findUniqueOrThrow({ where: { id: message.id } });
   const logged = await ctx.eventLog.lastSequenceNumber(message.id);
   const conversation = await ctx.prisma.conversation.findUniqueOrThrow({ where: { id: message.conversationId } });
-  await finishGeneration(ctx, { messageId: message.id, conversationId: message.conversationId, owner: conversation }, {
+  await finishGeneration(ctx, { messageId: message.id, conversation }, {
     sequenceNumber: Math.max(logged ?? 0, current.sequenceNumber) + 1,
     content: current.content,
     outcome: { status: 'CANCELLED', error: null },
@@ -189,6 +189,11 @@ export async function openMessageStream(ctx: ServiceContext, messageId: string, 
   const message = await ctx.prisma.message.findFirst({ where: { id: messageId, conversation: ownerOf(ctx.viewer) } });
   if (!message) throw notFound('Message');
   if (message.role !== 'ASSISTANT') throw invalidField('messageId', 'only assistant messages have a stream');
+  return followMessage(ctx, messageId, after);
+}
+
+/** openMessageStream for an assistant message known to be the viewer's: the one `chat` has just created. */
+export function followMessage(ctx: ServiceContext, messageId: string, after: number): AsyncIterable<MessageStreamPayload> {
   const { eventLog, prisma, generation } = ctx;
   const payload = (event: StreamEvent): MessageStreamPayload => ({ messageId, event });
 

@@ -5,7 +5,7 @@ import type { Conversation as ConversationRow, Message as MessageRow } from '../
 import { builder } from '../builder.ts';
 import { refreshLoaders, type Context } from '../context.ts';
 import { notFound } from '../errors.ts';
-import { cancelGeneration, openMessageStream, sendMessage, type MessageStreamPayload } from '../generation/service.ts';
+import { cancelGeneration, followMessage, openMessageStream, sendMessage, type MessageStreamPayload } from '../generation/service.ts';
 import { Conversation } from './conversation.ts';
 import { Message } from './message.ts';
 
@@ -149,7 +149,7 @@ builder.subscriptionFields((t) => ({
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     subscribe: async (_root, args, ctx) => {
       const { assistantMessage } = await sendMessage(ctx, sendInput(args));
-      return openMessageStream(ctx, assistantMessage.id, -1);
+      return followMessage(ctx, assistantMessage.id, -1);
     },
     resolve: freshPayload,
   }),
