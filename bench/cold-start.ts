@@ -2,7 +2,7 @@
 // wait for their first token (the first one pays for whatever is built on first use), with the built-in
 // echo model and with an OpenAI-compatible provider (a local fake vendor, read on the provider threads).
 //
-//   node --import tsx bench/cold-start.ts [--rounds 3] [--db pglite:memory] [--out bench/results/cold-start.json]
+//   node --import tsx bench/cold-start.ts [--rounds 3] [--chats 3] [--db pglite:memory] [--out bench/results/cold-start.json]
 import { parseArgs } from 'node:util';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -14,11 +14,12 @@ import { benchToken, gqlAt, round, writeResult } from './lib.ts';
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
+    chats: { type: 'string', default: '3' },
     db: { type: 'string', default: 'pglite:memory' },
     out: { type: 'string', default: 'bench/results/cold-start.json' },
   },
 });
-const CHATS = 3;
+const CHATS = Number(values.chats);
 
 const vendor = await startFakeOpenAI();
 vendor.script('model', { tokens: ['Hello ', 'there.'] });
@@ -32,8 +33,8 @@ for (let i = 0; i < Number(values.rounds); i++) {
 await vendor.close();
 
 writeResult(values.out, { date: new Date().toISOString(), node: process.version, db: values.db.split(':')[0], rounds });
-console.log('| model | start → serving | first token, chat 1 | chat 2 | chat 3 |');
-console.log('| --- | --- | --- | --- | --- |');
+console.log(`| model | start → serving | first token, chat 1 | ${Array.from({ length: CHATS - 1 }, (_, i) => `chat ${i + 2}`).join(' | ')} |`);
+console.log(`| --- | --- | --- | ${Array.from({ length: CHATS - 1 }, () => '---').join(' | ')} |`);
 for (const r of rounds) console.log(`| ${r.provider} | ${r.servingMs} ms | ${r.firstTokenMs.join(' ms | ')} ms |`);
 process.exit(0);
 
