@@ -213,7 +213,6 @@ export async function finishGeneration(
       : { type: 'completed', sequenceNumber, status: outcome.status };
   // The log may be gone (a recovered message whose process died): its subscribers read the database.
   await deps.eventLog.append(messageId, terminal).catch(() => undefined);
-  const owner = { orgId: conversation.orgId, userId: conversation.userId };
-  publishConversationEvent(deps.pubsub, owner, { type: 'MESSAGE_UPDATED', conversationId: conversation.id, messageId });
+  publishConversationEvent(deps.pubsub, conversation, { type: 'MESSAGE_UPDATED', conversationId: conversation.id, messageId });
   return true;
 }
