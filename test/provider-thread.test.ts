@@ -56,6 +56,22 @@ describe('provider threads', () => {
     }
   });
 
+  it.each([1, 0])('with PROVIDER_THREADS=%i, fail a reply whose generation was stopped before it began, sending nothing', async (providerThreads) => {
+    const config = withVendor({ providerThreads });
+    const providers = createProviderStreams(createModelRegistry(config), config, log);
+    try {
+      const requestsBefore = vendor.requests.length;
+      const stopped = new AbortController();
+      stopped.abort(new Error('generation cancel'));
+      await expect(readAll(providers.stream('fake:repeat', prompt, stopped.signal))).rejects.toThrow('generation cancel');
+      // A later reply on the same providers still goes through, so the thread (if any) was up all along.
+      expect(await readAll(providers.stream('fake:repeat', prompt, new AbortController().signal))).toBe('hello there');
+      expect(vendor.requests.length).toBe(requestsBefore + 1);
+    } finally {
+      await providers.close();
+    }
+  });
+
   it('are not started for builtin:echo alone, which is read on the main thread', async () => {
     // The thread's copy of this configuration would fail every reply: echo never reaches a thread.
     const config = { echoDelayMs: 0, providerThreads: 2, defaultModel: 'nowhere:model' };

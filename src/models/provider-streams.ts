@@ -44,11 +44,7 @@ export function createProviderStreams(models: ModelRegistry, config: ModelsConfi
 function readOnMainThread(models: ModelRegistry, modelId: string, prompt: LanguageModelV3Prompt, signal: AbortSignal): AsyncIterable<ReplyChunk> {
   const reading = new AbortController();
   const reply = new ReplyQueue(() => reading.abort(new Error('generation stopped')));
-  if (signal.aborted) {
-    reply.fail(signal.reason);
-    return reply;
-  }
-  signal.addEventListener('abort', () => reply.fail(signal.reason), { once: true });
+  if (!reply.failOnAbort(signal)) return reply;
   void (async () => {
     try {
       for await (const chunk of readReply(models.languageModel(modelId), prompt, reading.signal)) reply.push(chunk);
@@ -85,10 +81,8 @@ class ProviderThread {
     const reply = new ReplyQueue(() => {
       if (this.#replies.delete(id)) worker.postMessage({ type: 'abort', id } satisfies ToProviderThread);
     });
-    if (signal.aborted) reply.fail(signal.reason);
-    else {
+    if (reply.failOnAbort(signal)) {
       this.#replies.set(id, reply);
-      signal.addEventListener('abort', () => reply.fail(signal.reason), { once: true });
       worker.postMessage({ type: 'start', id, modelId, prompt } satisfies ToProviderThread);
     }
     return reply;

@@ -25,6 +25,16 @@ export class ReplyQueue implements AsyncIterableIterator<ReplyChunk> {
     this.#wakeConsumer();
   }
 
+  /** Fails the reply with the reason when `signal` aborts; false if it already has (the reply has failed). */
+  failOnAbort(signal: AbortSignal): boolean {
+    if (signal.aborted) {
+      this.fail(signal.reason);
+      return false;
+    }
+    signal.addEventListener('abort', () => this.fail(signal.reason), { once: true });
+    return true;
+  }
+
   /** Ends the reply with `error`, after the text already queued, and stops the reading. */
   fail(error: unknown): void {
     if (this.#failure || this.#ended) return;
