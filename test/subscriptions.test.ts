@@ -81,13 +81,16 @@ describe('over graphql-ws', () => {
     await client.dispose();
   });
 
-  it('refuses a malformed conversation id and an invalid document', async () => {
+  it('refuses a malformed conversation id, an id of another type and an invalid document', async () => {
     const viewer = await t.viewer();
     const client = wsClient(server, viewer);
     const bad = subscribe(client, EVENTS, { id: 'garbage' });
     const [result] = await bad.next(1).catch(() => [undefined]);
     const errors = (result?.errors ?? bad.error) as any[];
     expect(errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    const otherType = subscribe(client, EVENTS, { id: Buffer.from('Message:m1').toString('base64') });
+    const [otherResult] = await otherType.next(1).catch(() => [undefined]);
+    expect(((otherResult?.errors ?? otherType.error) as any[])[0].extensions.code).toBe('BAD_USER_INPUT');
     const invalid = subscribe(client, 'subscription { nope }');
     await invalid.next(1).catch(() => undefined);
     expect((invalid.error as any[])[0].extensions.code).toBe('BAD_USER_INPUT');

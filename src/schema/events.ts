@@ -4,6 +4,7 @@ import { findOwnConversation } from '../conversations/service.ts';
 import { ownerKey, type ConversationEventPayload } from '../pubsub.ts';
 import { Conversation } from './conversation.ts';
 import { Message } from './message.ts';
+import { idOf } from './subscription-ids.ts';
 
 const ConversationEventTypeEnum = builder.enumType('ConversationEventType', {
   values: ['CONVERSATION_CREATED', 'CONVERSATION_UPDATED', 'CONVERSATION_DELETED', 'MESSAGE_ADDED', 'MESSAGE_UPDATED'] as const,
@@ -36,10 +37,11 @@ builder.subscriptionFields((t) => ({
   conversationEvents: t.field({
     type: ConversationEvent,
     description: 'Every change to one conversation.',
-    args: { conversationId: t.arg.globalID({ required: true, for: Conversation }) },
-    subscribe: async (_root, { conversationId }, ctx) => {
-      await findOwnConversation(ctx, conversationId.id); // NOT_FOUND for a missing or foreign conversation
-      return ctx.pubsub.subscribe('conversation:events', conversationId.id);
+    args: { conversationId: t.arg.id({ required: true }) },
+    subscribe: async (_root, args, ctx) => {
+      const conversationId = idOf(args.conversationId, 'Conversation');
+      await findOwnConversation(ctx, conversationId); // NOT_FOUND for a missing or foreign conversation
+      return ctx.pubsub.subscribe('conversation:events', conversationId);
     },
     resolve: freshEvent,
   }),

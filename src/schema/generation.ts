@@ -1,6 +1,4 @@
 // sendMessage, cancelGeneration and the streams of assistant messages (messageStream, chat).
-import { PothosValidationError } from '@pothos/core';
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
 import { refreshLoaders, type Context } from '../context.ts';
@@ -8,6 +6,7 @@ import { notFound } from '../errors.ts';
 import { cancelGeneration, followMessage, openMessageStream, sendMessage, type MessageStreamPayload } from '../generation/service.ts';
 import { Conversation } from './conversation.ts';
 import { Message } from './message.ts';
+import { idOf } from './subscription-ids.ts';
 
 const ActiveGenerationPolicy = builder.enumType('ActiveGenerationPolicy', {
   description: 'What sendMessage does when the conversation already has a STREAMING message.',
@@ -17,9 +16,7 @@ const ActiveGenerationPolicy = builder.enumType('ActiveGenerationPolicy', {
   } as const,
 });
 
-// The IDs in the arguments of `chat` and `messageStream` are decoded by hand (idOf), once, when the stream
-// opens. Declared as t.globalID, Pothos would decode them before every call of the field's resolver too,
-// and a subscription's resolver runs for every event: for a streamed reply, every token.
+// Plain IDs, decoded by idOf: this input is also the argument of the `chat` subscription.
 const SendMessageInput = builder.inputType('SendMessageInput', {
   fields: (t) => ({
     conversationId: t.id({ required: true }),
@@ -48,13 +45,6 @@ const CancelGenerationPayload = builder.objectRef<{ message: MessageRow }>('Canc
 const CancelGenerationInput = builder.inputType('CancelGenerationInput', {
   fields: (t) => ({ messageId: t.globalID({ required: true, for: Message }) }),
 });
-
-/** The id inside a global ID of `typename`; refused as t.globalID({ for }) refuses it (BAD_USER_INPUT). */
-function idOf(globalID: string | number, typename: string): string {
-  const decoded = decodeGlobalID(String(globalID));
-  if (decoded.typename !== typename) throw new PothosValidationError(`ID: ${globalID} is not of type: ${typename}`);
-  return decoded.id;
-}
 
 type SendArgs = { input: { conversationId: string | number; chatSessionId?: string | number | null } & Record<string, any> };
 const sendInput = ({ input }: SendArgs) =>
