@@ -138,10 +138,9 @@ async function stopGeneration(ctx: ServiceContext, message: Message): Promise<vo
   if (!ctx.generation.cancel(message.id)) ctx.pubsub.publish('generation:cancel', message.id);
   if (await terminal) return;
   // Nobody finished it in time (its instance is gone): finish it here with what was persisted.
-  const current = await ctx.prisma.message.findUniqueOrThrow({ where: { id: message.id } });
+  const current = await ctx.prisma.message.findUniqueOrThrow({ where: { id: message.id }, include: { conversation: { select: { id: true, orgId: true, userId: true } } } });
   const logged = await ctx.eventLog.lastSequenceNumber(message.id);
-  const conversation = await ctx.prisma.conversation.findUniqueOrThrow({ where: { id: message.conversationId } });
-  await finishGeneration(ctx, { messageId: message.id, conversation }, {
+  await finishGeneration(ctx, { messageId: message.id, conversation: current.conversation }, {
     sequenceNumber: Math.max(logged ?? 0, current.sequenceNumber) + 1,
     content: current.content,
     outcome: { status: 'CANCELLED', error: null },
