@@ -188,6 +188,26 @@ describe('lifecycle', () => {
     expect(events.filter((x) => x.__typename === 'MessageDelta').map((x) => x.delta).join('')).toBe(message.content);
   });
 
+  it('cancel of a generation whose instance was killed finishes it where it was asked, with the stored text', async () => {
+    const g = await cluster.start('G');
+    vendor.script('slow', { tokens: words(3000), delayMs: 20 });
+    const viewer = await makeViewer();
+    const conversation = await newConversation(g, viewer);
+    const { assistantMessage } = (await g.gql(SEND, { c: conversation, t: 'orphan to cancel' }, viewer)).sendMessage;
+    const stored = await waitForStoredText(a, viewer, assistantMessage.id);
+    g.process.kill('SIGKILL');
+    await g.exited;
+    // Nobody runs it any more: A waits for an answer to its cancel request, then finishes it itself.
+    const { message } = (await a.gql(`mutation($id: ID!) { cancelGeneration(input: { messageId: $id }) { message { status content } } }`, { id: assistantMessage.id }, viewer))
+      .cancelGeneration;
+    expect(message.status).toBe('CANCELLED');
+    expect(message.content.startsWith(stored.content)).toBe(true);
+    const events = await streamFrom(b, viewer, assistantMessage.id);
+    expect(events.at(-1)).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'CANCELLED', content: message.content } });
+    const { node } = await a.gql(`query($id: ID!) { node(id: $id) { ... on Conversation { activeGeneration { id } } } }`, { id: conversation }, viewer);
+    expect(node.activeGeneration).toBeNull();
+  }, 30_000);
+
   it('a generation of a killed instance is finished as INTERRUPTED by the others once its heartbeat is stale', async () => {
     const f = await cluster.start('F');
     vendor.script('slow', { tokens: words(3000), delayMs: 20 });
@@ -198,6 +218,9 @@ describe('lifecycle', () => {
     f.process.kill('SIGKILL');
     const message = await waitForStatus(a, viewer, assistantMessage.id, 'INTERRUPTED', 40_000);
     expect(message.content.length).toBeGreaterThan(0);
+    // Its stream, still in Redis, ends too: followers on any instance get the terminal event.
+    const events = await streamFrom(b, viewer, assistantMessage.id);
+    expect(events.at(-1)).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'INTERRUPTED', content: message.content } });
   }, 60_000);
 
   it('survives a Redis restart mid-stream: the stream goes on with no gap, nothing acknowledged is lost', async () => {

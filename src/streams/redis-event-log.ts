@@ -5,6 +5,8 @@
 // order. If Redis goes away (or restarts empty), the copy resumes from what Redis actually has, so the
 // Redis stream is always a gapless prefix of the generation. Once the terminal event is in Redis the
 // stream expires after the retention period and the memory copy is dropped.
+// A generation whose instance died is ended by another one (recovery, or a forced cancel), which adds
+// the terminal event to the stream directly.
 //
 // Reading: catch up with XRANGE, then follow live entries through one blocking XREAD per instance that
 // watches every stream its subscribers wait on.
@@ -41,7 +43,10 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
       await writer.open(messageId);
     },
     async append(messageId, event) {
-      writer.append(messageId, event);
+      if (writer.has(messageId) || !isTerminal(event)) return writer.append(messageId, event);
+      // The end of a generation whose writer died with its instance, written by recovery or a forced
+      // cancel: it goes straight to the shared stream, so that its followers on every instance end too.
+      await endOrphanedStream(redis.commands, messageId, event, Math.ceil(retentionMs / 1000));
     },
     async read(messageId, after) {
       const first = await retrying(() => readRange(redis.commands, messageId, after), log);
@@ -62,51 +67,76 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
     return !writer.has(messageId) && !(await retrying(() => redis.commands.exists(keyOf(messageId)), log));
   }
 
-  /** Catch-up and live entries, in order, with no gap or repeat, ending after the terminal event. */
-  async function* follow(messageId: string, after: number, first: Entry[]): AsyncGenerator<StreamEvent> {
+  /**
+   * Catch-up and live entries, in order, with no gap or repeat, ending after the terminal event. return()
+   * ends it at once, even while it waits for entries (a generator's own return() would wait for the next
+   * entry, which for a message whose writer died may never come).
+   */
+  function follow(messageId: string, after: number, first: Entry[]): AsyncIterableIterator<StreamEvent> {
     const key = keyOf(messageId);
     let cursor = after;
     const queue: Entry[] = [...first];
+    let stopped = false;
     let wake: (() => void) | null = null;
     const unsubscribe = follower.subscribe(key, after, (entries) => {
       queue.push(...entries);
       wake?.();
     });
-    try {
-      for (;;) {
-        while (queue.length) {
-          const { sequenceNumber, event } = queue.shift()!;
-          if (sequenceNumber <= cursor) continue;
-          if (sequenceNumber !== cursor + 1) {
-            // Entries between our cursor and the live ones went by before we joined: read them first.
-            const missed = await retrying(() => readRange(redis.commands, messageId, cursor), log);
-            if (missed[0]?.sequenceNumber !== cursor + 1) return; // not in Redis (yet): the caller waits and reads again
-            queue.unshift(...missed);
-            continue;
+    const events = (async function* () {
+      try {
+        while (!stopped) {
+          while (queue.length) {
+            const { sequenceNumber, event } = queue.shift()!;
+            if (sequenceNumber <= cursor) continue;
+            if (sequenceNumber !== cursor + 1) {
+              // Entries between our cursor and the live ones went by before we joined: read them first.
+              const missed = await retrying(() => readRange(redis.commands, messageId, cursor), log);
+              if (missed[0]?.sequenceNumber !== cursor + 1) return; // not in Redis (yet): the caller waits and reads again
+              queue.unshift(...missed);
+              continue;
+            }
+            yield event;
+            cursor = sequenceNumber;
+            if (isTerminal(event)) return;
           }
-          yield event;
-          cursor = sequenceNumber;
-          if (isTerminal(event)) return;
+          const woken = await new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => resolve(false), RECHECK_MS);
+            wake = () => (clearTimeout(timer), resolve(true));
+          });
+          wake = null;
+          if (woken || stopped) continue;
+          // Quiet for a while: look at Redis directly (a wake-up lost in an outage, or the stream expired).
+          queue.push(...(await retrying(() => readRange(redis.commands, messageId, cursor), log)));
+          if (queue.length === 0 && (await isGone(messageId))) return;
         }
-        const woken = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(false), RECHECK_MS);
-          wake = () => (clearTimeout(timer), resolve(true));
-        });
-        wake = null;
-        if (woken) continue;
-        // Quiet for a while: look at Redis directly (a wake-up lost in an outage, or the stream expired).
-        queue.push(...(await retrying(() => readRange(redis.commands, messageId, cursor), log)));
-        if (queue.length === 0 && (await isGone(messageId))) return;
+      } finally {
+        unsubscribe();
       }
-    } finally {
-      unsubscribe();
-    }
+    })();
+    const iterator: AsyncIterableIterator<StreamEvent> = {
+      next: () => events.next(),
+      async return() {
+        stopped = true;
+        wake?.(); // a wait for entries ends now; the generator sees `stopped` and ends
+        return events.return(undefined);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 }
 
 async function readRange(redis: Redis, messageId: string, after: number): Promise<Entry[]> {
   // `(` makes the start exclusive: entries numbered above `after`.
   return parseEntries((await redis.xrange(keyOf(messageId), `(${idOf(after)}`, '+', 'COUNT', BATCH)) as RawEntries);
+}
+
+/** Adds the terminal event to a stream nobody writes any more, unless it is gone (expired); then it expires. */
+async function endOrphanedStream(redis: Redis, messageId: string, event: StreamEvent, retentionSeconds: number): Promise<void> {
+  const key = keyOf(messageId);
+  const results = (await redis.pipeline().xadd(key, 'NOMKSTREAM', idOf(event.sequenceNumber), 'e', JSON.stringify(event)).expire(key, retentionSeconds).exec()) ?? [];
+  const failed = results.find(([error]) => error);
+  if (failed) throw failed[0];
 }
 
 /** The number of the last event of the message's stream in Redis, or null without one. */
