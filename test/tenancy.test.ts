@@ -77,6 +77,14 @@ describe.each([
     const denied = subscribe(intruderWs, `subscription($id: ID!) { conversationEvents(conversationId: $id) { type } }`, { id: world.conversation.id });
     const [result] = await denied.next(1);
     expect(result?.errors?.[0]?.extensions?.code ?? (denied.error as any)?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    // chat: sendMessage and the stream in one; nothing is stored in their conversation, and no message streams.
+    const chat = subscribe(intruderWs, `subscription($input: SendMessageInput!) { chat(input: $input) { __typename } }`, {
+      input: { conversationId: world.conversation.id, content: 'let me in', chatSessionId: world.session.id },
+    });
+    const [chatResult] = await chat.next(1).catch(() => [undefined]);
+    expect(chatResult?.errors?.[0]?.extensions?.code ?? (chat.error as any)?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const { conversation } = await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount activeGeneration { id } } }`, { id: world.conversation.id }, owner);
+    expect(conversation).toEqual({ messageCount: 1, activeGeneration: null });
 
     const sidebar = subscribe(intruderWs, `subscription { conversationsChanged { type conversationId } }`);
     const ownerWs = wsClient(server, owner);
