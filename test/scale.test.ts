@@ -188,15 +188,21 @@ describe('lifecycle', () => {
     expect(events.filter((x) => x.__typename === 'MessageDelta').map((x) => x.delta).join('')).toBe(message.content);
   });
 
-  it('cancel of a generation whose instance was killed finishes it where it was asked, with the stored text', async () => {
-    const g = await cluster.start('G');
+  /** A long generation on a new instance, killed (SIGKILL) once some of its text is stored. */
+  async function orphanedGeneration(name: string) {
+    const instance = await cluster.start(name);
     vendor.script('slow', { tokens: words(3000), delayMs: 20 });
     const viewer = await makeViewer();
-    const conversation = await newConversation(g, viewer);
-    const { assistantMessage } = (await g.gql(SEND, { c: conversation, t: 'orphan to cancel' }, viewer)).sendMessage;
-    const stored = await waitForStoredText(a, viewer, assistantMessage.id);
-    g.process.kill('SIGKILL');
-    await g.exited;
+    const conversation = await newConversation(instance, viewer);
+    const { assistantMessage } = (await instance.gql(SEND, { c: conversation, t: 'orphan' }, viewer)).sendMessage;
+    const stored = await waitForStoredText(a, viewer, assistantMessage.id); // what a crash must keep
+    instance.process.kill('SIGKILL');
+    await instance.exited;
+    return { viewer, conversation, assistantMessage, stored };
+  }
+
+  it('cancel of a generation whose instance was killed finishes it where it was asked, with the stored text', async () => {
+    const { viewer, conversation, assistantMessage, stored } = await orphanedGeneration('G');
     // Nobody runs it any more: A waits for an answer to its cancel request, then finishes it itself.
     const { message } = (await a.gql(`mutation($id: ID!) { cancelGeneration(input: { messageId: $id }) { message { status content } } }`, { id: assistantMessage.id }, viewer))
       .cancelGeneration;
@@ -209,13 +215,7 @@ describe('lifecycle', () => {
   }, 30_000);
 
   it('a generation of a killed instance is finished as INTERRUPTED by the others once its heartbeat is stale', async () => {
-    const f = await cluster.start('F');
-    vendor.script('slow', { tokens: words(3000), delayMs: 20 });
-    const viewer = await makeViewer();
-    const conversation = await newConversation(f, viewer);
-    const { assistantMessage } = (await f.gql(SEND, { c: conversation, t: 'orphan' }, viewer)).sendMessage;
-    await waitForStoredText(a, viewer, assistantMessage.id); // what a crash must keep
-    f.process.kill('SIGKILL');
+    const { viewer, assistantMessage } = await orphanedGeneration('F');
     const message = await waitForStatus(a, viewer, assistantMessage.id, 'INTERRUPTED', 40_000);
     expect(message.content.length).toBeGreaterThan(0);
     // Its stream, still in Redis, ends too: followers on any instance get the terminal event.
