@@ -18,6 +18,7 @@ import { createMemoryEventLog } from './streams/memory-event-log.ts';
 import { createRedisEventLog } from './streams/redis-event-log.ts';
 import { GenerationRunner } from './generation/runner.ts';
 import { recoverAbandonedGenerations, STALE_AFTER_MS } from './generation/recovery.ts';
+import { stopActiveGeneration } from './generation/stop.ts';
 import { createGraphQLHandler, type GraphQLHandler } from './yoga.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { loadTokenizer } from './tokens.ts';
@@ -54,7 +55,8 @@ export async function createApp(config: Config, { log = createLogger(config), on
   loadTokenizer();
   const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId });
   const rateLimiter = createRateLimiter(config.rateLimits, { redis: redis?.commands, log });
-  const services: AppServices = { config, log, prisma, pubsub, models, eventLog, generation, rateLimiter, authenticate: createAuthenticator(config) };
+  const stopGeneration = (conversationId: string) => stopActiveGeneration({ prisma, pubsub, eventLog, generation, log }, conversationId);
+  const services: AppServices = { config, log, prisma, pubsub, models, eventLog, generation, rateLimiter, stopGeneration, authenticate: createAuthenticator(config) };
 
   // The embedded database has one process: whatever is STREAMING at start was left by a stopped server.
   const recovery = { prisma, eventLog, pubsub, runnerId, log };

@@ -42,8 +42,3 @@ function bearerToken(authorization: string | null | undefined): string | null {
   if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>"');
   return match[1];
 }
-
-/** Key of the (org, user) that owns conversations: pubsub topics and owner columns use it. */
-export function ownerOf(viewer: Viewer): { orgId: string; userId: string } {
-  return { orgId: viewer.orgId ?? '', userId: viewer.userId };
-}

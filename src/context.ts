@@ -10,6 +10,7 @@ import { createLoaders, type Loaders } from './loaders.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
 import type { GenerationRunner } from './generation/runner.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import type { StopGeneration } from './services.ts';
 
 /** Built once per process. */
 export type AppServices = {
@@ -22,6 +23,7 @@ export type AppServices = {
   eventLog: GenerationEventLog;
   generation: GenerationRunner;
   rateLimiter: RateLimiter;
+  stopGeneration: StopGeneration;
 };
 
 export type ServiceContext = AppServices & { viewer: Viewer };

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
-import { ownerOf } from './auth.ts';
+import { ownerOf } from './access.ts';
 import { conflict, isPrismaError } from './errors.ts';
 import { checkIdempotencyKey } from './validation.ts';
 

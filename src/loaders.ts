@@ -2,7 +2,7 @@
 import DataLoader from 'dataloader';
 import type { ChatSession, Conversation, Message, PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
-import { ownerOf } from './auth.ts';
+import { inOwnConversation, ownConversations } from './access.ts';
 import { loadMessagePages, type MessagePageKey } from './messages/pages.ts';
 import { loadChatSessionPages, type ChatSessionPageKey } from './chat-sessions/service.ts';
 
@@ -40,19 +40,18 @@ export function createLoaders(prisma: PrismaClient, viewer: Viewer): Loaders {
 const byJson = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
 
 function buildLoaders(prisma: PrismaClient, viewer: Viewer) {
-  const owner = ownerOf(viewer);
   return {
     /** The viewer's conversations by id (null for another owner's or a missing one). */
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
-      const rows = await prisma.conversation.findMany({ where: { id: { in: [...ids] }, ...owner } });
+      const rows = await prisma.conversation.findMany({ where: { id: { in: [...ids] }, ...ownConversations(viewer) } });
       return ids.map((id) => rows.find((row) => row.id === id) ?? null);
     }),
     chatSession: new DataLoader<string, ChatSession | null>(async (ids) => {
-      const rows = await prisma.chatSession.findMany({ where: { id: { in: [...ids] }, conversation: owner } });
+      const rows = await prisma.chatSession.findMany({ where: { id: { in: [...ids] }, ...inOwnConversation(viewer) } });
       return ids.map((id) => rows.find((row) => row.id === id) ?? null);
     }),
     message: new DataLoader<string, Message | null>(async (ids) => {
-      const rows = await prisma.message.findMany({ where: { id: { in: [...ids] }, conversation: owner } });
+      const rows = await prisma.message.findMany({ where: { id: { in: [...ids] }, ...inOwnConversation(viewer) } });
       return ids.map((id) => rows.find((row) => row.id === id) ?? null);
     }),
     /** The STREAMING assistant message of each conversation, if any. */

@@ -1,7 +1,7 @@
 // One typed pubsub for the process. In memory by default; the event target is swappable (Redis) so that
 // events published on one instance reach subscribers on every instance.
 import { createPubSub, type PubSub, type PubSubEventTarget } from 'graphql-yoga';
-import type { Viewer } from './auth.ts';
+import { ownerKey, type Owner } from './access.ts';
 
 export type ConversationEventType =
   | 'CONVERSATION_CREATED'
@@ -30,14 +30,10 @@ export function createAppPubSub(eventTarget?: PubSubEventTarget<Topics>): AppPub
   return createPubSub<Topics>(eventTarget ? { eventTarget } : undefined);
 }
 
-export function ownerKey(viewer: Pick<Viewer, 'orgId' | 'userId'> | { orgId: string; userId: string }): string {
-  return JSON.stringify([viewer.orgId ?? '', viewer.userId]);
-}
-
 /** Every change to a conversation goes to its own subscribers and to its owner's sidebar subscribers. */
 export function publishConversationEvent(
   pubsub: AppPubSub,
-  owner: { orgId: string; userId: string },
+  owner: Owner,
   event: ConversationEventPayload,
 ): void {
   pubsub.publish('conversation:events', event.conversationId, event);

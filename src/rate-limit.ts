@@ -3,7 +3,7 @@
 import type { Redis } from 'ioredis';
 import type { Viewer } from './auth.ts';
 import { rateLimited } from './errors.ts';
-import { ownerKey } from './pubsub.ts';
+import { ownerKey } from './access.ts';
 import type { Logger } from './logger.ts';
 
 export type RateLimits = { requestsPerMinute: number; generationsPerMinute: number };

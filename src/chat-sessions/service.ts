@@ -1,19 +1,13 @@
 // Chat sessions: a run of turns inside a conversation with its own model.
 import { Prisma, type ChatSession, type PrismaClient } from '../generated/prisma/client.ts';
-import type { ServiceContext } from '../context.ts';
+import type { ChatSessionDeps } from '../services.ts';
+import { findOwnChatSession, findOwnConversation } from '../access.ts';
 import { notFound } from '../errors.ts';
 import { checkModel } from '../validation.ts';
-import { findOwnConversation, visibleTo } from '../conversations/service.ts';
 import { publishConversationEvent } from '../pubsub.ts';
 import { cursorCodec, isTimeAndId, type PageRequest } from '../pagination/connection.ts';
 
-export async function findOwnChatSession(ctx: ServiceContext, id: string): Promise<ChatSession> {
-  const session = await ctx.prisma.chatSession.findFirst({ where: { id, conversation: visibleTo(ctx) } });
-  if (!session) throw notFound('Chat session');
-  return session;
-}
-
-export async function createChatSession(ctx: ServiceContext, input: { conversationId: string; model: string }): Promise<ChatSession> {
+export async function createChatSession(ctx: ChatSessionDeps, input: { conversationId: string; model: string }): Promise<ChatSession> {
   checkModel(ctx.models, input.model);
   const conversation = await findOwnConversation(ctx, input.conversationId);
   if (conversation.status !== 'ACTIVE') throw notFound('Conversation');
@@ -23,7 +17,7 @@ export async function createChatSession(ctx: ServiceContext, input: { conversati
 }
 
 /** Completing a completed session returns it unchanged. */
-export async function completeChatSession(ctx: ServiceContext, id: string): Promise<ChatSession> {
+export async function completeChatSession(ctx: ChatSessionDeps, id: string): Promise<ChatSession> {
   const session = await findOwnChatSession(ctx, id);
   if (session.status === 'COMPLETED') return session;
   await ctx.prisma.chatSession.updateMany({ where: { id, status: 'ACTIVE' }, data: { status: 'COMPLETED', updatedAt: new Date() } });

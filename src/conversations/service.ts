@@ -1,12 +1,11 @@
 // Conversation rules: ownership, validation, versioning, lifecycle transitions, listing.
 import type { Conversation, ConversationStatus, Prisma } from '../generated/prisma/client.ts';
-import { ownerOf } from '../auth.ts';
-import type { ServiceContext } from '../context.ts';
+import { findOwnConversation, ownConversations, ownerOf } from '../access.ts';
+import type { ConversationDeps } from '../services.ts';
 import { conflict, invalidField, notFound } from '../errors.ts';
 import { idempotent } from '../idempotency.ts';
 import { publishConversationEvent, type ConversationEventType } from '../pubsub.ts';
 import { checkLabel, checkMetadata, checkModel, checkTitle, checkContent } from '../validation.ts';
-import { stopActiveGeneration } from '../generation/service.ts';
 import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection } from '../pagination/connection.ts';
 
 export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC';
@@ -39,16 +38,7 @@ export type UpdateConversationInput = {
   expectedVersion?: number | null;
 };
 
-export const visibleTo = (ctx: Pick<ServiceContext, 'viewer'>) => ownerOf(ctx.viewer);
-
-/** The viewer's conversation, whatever its status, or NOT_FOUND. */
-export async function findOwnConversation(ctx: ServiceContext, id: string): Promise<Conversation> {
-  const conversation = await ctx.prisma.conversation.findFirst({ where: { id, ...visibleTo(ctx) } });
-  if (!conversation) throw notFound('Conversation');
-  return conversation;
-}
-
-export async function createConversation(ctx: ServiceContext, input: CreateConversationInput): Promise<Conversation> {
+export async function createConversation(ctx: ConversationDeps, input: CreateConversationInput): Promise<Conversation> {
   checkTitle(input.title);
   checkLabel(input.projectId, 'projectId');
   checkLabel(input.agentId, 'agentId');
@@ -69,7 +59,7 @@ export async function createConversation(ctx: ServiceContext, input: CreateConve
     create: (tx) =>
       tx.conversation.create({
         data: {
-          ...visibleTo(ctx),
+          ...ownerOf(ctx.viewer),
           title: input.title ?? null,
           projectId: input.projectId ?? null,
           agentId: input.agentId ?? null,
@@ -83,7 +73,7 @@ export async function createConversation(ctx: ServiceContext, input: CreateConve
   return value;
 }
 
-export async function updateConversation(ctx: ServiceContext, input: UpdateConversationInput): Promise<Conversation> {
+export async function updateConversation(ctx: ConversationDeps, input: UpdateConversationInput): Promise<Conversation> {
   const data: Prisma.ConversationUpdateInput = {};
   if (input.title !== undefined) {
     checkTitle(input.title);
@@ -108,7 +98,7 @@ export async function updateConversation(ctx: ServiceContext, input: UpdateConve
   // The version in the WHERE makes the check and the write one atomic step against concurrent writers.
   const version = input.expectedVersion ?? current.version;
   const { count } = await ctx.prisma.conversation.updateMany({
-    where: { id: current.id, ...visibleTo(ctx), version, status: { not: 'DELETED' } },
+    where: { id: current.id, ...ownConversations(ctx.viewer), version, status: { not: 'DELETED' } },
     data: { ...data, version: { increment: 1 }, updatedAt: new Date() } as Prisma.ConversationUpdateManyMutationInput,
   });
   if (count === 0) {
@@ -151,15 +141,15 @@ export type LifecycleAction = keyof typeof TRANSITIONS;
  * Moves a conversation along its lifecycle. Asking for the state it is already in returns it unchanged;
  * archiving or unarchiving a deleted conversation answers NOT_FOUND (restore it first).
  */
-export async function transitionConversation(ctx: ServiceContext, id: string, action: LifecycleAction): Promise<Conversation> {
+export async function transitionConversation(ctx: ConversationDeps, id: string, action: LifecycleAction): Promise<Conversation> {
   const transition: Transition = TRANSITIONS[action];
   const current = await findOwnConversation(ctx, id);
   if (transition.unchangedIn.includes(current.status)) return current;
   if (!transition.from.includes(current.status)) throw notFound('Conversation');
   // A deleted conversation generates nothing more: its running reply is cancelled (partial text kept).
-  if (action === 'delete') await stopActiveGeneration(ctx, id);
+  if (action === 'delete') await ctx.stopGeneration(id);
   const { count } = await ctx.prisma.conversation.updateMany({
-    where: { id, ...visibleTo(ctx), status: current.status, version: current.version },
+    where: { id, ...ownConversations(ctx.viewer), status: current.status, version: current.version },
     data: { ...transition.data(current), version: { increment: 1 }, updatedAt: new Date() },
   });
   if (count === 0) return transitionConversation(ctx, id, action); // changed meanwhile: decide again
@@ -169,16 +159,16 @@ export async function transitionConversation(ctx: ServiceContext, id: string, ac
 }
 
 /** Permanent: the conversation, its messages and sessions are gone. */
-export async function purgeConversation(ctx: ServiceContext, id: string): Promise<string> {
+export async function purgeConversation(ctx: ConversationDeps, id: string): Promise<string> {
   await findOwnConversation(ctx, id);
-  await stopActiveGeneration(ctx, id); // its provider call stops and its subscribers get the end
-  const { count } = await ctx.prisma.conversation.deleteMany({ where: { id, ...visibleTo(ctx) } });
+  await ctx.stopGeneration(id); // its provider call stops and its subscribers get the end
+  const { count } = await ctx.prisma.conversation.deleteMany({ where: { id, ...ownConversations(ctx.viewer) } });
   if (count === 0) throw notFound('Conversation');
-  publishConversationEvent(ctx.pubsub, visibleTo(ctx), { type: 'CONVERSATION_DELETED', conversationId: id, messageId: null });
+  publishConversationEvent(ctx.pubsub, ownerOf(ctx.viewer), { type: 'CONVERSATION_DELETED', conversationId: id, messageId: null });
   return id;
 }
 
-function publish(ctx: ServiceContext, conversation: Conversation, type: ConversationEventType): void {
+function publish(ctx: Pick<ConversationDeps, 'pubsub'>, conversation: Conversation, type: ConversationEventType): void {
   publishConversationEvent(ctx.pubsub, conversation, { type, conversationId: conversation.id, messageId: null });
 }
 
@@ -198,7 +188,7 @@ const codecs = Object.fromEntries(
 export const DEFAULT_CONVERSATION_PAGE = 20;
 
 export async function listConversations(
-  ctx: ServiceContext,
+  ctx: ConversationDeps,
   args: ConnectionArgs & { filter?: ConversationFilter | null; orderBy?: ConversationOrder | null },
 ): Promise<Connection<Conversation>> {
   const order = args.orderBy ?? 'UPDATED_AT_DESC';
@@ -231,8 +221,8 @@ function beyond(field: 'updatedAt' | 'createdAt', [time, id]: [number, string], 
   return { OR: [{ [field]: { [op]: at } }, { [field]: at, id: { [op]: id } }] };
 }
 
-function filterWhere(ctx: ServiceContext, filter: ConversationFilter): Prisma.ConversationWhereInput {
-  const where: Prisma.ConversationWhereInput = { ...visibleTo(ctx), status: { in: filter.status?.length ? filter.status : ['ACTIVE'] } };
+function filterWhere(ctx: ConversationDeps, filter: ConversationFilter): Prisma.ConversationWhereInput {
+  const where: Prisma.ConversationWhereInput = { ...ownConversations(ctx.viewer), status: { in: filter.status?.length ? filter.status : ['ACTIVE'] } };
   if (filter.projectId != null) where.projectId = filter.projectId;
   if (filter.agentId != null) where.agentId = filter.agentId;
   if (filter.updatedAfter || filter.updatedBefore) {

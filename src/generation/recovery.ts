@@ -1,7 +1,8 @@
 // No message stays STREAMING forever: generations whose runner died are finished as INTERRUPTED with the
 // text they had persisted.
 import type { Logger } from '../logger.ts';
-import { finishGeneration, type RunnerDeps } from './runner.ts';
+import type { RunnerDeps } from './runner.ts';
+import { finishGeneration } from './finish.ts';
 import { HEARTBEAT_INTERVAL_MS } from './persister.ts';
 
 /** A runner that has not said it is alive for this long is taken for dead. */

@@ -6,12 +6,10 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ProviderStreams } from '../models/provider-streams.ts';
 import { toProviderFailure, type Usage } from '../models/reply.ts';
-import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
+import type { AppPubSub } from '../pubsub.ts';
 import { contextWindow } from '../messages/context-window.ts';
-import { previewOf } from '../messages/service.ts';
-import { countTokens } from '../tokens.ts';
 import type { GenerationEventLog } from '../streams/event-log.ts';
-import type { StreamEvent } from '../streams/events.ts';
+import { finishGeneration, type Outcome } from './finish.ts';
 import { toPrompt } from './prompt.ts';
 import { StreamPersister } from './persister.ts';
 
@@ -21,9 +19,6 @@ export type GenerationJob = {
   conversation: Conversation;
   model: string;
 };
-
-/** What a finisher writes to: the message, and its conversation (whose owner hears of it). */
-export type Finishing = { messageId: string; conversation: Pick<Conversation, 'id' | 'orgId' | 'userId'> };
 
 export type RunnerDeps = {
   prisma: PrismaClient;
@@ -36,13 +31,8 @@ export type RunnerDeps = {
   runnerId: string;
 };
 
-
 type StopReason = 'cancel' | 'shutdown' | 'timeout';
 type Running = { controller: AbortController; stopReason: StopReason | null; done: Promise<void> };
-
-type Outcome =
-  | { status: 'COMPLETED' | 'CANCELLED' | 'INTERRUPTED'; error: null }
-  | { status: 'FAILED'; error: string };
 
 export class GenerationRunner {
   readonly #deps: RunnerDeps;
@@ -167,52 +157,4 @@ export class GenerationRunner {
 function stoppedOutcome(reason: StopReason | null, timeoutMs: number): Outcome {
   if (reason === 'timeout') return { status: 'FAILED', error: `The model did not answer for ${Math.round(timeoutMs / 1000)} seconds.` };
   return { status: reason === 'shutdown' ? 'INTERRUPTED' : 'CANCELLED', error: null };
-}
-
-type Finish = { sequenceNumber: number; content: string; usage?: Usage; outcome: Outcome };
-
-/**
- * Writes the final state of a generated message and its conversation's counters in one statement (one
- * round trip: it runs while other generations stream), then logs the terminal event and tells
- * subscribers. Only a message still STREAMING is finished, so two finishers (a runner and a forced
- * cancel, say) cannot both count its tokens.
- */
-export async function finishGeneration(
-  deps: Pick<RunnerDeps, 'prisma' | 'eventLog' | 'pubsub'>,
-  { messageId, conversation }: Finishing,
-  { sequenceNumber, content, usage, outcome }: Finish,
-): Promise<boolean> {
-  const tokens = usage?.outputTokens ?? countTokens(content);
-  const now = new Date();
-  // The conversation is counted only when the message was finished here.
-  const [{ finished: finishedHere }] = await deps.prisma.$queryRaw<{ finished: boolean }[]>`
-    WITH finished AS (
-      UPDATE "Message"
-      SET "content" = ${content}, "status" = ${outcome.status}::"MessageStatus", "error" = ${outcome.error}, "tokens" = ${tokens},
-          "promptTokens" = ${usage?.inputTokens ?? null}::int, "completionTokens" = ${usage?.outputTokens ?? null}::int,
-          "completedAt" = ${now}::timestamp(3), "sequenceNumber" = ${sequenceNumber}, "runnerId" = NULL, "heartbeatAt" = NULL
-      WHERE "id" = ${messageId} AND "status" = 'STREAMING'
-      RETURNING 1
-    ), counted AS (
-      UPDATE "Conversation"
-      SET "totalTokens" = "totalTokens" + ${tokens}, "preview" = ${previewOf(content)}, "updatedAt" = ${now}::timestamp(3)
-      WHERE "id" = ${conversation.id} AND EXISTS (SELECT 1 FROM finished)
-    )
-    SELECT EXISTS (SELECT 1 FROM finished) AS finished`;
-  // Not finished here (rare): finished by another, or purged meanwhile; a fresh read tells which.
-  const finished = finishedHere || ((await deps.prisma.message.count({ where: { id: messageId } })) === 0 ? 'gone' : false);
-  if (finished === 'gone') {
-    // Purged while generating: end the log anyway, so that nobody waits on it.
-    await deps.eventLog.append(messageId, { type: 'completed', sequenceNumber, status: 'CANCELLED' }).catch(() => undefined);
-    return false;
-  }
-  if (!finished) return false;
-  const terminal: StreamEvent =
-    outcome.status === 'FAILED'
-      ? { type: 'failed', sequenceNumber, code: 'PROVIDER_ERROR', error: outcome.error }
-      : { type: 'completed', sequenceNumber, status: outcome.status };
-  // The log may be gone (a recovered message whose process died): its subscribers read the database.
-  await deps.eventLog.append(messageId, terminal).catch(() => undefined);
-  publishConversationEvent(deps.pubsub, conversation, { type: 'MESSAGE_UPDATED', conversationId: conversation.id, messageId });
-  return true;
 }

@@ -1,12 +1,12 @@
 // Message rules: appending with gapless positions and consistent counters, tool-call shape, idempotency.
-import type { Conversation, Message, MessageRole, Prisma } from '../generated/prisma/client.ts';
-import type { ServiceContext } from '../context.ts';
-import { badUserInput, invalidField, isPrismaError, notFound } from '../errors.ts';
-import { idempotent, type Transaction } from '../idempotency.ts';
-import { publishConversationEvent } from '../pubsub.ts';
+import type { MessageRole, Prisma } from '../generated/prisma/client.ts';
+import type { MessageDeps } from '../services.ts';
+import { findOwnChatSession, findOwnConversation } from '../access.ts';
+import { badUserInput, invalidField } from '../errors.ts';
+import { idempotent } from '../idempotency.ts';
 import { countTokens } from '../tokens.ts';
 import { checkContent, checkLabel, checkMetadata, checkNonNegativeInt } from '../validation.ts';
-import { visibleTo, findOwnConversation } from '../conversations/service.ts';
+import { insertMessage, publishMessageAdded, type StoredMessage } from './store.ts';
 
 export type AppendMessageInput = {
   conversationId: string;
@@ -20,14 +20,7 @@ export type AppendMessageInput = {
   idempotencyKey?: string | null;
 };
 
-export type AppendedMessage = { message: Message; conversation: Conversation };
-
-export const PREVIEW_CHARS = 100;
-
-/** First 100 characters (code points, so an emoji is never cut in half). */
-export const previewOf = (content: string) => Array.from(content).slice(0, PREVIEW_CHARS).join('');
-
-export async function appendMessage(ctx: ServiceContext, input: AppendMessageInput): Promise<AppendedMessage> {
+export async function appendMessage(ctx: MessageDeps, input: AppendMessageInput): Promise<StoredMessage> {
   checkContent(input.content, ctx.config.maxMessageChars);
   checkNonNegativeInt(input.tokens, 'tokens');
   checkLabel(input.toolCallId, 'toolCallId');
@@ -42,7 +35,7 @@ export async function appendMessage(ctx: ServiceContext, input: AppendMessageInp
   if (input.chatSessionId != null) await checkChatSession(ctx, input.conversationId, input.chatSessionId);
   const { idempotencyKey, ...fields } = input;
 
-  const { value, replayed } = await idempotent<AppendedMessage>({
+  const { value, replayed } = await idempotent<StoredMessage>({
     prisma: ctx.prisma,
     viewer: ctx.viewer,
     ttlMs: ctx.config.idempotencyTtlMs,
@@ -68,57 +61,12 @@ export async function appendMessage(ctx: ServiceContext, input: AppendMessageInp
         completedAt: new Date(),
       }),
   });
-  if (!replayed) publishMessageAdded(ctx, value);
+  if (!replayed) publishMessageAdded(ctx.pubsub, value);
   return value;
 }
 
-export type NewMessage = Omit<Prisma.MessageUncheckedCreateInput, 'position' | 'id'> & { chatSessionId: string | null };
-
-/**
- * Inserts a message at the next position of an ACTIVE conversation and moves its counters, in the caller's
- * transaction. Incrementing messageCount locks the conversation row, so concurrent appends queue there and
- * positions stay gapless; a rolled-back append gives its position back.
- */
-export async function insertMessage(ctx: ServiceContext, tx: Transaction, message: NewMessage): Promise<AppendedMessage> {
-  const now = new Date();
-  const tokens = message.tokens ?? 0;
-  let conversation: Conversation;
-  try {
-    conversation = await tx.conversation.update({
-      where: { id: message.conversationId, ...visibleTo(ctx), status: 'ACTIVE' },
-      data: {
-        messageCount: { increment: 1 },
-        totalTokens: { increment: tokens },
-        // A reply that is only starting has no text yet: the preview stays on the message before it.
-        preview: message.status === 'STREAMING' ? undefined : previewOf(message.content ?? ''),
-        lastMessageAt: now,
-        updatedAt: now,
-      },
-    });
-  } catch (error) {
-    if (isPrismaError(error, 'P2025')) throw notFound('Conversation');
-    throw error;
-  }
-  if (message.chatSessionId) {
-    const { count } = await tx.chatSession.updateMany({
-      where: { id: message.chatSessionId, conversationId: conversation.id, status: 'ACTIVE' },
-      data: { updatedAt: now },
-    });
-    if (count === 0) throw invalidField('chatSessionId', 'the chat session is completed');
-  }
-  const created = await tx.message.create({
-    data: { ...message, position: conversation.messageCount, createdAt: now },
-  });
-  return { message: created, conversation };
-}
-
-export function publishMessageAdded(ctx: ServiceContext, { message, conversation }: AppendedMessage): void {
-  publishConversationEvent(ctx.pubsub, conversation, { type: 'MESSAGE_ADDED', conversationId: conversation.id, messageId: message.id });
-}
-
-async function checkChatSession(ctx: ServiceContext, conversationId: string, chatSessionId: string): Promise<void> {
-  const session = await ctx.prisma.chatSession.findFirst({ where: { id: chatSessionId, conversation: visibleTo(ctx) } });
-  if (!session) throw notFound('Chat session');
+async function checkChatSession(ctx: MessageDeps, conversationId: string, chatSessionId: string): Promise<void> {
+  const session = await findOwnChatSession(ctx, chatSessionId);
   if (session.conversationId !== conversationId) throw invalidField('chatSessionId', 'belongs to another conversation');
   if (session.status !== 'ACTIVE') throw invalidField('chatSessionId', 'the chat session is completed');
 }

@@ -1,6 +1,7 @@
 import { ChatSessionStatus } from '../generated/prisma/enums.ts';
 import type { ChatSession as ChatSessionRow, Message as MessageRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
+import { inOwnConversation } from '../access.ts';
 import { chatSessionCursor, completeChatSession, createChatSession, DEFAULT_CHAT_SESSION_PAGE } from '../chat-sessions/service.ts';
 import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
@@ -12,7 +13,7 @@ const ChatSessionStatusEnum = builder.enumType(ChatSessionStatus, { name: 'ChatS
 export const ChatSession = builder.prismaNode('ChatSession', {
   id: { field: 'id' },
   nullable: true,
-  findUnique: (id, ctx) => ({ id, conversation: { orgId: ctx.viewer.orgId ?? '', userId: ctx.viewer.userId } }),
+  findUnique: (id, ctx) => ({ id, ...inOwnConversation(ctx.viewer) }),
   fields: (t) => ({
     conversation: t.field({
       type: Conversation,

@@ -1,7 +1,7 @@
 import { ConversationStatus } from '../generated/prisma/enums.ts';
 import type { Conversation as ConversationRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
-import { ownerOf } from '../auth.ts';
+import { ownConversations } from '../access.ts';
 import {
   createConversation,
   listConversations,
@@ -21,7 +21,7 @@ export const Conversation = builder.prismaNode('Conversation', {
   id: { field: 'id' },
   // Another owner's conversation is as absent as a missing one.
   nullable: true,
-  findUnique: (id, ctx) => ({ id, ...ownerOf(ctx.viewer) }),
+  findUnique: (id, ctx) => ({ id, ...ownConversations(ctx.viewer) }),
   fields: (t) => ({
     title: t.exposeString('title', { nullable: true, description: 'At most 255 characters.' }),
     status: t.expose('status', { type: ConversationStatusEnum }),

@@ -1,7 +1,7 @@
 import { builder } from '../builder.ts';
 import { refreshLoaders } from '../context.ts';
-import { findOwnConversation } from '../conversations/service.ts';
-import { ownerKey, type ConversationEventPayload } from '../pubsub.ts';
+import { findOwnConversation, ownerKey } from '../access.ts';
+import type { ConversationEventPayload } from '../pubsub.ts';
 import { Conversation } from './conversation.ts';
 import { Message } from './message.ts';
 import { idOf } from './subscription-ids.ts';

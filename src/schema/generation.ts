@@ -3,7 +3,8 @@ import type { Conversation as ConversationRow, Message as MessageRow } from '../
 import { builder } from '../builder.ts';
 import { refreshLoaders, type Context } from '../context.ts';
 import { notFound } from '../errors.ts';
-import { cancelGeneration, followMessage, openMessageStream, sendMessage, type MessageStreamPayload } from '../generation/service.ts';
+import { cancelGeneration, sendMessage } from '../generation/service.ts';
+import { followMessage, openMessageStream, type MessageStreamPayload } from '../generation/stream.ts';
 import { Conversation } from './conversation.ts';
 import { Message } from './message.ts';
 import { idOf } from './subscription-ids.ts';

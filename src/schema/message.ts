@@ -1,7 +1,7 @@
 import { MessageRole, MessageStatus } from '../generated/prisma/enums.ts';
 import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
-import { ownerOf } from '../auth.ts';
+import { inOwnConversation } from '../access.ts';
 import { invalidField } from '../errors.ts';
 import { contextWindow } from '../messages/context-window.ts';
 import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
@@ -22,7 +22,7 @@ const TokenUsage = builder.objectRef<{ promptTokens: number; completionTokens: n
 export const Message = builder.prismaNode('Message', {
   id: { field: 'id' },
   nullable: true,
-  findUnique: (id, ctx) => ({ id, conversation: ownerOf(ctx.viewer) }),
+  findUnique: (id, ctx) => ({ id, ...inOwnConversation(ctx.viewer) }),
   fields: (t) => ({
     conversation: t.field({
       type: Conversation,

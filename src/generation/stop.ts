@@ -1,0 +1,52 @@
+// Stopping a generation wherever in the deployment it runs: the instance running it aborts the provider
+// call and finishes the message; if none does in time (its instance is gone), the message is finished here.
+import type { Message } from '../generated/prisma/client.ts';
+import type { GenerationStopDeps } from '../services.ts';
+import { isTerminal } from '../streams/events.ts';
+import { finishGeneration } from './finish.ts';
+
+/** How long a stop waits for the runner to end the message before it finishes the message itself. */
+const STOP_WAIT_MS = 5_000;
+
+/** Cancels the conversation's running generation, if any, and waits for it to end. */
+export async function stopActiveGeneration(deps: GenerationStopDeps, conversationId: string): Promise<void> {
+  const active = await deps.prisma.message.findFirst({ where: { conversationId, status: 'STREAMING' } });
+  if (active) await stopGeneration(deps, active);
+}
+
+/** Stops the provider call, keeps the partial text and sets CANCELLED; waits for the end of the message. */
+export async function stopGeneration(deps: GenerationStopDeps, message: Pick<Message, 'id'>): Promise<void> {
+  const terminal = waitForTerminal(deps, message.id, STOP_WAIT_MS);
+  // The instance running it, this one or another, aborts it and finishes the message.
+  if (!deps.generation.cancel(message.id)) deps.pubsub.publish('generation:cancel', message.id);
+  if (await terminal) return;
+  // Nobody finished it in time (its instance is gone): finish it here with what was persisted.
+  const current = await deps.prisma.message.findUnique({ where: { id: message.id }, include: { conversation: { select: { id: true, orgId: true, userId: true } } } });
+  if (!current || current.status !== 'STREAMING') return;
+  const logged = await deps.eventLog.lastSequenceNumber(message.id);
+  await finishGeneration(deps, { messageId: message.id, conversation: current.conversation }, {
+    sequenceNumber: Math.max(logged ?? 0, current.sequenceNumber) + 1,
+    content: current.content,
+    outcome: { status: 'CANCELLED', error: null },
+  });
+}
+
+/** True once the message's stream has ended (or it is no longer STREAMING), false after timeoutMs. */
+async function waitForTerminal(deps: GenerationStopDeps, messageId: string, timeoutMs: number): Promise<boolean> {
+  // From the last event logged (which may be the terminal one already), not a replay of the whole reply.
+  const last = await deps.eventLog.lastSequenceNumber(messageId);
+  const events = await deps.eventLog.read(messageId, (last ?? 0) - 1);
+  if (!events) return false;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  const ended = (async () => {
+    for await (const event of events) if (isTerminal(event)) return true;
+    return true;
+  })();
+  try {
+    return await Promise.race([ended, timeout]);
+  } finally {
+    clearTimeout(timer);
+    await events.return?.();
+  }
+}
