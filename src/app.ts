@@ -52,7 +52,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
   const providers = createProviderStreams(models, config.models, log);
   // Now, rather than in the first request that counts tokens; after the provider threads have started, so
   // that they load meanwhile.
-  loadTokenizer();
+  await loadTokenizer();
   const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId });
   const rateLimiter = createRateLimiter(config.rateLimits, { redis: redis?.commands, log });
   const stopGeneration = (conversationId: string) => stopActiveGeneration({ prisma, pubsub, eventLog, generation, log }, conversationId);

@@ -154,7 +154,7 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       expect(events.filter((e) => e.__typename === 'MessageDelta').length).toBeGreaterThan(1);
       expect(deltas(events)).toBe('Repeat after me, please.');
       expect(events.at(-1).message).toMatchObject({
-        content: 'Repeat after me, please.', model: 'builtin:echo', usage: { completionTokens: countTokens('Repeat after me, please.') },
+        content: 'Repeat after me, please.', model: 'builtin:echo', usage: { completionTokens: await countTokens('Repeat after me, please.') },
       });
     });
 

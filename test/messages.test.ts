@@ -21,7 +21,7 @@ describe('appendMessage', () => {
     const first = await appendMessage(t, viewer, c.id, { content: 'What is the capital of France?', metadata: { client: 'web' } });
     expect(first.message).toMatchObject({
       position: 1, role: 'USER', status: 'COMPLETED', content: 'What is the capital of France?',
-      metadata: { client: 'web' }, tokens: countTokens('What is the capital of France?'),
+      metadata: { client: 'web' }, tokens: await countTokens('What is the capital of France?'),
     });
     expect(first.message.completedAt).not.toBeNull();
     const second = await appendMessage(t, viewer, c.id, { role: 'ASSISTANT', content: 'Paris. '.repeat(30), tokens: 7 });
@@ -128,7 +128,7 @@ describe('contextWindow', () => {
     for (const [role, tokens] of turns) {
       await appendMessage(t, viewer, c.id, { role, tokens, content: `${role} ${tokens}`, ...(role === 'TOOL' ? { toolCallId: 'c1' } : {}) });
     }
-    const system = countTokens('You are terse.');
+    const system = await countTokens('You are terse.');
     const window = async (max: number) => (await t.gql(WINDOW, { id: c.id, max }, viewer)).conversation.contextWindow;
 
     const all = await window(1000);

@@ -27,7 +27,7 @@ export type FinishDeps = { prisma: PrismaClient; eventLog: GenerationEventLog; p
  * cancel, say) cannot both count its tokens.
  */
 export async function finishGeneration(deps: FinishDeps, { messageId, conversation }: Finishing, { sequenceNumber, content, usage, outcome }: Finish): Promise<boolean> {
-  const tokens = usage?.outputTokens ?? countTokens(content);
+  const tokens = usage?.outputTokens ?? (await countTokens(content));
   const now = new Date();
   // The conversation is counted only when the message was finished here.
   const [{ finished: finishedHere }] = await deps.prisma.$queryRaw<{ finished: boolean }[]>`

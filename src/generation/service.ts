@@ -37,13 +37,15 @@ export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput):
   if (input.model != null) checkModel(ctx.models, input.model);
   else if (!ctx.models.has(model)) throw invalidField('model', `the conversation's model "${model}" is no longer served; pass model`);
 
+  // Charged before the tokens are counted: counting a long text is the costly part of this check.
+  await ctx.rateLimiter.generation(ctx.viewer);
   // The newest turn always goes to the model: refuse one that cannot fit its context window at all.
   const budget = ctx.config.generation.contextMaxTokens;
-  const needed = countTokens(input.content) + (conversation.systemPrompt ? countTokens(conversation.systemPrompt) : 0);
+  const contentTokens = await countTokens(input.content);
+  const needed = contentTokens + (conversation.systemPrompt ? await countTokens(conversation.systemPrompt) : 0);
   if (needed > budget) throw invalidField('content', `is ${needed} tokens with the system prompt; the model's context window takes ${budget}`);
 
   const { idempotencyKey, onActiveGeneration, ...fields } = input;
-  await ctx.rateLimiter.generation(ctx.viewer);
   // A repeat of a send returns its first result: it must not interrupt the generation that send started.
   const interrupt = onActiveGeneration === 'INTERRUPT' && !(await isRepeat(ctx.prisma, ctx.viewer, 'sendMessage', idempotencyKey, ctx.config.idempotencyTtlMs));
   for (let attempt = 0; ; attempt++) {
@@ -66,7 +68,7 @@ export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput):
             role: 'USER',
             content: input.content,
             status: 'COMPLETED',
-            tokens: countTokens(input.content),
+            tokens: contentTokens,
             completedAt: new Date(),
           });
           const active = await tx.message.findFirst({ where: { conversationId: conversation.id, status: 'STREAMING' }, select: { id: true } });

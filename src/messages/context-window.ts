@@ -11,7 +11,7 @@ const SCAN_BATCH = 500;
 type Slim = { id: string; role: MessageRole; tokens: number; position: number };
 
 /** The conversation's system prompt as a message (position 0); it is not stored in the messages table. */
-export function systemPromptMessage(conversation: Conversation): Message | null {
+export async function systemPromptMessage(conversation: Conversation): Promise<Message | null> {
   if (!conversation.systemPrompt) return null;
   return {
     id: `${conversation.id}:system`,
@@ -24,7 +24,7 @@ export function systemPromptMessage(conversation: Conversation): Message | null 
     model: null,
     toolCalls: null,
     toolCallId: null,
-    tokens: countTokens(conversation.systemPrompt),
+    tokens: await countTokens(conversation.systemPrompt),
     promptTokens: null,
     completionTokens: null,
     error: null,
@@ -38,7 +38,7 @@ export function systemPromptMessage(conversation: Conversation): Message | null 
 }
 
 export async function contextWindow(prisma: PrismaClient, conversation: Conversation, maxTokens: number): Promise<Message[]> {
-  const systemPrompt = systemPromptMessage(conversation);
+  const systemPrompt = await systemPromptMessage(conversation);
   const usable = { conversationId: conversation.id, status: { in: USABLE_STATUSES } };
   const slim = { id: true, role: true, tokens: true, position: true } as const;
   // Stored SYSTEM messages are system prompts too: always kept, and they use up budget first.

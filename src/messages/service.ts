@@ -5,7 +5,7 @@ import { findOwnChatSession, findOwnConversation } from '../access.ts';
 import { badUserInput, invalidField } from '../errors.ts';
 import { idempotent } from '../idempotency.ts';
 import { countTokens } from '../tokens.ts';
-import { checkContent, checkLabel, checkMetadata, checkNonNegativeInt } from '../validation.ts';
+import { checkContent, checkLabel, checkMetadata, checkNonNegativeInt, MAX_LABEL_CHARS } from '../validation.ts';
 import { insertMessage, publishMessageAdded, type StoredMessage } from './store.ts';
 
 export type AppendMessageInput = {
@@ -28,10 +28,10 @@ export async function appendMessage(ctx: MessageDeps, input: AppendMessageInput)
   if (input.role !== 'TOOL' && input.toolCallId != null) throw invalidField('toolCallId', 'is only for TOOL messages');
   if (input.toolCalls != null) {
     if (input.role !== 'ASSISTANT') throw invalidField('toolCalls', 'are only for ASSISTANT messages');
-    checkToolCalls(input.toolCalls);
+    checkToolCalls(input.toolCalls, ctx.config.maxMessageChars);
   }
   const metadata = input.metadata == null ? {} : checkMetadata(input.metadata);
-  const tokens = input.tokens ?? countTokens(input.content) + (input.toolCalls != null ? countTokens(JSON.stringify(input.toolCalls)) : 0);
+  const tokens = input.tokens ?? (await countTokens(input.content)) + (input.toolCalls != null ? await countTokens(JSON.stringify(input.toolCalls)) : 0);
   if (input.chatSessionId != null) await checkChatSession(ctx, input.conversationId, input.chatSessionId);
   const { idempotencyKey, ...fields } = input;
 
@@ -71,20 +71,24 @@ async function checkChatSession(ctx: MessageDeps, conversationId: string, chatSe
   if (session.status !== 'ACTIVE') throw invalidField('chatSessionId', 'the chat session is completed');
 }
 
+/** Calls in one assistant message: models make a handful; the limit keeps the checks and the prompt small. */
+const MAX_TOOL_CALLS = 128;
+
 /** OpenAI's shape: [{ id, type: "function", function: { name, arguments: "<JSON text>" } }]. */
-function checkToolCalls(toolCalls: unknown): void {
-  const problem = toolCallsProblem(toolCalls);
+function checkToolCalls(toolCalls: unknown, maxChars: number): void {
+  const problem = toolCallsProblem(toolCalls) ?? (JSON.stringify(toolCalls).length > maxChars ? `must be at most ${maxChars} characters serialised` : null);
   if (problem) throw badUserInput(`toolCalls: ${problem}`, [{ field: 'toolCalls', message: problem }]);
 }
 
 function toolCallsProblem(toolCalls: unknown): string | null {
   if (!Array.isArray(toolCalls) || toolCalls.length === 0) return 'must be a non-empty array of tool calls';
+  if (toolCalls.length > MAX_TOOL_CALLS) return `must hold at most ${MAX_TOOL_CALLS} tool calls`;
   for (const [i, call] of toolCalls.entries()) {
     const c = call as { id?: unknown; type?: unknown; function?: { name?: unknown; arguments?: unknown } };
     if (typeof c !== 'object' || c === null) return `[${i}] must be an object`;
-    if (typeof c.id !== 'string' || c.id === '') return `[${i}].id must be a non-empty string`;
+    if (typeof c.id !== 'string' || c.id === '' || c.id.length > MAX_LABEL_CHARS) return `[${i}].id must be a string of 1 to ${MAX_LABEL_CHARS} characters`;
     if (c.type !== 'function') return `[${i}].type must be "function"`;
-    if (typeof c.function?.name !== 'string' || c.function.name === '') return `[${i}].function.name must be a non-empty string`;
+    if (typeof c.function?.name !== 'string' || c.function.name === '' || c.function.name.length > MAX_LABEL_CHARS) return `[${i}].function.name must be a string of 1 to ${MAX_LABEL_CHARS} characters`;
     if (typeof c.function.arguments !== 'string') return `[${i}].function.arguments must be a string (JSON text)`;
   }
   return null;

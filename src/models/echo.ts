@@ -14,11 +14,13 @@ export function echoReplyTo(prompt: LanguageModelV3CallOptions['prompt']): strin
   return lastUser.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
 }
 
-function promptTokens(prompt: LanguageModelV3CallOptions['prompt']): number {
-  return prompt.reduce((sum, message) => {
-    if (typeof message.content === 'string') return sum + countTokens(message.content);
-    return sum + message.content.reduce((n, part) => n + ('text' in part && typeof part.text === 'string' ? countTokens(part.text) : 0), 0);
-  }, 0);
+async function promptTokens(prompt: LanguageModelV3CallOptions['prompt']): Promise<number> {
+  let sum = 0;
+  for (const message of prompt) {
+    if (typeof message.content === 'string') sum += await countTokens(message.content);
+    else for (const part of message.content) if ('text' in part && typeof part.text === 'string') sum += await countTokens(part.text);
+  }
+  return sum;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -41,8 +43,8 @@ export function createEchoModel({ delayMs }: { delayMs: number }): LanguageModel
     async doStream(options) {
       const reply = echoReplyTo(options.prompt);
       const usage = {
-        inputTokens: { total: promptTokens(options.prompt), noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
-        outputTokens: { total: countTokens(reply), text: undefined, reasoning: undefined },
+        inputTokens: { total: await promptTokens(options.prompt), noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
+        outputTokens: { total: await countTokens(reply), text: undefined, reasoning: undefined },
       };
       const stream = new ReadableStream<LanguageModelV3StreamPart>({
         async start(controller) {
