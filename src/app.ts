@@ -60,7 +60,10 @@ export async function createApp(config: Config, { log = createLogger(config), on
 
   // The embedded database has one process: whatever is STREAMING at start was left by a stopped server.
   const recovery = { prisma, eventLog, pubsub, runnerId, log };
-  await recoverAbandonedGenerations(recovery, { everyOther: database.kind === 'pglite' });
+  // A failure here is logged and tried again by the timer below: it never stops the server from starting.
+  await recoverAbandonedGenerations(recovery, { everyOther: database.kind === 'pglite' }).catch((err) =>
+    log.error({ err }, 'generation recovery failed at start; will try again'),
+  );
 
   // Cancel requests reach every instance; the one running the generation aborts it.
   const cancelRequests = pubsub.subscribe('generation:cancel');

@@ -37,6 +37,24 @@ export function checkIdempotencyKey(key: string | null | undefined): void {
   if (key === '' || key.length > MAX_IDEMPOTENCY_KEY_CHARS) throw invalidField('idempotencyKey', `must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} characters`);
 }
 
-export function checkNonNegativeInt(value: number | null | undefined, field: string): void {
-  if (value != null && (!Number.isInteger(value) || value < 0)) throw invalidField(field, 'must be a non-negative integer');
+/** The most tokens one message may claim: far above what any model's context holds. */
+export const MAX_MESSAGE_TOKENS = 10_000_000;
+
+export function checkTokenCount(value: number | null | undefined, field = 'tokens'): void {
+  if (value != null && (!Number.isInteger(value) || value < 0 || value > MAX_MESSAGE_TOKENS)) {
+    throw invalidField(field, `must be an integer from 0 to ${MAX_MESSAGE_TOKENS}`);
+  }
+}
+
+/** The largest GraphQL Int: counters beyond it are shown saturated rather than failing the response. */
+export const MAX_GRAPHQL_INT = 2_147_483_647;
+
+export const saturatedInt = (value: number | bigint): number => (value > MAX_GRAPHQL_INT ? MAX_GRAPHQL_INT : Number(value));
+
+/**
+ * A count reported by a model provider, trusted only as far as it is a count: a non-negative integer no
+ * larger than one message may claim; anything else is unknown.
+ */
+export function reportedCount(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_MESSAGE_TOKENS ? value : undefined;
 }

@@ -29,13 +29,19 @@ export async function recoverAbandonedGenerations(
   });
   let recovered = 0;
   for (const message of orphans) {
-    const logged = await deps.eventLog.lastSequenceNumber(message.id);
-    const done = await finishGeneration(deps, { messageId: message.id, conversation: message.conversation }, {
-      sequenceNumber: Math.max(logged ?? 0, message.sequenceNumber) + 1,
-      content: message.content,
-      outcome: { status: 'INTERRUPTED', error: null },
-    });
-    if (done) recovered += 1;
+    // One message that cannot be finished (a row the code does not expect) is logged and left for the next
+    // round; it never stops the others, nor the start of the server.
+    try {
+      const logged = await deps.eventLog.lastSequenceNumber(message.id);
+      const done = await finishGeneration(deps, { messageId: message.id, conversation: message.conversation }, {
+        sequenceNumber: Math.max(logged ?? 0, message.sequenceNumber) + 1,
+        content: message.content,
+        outcome: { status: 'INTERRUPTED', error: null },
+      });
+      if (done) recovered += 1;
+    } catch (err) {
+      deps.log.error({ err, messageId: message.id }, 'could not recover a generation left STREAMING; will try again');
+    }
   }
   if (recovered) deps.log.warn({ recovered }, 'generations left STREAMING by a stopped server marked INTERRUPTED');
   return recovered;

@@ -5,7 +5,7 @@ import { findOwnChatSession, findOwnConversation } from '../access.ts';
 import { badUserInput, invalidField } from '../errors.ts';
 import { idempotent } from '../idempotency.ts';
 import { countTokens } from '../tokens.ts';
-import { checkContent, checkLabel, checkMetadata, checkNonNegativeInt, MAX_LABEL_CHARS } from '../validation.ts';
+import { checkContent, checkLabel, checkMetadata, checkTokenCount, MAX_LABEL_CHARS } from '../validation.ts';
 import { insertMessage, publishMessageAdded, type StoredMessage } from './store.ts';
 
 export type AppendMessageInput = {
@@ -22,7 +22,7 @@ export type AppendMessageInput = {
 
 export async function appendMessage(ctx: MessageDeps, input: AppendMessageInput): Promise<StoredMessage> {
   checkContent(input.content, ctx.config.maxMessageChars);
-  checkNonNegativeInt(input.tokens, 'tokens');
+  checkTokenCount(input.tokens);
   checkLabel(input.toolCallId, 'toolCallId');
   if (input.role === 'TOOL' && input.toolCallId == null) throw invalidField('toolCallId', 'is required for TOOL messages');
   if (input.role !== 'TOOL' && input.toolCallId != null) throw invalidField('toolCallId', 'is only for TOOL messages');

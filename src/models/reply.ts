@@ -1,6 +1,7 @@
 // A model's streamed reply, reduced to what this server keeps: text and token usage. Read the same way
 // on a provider thread and, with no provider thread, on the main one.
 import { APICallError, type LanguageModelV3, type LanguageModelV3Prompt, type LanguageModelV3StreamPart } from '@ai-sdk/provider';
+import { reportedCount } from '../validation.ts';
 
 export type Usage = { inputTokens: number | undefined; outputTokens: number | undefined };
 
@@ -32,7 +33,7 @@ export async function* readReply(model: LanguageModelV3, prompt: LanguageModelV3
       if (part.type === 'text-delta') {
         if (part.delta) yield { text: part.delta };
       } else if (part.type === 'finish') {
-        yield { text: '', usage: { inputTokens: part.usage.inputTokens.total, outputTokens: part.usage.outputTokens.total } };
+        yield { text: '', usage: { inputTokens: reportedCount(part.usage.inputTokens.total), outputTokens: reportedCount(part.usage.outputTokens.total) } };
       } else if (part.type === 'error') throw part.error;
     }
   } catch (error) {

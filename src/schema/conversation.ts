@@ -2,6 +2,7 @@ import { ConversationStatus } from '../generated/prisma/enums.ts';
 import type { Conversation as ConversationRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
 import { ownConversations } from '../access.ts';
+import { saturatedInt } from '../validation.ts';
 import {
   createConversation,
   listConversations,
@@ -32,7 +33,10 @@ export const Conversation = builder.prismaNode('Conversation', {
     metadata: t.expose('metadata', { type: 'JSON', description: 'A JSON object, at most 16 KiB serialised.' }),
     version: t.exposeInt('version', { description: 'Starts at 1; +1 on every change made through the conversation mutations.' }),
     messageCount: t.exposeInt('messageCount'),
-    totalTokens: t.exposeInt('totalTokens', { description: "Sum of its messages' tokens." }),
+    totalTokens: t.int({
+      description: "Sum of its messages' tokens (shown as 2147483647 beyond it).",
+      resolve: (conversation) => saturatedInt(conversation.totalTokens),
+    }),
     preview: t.exposeString('preview', { nullable: true, description: "First 100 characters of the last message's content." }),
     lastMessageAt: t.expose('lastMessageAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

@@ -3,6 +3,7 @@ import type { Conversation as ConversationRow, Message as MessageRow } from '../
 import { builder } from '../builder.ts';
 import { inOwnConversation } from '../access.ts';
 import { invalidField } from '../errors.ts';
+import { saturatedInt } from '../validation.ts';
 import { contextWindow } from '../messages/context-window.ts';
 import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
@@ -15,7 +16,7 @@ const TokenUsage = builder.objectRef<{ promptTokens: number; completionTokens: n
   fields: (t) => ({
     promptTokens: t.exposeInt('promptTokens'),
     completionTokens: t.exposeInt('completionTokens'),
-    totalTokens: t.int({ resolve: (usage) => usage.promptTokens + usage.completionTokens }),
+    totalTokens: t.int({ resolve: (usage) => saturatedInt(usage.promptTokens + usage.completionTokens) }),
   }),
 });
 

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Conversation" ALTER COLUMN "totalTokens" SET DATA TYPE BIGINT;
