@@ -19,6 +19,7 @@ import { createRedisEventLog } from './streams/redis-event-log.ts';
 import { GenerationRunner } from './generation/runner.ts';
 import { recoverAbandonedGenerations, STALE_AFTER_MS } from './generation/recovery.ts';
 import { stopActiveGeneration } from './generation/stop.ts';
+import { MessageFollowers } from './generation/stream.ts';
 import { createGraphQLHandler, type GraphQLHandler } from './yoga.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { loadTokenizer } from './tokens.ts';
@@ -56,10 +57,11 @@ export async function createApp(config: Config, { log = createLogger(config), on
   const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId });
   const rateLimiter = createRateLimiter(config.rateLimits, { redis: redis?.commands, log });
   const stopGeneration = (conversationId: string) => stopActiveGeneration({ prisma, pubsub, eventLog, generation, log }, conversationId);
-  const services: AppServices = { config, log, prisma, pubsub, models, eventLog, generation, rateLimiter, stopGeneration, authenticate: createAuthenticator(config) };
+  const followers = new MessageFollowers(prisma, log);
+  const services: AppServices = { config, log, prisma, pubsub, models, eventLog, generation, rateLimiter, stopGeneration, followers, authenticate: createAuthenticator(config) };
 
   // The embedded database has one process: whatever is STREAMING at start was left by a stopped server.
-  const recovery = { prisma, eventLog, pubsub, runnerId, log };
+  const recovery = { prisma, eventLog, pubsub, runnerId, log, isRunning: (messageId: string) => generation.isRunning(messageId) };
   // A failure here is logged and tried again by the timer below: it never stops the server from starting.
   await recoverAbandonedGenerations(recovery, { everyOther: database.kind === 'pglite' }).catch((err) =>
     log.error({ err }, 'generation recovery failed at start; will try again'),
@@ -87,7 +89,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
     (drained ??= (async () => {
       await generation.shutdown(config.generation.shutdownGraceMs);
       // Subscribers here get the ends of those streams before their connections close.
-      await generation.followersDone(2_000);
+      await followers.done(2_000);
     })());
   let closed: Promise<void> | null = null;
 

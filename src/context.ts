@@ -11,6 +11,7 @@ import type { GenerationEventLog } from './streams/event-log.ts';
 import type { GenerationRunner } from './generation/runner.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { StopGeneration } from './services.ts';
+import type { MessageFollowers } from './generation/stream.ts';
 
 /** Built once per process. */
 export type AppServices = {
@@ -24,6 +25,7 @@ export type AppServices = {
   generation: GenerationRunner;
   rateLimiter: RateLimiter;
   stopGeneration: StopGeneration;
+  followers: MessageFollowers;
 };
 
 export type ServiceContext = AppServices & { viewer: Viewer };

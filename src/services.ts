@@ -9,6 +9,7 @@ import type { AppPubSub } from './pubsub.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
 import type { GenerationRunner } from './generation/runner.ts';
+import type { MessageFollowers } from './generation/stream.ts';
 
 /** Who asks, and the database: every look-up that checks ownership. */
 export type Access = { prisma: PrismaClient; viewer: Viewer };
@@ -39,4 +40,4 @@ export type GenerationDeps = MessageDeps &
   };
 
 /** Following the numbered events of a message. */
-export type StreamDeps = Access & { eventLog: GenerationEventLog; generation: Pick<GenerationRunner, 'follow'> };
+export type StreamDeps = Access & { eventLog: GenerationEventLog; followers: MessageFollowers };

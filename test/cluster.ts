@@ -25,15 +25,27 @@ export type Cluster = {
   close(): Promise<void>;
 };
 
-export async function startCluster(baseEnv: Record<string, string>): Promise<Cluster> {
-  const database = `chat_scale_${randomUUID().replace(/-/g, '')}`;
+/** A fresh database on the machine's PostgreSQL, migrated by the project's own code; drop() removes it. */
+export async function createScratchDatabase(prefix = 'chat_test'): Promise<{ url: string; drop(): Promise<void> }> {
+  const database = `${prefix}_${randomUUID().replace(/-/g, '')}`;
   const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE "${database}"`);
   const url = new URL(ADMIN_DATABASE_URL);
   url.pathname = `/${database}`;
-  const databaseUrl = url.toString();
-  await applyMigrations(databaseUrl, createLogger({ logLevel: 'warn' }));
+  await applyMigrations(url.toString(), createLogger({ logLevel: 'warn' }));
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+export async function startCluster(baseEnv: Record<string, string>): Promise<Cluster> {
+  const database = await createScratchDatabase('chat_scale');
+  const databaseUrl = database.url;
   const instances: Instance[] = [];
 
   return {
@@ -46,8 +58,7 @@ export async function startCluster(baseEnv: Record<string, string>): Promise<Clu
     async close() {
       for (const instance of instances) instance.process.kill('SIGKILL');
       await Promise.all(instances.map((i) => i.exited));
-      await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-      await admin.end();
+      await database.drop();
     },
   };
 }

@@ -53,9 +53,17 @@ it('marks the generation INTERRUPTED with its persisted partial text after a cra
   const sent = (await gql(first.url, `mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { assistantMessage { id } } }`, { c: c.id, t: longText }))
     .sendMessage;
   const id = sent.assistantMessage.id;
+  // A subscriber follows it: it will have received more than was stored when the server dies.
+  const follower = createClient({ url: first.url.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${viewer.token}` } });
+  const delivered: number[] = [];
+  follower.subscribe(
+    { query: `subscription($id: ID!) { messageStream(messageId: $id) { sequenceNumber } }`, variables: { id } },
+    { next: (r) => void delivered.push((r.data as any).messageStream.sequenceNumber), error: () => {}, complete: () => {} },
+  );
   // Some of the reply stored (the runner writes it every 250 ms), the rest still to come.
   const before = await waitForMessage((q, v) => gql(first.url, q, v), id, (node) => node.content.length > 0, 'to have stored text', 20_000);
   expect(before.status).toBe('STREAMING');
+  await new Promise((r) => setTimeout(r, 150)); // a delta or two beyond the stored text
   first.process.kill('SIGKILL');
   await new Promise((r) => first.process.once('exit', r));
 
@@ -75,11 +83,28 @@ it('marks the generation INTERRUPTED with its persisted partial text after a cra
       { next: (r) => events.push(r.data!.messageStream), error: reject, complete: resolve },
     ),
   );
-  await client.dispose();
   expect(events).toHaveLength(1);
   expect(events[0]).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'INTERRUPTED', content: after.content } });
   expect(events[0].sequenceNumber).toBeGreaterThan(1);
 
+  // The follower resumes after the last number it received: it gets the end, numbered after everything
+  // that was ever delivered, though the event log died with the first server.
+  const lastDelivered = Math.max(...delivered);
+  expect(lastDelivered).toBeGreaterThan(0);
+  const resumed: any[] = [];
+  await new Promise<void>((resolve, reject) =>
+    client.subscribe(
+      { query: `subscription($id: ID!, $after: Int) { messageStream(messageId: $id, afterSequenceNumber: $after) { __typename sequenceNumber ... on MessageCompleted { message { status content } } } }`, variables: { id, after: lastDelivered } },
+      { next: (r) => resumed.push(r.data!.messageStream), error: reject, complete: resolve },
+    ),
+  );
+  expect(resumed).toHaveLength(1);
+  expect(resumed[0]).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'INTERRUPTED', content: after.content } });
+  expect(resumed[0].sequenceNumber).toBeGreaterThan(lastDelivered);
+  expect(resumed[0].sequenceNumber).toBe(events[0].sequenceNumber);
+  await follower.dispose();
+
+  await client.dispose();
   second.process.kill('SIGTERM');
   expect(await new Promise((r) => second.process.once('exit', r))).toBe(0);
 }, 60_000);

@@ -8,6 +8,7 @@ import { previewOf } from '../messages/store.ts';
 import { countTokens } from '../tokens.ts';
 import type { GenerationEventLog } from '../streams/event-log.ts';
 import type { StreamEvent } from '../streams/events.ts';
+import type { Logger } from '../logger.ts';
 
 export type Outcome =
   | { status: 'COMPLETED' | 'CANCELLED' | 'INTERRUPTED'; error: null }
@@ -16,21 +17,46 @@ export type Outcome =
 /** What a finisher writes to: the message, and its conversation (whose owner hears of it). */
 export type Finishing = { messageId: string; conversation: Pick<Conversation, 'id' | 'orgId' | 'userId'> };
 
-export type Finish = { sequenceNumber: number; content: string; usage?: Usage; outcome: Outcome };
+export type Finish = {
+  sequenceNumber: number;
+  outcome: Outcome;
+  usage?: Usage;
+} & ({ content: string } | { keepPersistedContent: true });
 
-export type FinishDeps = { prisma: PrismaClient; eventLog: GenerationEventLog; pubsub: AppPubSub };
+export type FinishDeps = { prisma: PrismaClient; eventLog: GenerationEventLog; pubsub: AppPubSub; log: Logger };
 
 /**
  * Writes the final state of a generated message and its conversation's counters in one statement (one
  * round trip: it runs while other generations stream), then logs the terminal event and tells
  * subscribers. Only a message still STREAMING is finished, so two finishers (a runner and a forced
- * cancel, say) cannot both count its tokens.
+ * cancel, say) cannot both count its tokens. With `keepPersistedContent` the message keeps the text it
+ * has and the conversation's counters are left alone (the last resort when the full write is refused).
  */
-export async function finishGeneration(deps: FinishDeps, { messageId, conversation }: Finishing, { sequenceNumber, content, usage, outcome }: Finish): Promise<boolean> {
+export async function finishGeneration(deps: FinishDeps, { messageId, conversation }: Finishing, finish: Finish): Promise<boolean> {
+  const { sequenceNumber, outcome } = finish;
+  const finishedHere = 'content' in finish ? await writeFinished(deps.prisma, messageId, conversation.id, finish) : await writeOutcomeOnly(deps.prisma, messageId, finish);
+  // Not finished here (rare): finished by another, or purged meanwhile; a fresh read tells which.
+  const finished = finishedHere || ((await deps.prisma.message.count({ where: { id: messageId } })) === 0 ? 'gone' : false);
+  if (finished === false) return false;
+  const terminal: StreamEvent =
+    finished === 'gone'
+      ? { type: 'completed', sequenceNumber, status: 'CANCELLED' } // purged while generating: end the log anyway, so that nobody waits on it
+      : outcome.status === 'FAILED'
+        ? { type: 'failed', sequenceNumber, code: 'PROVIDER_ERROR', error: outcome.error }
+        : { type: 'completed', sequenceNumber, status: outcome.status };
+  // The log may be gone (a recovered message whose process died): its subscribers read the database, and
+  // a follower whose log stays silent looks there too (stream.ts), so a lost terminal event ends nobody's wait.
+  await deps.eventLog.append(messageId, terminal).catch((err) => deps.log.warn({ err, messageId }, 'could not log the terminal event; followers will read it from the database'));
+  if (finished === 'gone') return false;
+  publishConversationEvent(deps.pubsub, conversation, { type: 'MESSAGE_UPDATED', conversationId: conversation.id, messageId });
+  return true;
+}
+
+async function writeFinished(prisma: PrismaClient, messageId: string, conversationId: string, { sequenceNumber, content, usage, outcome }: Finish & { content: string }): Promise<boolean> {
   const tokens = usage?.outputTokens ?? (await countTokens(content));
   const now = new Date();
   // The conversation is counted only when the message was finished here.
-  const [{ finished: finishedHere }] = await deps.prisma.$queryRaw<{ finished: boolean }[]>`
+  const [{ finished }] = await prisma.$queryRaw<{ finished: boolean }[]>`
     WITH finished AS (
       UPDATE "Message"
       SET "content" = ${content}, "status" = ${outcome.status}::"MessageStatus", "error" = ${outcome.error}, "tokens" = ${tokens},
@@ -41,25 +67,28 @@ export async function finishGeneration(deps: FinishDeps, { messageId, conversati
     ), counted AS (
       UPDATE "Conversation"
       SET "totalTokens" = "totalTokens" + ${tokens}, "preview" = ${previewOf(content)}, "updatedAt" = ${now}::timestamp(3)
-      WHERE "id" = ${conversation.id} AND EXISTS (SELECT 1 FROM finished)
+      WHERE "id" = ${conversationId} AND EXISTS (SELECT 1 FROM finished)
     )
     SELECT EXISTS (SELECT 1 FROM finished) AS finished`;
-  // Not finished here (rare): finished by another, or purged meanwhile; a fresh read tells which.
-  const finished = finishedHere || ((await deps.prisma.message.count({ where: { id: messageId } })) === 0 ? 'gone' : false);
-  if (finished === 'gone') {
-    // Purged while generating: end the log anyway, so that nobody waits on it.
-    await deps.eventLog.append(messageId, { type: 'completed', sequenceNumber, status: 'CANCELLED' }).catch(() => undefined);
-    return false;
-  }
-  if (!finished) return false;
-  const terminal: StreamEvent =
-    outcome.status === 'FAILED'
-      ? { type: 'failed', sequenceNumber, code: 'PROVIDER_ERROR', error: outcome.error }
-      : { type: 'completed', sequenceNumber, status: outcome.status };
-  // The log may be gone (a recovered message whose process died): its subscribers read the database.
-  await deps.eventLog.append(messageId, terminal).catch(() => undefined);
-  publishConversationEvent(deps.pubsub, conversation, { type: 'MESSAGE_UPDATED', conversationId: conversation.id, messageId });
-  return true;
+  return finished;
+}
+
+async function writeOutcomeOnly(prisma: PrismaClient, messageId: string, { sequenceNumber, outcome }: Finish): Promise<boolean> {
+  const count = await prisma.$executeRaw`
+    UPDATE "Message"
+    SET "status" = ${outcome.status}::"MessageStatus", "error" = ${outcome.error}, "completedAt" = ${new Date()}::timestamp(3),
+        "sequenceNumber" = ${sequenceNumber}, "runnerId" = NULL, "heartbeatAt" = NULL
+    WHERE "id" = ${messageId} AND "status" = 'STREAMING'`;
+  return count > 0;
+}
+
+/**
+ * The number of the terminal event that a finisher other than the runner gives a message: after the last
+ * event logged when the log is there (it holds everything delivered), else after the message's sequence
+ * ceiling, which no delivered event exceeds (see persister.ts).
+ */
+export function terminalNumberFor(logged: number | null, message: Pick<Message, 'sequenceNumber'>): number {
+  return (logged ?? message.sequenceNumber) + 1;
 }
 
 /** The terminal event of a finished message, from its row. */

@@ -1,48 +1,60 @@
-// No message stays STREAMING forever: generations whose runner died are finished as INTERRUPTED with the
-// text they had persisted.
+// No message stays STREAMING forever: generations whose runner is gone are finished as INTERRUPTED with
+// the text they had persisted. Gone means: run by another instance that has stopped saying it is alive,
+// or run by this one but no longer running here (a runner that gave up, a server that restarted).
+import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
-import type { RunnerDeps } from './runner.ts';
-import { finishGeneration } from './finish.ts';
+import type { AppPubSub } from '../pubsub.ts';
+import type { GenerationEventLog } from '../streams/event-log.ts';
+import { finishGeneration, terminalNumberFor } from './finish.ts';
 import { HEARTBEAT_INTERVAL_MS } from './persister.ts';
 
 /** A runner that has not said it is alive for this long is taken for dead. */
 export const STALE_AFTER_MS = HEARTBEAT_INTERVAL_MS * 3;
 
+export type RecoveryDeps = {
+  prisma: PrismaClient;
+  eventLog: GenerationEventLog;
+  pubsub: AppPubSub;
+  log: Logger;
+  /** This instance, as written in Message.runnerId, and what it is running now. */
+  runnerId: string;
+  isRunning: (messageId: string) => boolean;
+};
+
 /**
  * `everyOther`: every STREAMING message not run by this instance (the embedded database has one process,
  * so at start they are all orphans); otherwise only those whose heartbeat is stale.
  */
-export async function recoverAbandonedGenerations(
-  deps: Pick<RunnerDeps, 'prisma' | 'eventLog' | 'pubsub' | 'runnerId'> & { log: Logger },
-  { everyOther = false }: { everyOther?: boolean } = {},
-): Promise<number> {
+export async function recoverAbandonedGenerations(deps: RecoveryDeps, { everyOther = false }: { everyOther?: boolean } = {}): Promise<number> {
   const stale = new Date(Date.now() - STALE_AFTER_MS);
-  const orphans = await deps.prisma.message.findMany({
-    where: {
-      status: 'STREAMING',
-      AND: [
-        { OR: [{ runnerId: null }, { runnerId: { not: deps.runnerId } }] },
-        everyOther ? {} : { OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: stale } }] },
-      ],
-    },
-    include: { conversation: { select: { id: true, orgId: true, userId: true } } },
+  // STREAMING rows are few (a partial index holds just them): their ids first, then each abandoned one whole.
+  const streaming = await deps.prisma.message.findMany({ where: { status: 'STREAMING' }, select: { id: true, runnerId: true, heartbeatAt: true } });
+  // A message of this instance's that is not running here has been quiet a while: not one just stored
+  // whose runner is starting.
+  const quiet = new Date(Date.now() - HEARTBEAT_INTERVAL_MS);
+  const abandoned = streaming.filter(({ id, runnerId, heartbeatAt }) => {
+    if (deps.isRunning(id)) return false;
+    if (runnerId === deps.runnerId) return heartbeatAt === null || heartbeatAt < quiet;
+    return everyOther || runnerId === null || heartbeatAt === null || heartbeatAt < stale;
   });
   let recovered = 0;
-  for (const message of orphans) {
+  for (const { id } of abandoned) {
     // One message that cannot be finished (a row the code does not expect) is logged and left for the next
     // round; it never stops the others, nor the start of the server.
     try {
+      const message = await deps.prisma.message.findUnique({ where: { id }, include: { conversation: { select: { id: true, orgId: true, userId: true } } } });
+      if (message?.status !== 'STREAMING') continue; // finished meanwhile
       const logged = await deps.eventLog.lastSequenceNumber(message.id);
       const done = await finishGeneration(deps, { messageId: message.id, conversation: message.conversation }, {
-        sequenceNumber: Math.max(logged ?? 0, message.sequenceNumber) + 1,
+        sequenceNumber: terminalNumberFor(logged, message),
         content: message.content,
         outcome: { status: 'INTERRUPTED', error: null },
       });
       if (done) recovered += 1;
     } catch (err) {
-      deps.log.error({ err, messageId: message.id }, 'could not recover a generation left STREAMING; will try again');
+      deps.log.error({ err, messageId: id }, 'could not recover a generation left STREAMING; will try again');
     }
   }
-  if (recovered) deps.log.warn({ recovered }, 'generations left STREAMING by a stopped server marked INTERRUPTED');
+  if (recovered) deps.log.warn({ recovered }, 'generations left STREAMING by a stopped runner marked INTERRUPTED');
   return recovered;
 }

@@ -9,7 +9,7 @@ import { toProviderFailure, type Usage } from '../models/reply.ts';
 import type { AppPubSub } from '../pubsub.ts';
 import { contextWindow } from '../messages/context-window.ts';
 import type { GenerationEventLog } from '../streams/event-log.ts';
-import { finishGeneration, type Outcome } from './finish.ts';
+import { finishGeneration, type Finish, type Outcome } from './finish.ts';
 import { toPrompt } from './prompt.ts';
 import { StreamPersister } from './persister.ts';
 
@@ -18,6 +18,8 @@ export type GenerationJob = {
   /** As the send stored it: the prompt is built from it without reading it again. */
   conversation: Conversation;
   model: string;
+  /** The sequence ceiling the message was stored with (see persister.ts). */
+  sequenceCeiling: number;
 };
 
 export type RunnerDeps = {
@@ -32,6 +34,15 @@ export type RunnerDeps = {
 };
 
 type StopReason = 'cancel' | 'shutdown' | 'timeout';
+/** Between attempts at the final write of a message: its text waits here meanwhile. */
+const FINISH_RETRY_MS = { first: 200, max: 5_000 };
+/** Failed attempts after which a write the database keeps refusing gives way to one that keeps less. */
+const FULL_FINISH_ATTEMPTS = 3;
+/** On shutdown, how long final writes are retried after the grace period (then recovery has them). */
+const SHUTDOWN_FINISH_MS = 5_000;
+
+/** The event log refused an event: the reply cannot be streamed, whatever the provider does. */
+class EventLogFailure extends Error {}
 type Running = { controller: AbortController; stopReason: StopReason | null; done: Promise<void> };
 
 export class GenerationRunner {
@@ -39,8 +50,8 @@ export class GenerationRunner {
   readonly #running = new Map<string, Running>();
   readonly #persister: StreamPersister;
   #stopping = false;
-  #followers = 0;
-  readonly #noFollowers: (() => void)[] = [];
+  /** Set late in a shutdown: final writes still failing are left to recovery. */
+  #givingUp = false;
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
@@ -51,36 +62,26 @@ export class GenerationRunner {
     return this.#deps.runnerId;
   }
 
-  /** A subscriber here follows a generation (from any instance); call the returned function when it stops. */
-  follow(): () => void {
-    this.#followers += 1;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#followers -= 1;
-      if (this.#followers === 0) for (const wake of this.#noFollowers.splice(0)) wake();
-    };
-  }
-
-  /** Waits (up to timeoutMs) for the subscribers here to receive the ends of their streams. */
-  async followersDone(timeoutMs: number): Promise<void> {
-    if (this.#followers === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([new Promise<void>((resolve) => this.#noFollowers.push(resolve)), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
-  }
-
   /** False once shutdown has begun: no new generation starts here. */
   get accepting(): boolean {
     return !this.#stopping;
   }
 
+  /** Whether this instance is generating (or still finishing) the message: recovery leaves those alone. */
+  isRunning(messageId: string): boolean {
+    return this.#running.has(messageId);
+  }
+
   /** Opens the message's event log (MessageStarted) and starts generating in the background. */
   async start(job: GenerationJob): Promise<void> {
-    await this.#deps.eventLog.open(job.messageId);
     const running: Running = { controller: new AbortController(), stopReason: null, done: Promise.resolve() };
-    this.#running.set(job.messageId, running);
+    this.#running.set(job.messageId, running); // before anything is awaited: recovery sees it running
+    try {
+      await this.#deps.eventLog.open(job.messageId);
+    } catch (error) {
+      this.#running.delete(job.messageId); // left STREAMING: recovery ends it once it is quiet
+      throw error;
+    }
     running.done = this.#run(job, running)
       .catch((err) => this.#deps.log.error({ err, messageId: job.messageId }, 'generation could not be finished'))
       .finally(() => this.#running.delete(job.messageId));
@@ -103,19 +104,24 @@ export class GenerationRunner {
     await Promise.race([all(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     for (const messageId of this.#running.keys()) this.cancel(messageId, 'shutdown');
+    // Final writes that still fail (the database is away) are given up on after a while: the messages stay
+    // STREAMING with what was persisted, and recovery (here at the next start, or another instance) ends them.
+    const giveUp = setTimeout(() => (this.#givingUp = true), SHUTDOWN_FINISH_MS);
     await all();
+    clearTimeout(giveUp);
     await this.#persister.close();
   }
 
   async #run(job: GenerationJob, running: Running): Promise<void> {
-    const { prisma, eventLog, providers, config } = this.#deps;
+    const { prisma, eventLog, providers, config, log } = this.#deps;
     const signal = running.controller.signal;
+    const stopped = aborted(signal);
     let sequenceNumber = 0;
     let content = '';
     let usage: Usage | undefined;
     let outcome: Outcome;
 
-    this.#persister.track(job.messageId);
+    this.#persister.track(job.messageId, job.sequenceCeiling);
     // A provider that goes silent (hung upstream) is given up on. Checked on a timer rather than re-armed
     // for every token, which would cost two timer operations per token.
     let lastHeard = Date.now();
@@ -134,24 +140,81 @@ export class GenerationRunner {
         if (chunk.usage) usage = chunk.usage;
         if (!chunk.text) continue;
         sequenceNumber += 1;
+        const reserved = this.#persister.reserve(job.messageId, sequenceNumber);
+        if (reserved) {
+          await Promise.race([reserved, stopped]); // the database is slow or away: the stream waits
+          if (signal.aborted) break;
+          lastHeard = Date.now();
+        }
         content += chunk.text;
-        this.#persister.add(job.messageId, chunk.text, sequenceNumber);
-        await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta: chunk.text });
+        this.#persister.add(job.messageId, chunk.text);
+        await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta: chunk.text }).catch((err) => {
+          throw new EventLogFailure('the event log refused an event', { cause: err });
+        });
       }
       outcome = signal.aborted ? stoppedOutcome(running.stopReason, config.providerTimeoutMs) : { status: 'COMPLETED', error: null };
     } catch (error) {
-      if (signal.aborted) outcome = stoppedOutcome(running.stopReason, config.providerTimeoutMs);
+      if (error instanceof EventLogFailure) {
+        outcome = { status: 'FAILED', error: 'The reply could not be streamed.' };
+        log.error({ err: error.cause, messageId: job.messageId }, 'event log append failed; the generation is stopped');
+        running.controller.abort(error);
+      } else if (signal.aborted) outcome = stoppedOutcome(running.stopReason, config.providerTimeoutMs);
       else {
         const failure = toProviderFailure(error);
         outcome = { status: 'FAILED', error: failure.description };
-        this.#deps.log.warn({ err: error, ...failure.details, messageId: job.messageId, model: job.model }, 'provider failed');
+        log.warn({ err: error, ...failure.details, messageId: job.messageId, model: job.model }, 'provider failed');
       }
     } finally {
       clearInterval(idleCheck);
+      this.#persister.seal(job.messageId);
+    }
+    try {
+      await this.#finishDurably(job, { sequenceNumber: sequenceNumber + 1, content, usage, outcome });
+    } finally {
       this.#persister.untrack(job.messageId);
     }
-    await finishGeneration(this.#deps, job, { sequenceNumber: sequenceNumber + 1, content, usage, outcome });
   }
+
+  /**
+   * The final write, retried until it is done: the text stays here meanwhile and the heartbeat goes on,
+   * so no other instance takes the message for abandoned. A write the database keeps refusing (not an
+   * outage: the database answers) gives way to one that keeps the persisted text and marks the message
+   * FAILED, so that it cannot stay STREAMING.
+   */
+  async #finishDurably(job: GenerationJob, finish: Finish): Promise<void> {
+    const { log } = this.#deps;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await finishGeneration(this.#deps, job, finish);
+        if (attempt > 1) log.info({ messageId: job.messageId, attempts: attempt }, 'generation finished after retries');
+        return;
+      } catch (err) {
+        if (attempt === 1) log.warn({ err, messageId: job.messageId }, 'could not finish the generation; retrying');
+        if (attempt >= FULL_FINISH_ATTEMPTS && (await this.#finishFailed(job, finish.sequenceNumber))) return;
+      }
+      if (this.#givingUp) {
+        log.error({ messageId: job.messageId }, 'gave up finishing the generation at shutdown; recovery will end it with its persisted text');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(FINISH_RETRY_MS.first * 2 ** (attempt - 1), FINISH_RETRY_MS.max)));
+    }
+  }
+
+  /** The last resort of a final write: FAILED with the text persisted so far; false if this fails too. */
+  async #finishFailed(job: GenerationJob, sequenceNumber: number): Promise<boolean> {
+    try {
+      await finishGeneration(this.#deps, job, { sequenceNumber, keepPersistedContent: true, outcome: { status: 'FAILED', error: 'The reply could not be stored.' } });
+      this.#deps.log.error({ messageId: job.messageId }, 'the final write of a generation was refused; stored as FAILED with its persisted text');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Resolves when the signal aborts. */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }
 
 function stoppedOutcome(reason: StopReason | null, timeoutMs: number): Outcome {

@@ -2,12 +2,13 @@
 import type { Conversation, Message } from '../generated/prisma/client.ts';
 import type { GenerationDeps } from '../services.ts';
 import { findOwnChatSession, findOwnConversation, findOwnMessage } from '../access.ts';
-import { generationInProgress, invalidField, notFound, shuttingDown } from '../errors.ts';
+import { generationInProgress, invalidField, isPrismaError, notFound, shuttingDown } from '../errors.ts';
 import { idempotent, isRepeat } from '../idempotency.ts';
 import { insertMessage, publishMessageAdded } from '../messages/store.ts';
 import { countTokens } from '../tokens.ts';
 import { checkContent, checkModel } from '../validation.ts';
 import { stopActiveGeneration, stopGeneration } from './stop.ts';
+import { SEQUENCE_BLOCK } from './persister.ts';
 
 export type SendMessageInput = {
   conversationId: string;
@@ -73,6 +74,7 @@ export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput):
           });
           const active = await tx.message.findFirst({ where: { conversationId: conversation.id, status: 'STREAMING' }, select: { id: true } });
           if (active) throw generationInProgress();
+          // The database holds the rule too (one STREAMING message per conversation: a unique index).
           const assistant = await insertMessage(ctx, tx, {
             conversationId: conversation.id,
             chatSessionId: session?.id ?? null,
@@ -83,6 +85,9 @@ export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput):
             tokens: 0,
             runnerId: ctx.generation.runnerId,
             heartbeatAt: new Date(),
+            sequenceNumber: SEQUENCE_BLOCK, // the ceiling of its event numbers (see persister.ts)
+          }).catch((error) => {
+            throw isPrismaError(error, 'P2002') ? generationInProgress() : error;
           });
           return { userMessage: user.message, assistantMessage: assistant.message, conversation: assistant.conversation };
         },
@@ -90,7 +95,7 @@ export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput):
       if (!replayed) {
         publishMessageAdded(ctx.pubsub, { message: value.userMessage, conversation: value.conversation });
         publishMessageAdded(ctx.pubsub, { message: value.assistantMessage, conversation: value.conversation });
-        await ctx.generation.start({ messageId: value.assistantMessage.id, conversation: value.conversation, model });
+        await ctx.generation.start({ messageId: value.assistantMessage.id, conversation: value.conversation, model, sequenceCeiling: value.assistantMessage.sequenceNumber });
       }
       return value;
     } catch (error) {

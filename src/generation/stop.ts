@@ -3,7 +3,7 @@
 import type { Message } from '../generated/prisma/client.ts';
 import type { GenerationStopDeps } from '../services.ts';
 import { isTerminal } from '../streams/events.ts';
-import { finishGeneration } from './finish.ts';
+import { finishGeneration, terminalNumberFor } from './finish.ts';
 
 /** How long a stop waits for the runner to end the message before it finishes the message itself. */
 const STOP_WAIT_MS = 5_000;
@@ -25,7 +25,7 @@ export async function stopGeneration(deps: GenerationStopDeps, message: Pick<Mes
   if (!current || current.status !== 'STREAMING') return;
   const logged = await deps.eventLog.lastSequenceNumber(message.id);
   await finishGeneration(deps, { messageId: message.id, conversation: current.conversation }, {
-    sequenceNumber: Math.max(logged ?? 0, current.sequenceNumber) + 1,
+    sequenceNumber: terminalNumberFor(logged, current),
     content: current.content,
     outcome: { status: 'CANCELLED', error: null },
   });

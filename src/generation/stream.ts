@@ -5,6 +5,8 @@ import { findOwnMessage } from '../access.ts';
 import { invalidField } from '../errors.ts';
 import { isTerminal, type StreamEvent } from '../streams/events.ts';
 import { terminalEventOf } from './finish.ts';
+import type { PrismaClient } from '../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
 
 export type MessageStreamPayload = { messageId: string; event: StreamEvent };
 
@@ -28,23 +30,27 @@ export async function openMessageStream(deps: StreamDeps, messageId: string, aft
 }
 
 /** openMessageStream for an assistant message known to be the viewer's: the one `chat` has just created. */
-export function followMessage({ eventLog, prisma, generation }: Omit<StreamDeps, 'viewer'>, messageId: string, after: number): AsyncIterable<MessageStreamPayload> {
+export function followMessage({ eventLog, prisma, followers }: Omit<StreamDeps, 'viewer'>, messageId: string, after: number): AsyncIterable<MessageStreamPayload> {
   const payload = (event: StreamEvent): MessageStreamPayload => ({ messageId, event });
 
   return (async function* () {
-    const release = generation.follow();
+    const follower: Follower = { messageId, lastEventAt: Date.now(), abandonLog: () => {} };
+    const release = followers.add(follower);
     let cursor = after;
     try {
       for (;;) {
         const events = await eventLog.read(messageId, cursor);
         if (events) {
+          follower.abandonLog = () => void events.return?.();
           try {
             for await (const event of events) {
+              follower.lastEventAt = Date.now();
               yield payload(event);
               cursor = event.sequenceNumber;
               if (isTerminal(event)) return;
             }
           } finally {
+            follower.abandonLog = () => {};
             await events.return?.();
           }
         }
@@ -68,4 +74,70 @@ export function followMessage({ eventLog, prisma, generation }: Omit<StreamDeps,
       release();
     }
   })();
+}
+
+type Follower = { messageId: string; lastEventAt: number; abandonLog: () => void };
+
+/** How long a follower's log may be silent before the database is asked whether the message has ended. */
+const SILENT_LOG_MS = 5_000;
+
+/**
+ * The subscribers following message streams on this instance. Shutdown waits for them to receive their
+ * ends. And a watch, every few seconds, over those whose log has been silent: a message the database
+ * shows finished for a while, whose log never got its terminal event (an append lost with Redis, say),
+ * has its follower stop waiting on the log and end from the database. One query for all of them, and
+ * nothing per event but a timestamp.
+ */
+export class MessageFollowers {
+  readonly #prisma: PrismaClient;
+  readonly #log: Logger;
+  readonly #active = new Set<Follower>();
+  readonly #whenNone: (() => void)[] = [];
+  #watch: NodeJS.Timeout | null = null;
+
+  constructor(prisma: PrismaClient, log: Logger) {
+    this.#prisma = prisma;
+    this.#log = log;
+  }
+
+  get count(): number {
+    return this.#active.size;
+  }
+
+  /** A subscriber starts following; call the returned function when it stops. */
+  add(follower: Follower): () => void {
+    this.#active.add(follower);
+    if (!this.#watch) {
+      this.#watch = setInterval(() => void this.#checkSilent().catch((err) => this.#log.warn({ err }, 'could not check silent streams')), SILENT_LOG_MS / 2);
+      this.#watch.unref();
+    }
+    return () => {
+      if (!this.#active.delete(follower) || this.#active.size > 0) return;
+      if (this.#watch) clearInterval(this.#watch);
+      this.#watch = null;
+      for (const wake of this.#whenNone.splice(0)) wake();
+    };
+  }
+
+  /** Waits (up to timeoutMs) for the subscribers here to receive the ends of their streams. */
+  async done(timeoutMs: number): Promise<void> {
+    if (this.#active.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((resolve) => this.#whenNone.push(resolve)), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  async #checkSilent(): Promise<void> {
+    const now = Date.now();
+    const silent = [...this.#active].filter((f) => now - f.lastEventAt >= SILENT_LOG_MS);
+    if (silent.length === 0) return;
+    const ids = [...new Set(silent.map((f) => f.messageId))];
+    const rows = await this.#prisma.message.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, completedAt: true } });
+    const settled = new Date(now - LOG_SETTLE_MS);
+    const ended = new Set(ids.filter((id) => {
+      const row = rows.find((r) => r.id === id);
+      return !row || (row.status !== 'STREAMING' && row.completedAt !== null && row.completedAt < settled);
+    }));
+    for (const follower of silent) if (ended.has(follower.messageId)) follower.abandonLog();
+  }
 }

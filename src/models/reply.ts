@@ -31,7 +31,7 @@ export async function* readReply(model: LanguageModelV3, prompt: LanguageModelV3
       const { done, value: part } = await reader.read();
       if (done) return;
       if (part.type === 'text-delta') {
-        if (part.delta) yield { text: part.delta };
+        if (part.delta) yield { text: storable(part.delta) };
       } else if (part.type === 'finish') {
         yield { text: '', usage: { inputTokens: reportedCount(part.usage.inputTokens.total), outputTokens: reportedCount(part.usage.outputTokens.total) } };
       } else if (part.type === 'error') throw part.error;
@@ -43,6 +43,9 @@ export async function* readReply(model: LanguageModelV3, prompt: LanguageModelV3
     reader?.cancel().catch(() => {}); // after an error part, close the upstream response too
   }
 }
+
+/** PostgreSQL text cannot hold NUL: a provider that sends one gets the replacement character in its place. */
+const storable = (text: string) => (text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text);
 
 /** Words fit for a user, and the details for the log. */
 export function toProviderFailure(error: unknown): ProviderFailure {

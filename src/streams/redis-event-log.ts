@@ -24,6 +24,8 @@ const OPEN_STREAM_TTL_SECONDS = 24 * 3600;
 const BATCH = 500;
 /** A reader looks at Redis again at least this often, even without news (expiry, missed wake-ups). */
 const RECHECK_MS = 5_000;
+/** How long the end of an orphaned stream is tried again while Redis is away. */
+const ORPHAN_END_RETRY_MS = 120_000;
 
 type Entry = { sequenceNumber: number; event: StreamEvent };
 type RawEntries = [id: string, fields: string[]][];
@@ -46,7 +48,14 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
       if (writer.has(messageId) || !isTerminal(event)) return writer.append(messageId, event);
       // The end of a generation whose writer died with its instance, written by recovery or a forced
       // cancel: it goes straight to the shared stream, so that its followers on every instance end too.
-      await endOrphanedStream(redis.commands, messageId, event, Math.ceil(retentionMs / 1000));
+      // While Redis is away it is tried again for a while; followers meanwhile find the end in the database.
+      const end = () => endOrphanedStream(redis.commands, messageId, event, Math.ceil(retentionMs / 1000));
+      try {
+        await end();
+      } catch (err) {
+        void retryFor(ORPHAN_END_RETRY_MS, end).catch(() => log.warn({ messageId }, 'gave up adding the end of an orphaned stream to redis'));
+        throw err;
+      }
     },
     async read(messageId, after) {
       const first = await retrying(() => readRange(redis.commands, messageId, after), log);
@@ -143,6 +152,19 @@ async function endOrphanedStream(redis: Redis, messageId: string, event: StreamE
 async function lastInRedis(redis: Redis, messageId: string): Promise<number | null> {
   const [last] = (await redis.xrevrange(keyOf(messageId), '+', '-', 'COUNT', 1)) as RawEntries;
   return last ? sequenceOf(last[0]) : null;
+}
+
+/** Tries `operation` again with growing pauses until it succeeds; rejects once `ms` have gone by. */
+async function retryFor<T>(ms: number, operation: () => Promise<T>): Promise<T> {
+  const until = Date.now() + ms;
+  for (let attempt = 0; ; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, 5_000)));
+    try {
+      return await operation();
+    } catch (err) {
+      if (Date.now() > until) throw err;
+    }
+  }
 }
 
 /** Redis being away pauses a reader; it goes on where it was once Redis answers again. */

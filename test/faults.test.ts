@@ -1,0 +1,109 @@
+// Faults mid-stream: PostgreSQL unreachable as a reply ends (through a proxy this test cuts, never the
+// machine's server itself), a message left to this instance that no longer runs, and a stream whose log
+// never gets its end. In every case the message ends, its followers get the end, and nothing is lost.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConversation, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp } from './helpers.ts';
+import { ADMIN_DATABASE_URL, createScratchDatabase } from './cluster.ts';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+import { recoverAbandonedGenerations } from '../src/generation/recovery.ts';
+import type { RunningServer } from '../src/server.ts';
+
+const STREAM = `subscription($id: ID!, $after: Int) { messageStream(messageId: $id, afterSequenceNumber: $after) {
+  __typename sequenceNumber ... on MessageDelta { delta } ... on MessageCompleted { message { status content } } } }`;
+const SEND = `mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { assistantMessage { id } } }`;
+const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
+
+describe('PostgreSQL away as a reply ends', () => {
+  let database: Awaited<ReturnType<typeof createScratchDatabase>>;
+  let proxy: TcpProxy;
+  let t: TestApp;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    database = await createScratchDatabase();
+    const admin = new URL(ADMIN_DATABASE_URL);
+    proxy = await startTcpProxy({ host: admin.hostname, port: Number(admin.port || 5432) });
+    const url = new URL(database.url);
+    url.port = String(proxy.port);
+    t = await startTestApp({ DATABASE_URL: url.toString(), ECHO_DELAY_MS: '30' });
+    server = await t.listen();
+  });
+  afterAll(async () => {
+    await t?.close();
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  it('keeps the finished text, writes it once PostgreSQL is back, and its followers get the end', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const text = words(30);
+    const { assistantMessage } = (await t.gql(SEND, { c: c.id, t: text }, viewer)).sendMessage;
+    const client = wsClient(server, viewer);
+    const stream = subscribe(client, STREAM, { id: assistantMessage.id });
+    await stream.next(25); // most of the reply is out: cut the database as it ends
+    proxy.cut();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    proxy.restore();
+
+    const events = (await stream.all(30_000)).map((r) => r.data.messageStream);
+    expect(events.map((e) => e.sequenceNumber)).toEqual(events.map((_, i) => i));
+    expect(events.at(-1)).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'COMPLETED', content: text } });
+    expect(events.filter((e) => e.__typename === 'MessageDelta').map((e) => e.delta).join('')).toBe(text);
+    await client.dispose();
+
+    const stored = await t.gql(`query($id: ID!) { conversation(id: $id) { totalTokens messages { edges { node { status content tokens } } } } }`, { id: c.id }, viewer);
+    const [user, reply] = stored.conversation.messages.edges.map((e: any) => e.node);
+    expect(reply).toMatchObject({ status: 'COMPLETED', content: text });
+    expect(stored.conversation.totalTokens).toBe(user.tokens + reply.tokens); // counted once
+  }, 60_000);
+});
+
+describe('on the embedded database', () => {
+  let t: TestApp;
+  let server: RunningServer;
+  beforeAll(async () => {
+    t = await startTestApp({ ECHO_DELAY_MS: '0' });
+    server = await t.listen();
+  });
+  afterAll(() => t.close());
+
+  /** A reply this instance started and no longer runs: as if its runner had given up on it. */
+  async function orphanOfThisInstance() {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const { prisma, generation } = t.app.services;
+    const conversationId = (await prisma.conversation.findFirstOrThrow({ where: { userId: viewer.userId } })).id;
+    const row = await prisma.message.create({
+      data: { conversationId, position: 1, role: 'ASSISTANT', status: 'STREAMING', content: 'half a rep', sequenceNumber: 1000, runnerId: generation.runnerId, heartbeatAt: new Date(Date.now() - 60_000) },
+    });
+    const id = Buffer.from(`Message:${row.id}`).toString('base64');
+    return { viewer, c, id, row };
+  }
+
+  it("recovery takes over this instance's own messages that no longer run", async () => {
+    const { viewer, id } = await orphanOfThisInstance();
+    const { services } = t.app;
+    const recovered = await recoverAbandonedGenerations({ ...services, runnerId: services.generation.runnerId, isRunning: (m) => services.generation.isRunning(m) });
+    expect(recovered).toBe(1);
+    const message = await waitForMessageStatus((q, v) => t.gql(q, v, viewer), id, 'INTERRUPTED');
+    expect(message.content).toBe('half a rep');
+  });
+
+  it('a follower whose log never gets the end ends from the database', async () => {
+    const { viewer, id, row } = await orphanOfThisInstance();
+    await t.app.services.eventLog.open(row.id); // a log whose writer is gone: it will never get its end
+    const client = wsClient(server, viewer);
+    const stream = subscribe(client, STREAM, { id });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Finished behind the log's back, long enough ago that no copy of the log can still be on its way.
+    await t.app.services.prisma.message.update({
+      where: { id: row.id },
+      data: { status: 'CANCELLED', completedAt: new Date(Date.now() - 60_000), sequenceNumber: 1001, runnerId: null },
+    });
+    const events = (await stream.all(20_000)).map((r) => r.data.messageStream);
+    expect(events.map((e) => e.__typename)).toEqual(['MessageStarted', 'MessageCompleted']);
+    expect(events[1]).toEqual({ __typename: 'MessageCompleted', sequenceNumber: 1001, message: { status: 'CANCELLED', content: 'half a rep' } });
+    await client.dispose();
+  }, 30_000);
+});
