@@ -6,6 +6,7 @@ import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
 import type { Context } from './context.ts';
+import { decodeGlobalId } from './global-ids.ts';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -28,6 +29,7 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     edgesFieldOptions: { nullable: false },
     nodeFieldOptions: { nullable: false },
+    decodeGlobalID: decodeGlobalId,
   },
   prisma: {
     client: (ctx) => ctx.prisma,
@@ -44,11 +46,19 @@ builder.globalConnectionField('totalCount', (t) =>
   t.int({ description: 'How many items the whole list has, across all pages.', resolve: (connection) => connection.totalCount() }),
 );
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 
+/** An RFC 3339 time that exists: no 31 February or 25 o'clock (Date would roll them over), years 1 to 9999. */
 function parseDateTime(value: unknown): Date {
-  const date = typeof value === 'string' && RFC3339.test(value) ? new Date(value) : null;
-  if (!date || Number.isNaN(date.getTime())) throw new GraphQLError('DateTime must be an RFC 3339 string such as 2026-01-31T12:00:00.000Z');
+  const match = typeof value === 'string' ? RFC3339.exec(value) : null;
+  const [year, month, day, hour, minute, second] = (match?.slice(1, 7) ?? []).map(Number);
+  const exists =
+    match !== null && year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(2000, month, 0)).getUTCDate() && hour <= 23 && minute <= 59 && second <= 59;
+  const date = exists ? new Date(value as string) : null;
+  const leapDay = month === 2 && day === 29 && new Date(Date.UTC(year, 1, 29)).getUTCMonth() !== 1;
+  if (!date || Number.isNaN(date.getTime()) || leapDay || date.getUTCFullYear() > 9999 || date.getUTCFullYear() < 1) {
+    throw new GraphQLError('DateTime must be an RFC 3339 time that exists, years 0001 to 9999, such as 2026-01-31T12:00:00.000Z');
+  }
   return date;
 }
 

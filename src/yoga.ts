@@ -7,6 +7,7 @@ import { schema } from './schema/index.ts';
 import { createContext, type AppServices, type Context } from './context.ts';
 import { maskError, withContractCode } from './errors.ts';
 import { useCompiledSubscriptionEvents } from './compiled-subscriptions.ts';
+import { useInputGuard } from './input-guard.ts';
 import type { Viewer } from './auth.ts';
 
 /** Set by the WebSocket server, which authenticates once per connection. */
@@ -46,6 +47,7 @@ export function createGraphQLHandler(services: AppServices) {
     },
     plugins: [
       useContractErrorCodes(),
+      useInputGuard(),
       useCompiledSubscriptionEvents(),
       // Limits on what one document may ask for: nesting, aliases, size, cost.
       EnvelopArmorPlugin({

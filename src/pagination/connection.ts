@@ -94,7 +94,12 @@ export function cursorCodec<K extends readonly unknown[]>(kind: string, isKey: (
   };
 }
 
-export const isTimeAndId = (values: unknown[]): values is [number, string] =>
-  values.length === 2 && Number.isSafeInteger(values[0]) && typeof values[1] === 'string';
+/** Milliseconds of the years 0001 to 9999: what a stored time can be (and a PostgreSQL timestamp can hold). */
+const isStorableTime = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= -62_135_596_800_000 && (value as number) <= 253_402_300_799_999;
+/** Ids are uuids: a cursor holding anything longer, or a NUL, was not made here. */
+const isStorableId = (value: unknown) => typeof value === 'string' && value.length <= 64 && !value.includes('\0');
+const isPositiveInt4 = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 2_147_483_647;
 
-export const isPosition = (values: unknown[]): values is [number] => values.length === 1 && Number.isSafeInteger(values[0]);
+export const isTimeAndId = (values: unknown[]): values is [number, string] => values.length === 2 && isStorableTime(values[0]) && isStorableId(values[1]);
+
+export const isPosition = (values: unknown[]): values is [number] => values.length === 1 && isPositiveInt4(values[0]);

@@ -1,0 +1,22 @@
+// Global IDs are base64 of `Type:id`. Decoding accepts only the node types of this API and ids of the
+// shape this server makes (uuids), so a forged id is refused as bad input before it reaches a query.
+import { PothosValidationError } from '@pothos/core';
+import { decodeGlobalID as decodeAnyGlobalID } from '@pothos/plugin-relay';
+
+export const NODE_TYPES = new Set(['Conversation', 'Message', 'ChatSession']);
+/** Ids are uuids (36 characters); room for the system prompt's pseudo-message id as well. */
+const MAX_ID_CHARS = 64;
+
+const shown = (globalID: string) => (globalID.length > 80 ? `${globalID.slice(0, 80)}…` : globalID);
+
+export function decodeGlobalId(globalID: string): { typename: string; id: string } {
+  let decoded: { typename: string; id: string };
+  try {
+    decoded = decodeAnyGlobalID(globalID);
+  } catch {
+    throw new PothosValidationError(`Invalid global ID: ${shown(globalID)}`);
+  }
+  if (!NODE_TYPES.has(decoded.typename)) throw new PothosValidationError(`Not an ID of this API (unknown type ${decoded.typename.slice(0, 40)}): ${shown(globalID)}`);
+  if (decoded.id.length > MAX_ID_CHARS || decoded.id.includes('\0')) throw new PothosValidationError(`Invalid global ID: ${shown(globalID)}`);
+  return decoded;
+}
