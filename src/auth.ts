@@ -3,7 +3,12 @@ import { jwtVerify, errors as joseErrors } from 'jose';
 import type { Config } from './config.ts';
 import { unauthenticated } from './errors.ts';
 
-export type Viewer = { userId: string; orgId: string | null };
+export type Viewer = {
+  userId: string;
+  orgId: string | null;
+  /** When the token that names this viewer expires (epoch ms); WebSockets close then. */
+  expiresAt?: number;
+};
 
 export const DEV_VIEWER: Viewer = Object.freeze({ userId: 'dev', orgId: null });
 
@@ -26,7 +31,7 @@ export function createAuthenticator(config: Pick<Config, 'jwtSecret' | 'env'>): 
       if (typeof payload.sub !== 'string' || payload.sub === '') throw unauthenticated('The token has no subject (sub)');
       const org = payload.org;
       if (org !== undefined && org !== null && (typeof org !== 'string' || org === '')) throw unauthenticated('The token has an invalid org claim');
-      return { userId: payload.sub, orgId: org ?? null };
+      return { userId: payload.sub, orgId: org ?? null, ...(typeof payload.exp === 'number' && { expiresAt: payload.exp * 1000 }) };
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw unauthenticated('The token has expired');
       if (error instanceof joseErrors.JOSEError) throw unauthenticated('Invalid token');

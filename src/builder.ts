@@ -7,6 +7,10 @@ import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
 import type { Context } from './context.ts';
 import { decodeGlobalId } from './global-ids.ts';
+import { invalidField } from './errors.ts';
+
+/** nodes(ids:) at once: a page's worth, as connections have. */
+const MAX_NODE_IDS = 100;
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -30,6 +34,13 @@ export const builder = new SchemaBuilder<{
     edgesFieldOptions: { nullable: false },
     nodeFieldOptions: { nullable: false },
     decodeGlobalID: decodeGlobalId,
+    nodesQueryOptions: {
+      description: `The nodes of these IDs, in order (null for one not found); at most ${MAX_NODE_IDS} IDs.`,
+      resolve: (_root, { ids }, _ctx, _info, resolveNodes) => {
+        if (ids.length > MAX_NODE_IDS) throw invalidField('ids', `must be at most ${MAX_NODE_IDS} IDs`);
+        return resolveNodes(ids);
+      },
+    },
   },
   prisma: {
     client: (ctx) => ctx.prisma,

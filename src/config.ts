@@ -17,6 +17,14 @@ const modelList = z
   .transform((list) => list.split(',').map((name) => name.trim()).filter(Boolean))
   .pipe(z.array(z.string()).min(1, 'list at least one model'));
 
+/** `*`, or a comma-separated list of origins: "https://app.example.com, http://localhost:5173". */
+const originList = z
+  .string()
+  .transform((list) => list.split(',').map((origin) => origin.trim()).filter(Boolean))
+  .refine((origins) => origins.length > 0 && origins.every((origin) => origin === '*' || isOrigin(origin)), {
+    message: 'expected * or origins such as https://app.example.com, separated by commas',
+  });
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().trim().min(1).default('localhost'),
@@ -34,6 +42,9 @@ const envSchema = z.object({
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   RATE_LIMIT_REQUESTS_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
   RATE_LIMIT_GENERATIONS_PER_MINUTE: z.coerce.number().int().min(0).default(60),
+  CORS_ORIGINS: originList.optional(),
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).default(100),
+  WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
 
   // Models. builtin:echo is always there; each provider is on when its variables are set.
   DEFAULT_MODEL: z.string().regex(MODEL_ID, 'expected provider:model').optional(),
@@ -72,6 +83,13 @@ export type Config = {
   idempotencyTtlMs: number;
   /** Per viewer and minute; 0 turns a limit off. */
   rateLimits: { requestsPerMinute: number; generationsPerMinute: number };
+  /**
+   * Origins whose pages may call this API from a browser besides its own ('*': any, without
+   * credentials). Requests from other origins are refused, in every mode.
+   */
+  corsOrigins: string[];
+  /** Per WebSocket, and per viewer on this instance. */
+  webSocketLimits: { subscriptionsPerSocket: number; socketsPerUser: number };
   models: ModelsConfig;
   generation: {
     /** A provider that sends nothing for this long fails the message. */
@@ -99,6 +117,15 @@ export type ModelsConfig = {
 };
 
 export class ConfigError extends Error {}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return /^https?:$/.test(url.protocol) && url.origin === value.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
 
 function isPostgresUrl(url: string): boolean {
   if (!/^postgres(ql)?:\/\//.test(url)) return false;
@@ -137,6 +164,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxMessageChars: values.MAX_MESSAGE_CHARS,
     idempotencyTtlMs: values.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     rateLimits: { requestsPerMinute: values.RATE_LIMIT_REQUESTS_PER_MINUTE, generationsPerMinute: values.RATE_LIMIT_GENERATIONS_PER_MINUTE },
+    corsOrigins: (values.CORS_ORIGINS ?? []).map((origin) => origin.replace(/\/$/, '')),
+    webSocketLimits: { subscriptionsPerSocket: values.WS_MAX_SUBSCRIPTIONS_PER_SOCKET, socketsPerUser: values.WS_MAX_SOCKETS_PER_USER },
     models: {
       defaultModel: values.DEFAULT_MODEL,
       echoDelayMs: values.ECHO_DELAY_MS,

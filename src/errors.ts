@@ -35,6 +35,8 @@ export const generationInProgress = () =>
 /** This instance is shutting down: the client should retry (a load balancer sends it elsewhere). */
 export const SHUTTING_DOWN = 'This server is shutting down; retry the request';
 export const shuttingDown = () => appError('INTERNAL_SERVER_ERROR', SHUTTING_DOWN, { retryable: true, http: { status: 503 } });
+/** A limit that is not about time: too many subscriptions on one connection, say. */
+export const rateLimitedError = (message: string) => appError('RATE_LIMITED', message);
 export const rateLimited = (retryAfterSeconds: number) =>
   appError('RATE_LIMITED', 'Too many requests', { retryAfter: retryAfterSeconds, http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } });
 

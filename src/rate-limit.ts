@@ -9,33 +9,47 @@ import type { Logger } from './logger.ts';
 export type RateLimits = { requestsPerMinute: number; generationsPerMinute: number };
 
 export type RateLimiter = {
-  /** Counts one request of this viewer; throws RATE_LIMITED (HTTP 429) past the limit. */
-  request(viewer: Viewer): Promise<void>;
+  /** Counts `count` requests of this viewer; throws RATE_LIMITED (HTTP 429) past the limit. */
+  request(viewer: Viewer, count?: number): Promise<void>;
   /** Counts one generation started by this viewer; throws RATE_LIMITED past the limit. */
   generation(viewer: Viewer): Promise<void>;
 };
 
 const WINDOW_MS = 60_000;
 
-type Counter = (key: string) => Promise<{ count: number; resetInMs: number }>;
+type Counter = (key: string, by: number) => Promise<{ count: number; resetInMs: number }>;
 
+/**
+ * With Redis the count is shared by every instance. While Redis is away each instance counts on its own
+ * (neither open nor closed: a viewer gets at most the limit from each instance), and the shared count
+ * resumes when Redis answers again.
+ */
 export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: Redis; log: Logger }): RateLimiter {
-  const count = redis ? redisCounter(redis) : memoryCounter();
-  const check = async (kind: string, viewer: Viewer, limit: number) => {
+  const count = redis ? withLocalFallback(redisCounter(redis), memoryCounter(), log) : memoryCounter();
+  const check = async (kind: string, viewer: Viewer, limit: number, by: number) => {
     if (limit <= 0) return; // 0: no limit
-    let counted;
-    try {
-      counted = await count(`${kind}:${ownerKey(viewer)}`);
-    } catch (err) {
-      // The store (Redis) is away: let requests through rather than fail them all.
-      log.warn({ err }, 'rate limit not counted');
-      return;
-    }
+    const counted = await count(`${kind}:${ownerKey(viewer)}`, by);
     if (counted.count > limit) throw rateLimited(Math.max(1, Math.ceil(counted.resetInMs / 1000)));
   };
   return {
-    request: (viewer) => check('requests', viewer, limits.requestsPerMinute),
-    generation: (viewer) => check('generations', viewer, limits.generationsPerMinute),
+    request: (viewer, by = 1) => check('requests', viewer, limits.requestsPerMinute, by),
+    generation: (viewer) => check('generations', viewer, limits.generationsPerMinute, 1),
+  };
+}
+
+function withLocalFallback(shared: Counter, local: Counter, log: Logger): Counter {
+  let sharedDown = false;
+  return async (key, by) => {
+    try {
+      const counted = await shared(key, by);
+      if (sharedDown) log.info('rate limits are counted in redis again');
+      sharedDown = false;
+      return counted;
+    } catch (err) {
+      if (!sharedDown) log.warn({ err }, 'redis is away: rate limits are counted by each instance until it is back');
+      sharedDown = true;
+      return local(key, by);
+    }
   };
 }
 
@@ -46,20 +60,20 @@ function memoryCounter(): Counter {
     for (const [key, window] of windows) if (window.resetAt <= now) windows.delete(key);
   }, WINDOW_MS);
   sweep.unref();
-  return async (key) => {
+  return async (key, by) => {
     const now = Date.now();
     let window = windows.get(key);
     if (!window || window.resetAt <= now) windows.set(key, (window = { count: 0, resetAt: now + WINDOW_MS }));
-    window.count += 1;
+    window.count += by;
     return { count: window.count, resetInMs: window.resetAt - now };
   };
 }
 
 function redisCounter(redis: Redis): Counter {
-  return async (key) => {
+  return async (key, by) => {
     const window = Math.floor(Date.now() / WINDOW_MS);
     const redisKey = `chat:rate:${key}:${window}`;
-    const [[, count]] = (await redis.multi().incr(redisKey).pexpire(redisKey, WINDOW_MS).exec()) as [[null, number]];
+    const [[, count]] = (await redis.multi().incrby(redisKey, by).pexpire(redisKey, WINDOW_MS).exec()) as [[null, number]];
     return { count, resetInMs: (window + 1) * WINDOW_MS - Date.now() };
   };
 }

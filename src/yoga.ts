@@ -8,6 +8,8 @@ import { createContext, type AppServices, type Context } from './context.ts';
 import { maskError, withContractCode } from './errors.ts';
 import { useCompiledSubscriptionEvents } from './compiled-subscriptions.ts';
 import { useInputGuard } from './input-guard.ts';
+import { useOperationLimits } from './operation-limits.ts';
+import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins.ts';
 import type { Viewer } from './auth.ts';
 
 /** Set by the WebSocket server, which authenticates once per connection. */
@@ -17,6 +19,7 @@ export const GRAPHQL_PATH = '/graphql';
 
 export function createGraphQLHandler(services: AppServices) {
   const { log, config } = services;
+  const origins = createOriginPolicy(config.corsOrigins);
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -24,6 +27,12 @@ export function createGraphQLHandler(services: AppServices) {
     graphiql: { title: 'Chat GraphQL API', subscriptionsProtocol: 'WS' },
     // GraphiQL's scripts and styles inlined, not fetched from a CDN: it works on an offline machine too.
     renderGraphiQL,
+    // Cross-origin pages get CORS headers only when CORS_ORIGINS allows them (useOriginPolicy refuses the rest).
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      if (!origin || !origins.allows(origin, new URL(request.url).host)) return false;
+      return { origin: [origin], credentials: !origins.anyOrigin, methods: ['GET', 'POST', 'OPTIONS'] };
+    },
     context: async ({ request, viewer }: YogaInitialContext & ServerContext) => {
       const who = viewer ?? (await services.authenticate(request.headers.get('authorization')));
       await services.rateLimiter.request(who); // each HTTP request, and each operation over a WebSocket
@@ -46,8 +55,10 @@ export function createGraphQLHandler(services: AppServices) {
       error: (...args) => log.debug(args.map(String).join(' ')),
     },
     plugins: [
+      useOriginPolicy(origins),
       useContractErrorCodes(),
       useInputGuard(),
+      useOperationLimits(services.rateLimiter),
       useCompiledSubscriptionEvents(),
       // Limits on what one document may ask for: nesting, aliases, size, cost.
       EnvelopArmorPlugin({
@@ -63,6 +74,17 @@ export function createGraphQLHandler(services: AppServices) {
 }
 
 export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
+
+/** A request from a browser page of an origin that may not use the API is refused before anything runs. */
+function useOriginPolicy(origins: OriginPolicy): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      if (origins.allows(request.headers.get('origin'), new URL(request.url).host)) return;
+      const body = { errors: [{ message: ORIGIN_REFUSED, extensions: { code: 'FORBIDDEN' } }] };
+      endResponse(new fetchAPI.Response(JSON.stringify(body), { status: 403, headers: { 'content-type': 'application/json' } }));
+    },
+  };
+}
 
 /** Request errors that never reach maskError (syntax, validation) still leave with a contract code. */
 function useContractErrorCodes(): Plugin {

@@ -1,0 +1,185 @@
+// Limits one viewer meets before it can hold up others: IDs per nodes(), mutations per request, operations
+// over a WebSocket (refused one by one, the socket kept), subscriptions per socket, sockets per viewer;
+// tokens that expire on open sockets; rate limits while Redis is away.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { createConversation, expectErrorCode, signToken, startTestApp, subscribe, wsClient, type TestApp } from './helpers.ts';
+import { startTestRedis, type TestRedis } from './redis-server.ts';
+import type { RunningServer } from '../src/server.ts';
+
+const EVENTS = `subscription($id: ID!) { conversationEvents(conversationId: $id) { type } }`;
+const globalId = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString('base64');
+
+describe('per request', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await startTestApp({ RATE_LIMIT_REQUESTS_PER_MINUTE: '10' })));
+  afterAll(() => t.close());
+
+  it('takes at most 100 IDs in nodes()', async () => {
+    const viewer = await t.viewer();
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => globalId('Conversation', `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`));
+    expect((await t.gql(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: ids(100) }, viewer)).nodes).toHaveLength(100);
+    const { body } = await t.request(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: ids(101) }, viewer);
+    expect(expectErrorCode(body, 'BAD_USER_INPUT').extensions!.fieldErrors).toEqual([{ field: 'ids', message: 'must be at most 100 IDs' }]);
+  });
+
+  it('counts every mutation of a request against the request limit, and runs none past it', async () => {
+    const viewer = await t.viewer();
+    const twelve = Array.from({ length: 12 }, (_, i) => `c${i}: createConversation(input: {}) { conversation { id } }`).join('\n');
+    const response = await t.request(`mutation { ${twelve} }`, {}, viewer);
+    expect(response.status).toBe(429);
+    expectErrorCode(response.body, 'RATE_LIMITED');
+    const other = await t.viewer();
+    expect((await t.request(`mutation { a: createConversation(input: {}) { conversation { id } } b: createConversation(input: {}) { conversation { id } } }`, {}, other)).status).toBe(200);
+    // Nothing of the refused request was created (the viewer's own limit is spent: look from the database).
+    expect(await t.app.services.prisma.conversation.count({ where: { userId: viewer.userId } })).toBe(0);
+  });
+});
+
+describe('over a WebSocket', () => {
+  let t: TestApp;
+  let server: RunningServer;
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_REQUESTS_PER_MINUTE: '6', WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '3', WS_MAX_SOCKETS_PER_USER: '2' });
+    server = await t.listen();
+  });
+  afterAll(() => t.close());
+
+  it('refuses an operation past the rate limit with RATE_LIMITED and keeps the socket and its subscriptions', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer); // 1 request
+    let closed: number | null = null;
+    const client = wsClient(server, viewer, { onClose: (code) => (closed = code) });
+    const first = subscribe(client, EVENTS, { id: c.id }); // 2
+    for (let i = 0; i < 4; i++) await subscribe(client, `subscription($id: ID!) { messageStream(messageId: $id) { sequenceNumber } }`, { id: globalId('Message', 'x') }).all(); // 3–6
+    const refused = subscribe(client, EVENTS, { id: c.id }); // 7: over the limit
+    await refused.all();
+    expect((refused.error as any[])?.[0]?.extensions?.code ?? refused.results[0]?.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    // The socket is open and its first subscription still delivers.
+    t.app.services.pubsub.publish('conversation:events', Buffer.from(c.id, 'base64').toString().split(':')[1], { type: 'CONVERSATION_UPDATED', conversationId: 'x', messageId: null });
+    expect((await first.next(1))[0].data.conversationEvents.type).toBe('CONVERSATION_UPDATED');
+    expect(closed).toBeNull();
+    await client.dispose();
+  });
+
+  it('caps subscriptions per socket with a clear error, and frees a place when one ends', async () => {
+    const t2 = await startTestApp({ WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '3' });
+    const s2 = await t2.listen();
+    try {
+      const viewer = await t2.viewer();
+      const c = await createConversation(t2, viewer);
+      const client = wsClient(s2, viewer);
+      const open = [subscribe(client, EVENTS, { id: c.id }), subscribe(client, EVENTS, { id: c.id }), subscribe(client, EVENTS, { id: c.id })];
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const fourth = subscribe(client, EVENTS, { id: c.id });
+      await fourth.all();
+      const error = (fourth.error as any[])[0];
+      expect(error.extensions.code).toBe('RATE_LIMITED');
+      expect(error.message).toContain('at most 3');
+      open[0].dispose();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const again = subscribe(client, EVENTS, { id: c.id });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(again.error).toBeUndefined();
+      expect(again.completed).toBe(false);
+      await client.dispose();
+    } finally {
+      await t2.close();
+    }
+  });
+
+  it('caps sockets per viewer with a clear close, leaving other viewers alone', async () => {
+    const viewer = await t.viewer();
+    const closes: [number, string][] = [];
+    const clients = [0, 1, 2].map(() => wsClient(server, viewer, { onClose: (code, reason) => void closes.push([code, reason]) }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(closes).toEqual([[4429, 'Too many open connections for this user (at most 2)']]);
+    const other = wsClient(server, await t.viewer(), { onClose: (code) => void closes.push([code, 'other']) });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(closes).toHaveLength(1);
+    for (const client of [...clients, other]) await client.dispose();
+  });
+
+  it('closes a socket when its token expires (4403), ending its subscriptions', async () => {
+    const token = await signToken({ sub: `user-expiring-${Date.now()}` }, { expiresIn: '2s' });
+    const viewer = { userId: 'expiring', orgId: null, token };
+    const c = await createConversation(t, viewer);
+    let closed: number | null = null;
+    const client = wsClient(server, viewer, { onClose: (code) => (closed = code) });
+    const sub = subscribe(client, EVENTS, { id: c.id });
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(closed).toBe(4403);
+    expect(sub.completed).toBe(true);
+    await client.dispose();
+  });
+});
+
+describe('rate limits while Redis is away', () => {
+  let redis: TestRedis;
+  let t: TestApp;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    t = await startTestApp({ REDIS_URL: redis.url, RATE_LIMIT_REQUESTS_PER_MINUTE: '3' }, { log: pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }) });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await redis?.stop();
+  });
+
+  it('are counted by each instance until Redis is back: neither open nor closed', async () => {
+    const viewer = await t.viewer();
+    await redis.stop();
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await t.request('{ viewer { userId } }', {}, viewer)).status);
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    expect(lines.filter((line) => line.includes('rate limits are counted by each instance'))).toHaveLength(1);
+    await redis.start();
+  }, 30_000);
+});
+
+describe('origins', () => {
+  let t: TestApp;
+  let server: RunningServer;
+  beforeAll(async () => {
+    // The dev mode: no secret, so a request with no token acts as the local user.
+    t = await startTestApp({ AUTH_JWT_SECRET: '', CORS_ORIGINS: 'http://app.example' });
+    server = await t.listen();
+  });
+  afterAll(() => t.close());
+
+  const post = (origin: string | null, query = 'mutation { createConversation(input: { title: "from a page" }) { conversation { id } } }') =>
+    fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(origin ? { origin } : {}) }, body: JSON.stringify({ query }) });
+
+  it('refuses a page of another origin, which can neither write nor read', async () => {
+    const response = await post('http://evil.example');
+    expect(response.status).toBe(403);
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    expect(((await response.json()) as any).errors[0].extensions.code).toBe('FORBIDDEN');
+    const preflight = await fetch(server.url, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    expect(await t.app.services.prisma.conversation.count({ where: { title: 'from a page' } })).toBe(0);
+  });
+
+  it('serves its own origin, a listed origin (with CORS headers) and clients that send none', async () => {
+    expect((await post(new URL(server.url).origin)).status).toBe(200);
+    const listed = await post('http://app.example');
+    expect(listed.status).toBe(200);
+    expect(listed.headers.get('access-control-allow-origin')).toBe('http://app.example');
+    expect(listed.headers.get('access-control-allow-credentials')).toBe('true');
+    expect((await post(null)).status).toBe(200);
+  });
+
+  it('refuses a WebSocket from another origin, and takes one from a listed origin', async () => {
+    const open = (origin: string) =>
+      new Promise<string>((resolve) => {
+        const socket = new WebSocket(server.url.replace('http', 'ws'), 'graphql-transport-ws', { origin });
+        socket.on('open', () => (socket.close(), resolve('open')));
+        socket.on('unexpected-response', (_req, res) => resolve(String(res.statusCode)));
+        socket.on('error', () => resolve('error'));
+      });
+    expect(await open('http://evil.example')).toBe('403');
+    expect(await open('http://app.example')).toBe('open');
+  });
+});
