@@ -29,13 +29,11 @@ export type IdempotentResult<R> = { value: R; replayed: boolean };
 export async function idempotent<R>(options: Options<R>): Promise<IdempotentResult<R>> {
   const { prisma, key, create } = options;
   if (key == null) return { value: await prisma.$transaction(create), replayed: false };
-  checkIdempotencyKey(key);
+  const earlier = await earlierResult(options);
+  if (earlier) return { value: earlier.value, replayed: true };
 
+  const id = recordId(options);
   const requestHash = hashOf(options.input);
-  const id = { ...ownerOf(options.viewer), operation: options.operation, key };
-  const earlier = await findRecord(prisma, id, options.ttlMs);
-  if (earlier) return { value: await replayRecord(options, earlier, requestHash), replayed: true };
-
   try {
     const value = await prisma.$transaction(async (tx) => {
       const result = await create(tx);
@@ -52,6 +50,20 @@ export async function idempotent<R>(options: Options<R>): Promise<IdempotentResu
   }
 }
 
+/**
+ * The first result of an earlier request with this key, or null when the key is new (or none is given).
+ * A mutation that does work before it writes looks here first, so that a retry returns its first result
+ * whatever has happened since, and costs nothing more.
+ */
+export async function earlierResult<R>(options: Pick<Options<R>, 'prisma' | 'viewer' | 'ttlMs' | 'operation' | 'key' | 'input' | 'replay'>): Promise<{ value: R } | null> {
+  if (options.key == null) return null;
+  checkIdempotencyKey(options.key);
+  const earlier = await findRecord(options.prisma, recordId(options), options.ttlMs);
+  return earlier ? { value: await replayRecord(options, earlier, hashOf(options.input)) } : null;
+}
+
+const recordId = ({ viewer, operation, key }: Pick<Options<unknown>, 'viewer' | 'operation' | 'key'>) => ({ ...ownerOf(viewer), operation, key: key! });
+
 type RecordId = { orgId: string; userId: string; operation: string; key: string };
 
 /** The live record for this id; one past its time to live is deleted and counts as none. */
@@ -64,7 +76,7 @@ async function findRecord(prisma: PrismaClient, id: RecordId, ttlMs: number) {
   return record;
 }
 
-async function replayRecord<R>(options: Options<R>, record: { requestHash: string; resultId: string }, requestHash: string): Promise<R> {
+async function replayRecord<R>(options: Pick<Options<R>, 'replay'>, record: { requestHash: string; resultId: string }, requestHash: string): Promise<R> {
   if (record.requestHash !== requestHash) throw conflict('This idempotencyKey was already used with a different input');
   return options.replay(record.resultId);
 }

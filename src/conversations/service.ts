@@ -146,13 +146,14 @@ export async function transitionConversation(ctx: ConversationDeps, id: string, 
   const current = await findOwnConversation(ctx, id);
   if (transition.unchangedIn.includes(current.status)) return current;
   if (!transition.from.includes(current.status)) throw notFound('Conversation');
-  // A deleted conversation generates nothing more: its running reply is cancelled (partial text kept).
-  if (action === 'delete') await ctx.stopGeneration(id);
   const { count } = await ctx.prisma.conversation.updateMany({
     where: { id, ...ownConversations(ctx.viewer), status: current.status, version: current.version },
     data: { ...transition.data(current), version: { increment: 1 }, updatedAt: new Date() },
   });
   if (count === 0) return transitionConversation(ctx, id, action); // changed meanwhile: decide again
+  // A deleted conversation generates nothing more: its running reply is cancelled (partial text kept).
+  // After the status: a send that comes meanwhile is refused, so no reply can start behind this stop.
+  if (action === 'delete') await ctx.stopGeneration(id);
   const updated = await findOwnConversation(ctx, id);
   publish(ctx, updated, transition.event);
   return updated;
@@ -160,8 +161,12 @@ export async function transitionConversation(ctx: ConversationDeps, id: string, 
 
 /** Permanent: the conversation, its messages and sessions are gone. */
 export async function purgeConversation(ctx: ConversationDeps, id: string): Promise<string> {
-  await findOwnConversation(ctx, id);
-  await ctx.stopGeneration(id); // its provider call stops and its subscribers get the end
+  const current = await findOwnConversation(ctx, id);
+  // As for a delete: first no new sends, then the running reply stopped (its subscribers get the end).
+  if (current.status !== 'DELETED') {
+    await ctx.prisma.conversation.updateMany({ where: { id, ...ownConversations(ctx.viewer) }, data: { status: 'DELETED', deletedAt: new Date() } });
+  }
+  await ctx.stopGeneration(id);
   const { count } = await ctx.prisma.conversation.deleteMany({ where: { id, ...ownConversations(ctx.viewer) } });
   if (count === 0) throw notFound('Conversation');
   publishConversationEvent(ctx.pubsub, ownerOf(ctx.viewer), { type: 'CONVERSATION_DELETED', conversationId: id, messageId: null });

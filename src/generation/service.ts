@@ -3,7 +3,7 @@ import type { Conversation, Message } from '../generated/prisma/client.ts';
 import type { GenerationDeps } from '../services.ts';
 import { findOwnChatSession, findOwnConversation, findOwnMessage } from '../access.ts';
 import { generationInProgress, invalidField, isPrismaError, notFound, shuttingDown } from '../errors.ts';
-import { idempotent, isRepeat } from '../idempotency.ts';
+import { earlierResult, idempotent, isRepeat } from '../idempotency.ts';
 import { insertMessage, publishMessageAdded } from '../messages/store.ts';
 import { countTokens } from '../tokens.ts';
 import { checkContent, checkModel } from '../validation.ts';
@@ -27,6 +27,21 @@ export type SentMessage = { userMessage: Message; assistantMessage: Message; con
  * cancels it first.
  */
 export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput): Promise<SentMessage> {
+  const { idempotencyKey, ...sent } = input;
+  const keyed = {
+    prisma: ctx.prisma,
+    viewer: ctx.viewer,
+    ttlMs: ctx.config.idempotencyTtlMs,
+    operation: 'sendMessage',
+    key: idempotencyKey,
+    input: sent, // what the client sent, nothing derived: a retry after the model changed is the same send
+    replay: (id: string) => replaySend(ctx, id),
+  };
+  // A retry returns the first result whatever has happened since (the conversation archived, say), before
+  // any check or cost: it starts nothing.
+  const earlier = await earlierResult(keyed);
+  if (earlier) return earlier.value;
+
   if (!ctx.generation.accepting) throw shuttingDown();
   if (input.content.trim() === '') throw invalidField('content', 'must not be empty');
   checkContent(input.content, ctx.config.maxMessageChars);
@@ -46,21 +61,14 @@ export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput):
   const needed = contentTokens + (conversation.systemPrompt ? await countTokens(conversation.systemPrompt) : 0);
   if (needed > budget) throw invalidField('content', `is ${needed} tokens with the system prompt; the model's context window takes ${budget}`);
 
-  const { idempotencyKey, onActiveGeneration, ...fields } = input;
-  // A repeat of a send returns its first result: it must not interrupt the generation that send started.
-  const interrupt = onActiveGeneration === 'INTERRUPT' && !(await isRepeat(ctx.prisma, ctx.viewer, 'sendMessage', idempotencyKey, ctx.config.idempotencyTtlMs));
+  // A repeat racing its first send (not committed when looked up above) must not interrupt what that started.
+  const interrupt = input.onActiveGeneration === 'INTERRUPT' && !(await isRepeat(ctx.prisma, ctx.viewer, 'sendMessage', idempotencyKey, ctx.config.idempotencyTtlMs));
   for (let attempt = 0; ; attempt++) {
     if (interrupt) await stopActiveGeneration(ctx, conversation.id);
     try {
       const { value, replayed } = await idempotent<SentMessage>({
-        prisma: ctx.prisma,
-        viewer: ctx.viewer,
-        ttlMs: ctx.config.idempotencyTtlMs,
-        operation: 'sendMessage',
-        key: idempotencyKey,
-        input: { ...fields, model },
+        ...keyed,
         idOf: ({ assistantMessage }) => assistantMessage.id,
-        replay: (id) => replaySend(ctx, id),
         create: async (tx) => {
           // Storing the user message locks the conversation row, so this check sees every committed send.
           const user = await insertMessage(ctx, tx, {
