@@ -1,10 +1,9 @@
 // Scale-out: several server processes on PostgreSQL and Redis. Needs the machine's PostgreSQL and Redis;
-// without them this file fails (it never skips). One file, so its tests run one after another: one of
-// them restarts Redis.
-import { execFileSync, spawnSync } from 'node:child_process';
+// without them this file fails (it never skips). The test that restarts Redis runs its own redis-server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeViewer, subscribe, waitForMessage, waitForMessageStatus, wsClient, type TestViewer } from './helpers.ts';
-import { startCluster, REDIS_URL, type Cluster, type Instance } from './cluster.ts';
+import { startCluster, type Cluster, type Instance } from './cluster.ts';
+import { startTestRedis } from './redis-server.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
 let vendor: FakeOpenAI;
@@ -224,6 +223,9 @@ describe('lifecycle', () => {
   }, 60_000);
 
   it('survives a Redis restart mid-stream: the stream goes on with no gap, nothing acknowledged is lost', async () => {
+    // Instances of their own on a Redis of this test's own: the machine's Redis is never restarted.
+    const redis = await startTestRedis();
+    const [a, b, c] = await Promise.all(['RA', 'RB', 'RC'].map((name) => cluster.start(name, { REDIS_URL: redis.url })));
     vendor.script('slow', { tokens: words(120), delayMs: 25 });
     const viewer = await makeViewer();
     const conversation = await newConversation(a, viewer);
@@ -231,7 +233,8 @@ describe('lifecycle', () => {
     const client = wsClient(asServer(b), viewer);
     const sub = subscribe(client, STREAM, { id: assistantMessage.id });
     await sub.next(10);
-    restartRedis();
+    await redis.stop();
+    await redis.start(); // empty: it keeps nothing on disk
     // While Redis is coming back, writes that do not need it still work.
     const during = await b.request(`mutation($c: ID!) { appendMessage(input: { conversationId: $c, role: TOOL, content: "x", toolCallId: "t" }) { message { position } } }`, { c: conversation }, viewer);
     expect(during.body.errors).toBeUndefined();
@@ -248,18 +251,20 @@ describe('lifecycle', () => {
     vendor.script('slow', { tokens: words(5), delayMs: 10 });
     const next = (await a.gql(SEND, { c: await newConversation(a, viewer), t: 'after' }, viewer)).sendMessage;
     expect((await streamFrom(c, viewer, next.assistantMessage.id)).at(-1).message.content).toBe(words(5).join(''));
+    for (const instance of [a, b, c]) instance.process.kill('SIGKILL');
+    await redis.stop();
   }, 90_000);
+
+  it('replays a long finished stream to late readers at once, while another reader is attached', async () => {
+    vendor.script('slow', { tokens: words(4_000), delayMs: 0 });
+    const viewer = await makeViewer();
+    const conversation = await newConversation(a, viewer);
+    const { assistantMessage } = (await a.gql(SEND, { c: conversation, t: 'a long one' }, viewer)).sendMessage;
+    await waitForStatus(a, viewer, assistantMessage.id, 'COMPLETED', 30_000);
+    // Readers on B, together: eight batches of entries each, none of them live any more (a reader used to wait 5 s for each).
+    const [first, second] = await Promise.all([streamFrom(b, viewer, assistantMessage.id), streamFrom(b, viewer, assistantMessage.id, 2)]);
+    expect(first.map((e) => e.sequenceNumber)).toEqual(first.map((_, i) => i));
+    expect(second.map((e) => e.sequenceNumber)).toEqual(first.slice(3).map((e) => e.sequenceNumber));
+    expect(first.at(-1).message.content).toBe(words(4_000).join(''));
+  }, 60_000);
 });
-
-/** The machine's Redis keeps nothing on disk: a restart comes back empty. */
-function restartRedis(): void {
-  const port = new URL(REDIS_URL).port || '6379';
-  spawnSync('redis-cli', ['-p', port, 'shutdown', 'nosave']);
-  execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', port, '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log']);
-  for (let i = 0; i < 50; i++) {
-    if (spawnSync('redis-cli', ['-p', port, 'ping']).stdout?.toString().trim() === 'PONG') return;
-    spawnSync('sleep', ['0.1']);
-  }
-  throw new Error('redis did not come back');
-}
-

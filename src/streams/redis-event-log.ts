@@ -38,7 +38,7 @@ export type RedisEventLogOptions = { redis: RedisConnections; retentionMs: numbe
 
 export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOptions): GenerationEventLog {
   const writer = new StreamCopier(redis.commands, Math.ceil(retentionMs / 1000), log);
-  const follower = new LiveFollower(redis.blocking, redis.commands, log);
+  const watcher = new LiveStreams(redis.blocking, redis.commands, log);
 
   return {
     async open(messageId) {
@@ -66,7 +66,7 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
       return writer.lastSequenceNumber(messageId) ?? (await lastInRedis(redis.commands, messageId));
     },
     async close() {
-      follower.stop();
+      watcher.stop();
       await writer.drain();
     },
   };
@@ -77,36 +77,36 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
   }
 
   /**
-   * Catch-up and live entries, in order, with no gap or repeat, ending after the terminal event. return()
-   * ends it at once, even while it waits for entries (a generator's own return() would wait for the next
-   * entry, which for a message whose writer died may never come).
+   * Catch-up and live entries, in order, with no gap or repeat, ending after the terminal event. Each
+   * reader pulls from its own cursor: from the entries this instance keeps for the stream's live readers
+   * when they hold its cursor, else straight from Redis (a reader that joined late, or fell behind), so
+   * no reader waits on another. return() ends it at once, even while it waits for entries (a generator's
+   * own return() would wait for the next entry, which for a message whose writer died may never come).
    */
   function follow(messageId: string, after: number, first: Entry[]): AsyncIterableIterator<StreamEvent> {
     const key = keyOf(messageId);
     let cursor = after;
-    const queue: Entry[] = [...first];
     let stopped = false;
     let wake: (() => void) | null = null;
-    const unsubscribe = follower.subscribe(key, after, (entries) => {
-      queue.push(...entries);
-      wake?.();
-    });
+    const live = watcher.watch(key, first.at(-1)?.sequenceNumber ?? after, () => wake?.());
     const events = (async function* () {
       try {
+        let batch: Entry[] = first;
         while (!stopped) {
-          while (queue.length) {
-            const { sequenceNumber, event } = queue.shift()!;
+          for (const { sequenceNumber, event } of batch) {
             if (sequenceNumber <= cursor) continue;
-            if (sequenceNumber !== cursor + 1) {
-              // Entries between our cursor and the live ones went by before we joined: read them first.
-              const missed = await retrying(() => readRange(redis.commands, messageId, cursor), log);
-              if (missed[0]?.sequenceNumber !== cursor + 1) return; // not in Redis (yet): the caller waits and reads again
-              queue.unshift(...missed);
-              continue;
-            }
+            if (sequenceNumber !== cursor + 1) break; // a gap: read from Redis below
             yield event;
             cursor = sequenceNumber;
             if (isTerminal(event)) return;
+          }
+          batch = live.after(cursor);
+          if (batch.length) continue;
+          if (!live.caughtUp(cursor)) {
+            // Behind what this instance keeps (joined late, or the entries went by before it watched): Redis.
+            batch = await retrying(() => readRange(redis.commands, messageId, cursor), log);
+            if (batch[0]?.sequenceNumber === cursor + 1) continue;
+            if (batch.length) return; // not in Redis (yet): the caller waits and reads again
           }
           const woken = await new Promise<boolean>((resolve) => {
             const timer = setTimeout(() => resolve(false), RECHECK_MS);
@@ -115,11 +115,11 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
           wake = null;
           if (woken || stopped) continue;
           // Quiet for a while: look at Redis directly (a wake-up lost in an outage, or the stream expired).
-          queue.push(...(await retrying(() => readRange(redis.commands, messageId, cursor), log)));
-          if (queue.length === 0 && (await isGone(messageId))) return;
+          batch = await retrying(() => readRange(redis.commands, messageId, cursor), log);
+          if (batch.length === 0 && (await isGone(messageId))) return;
         }
       } finally {
-        unsubscribe();
+        live.close();
       }
     })();
     const iterator: AsyncIterableIterator<StreamEvent> = {
@@ -264,16 +264,26 @@ class StreamCopier {
   }
 }
 
+/** What a reader sees of a stream this instance watches. */
+type LiveView = {
+  /** The entries kept here after `cursor`, when they continue it (none otherwise). */
+  after(cursor: number): Entry[];
+  /** Whether the entries kept here reach back to `cursor`: if so, a reader there has nothing to fetch. */
+  caughtUp(cursor: number): boolean;
+  close(): void;
+};
+
 /**
- * One blocking XREAD for every stream that readers here follow, pushing new entries to them. The set of
- * streams changes only when a stream gets its first or loses its last reader; then the blocked read is
- * interrupted (CLIENT UNBLOCK) to start again with the new set.
+ * One blocking XREAD for every stream that readers here follow. Entries it reads are kept once per stream
+ * (while it has readers), and readers index into them by their own cursors; they are woken, not handed
+ * copies. The set of streams changes only when a stream gets its first or loses its last reader; then
+ * the blocked read is interrupted (CLIENT UNBLOCK) to start again with the new set.
  */
-class LiveFollower {
-  readonly #streams = new Map<string, { since: number; readers: Set<(entries: Entry[]) => void> }>();
+class LiveStreams {
+  readonly #streams = new Map<string, { since: number; base: number; entries: Entry[]; wake: Set<() => void> }>();
   #blockingClientId: number | null = null;
   #running = true;
-  #wake: (() => void) | null = null;
+  #wakeLoop: (() => void) | null = null;
 
   constructor(
     private readonly blocking: Redis,
@@ -283,16 +293,25 @@ class LiveFollower {
     void this.#loop();
   }
 
-  subscribe(key: string, cursor: number, onEntries: (entries: Entry[]) => void): () => void {
+  /** Watches `key` from `since` (for a new watch); `onEntries` is called when new entries are kept. */
+  watch(key: string, since: number, onEntries: () => void): LiveView {
     let stream = this.#streams.get(key);
     if (!stream) {
-      this.#streams.set(key, (stream = { since: cursor, readers: new Set() }));
+      this.#streams.set(key, (stream = { since, base: since + 1, entries: [], wake: new Set() }));
       this.#restart();
     }
-    stream.readers.add(onEntries);
-    return () => {
-      stream.readers.delete(onEntries);
-      if (stream.readers.size === 0 && this.#streams.get(key) === stream) this.#streams.delete(key);
+    const kept = stream;
+    kept.wake.add(onEntries);
+    return {
+      after: (cursor) => {
+        const index = cursor + 1 - kept.base;
+        return index >= 0 && index < kept.entries.length ? kept.entries.slice(index) : [];
+      },
+      caughtUp: (cursor) => cursor + 1 >= kept.base,
+      close: () => {
+        kept.wake.delete(onEntries);
+        if (kept.wake.size === 0 && this.#streams.get(key) === kept) this.#streams.delete(key);
+      },
     };
   }
 
@@ -302,15 +321,15 @@ class LiveFollower {
   }
 
   #restart(): void {
-    this.#wake?.();
+    this.#wakeLoop?.();
     if (this.#blockingClientId !== null) this.commands.client('UNBLOCK', this.#blockingClientId).catch(() => {});
   }
 
   async #loop(): Promise<void> {
     while (this.#running) {
       if (this.#streams.size === 0) {
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        this.#wake = null;
+        await new Promise<void>((resolve) => (this.#wakeLoop = resolve));
+        this.#wakeLoop = null;
         continue;
       }
       const keys = [...this.#streams.keys()];
@@ -323,8 +342,11 @@ class LiveFollower {
           const stream = this.#streams.get(key);
           if (!stream || raw.length === 0) continue;
           const entries = parseEntries(raw);
+          // Kept only while they continue what is kept (a stream that restarted empty begins anew).
+          if (entries[0].sequenceNumber !== stream.base + stream.entries.length) stream.entries = [], (stream.base = entries[0].sequenceNumber);
+          stream.entries.push(...entries);
           stream.since = entries.at(-1)!.sequenceNumber;
-          for (const reader of stream.readers) reader(entries);
+          for (const wake of stream.wake) wake();
         }
       } catch (err) {
         this.#blockingClientId = null; // after an outage the connection, and its id, are new
