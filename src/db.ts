@@ -1,12 +1,12 @@
 // The one PrismaClient and its driver adapter: PGlite (embedded, in-process) or a PostgreSQL server.
 import fs from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from './generated/prisma/client.ts';
 import { openSchemaEngine, migrateDeploy, migrateStatus } from './migrate/engine.mjs';
-import { migrationAdapterFor, pgliteDataDir } from './migrate/adapters.mjs';
+import { migrationAdapterFor, newPGlite, pgliteDataDir } from './migrate/adapters.mjs';
 import type { Logger } from './logger.ts';
 
 export type Database = {
@@ -37,7 +37,8 @@ export async function openDatabase(url: string, { log, migrate = false, poolSize
   if (url.startsWith('pglite:')) {
     const dir = pgliteDataDir(url);
     if (dir) fs.mkdirSync(dir, { recursive: true });
-    const pglite = await PGlite.create(dir ?? undefined);
+    const pglite = newPGlite(dir);
+    await pglite.waitReady;
     await applyMigrations(pglite, log);
     const prisma = clientFor(new PrismaPGlite(pglite));
     return { prisma, kind: 'pglite', close: async () => (await prisma.$disconnect(), await pglite.close()) };

@@ -146,6 +146,51 @@ describe('conversations filter', () => {
     expect((await list(viewer, { filter: { search: 'nothing-matches' } })).totalCount).toBe(0);
   });
 
+  it('pages through a search both ways, with and without its total, alike; the search runs once per page', async () => {
+    const viewer = await t.viewer();
+    for (let i = 0; i < 7; i++) {
+      const c = await createConversation(t, viewer, { title: i % 2 ? `needle ${i}` : `hay ${i}` });
+      if (i % 3 === 0) await appendMessage(t, viewer, c.id, { content: `a NEEDLE inside ${i}` });
+    }
+    await createConversation(t, viewer, { title: 'archived needle' }).then((c) =>
+      t.gql(`mutation($id: ID!) { archiveConversation(input: { id: $id }) { conversation { id } } }`, { id: c.id }, viewer),
+    );
+    const WITHOUT_TOTAL = LIST.replace('totalCount', '');
+    const walk = async (query: string, forward: boolean) => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (;;) {
+        const variables = forward ? { first: 2, after: cursor, filter: { search: 'needle' } } : { last: 2, before: cursor, filter: { search: 'needle' } };
+        const page = (await t.gql(query, variables, viewer)).conversations;
+        seen.push(...(forward ? titles(page) : titles(page).reverse()));
+        if (!(forward ? page.pageInfo.hasNextPage : page.pageInfo.hasPreviousPage)) return { seen, page };
+        cursor = forward ? page.pageInfo.endCursor : page.pageInfo.startCursor;
+      }
+    };
+    const expected = ['hay 6', 'needle 5', 'needle 3', 'needle 1', 'hay 0']; // by last update, newest first
+    expect((await walk(LIST, true)).seen).toEqual(expected);
+    expect((await walk(WITHOUT_TOTAL, true)).seen).toEqual(expected);
+    expect((await walk(LIST, false)).seen).toEqual([...expected].reverse());
+    expect((await walk(WITHOUT_TOTAL, false)).seen).toEqual([...expected].reverse());
+    expect((await list(viewer, { first: 2, filter: { search: 'needle' } })).totalCount).toBe(5);
+    const past = await list(viewer, { first: 2, after: (await list(viewer, { first: 5, filter: { search: 'needle' } })).pageInfo.endCursor, filter: { search: 'needle' } });
+    expect(past).toMatchObject({ totalCount: 5, edges: [], pageInfo: { hasNextPage: false } });
+    expect((await list(viewer, { first: 9, filter: { search: 'needle', status: ['ARCHIVED'] } })).totalCount).toBe(1);
+
+    const { statements } = await t.countQueries(() => list(viewer, { first: 2, filter: { search: 'needle' } }));
+    expect(statements.filter((sql) => /ILIKE/i.test(sql))).toHaveLength(1);
+  });
+
+  it('can search through trigram indexes', async () => {
+    const plan = async (sql: string) =>
+      t.app.services.prisma.$transaction(async (tx) => {
+        await tx.$executeRawUnsafe('SET LOCAL enable_seqscan = off');
+        return ((await tx.$queryRawUnsafe(`EXPLAIN ${sql}`)) as { 'QUERY PLAN': string }[]).map((row) => row['QUERY PLAN']).join('\n');
+      });
+    expect(await plan(`SELECT id FROM "Message" WHERE "content" ILIKE '%needle%'`)).toContain('Message_content_trgm_idx');
+    expect(await plan(`SELECT id FROM "Conversation" WHERE "title" ILIKE '%needle%'`)).toContain('Conversation_title_trgm_idx');
+  });
+
   it('refuses a malformed DateTime', async () => {
     const viewer = await t.viewer();
     expectErrorCode((await t.request(LIST, { filter: { updatedAfter: 'yesterday' } }, viewer)).body, 'BAD_USER_INPUT');

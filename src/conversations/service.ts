@@ -1,12 +1,12 @@
 // Conversation rules: ownership, validation, versioning, lifecycle transitions, listing.
-import type { Conversation, ConversationStatus, Prisma } from '../generated/prisma/client.ts';
+import { Prisma, type Conversation, type ConversationStatus } from '../generated/prisma/client.ts';
 import { findOwnConversation, ownConversations, ownerOf } from '../access.ts';
 import type { ConversationDeps } from '../services.ts';
 import { conflict, invalidField, notFound } from '../errors.ts';
 import { idempotent } from '../idempotency.ts';
 import { publishConversationEvent, type ConversationEventType } from '../pubsub.ts';
 import { checkLabel, checkMetadata, checkModel, checkTitle, checkContent } from '../validation.ts';
-import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection } from '../pagination/connection.ts';
+import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection, type PageRequest } from '../pagination/connection.ts';
 
 export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC';
 
@@ -195,29 +195,89 @@ export const DEFAULT_CONVERSATION_PAGE = 20;
 export async function listConversations(
   ctx: ConversationDeps,
   args: ConnectionArgs & { filter?: ConversationFilter | null; orderBy?: ConversationOrder | null },
+  { withTotal = false }: { withTotal?: boolean } = {},
 ): Promise<Connection<Conversation>> {
   const order = args.orderBy ?? 'UPDATED_AT_DESC';
   const [field, direction] = ORDER_FIELDS[order];
   const codec = codecs[order];
   const request = pageRequest(args, codec, DEFAULT_CONVERSATION_PAGE);
-  const where = filterWhere(ctx, args.filter ?? {});
+  const filter = args.filter ?? {};
+  const search = searchPattern(filter.search);
+  const keyOf = (c: Conversation) => [c[field].getTime(), c.id] as [number, string];
+  const readDirection = request.backward ? (direction === 'desc' ? 'asc' : 'desc') : direction;
 
+  // A search with its total: one statement that matches once, for both the page and the count.
+  if (search && withTotal) {
+    const { rows, total } = await searchPageWithTotal(ctx, filter, search, { field, readDirection, request, later: direction === 'desc' ? '<' : '>' });
+    return buildConnection(rows, request, keyOf, codec, () => total);
+  }
+
+  const where = filterWhere(ctx, filter, search);
   // Keyset bounds in the list's order: `after` keeps what sorts later, `before` what sorts earlier.
   const later = direction === 'desc' ? 'lt' : 'gt';
   const earlier = direction === 'desc' ? 'gt' : 'lt';
   const bounds: Prisma.ConversationWhereInput[] = [];
   if (request.after) bounds.push(beyond(field, request.after, later));
   if (request.before) bounds.push(beyond(field, request.before, earlier));
-
-  const readDirection = request.backward ? (direction === 'desc' ? 'asc' : 'desc') : direction;
   const rows = await ctx.prisma.conversation.findMany({
     where: { AND: [where, ...bounds] },
     orderBy: [{ [field]: readDirection }, { id: readDirection }],
     take: request.limit + 1,
   });
-  return buildConnection(rows, request, (c) => [c[field].getTime(), c.id] as [number, string], codec, () =>
-    ctx.prisma.conversation.count({ where }),
-  );
+  return buildConnection(rows, request, keyOf, codec, () => ctx.prisma.conversation.count({ where }));
+}
+
+/** The ILIKE pattern of a search (its wildcards escaped so they match themselves), or null for none. */
+function searchPattern(search: string | null | undefined): string | null {
+  const text = search?.trim();
+  if (!text) return null;
+  if (text.length > 200) throw invalidField('filter.search', 'must be at most 200 characters');
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+type SearchPage = {
+  field: 'updatedAt' | 'createdAt';
+  readDirection: 'asc' | 'desc';
+  request: PageRequest<[number, string]>;
+  /** The comparison that keeps what sorts later in the list's order. */
+  later: '<' | '>';
+};
+
+/**
+ * The matches are found once (a materialised CTE: title, or any message's content, through the trigram
+ * indexes) and both the page and the count are read from them. The total comes on a row of its own, so
+ * it is there even when the page is empty.
+ */
+async function searchPageWithTotal(ctx: ConversationDeps, filter: ConversationFilter, pattern: string, { field, readDirection, request, later }: SearchPage) {
+  const { orgId, userId } = ownerOf(ctx.viewer);
+  const column = Prisma.raw(`"${field}"`);
+  const conditions = [
+    Prisma.sql`c."orgId" = ${orgId}`,
+    Prisma.sql`c."userId" = ${userId}`,
+    Prisma.sql`c."status"::text = ANY(${filter.status?.length ? filter.status : ['ACTIVE']}::text[])`,
+    Prisma.sql`(c."title" ILIKE ${pattern} OR EXISTS (SELECT 1 FROM "Message" AS m WHERE m."conversationId" = c."id" AND m."content" ILIKE ${pattern}))`,
+  ];
+  if (filter.projectId != null) conditions.push(Prisma.sql`c."projectId" = ${filter.projectId}`);
+  if (filter.agentId != null) conditions.push(Prisma.sql`c."agentId" = ${filter.agentId}`);
+  if (filter.updatedAfter) conditions.push(Prisma.sql`c."updatedAt" > ${filter.updatedAfter}::timestamp(3)`);
+  if (filter.updatedBefore) conditions.push(Prisma.sql`c."updatedAt" < ${filter.updatedBefore}::timestamp(3)`);
+  const earlier = later === '<' ? '>' : '<';
+  const bounds = [Prisma.sql`TRUE`];
+  const beyondKey = ([time, id]: [number, string], op: string) => Prisma.sql`(p.${column}, p."id") ${Prisma.raw(op)} (${new Date(time)}::timestamp(3), ${id})`;
+  if (request.after) bounds.push(beyondKey(request.after, later));
+  if (request.before) bounds.push(beyondKey(request.before, earlier));
+  const dir = Prisma.raw(readDirection.toUpperCase());
+  const rows = await ctx.prisma.$queryRaw<(Conversation & { total: bigint; matched: boolean })[]>`
+    WITH matched AS MATERIALIZED (SELECT c.* FROM "Conversation" AS c WHERE ${Prisma.join(conditions, ' AND ')})
+    SELECT t.total, page.id IS NOT NULL AS matched, page.*
+    FROM (SELECT count(*) AS total FROM matched) AS t
+    LEFT JOIN LATERAL (
+      SELECT p.* FROM matched AS p WHERE ${Prisma.join(bounds, ' AND ')}
+      ORDER BY p.${column} ${dir}, p."id" ${dir} LIMIT ${request.limit + 1}
+    ) AS page ON TRUE`;
+  const total = Number(rows[0]?.total ?? 0);
+  const page = rows.filter((row) => row.matched).map(({ total: _total, matched: _matched, ...conversation }) => conversation as Conversation);
+  return { rows: page, total };
 }
 
 /** Rows strictly past (time, id) in the given direction: the keyset condition. */
@@ -226,21 +286,19 @@ function beyond(field: 'updatedAt' | 'createdAt', [time, id]: [number, string], 
   return { OR: [{ [field]: { [op]: at } }, { [field]: at, id: { [op]: id } }] };
 }
 
-function filterWhere(ctx: ConversationDeps, filter: ConversationFilter): Prisma.ConversationWhereInput {
+function filterWhere(ctx: ConversationDeps, filter: ConversationFilter, search: string | null): Prisma.ConversationWhereInput {
   const where: Prisma.ConversationWhereInput = { ...ownConversations(ctx.viewer), status: { in: filter.status?.length ? filter.status : ['ACTIVE'] } };
   if (filter.projectId != null) where.projectId = filter.projectId;
   if (filter.agentId != null) where.agentId = filter.agentId;
   if (filter.updatedAfter || filter.updatedBefore) {
     where.updatedAt = { ...(filter.updatedAfter && { gt: filter.updatedAfter }), ...(filter.updatedBefore && { lt: filter.updatedBefore }) };
   }
-  const search = filter.search?.trim();
   if (search) {
-    if (search.length > 200) throw invalidField('filter.search', 'must be at most 200 characters');
-    // Prisma passes `contains` to ILIKE as is: escape its wildcards so they match themselves.
-    const pattern = search.replace(/[\\%_]/g, (c) => `\\${c}`);
+    // Prisma wraps `contains` in % itself: the pattern's own are taken off.
+    const contains = search.slice(1, -1);
     where.OR = [
-      { title: { contains: pattern, mode: 'insensitive' } },
-      { messages: { some: { content: { contains: pattern, mode: 'insensitive' } } } },
+      { title: { contains, mode: 'insensitive' } },
+      { messages: { some: { content: { contains, mode: 'insensitive' } } } },
     ];
   }
   return where;

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 
@@ -99,13 +100,22 @@ function awaitPgliteScripts(adapter) {
   return adapter;
 }
 
+/**
+ * An embedded database with the extensions the migrations use (pg_trgm: the search indexes), in `dir` or
+ * in memory. Every PGlite of the project is made here, the server's included.
+ * @param {string | null | undefined} [dir]
+ */
+export function newPGlite(dir) {
+  return new PGlite({ ...(dir ? { dataDir: dir } : {}), extensions: { pg_trgm } });
+}
+
 export class PGliteMigrationAdapter extends PrismaPGlite {
   async connect() {
     return awaitPgliteScripts(await super.connect());
   }
 
   async connectToShadowDb() {
-    const shadow = new PGlite(); // in memory, gone on dispose
+    const shadow = newPGlite(); // in memory, gone on dispose
     const adapter = awaitPgliteScripts(await new PrismaPGlite(shadow).connect());
     adapter.dispose = async () => shadow.close();
     return adapter;
@@ -127,7 +137,7 @@ export function migrationAdapterFor(target, options = {}) {
   if (target.startsWith('pglite:')) {
     const dir = pgliteDataDir(target);
     if (dir) fs.mkdirSync(dir, { recursive: true });
-    const db = new PGlite(dir ?? undefined);
+    const db = newPGlite(dir);
     return { adapterFactory: new PGliteMigrationAdapter(db), close: () => db.close() };
   }
   throw new Error(`Unsupported database url scheme "${target.split(':')[0]}:" (use pglite:<dir>, pglite:memory or postgresql://...)`);

@@ -3,6 +3,7 @@ import type { Conversation as ConversationRow } from '../generated/prisma/client
 import { builder } from '../builder.ts';
 import { ownConversations } from '../access.ts';
 import { saturatedInt } from '../validation.ts';
+import { selectsField } from './selection.ts';
 import {
   createConversation,
   listConversations,
@@ -73,8 +74,8 @@ builder.queryFields((t) => ({
         filter: t.arg({ type: ConversationFilter }),
         orderBy: t.arg({ type: ConversationOrderEnum, defaultValue: 'UPDATED_AT_DESC' }),
       },
-      resolve: async (_root, args, ctx) => {
-        const page = await listConversations(ctx, args);
+      resolve: async (_root, args, ctx, info) => {
+        const page = await listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount') });
         // Messages on the page ask for their conversation: these rows answer without another query.
         for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
         return page;
