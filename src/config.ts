@@ -68,6 +68,9 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 });
 
+/** Every environment variable the server reads. */
+export const ENVIRONMENT_VARIABLES = Object.keys(envSchema.shape);
+
 export type Config = {
   env: 'development' | 'production' | 'test';
   host: string;
