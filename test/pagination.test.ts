@@ -160,8 +160,8 @@ describe('conversations filter', () => {
       const seen: string[] = [];
       let cursor: string | null = null;
       for (;;) {
-        const variables = forward ? { first: 2, after: cursor, filter: { search: 'needle' } } : { last: 2, before: cursor, filter: { search: 'needle' } };
-        const page = (await t.gql(query, variables, viewer)).conversations;
+        const variables: Record<string, unknown> = forward ? { first: 2, after: cursor, filter: { search: "needle" } } : { last: 2, before: cursor, filter: { search: "needle" } };
+        const page: any = (await t.gql(query, variables, viewer)).conversations;
         seen.push(...(forward ? titles(page) : titles(page).reverse()));
         if (!(forward ? page.pageInfo.hasNextPage : page.pageInfo.hasPreviousPage)) return { seen, page };
         cursor = forward ? page.pageInfo.endCursor : page.pageInfo.startCursor;
