@@ -2,7 +2,7 @@
 // machine's server itself), a message left to this instance that no longer runs, and a stream whose log
 // never gets its end. In every case the message ends, its followers get the end, and nothing is lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConversation, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp } from './helpers.ts';
+import { createConversation, startTestApp, subscribe, waitFor, waitForMessageStatus, wsClient, type TestApp } from './helpers.ts';
 import { ADMIN_DATABASE_URL, createScratchDatabase } from './cluster.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 import { recoverAbandonedGenerations } from '../src/generation/recovery.ts';
@@ -95,7 +95,7 @@ describe('on the embedded database', () => {
     await t.app.services.eventLog.open(row.id); // a log whose writer is gone: it will never get its end
     const client = wsClient(server, viewer);
     const stream = subscribe(client, STREAM, { id });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(() => stream.results.length > 0, 'the follower to be reading the log'); // MessageStarted
     // Finished behind the log's back, long enough ago that no copy of the log can still be on its way.
     await t.app.services.prisma.message.update({
       where: { id: row.id },

@@ -166,6 +166,15 @@ export async function sseSubscribe(url: string, viewer: TestViewer, query: strin
     .map((block) => JSON.parse(block.split('\n').find((line) => line.startsWith('data:'))!.slice(5)));
 }
 
+/** Polls `condition` until it holds; fails after timeoutMs, saying what it waited for. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error(`waited ${timeoutMs} ms for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Polls a message (through `gql`, on any server) until it has `status`. */
 export async function waitForMessageStatus(
   gql: (query: string, variables: Record<string, unknown>) => Promise<any>,

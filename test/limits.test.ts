@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import { createConversation, expectErrorCode, signToken, startTestApp, subscribe, wsClient, type TestApp } from './helpers.ts';
+import { createConversation, expectErrorCode, signToken, startTestApp, subscribe, waitFor, wsClient, type TestApp } from './helpers.ts';
 import { startTestRedis, type TestRedis } from './redis-server.ts';
 import type { RunningServer } from '../src/server.ts';
 
@@ -71,18 +71,22 @@ describe('over a WebSocket', () => {
       const c = await createConversation(t2, viewer);
       const client = wsClient(s2, viewer);
       const open = [subscribe(client, EVENTS, { id: c.id }), subscribe(client, EVENTS, { id: c.id }), subscribe(client, EVENTS, { id: c.id })];
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const subscribed = () => t2.app.services.pubsub.publish('conversation:events', Buffer.from(c.id, 'base64').toString().split(':')[1], { type: 'CONVERSATION_UPDATED', conversationId: 'x', messageId: null });
+      await waitFor(() => (subscribed(), open.every((sub) => sub.results.length > 0)), 'three subscriptions open');
       const fourth = subscribe(client, EVENTS, { id: c.id });
       await fourth.all();
       const error = (fourth.error as any[])[0];
       expect(error.extensions.code).toBe('RATE_LIMITED');
       expect(error.message).toContain('at most 3');
       open[0].dispose();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const again = subscribe(client, EVENTS, { id: c.id });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Its place is free once the server has ended it: a new one is then taken and delivers.
+      let again = subscribe(client, EVENTS, { id: c.id });
+      await waitFor(async () => {
+        if (again.completed) again = subscribe(client, EVENTS, { id: c.id }); // refused: the place was not free yet
+        subscribed();
+        return again.results.length > 0;
+      }, 'a fourth subscription after one ended');
       expect(again.error).toBeUndefined();
-      expect(again.completed).toBe(false);
       await client.dispose();
     } finally {
       await t2.close();
@@ -93,12 +97,13 @@ describe('over a WebSocket', () => {
     const viewer = await t.viewer();
     const closes: [number, string][] = [];
     const clients = [0, 1, 2].map(() => wsClient(server, viewer, { onClose: (code, reason) => void closes.push([code, reason]) }));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor(() => closes.length > 0, 'a connection refused');
     expect(closes).toEqual([[4429, 'Too many open connections for this user (at most 2)']]);
-    const other = wsClient(server, await t.viewer(), { onClose: (code) => void closes.push([code, 'other']) });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const other = await t.viewer();
+    const otherClient = wsClient(server, other, { onClose: (code) => void closes.push([code, 'other']) });
+    expect((await subscribe(otherClient, '{ viewer { userId } }').all())[0].data.viewer.userId).toBe(other.userId);
     expect(closes).toHaveLength(1);
-    for (const client of [...clients, other]) await client.dispose();
+    for (const client of [...clients, otherClient]) await client.dispose();
   });
 
   it('closes a socket when its token expires (4403), ending its subscriptions', async () => {
@@ -108,7 +113,7 @@ describe('over a WebSocket', () => {
     let closed: number | null = null;
     const client = wsClient(server, viewer, { onClose: (code) => (closed = code) });
     const sub = subscribe(client, EVENTS, { id: c.id });
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await waitFor(() => closed !== null, 'the socket to close', 10_000);
     expect(closed).toBe(4403);
     expect(sub.completed).toBe(true);
     await client.dispose();

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createConversation, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
+import { createConversation, startTestApp, subscribe, waitFor, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
 
 const CHAT = `subscription($input: SendMessageInput!) { chat(input: $input) { __typename messageId sequenceNumber ... on MessageDelta { delta } } }`;
@@ -76,8 +76,9 @@ describe('a conversation deleted while sends arrive', () => {
       await t.gql(`mutation($id: ID!) { deleteConversation(input: { id: $id }) { conversation { status } } }`, { id: c.id }, viewer);
       deleted = true;
       await Promise.all(senders);
-      await new Promise((resolve) => setTimeout(resolve, 500)); // long enough for any reply to have finished
       const rawId = Buffer.from(c.id, 'base64').toString().split(':')[1];
+      const streaming = () => t.app.services.prisma.message.count({ where: { conversationId: rawId, status: 'STREAMING' } });
+      await waitFor(async () => (await streaming()) === 0, 'every reply to have ended');
       const replies = await t.app.services.prisma.message.findMany({ where: { conversationId: rawId, role: 'ASSISTANT' }, select: { status: true } });
       expect(replies.length).toBeGreaterThan(0);
       expect(replies.filter((reply) => reply.status === 'COMPLETED' || reply.status === 'STREAMING')).toEqual([]);
@@ -127,13 +128,13 @@ describe('a draining server', () => {
         { next: (r) => void events.push(r.data!.chat), complete: () => resolve('complete'), error: () => resolve('error') },
       ),
     );
-    while (events.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => events.length >= 2, 'the reply to begin');
     ownServer.stopAccepting();
     await own.app.drain();
     await ownServer.close();
     expect(await ended).toBe('complete');
     expect(events.at(-1).__typename).toBe('MessageCompleted');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => closeCode !== 0, 'the socket to close');
     expect(closeCode).toBe(1001);
     await own.close();
   });
