@@ -2,7 +2,6 @@
 // Redis for several instances), models, generation, authentication and the GraphQL handler; and takes it
 // down again in order.
 import { randomUUID } from 'node:crypto';
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import type { Config } from './config.ts';
 import { createAuthenticator } from './auth.ts';
 import type { AppServices } from './context.ts';
@@ -12,23 +11,27 @@ import { createLogger, type Logger } from './logger.ts';
 import { createModelRegistry } from './models/registry.ts';
 import { createProviderStreams } from './models/provider-streams.ts';
 import { createAppPubSub } from './pubsub.ts';
-import { connectRedis, withTimeout, type RedisConnections } from './redis.ts';
+import { withTimeout } from './timeout.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
 import { createMemoryEventLog } from './streams/memory-event-log.ts';
-import { createRedisEventLog } from './streams/redis-event-log.ts';
 import { GenerationRunner } from './generation/runner.ts';
 import { recoverAbandonedGenerations, STALE_AFTER_MS } from './generation/recovery.ts';
 import { stopActiveGeneration } from './generation/stop.ts';
 import { MessageFollowers } from './generation/stream.ts';
-import { createGraphQLHandler, type GraphQLHandler } from './yoga.ts';
+import { createGraphQLHandler, loadGraphiQL, type GraphQLHandler } from './yoga.ts';
 import { createRateLimiter } from './rate-limit.ts';
-import { loadTokenizer } from './tokens.ts';
+import { createMetrics } from './observability/metrics.ts';
+import { startTracing } from './observability/tracing.ts';
+import { loadPersistedOperations, type PersistedOperations } from './persisted-operations.ts';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 export type Readiness = { ready: boolean; checks: Record<string, boolean> };
 
 export type App = {
   services: AppServices;
   yoga: GraphQLHandler;
+  /** The only operations accepted, when PERSISTED_OPERATIONS is set. */
+  persistedOperations: PersistedOperations | null;
   /** Database (and Redis) answering, and not shutting down. */
   readiness(): Promise<Readiness>;
   /** Stops taking new generations; lets running ones finish within the grace period, then interrupts them. */
@@ -37,28 +40,50 @@ export type App = {
   close(): Promise<void>;
 };
 
-export type AppOptions = { log?: Logger; onQuery?: (sql: string) => void };
+export type AppOptions = {
+  log?: Logger;
+  onQuery?: (sql: string) => void;
+  /** Spans go here rather than to OTEL_EXPORTER_OTLP_ENDPOINT (tests). */
+  spanExporter?: SpanExporter;
+};
 
 const HOUR = 3_600_000;
 
-export async function createApp(config: Config, { log = createLogger(config), onQuery }: AppOptions = {}): Promise<App> {
-  const models = createModelRegistry(config.models); // first: a bad DEFAULT_MODEL stops us before any I/O
+export async function createApp(config: Config, { log = createLogger(config), onQuery, spanExporter }: AppOptions = {}): Promise<App> {
+  // First, checked before any I/O: a bad DEFAULT_MODEL or PERSISTED_OPERATIONS file stops the start.
+  const models = createModelRegistry(config.models);
+  const persistedOperations = loadPersistedOperations(config.persistedOperationsFile);
+  // Before the database opens, so that its client is instrumented.
+  const tracing = await startTracing(config.tracing, spanExporter);
+  const metrics = createMetrics();
   const database = await openDatabase(config.databaseUrl, { log, onQuery, poolSize: config.databasePoolSize });
   const prisma = database.prisma;
-  const redis: RedisConnections | null = config.redisUrl ? await connectRedis(config.redisUrl, log) : null;
-  const pubsub = createAppPubSub(redis ? createRedisEventTarget({ publishClient: redis.publisher, subscribeClient: redis.subscriber }) : undefined);
   const retentionMs = config.generation.streamRetentionMs;
-  const eventLog: GenerationEventLog = redis ? createRedisEventLog({ redis, retentionMs, log }) : createMemoryEventLog({ retentionMs });
+  const shared = config.redisUrl ? await (await import('./redis-stores.ts')).connectSharedStores(config.redisUrl, { log, retentionMs }) : null;
+  const redis = shared?.redis ?? null;
+  const pubsub = createAppPubSub(shared?.eventTarget);
+  const eventLog: GenerationEventLog = shared?.eventLog ?? createMemoryEventLog({ retentionMs });
+  metrics.watchEventLogBacklog(() => eventLog.backlog());
   const runnerId = randomUUID();
   const providers = createProviderStreams(models, config.models, log);
-  // Now, rather than in the first request that counts tokens; after the provider threads have started, so
-  // that they load meanwhile.
-  await loadTokenizer();
-  const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId });
+  const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId, metrics });
   const rateLimiter = createRateLimiter(config.rateLimits, { redis: redis?.commands, log });
   const stopGeneration = (conversationId: string) => stopActiveGeneration({ prisma, pubsub, eventLog, generation, log }, conversationId);
   const followers = new MessageFollowers(prisma, log);
-  const services: AppServices = { config, log, prisma, pubsub, models, eventLog, generation, rateLimiter, stopGeneration, followers, authenticate: createAuthenticator(config) };
+  const services: AppServices = {
+    config,
+    log,
+    prisma,
+    pubsub,
+    models,
+    eventLog,
+    generation,
+    rateLimiter,
+    stopGeneration,
+    followers,
+    metrics,
+    authenticate: createAuthenticator(config),
+  };
 
   // The embedded database has one process: whatever is STREAMING at start was left by a stopped server.
   const recovery = { prisma, eventLog, pubsub, runnerId, log, isRunning: (messageId: string) => generation.isRunning(messageId) };
@@ -95,7 +120,8 @@ export async function createApp(config: Config, { log = createLogger(config), on
 
   return {
     services,
-    yoga: createGraphQLHandler(services),
+    yoga: createGraphQLHandler(services, { plugins: tracing?.plugins ?? [], persistedOperations, renderGraphiQL: await loadGraphiQL(config.graphiql) }),
+    persistedOperations,
     async readiness() {
       const databaseUp = await withTimeout(prisma.$queryRaw`SELECT 1`, 2000).then(() => true, () => false);
       const checks: Record<string, boolean> = { database: databaseUp, accepting: generation.accepting };
@@ -112,6 +138,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
         await eventLog.close();
         await redis?.close();
         await database.close();
+        await tracing?.shutdown();
       })()),
   };
 }

@@ -5,15 +5,18 @@
 // graphql-js, whose argument handling is the reference (graphql-jit's own `subscribe` hands the
 // operation's variables to the field as its arguments). Queries and mutations are left as they are.
 import { createSourceEventStream, type DocumentNode, type ExecutionArgs } from 'graphql';
-import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import type { CompiledQuery } from 'graphql-jit';
 import { isAsyncIterable, makeSubscribe, type Plugin } from '@envelop/core';
 import { mapAsyncIterator } from '@whatwg-node/promise-helpers';
 
 export function useCompiledSubscriptionEvents(): Plugin {
   // Yoga's parser cache hands out one document per query text, so each is compiled once.
   const compiled = new WeakMap<DocumentNode, Map<string | null, CompiledQuery | null>>();
+  // Loaded with the first subscription: a server that serves none does not hold the compiler.
+  let jit: typeof import('graphql-jit') | undefined;
 
   function compiledEvents({ schema, document, operationName }: ExecutionArgs): CompiledQuery | null {
+    const { compileQuery, isCompiledQuery } = jit!;
     let byOperation = compiled.get(document);
     if (!byOperation) compiled.set(document, (byOperation = new Map()));
     const name = operationName ?? null;
@@ -25,7 +28,8 @@ export function useCompiledSubscriptionEvents(): Plugin {
   }
 
   return {
-    onSubscribe({ args, setSubscribeFn }) {
+    async onSubscribe({ args, setSubscribeFn }) {
+      jit ??= await import('graphql-jit');
       const events = compiledEvents(args);
       if (!events) return;
       setSubscribeFn(

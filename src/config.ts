@@ -46,6 +46,13 @@ const envSchema = z.object({
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).default(100),
   WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
 
+  // Operations.
+  GRAPHIQL: z.enum(['true', 'false']).optional(),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).default('chat-graphql-api'),
+  PERSISTED_OPERATIONS: z.string().trim().min(1).optional(),
+
   // Models. builtin:echo is always there; each provider is on when its variables are set.
   DEFAULT_MODEL: z.string().regex(MODEL_ID, 'expected provider:model').optional(),
   ECHO_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(20),
@@ -93,6 +100,14 @@ export type Config = {
   corsOrigins: string[];
   /** Per WebSocket, and per viewer on this instance. */
   webSocketLimits: { subscriptionsPerSocket: number; socketsPerUser: number };
+  /** GraphiQL and introspection: on outside production unless GRAPHIQL=false, off in production unless GRAPHIQL=true. */
+  graphiql: boolean;
+  /** GET /metrics wants `Authorization: Bearer <token>` when set. */
+  metricsToken: string | undefined;
+  /** OpenTelemetry traces go to this OTLP/HTTP endpoint when set. */
+  tracing: { endpoint: string | undefined; serviceName: string };
+  /** A manifest { id: query } of the only operations accepted, when set. */
+  persistedOperationsFile: string | undefined;
   models: ModelsConfig;
   generation: {
     /** A provider that sends nothing for this long fails the message. */
@@ -169,6 +184,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimits: { requestsPerMinute: values.RATE_LIMIT_REQUESTS_PER_MINUTE, generationsPerMinute: values.RATE_LIMIT_GENERATIONS_PER_MINUTE },
     corsOrigins: (values.CORS_ORIGINS ?? []).map((origin) => origin.replace(/\/$/, '')),
     webSocketLimits: { subscriptionsPerSocket: values.WS_MAX_SUBSCRIPTIONS_PER_SOCKET, socketsPerUser: values.WS_MAX_SOCKETS_PER_USER },
+    graphiql: values.GRAPHIQL ? values.GRAPHIQL === 'true' : values.NODE_ENV !== 'production',
+    metricsToken: values.METRICS_TOKEN,
+    tracing: { endpoint: values.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: values.OTEL_SERVICE_NAME },
+    persistedOperationsFile: values.PERSISTED_OPERATIONS,
     models: {
       defaultModel: values.DEFAULT_MODEL,
       echoDelayMs: values.ECHO_DELAY_MS,

@@ -12,6 +12,7 @@ import type { GenerationRunner } from './generation/runner.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { StopGeneration } from './services.ts';
 import type { MessageFollowers } from './generation/stream.ts';
+import type { Metrics } from './observability/metrics.ts';
 
 /** Built once per process. */
 export type AppServices = {
@@ -26,6 +27,7 @@ export type AppServices = {
   rateLimiter: RateLimiter;
   stopGeneration: StopGeneration;
   followers: MessageFollowers;
+  metrics: Metrics;
 };
 
 export type ServiceContext = AppServices & { viewer: Viewer };

@@ -1,12 +1,10 @@
 // The one PrismaClient and its driver adapter: PGlite (embedded, in-process) or a PostgreSQL server.
 import fs from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from './generated/prisma/client.ts';
-import { openSchemaEngine, migrateDeploy, migrateStatus } from './migrate/engine.mjs';
-import { migrationAdapterFor, newPGlite, pgliteDataDir } from './migrate/adapters.mjs';
+import { MIGRATIONS_DIR } from './migrate/engine.mjs';
 import type { Logger } from './logger.ts';
 
 export type Database = {
@@ -35,21 +33,33 @@ export async function openDatabase(url: string, { log, migrate = false, poolSize
     return prisma;
   };
   if (url.startsWith('pglite:')) {
+    // Loaded only for the embedded database: a server on PostgreSQL holds none of PGlite.
+    const [{ newPGlite, pgliteDataDir }, { PrismaPGlite }] = await Promise.all([import('./migrate/adapters.mjs'), import('pglite-prisma-adapter')]);
     const dir = pgliteDataDir(url);
     if (dir) fs.mkdirSync(dir, { recursive: true });
     const pglite = newPGlite(dir);
     await pglite.waitReady;
-    await applyMigrations(pglite, log);
+    // The schema engine (a large wasm) is loaded only when there is something to apply.
+    const state = await migrationState((sql) => pglite.query<MigrationRow>(sql).then((r) => r.rows));
+    if (state.pending.length || state.failed.length) await applyMigrations(pglite, log);
     const prisma = clientFor(new PrismaPGlite(pglite));
     return { prisma, kind: 'pglite', close: async () => (await prisma.$disconnect(), await pglite.close()) };
   }
   if (migrate) await applyMigrations(url, log);
-  else await assertMigrated(url);
   const prisma = clientFor(new PrismaPg({ connectionString: url, max: poolSize }));
+  if (!migrate) {
+    // A server database is migrated by `npm run db:migrate`; refuse to serve a schema older than the code.
+    const { pending, failed, missingTable } = await migrationState((sql) => prisma.$queryRawUnsafe<MigrationRow[]>(sql));
+    if (missingTable || pending.length || failed.length) {
+      await prisma.$disconnect();
+      throw new Error(`The database is not migrated (${pending.length} pending, ${failed.length} failed): run \`npm run db:migrate\``);
+    }
+  }
   return { prisma, kind: 'postgres', close: () => prisma.$disconnect() };
 }
 
 export async function applyMigrations(target: string | PGlite, log: Logger): Promise<string[]> {
+  const [{ openSchemaEngine, migrateDeploy }, { migrationAdapterFor }] = await Promise.all([import('./migrate/engine.mjs'), import('./migrate/adapters.mjs')]);
   const { adapterFactory, close } = migrationAdapterFor(target);
   try {
     const engine = await openSchemaEngine({ adapterFactory });
@@ -61,17 +71,21 @@ export async function applyMigrations(target: string | PGlite, log: Logger): Pro
   }
 }
 
-/** A server database is migrated by `npm run db:migrate`; refuse to serve a schema older than the code. */
-async function assertMigrated(url: string): Promise<void> {
-  const { adapterFactory, close } = migrationAdapterFor(url);
-  try {
-    const engine = await openSchemaEngine({ adapterFactory });
-    const status = await migrateStatus(engine);
-    const pending: string[] = status.history?.unappliedMigrationNames ?? [];
-    if (!status.hasMigrationsTable || pending.length || status.failedMigrationNames.length) {
-      throw new Error(`The database is not migrated (${pending.length} pending, ${status.failedMigrationNames.length} failed): run \`npm run db:migrate\``);
-    }
-  } finally {
-    await close();
-  }
+type MigrationRow = { migration_name: string; finished_at: Date | null; rolled_back_at: Date | null };
+
+/**
+ * The migrations of prisma/migrations the database has not applied, and those that failed, read from
+ * Prisma's own `_prisma_migrations` table: what `prisma migrate status` tells, without its engine.
+ */
+async function migrationState(query: (sql: string) => Promise<MigrationRow[]>): Promise<{ pending: string[]; failed: string[]; missingTable: boolean }> {
+  const folders = fs
+    .readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name);
+  const [{ migration_name: table }] = await query(`SELECT to_regclass('"_prisma_migrations"')::text AS migration_name, NULL AS finished_at, NULL AS rolled_back_at`);
+  if (!table) return { pending: folders, failed: [], missingTable: true };
+  const rows = await query(`SELECT migration_name, finished_at, rolled_back_at FROM "_prisma_migrations"`);
+  const applied = new Set(rows.filter((r) => r.finished_at !== null && r.rolled_back_at === null).map((r) => r.migration_name));
+  const failed = rows.filter((r) => r.finished_at === null && r.rolled_back_at === null).map((r) => r.migration_name);
+  return { pending: folders.filter((name) => !applied.has(name)), failed, missingTable: false };
 }

@@ -1,8 +1,11 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.ts';
+import { currentRequest } from './observability/request-context.ts';
 
 export type { Logger };
 
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({ level: config.logLevel, base: undefined });
+/** Every line written while serving a request carries its request id. */
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
+  const options = { level: config.logLevel, base: undefined, mixin: () => currentRequest() ?? {} };
+  return destination ? pino(options, destination) : pino(options);
 }

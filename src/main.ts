@@ -32,6 +32,12 @@ try {
   process.once('SIGTERM', () => void stop('SIGTERM'));
 
   if (!config.jwtSecret) log.warn('AUTH_JWT_SECRET is not set: requests without a token act as the local user "dev"');
+  if (config.env === 'production' && config.databaseUrl.startsWith('pglite:')) {
+    log.warn(
+      { database: config.databaseUrl },
+      'PRODUCTION ON THE EMBEDDED DATABASE: one process, one disk, no replicas and no scale-out. Set DATABASE_URL to a PostgreSQL server for anything that matters.',
+    );
+  }
   log.info({ url: server.url, database: config.databaseUrl.split(':')[0], redis: Boolean(config.redisUrl) }, `serving GraphQL at ${server.url}`);
 } catch (error) {
   // Configuration that only building the app can check (DEFAULT_MODEL against the providers): one line too.

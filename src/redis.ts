@@ -2,6 +2,7 @@
 // the blocking reads that follow live generation streams (a blocked connection can do nothing else).
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
+import { withTimeout } from './timeout.ts';
 
 export type RedisConnections = {
   commands: Redis;
@@ -53,11 +54,4 @@ export async function connectRedis(url: string, log: Logger): Promise<RedisConne
       await Promise.all(Object.values(connections).map((redis) => redis.quit().catch(() => redis.disconnect())));
     },
   };
-}
-
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
 }

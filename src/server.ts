@@ -1,16 +1,15 @@
-// HTTP + graphql-ws on one port and path; start and graceful stop.
+// HTTP (GraphQL, health, metrics) and WebSocket upgrades on one port and path; start and graceful stop.
 import http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
-import { useServer } from 'graphql-ws/use/ws';
-import type { ExecutionArgs, GraphQLError } from 'graphql';
-import type { WebSocket } from 'ws';
-import { isGraphQLError, rateLimitedError, SHUTTING_DOWN, withContractCode } from './errors.ts';
-import { ownerKey } from './access.ts';
+import type { WebSocketServer } from 'ws';
+import { SHUTTING_DOWN } from './errors.ts';
 import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins.ts';
 import type { App } from './app.ts';
 import { GRAPHQL_PATH } from './yoga.ts';
-import type { Viewer } from './auth.ts';
+import { createGraphQLWebSocketServer } from './websocket.ts';
+import type { Metrics } from './observability/metrics.ts';
+import { requestIdFrom, withRequest } from './observability/request-context.ts';
 
 export type RunningServer = {
   url: string;
@@ -35,6 +34,7 @@ export async function startServer(app: App, { host, port }: { host: string; port
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
+    if (path === '/metrics' && req.method === 'GET') return void serveMetrics(req, res, services.metrics, config.metricsToken);
     if (path === '/ready') {
       app.readiness().then(
         (readiness) => res.writeHead(readiness.ready && accepting ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(readiness)),
@@ -49,91 +49,15 @@ export async function startServer(app: App, { host, port }: { host: string; port
       return refuse(res, 411, { code: 'BAD_USER_INPUT' }, 'Send a Content-Length with the request body', { connection: 'close' });
     }
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return refuse(res, 413, { code: 'BAD_USER_INPUT' }, 'Request body too large');
-    yoga(req, res);
+    // One id per request: returned to the client, and on every log line written while serving it.
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    withRequest({ requestId }, () => yoga(req, res));
   };
 
   // WebSocket upgrades are taken from every listener below (noServer), on the GraphQL path only.
-  const wsServer = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
-  const { subscriptionsPerSocket, socketsPerUser } = config.webSocketLimits;
-  const openSockets = new Map<string, number>(); // per viewer, on this instance
-  type Extra = { viewer?: Viewer; counted?: string; expiry?: NodeJS.Timeout };
-  const wsHandle = useServer<Record<string, unknown>, Extra>(
-    {
-      // Authenticate once per connection; a bad token closes it with 4403 (graphql-ws' Forbidden).
-      onConnect: async (ctx) => {
-        const extra = ctx.extra as Extra & { socket: WebSocket };
-        let viewer: Viewer;
-        try {
-          viewer = await services.authenticate(authorizationOf(ctx.connectionParams));
-        } catch {
-          return false;
-        }
-        const key = ownerKey(viewer);
-        const open = openSockets.get(key) ?? 0;
-        if (open >= socketsPerUser) {
-          extra.socket.close(TOO_MANY, `Too many open connections for this user (at most ${socketsPerUser})`);
-          return false;
-        }
-        openSockets.set(key, open + 1);
-        extra.counted = key;
-        extra.viewer = viewer;
-        // A connection lives no longer than its token: at `exp` it is closed as a bad token would be.
-        if (viewer.expiresAt !== undefined) extra.expiry = closeAt(viewer.expiresAt, () => extra.socket.close(4403, 'The token has expired'));
-        return true;
-      },
-      onClose: (ctx) => {
-        const extra = ctx.extra as Extra;
-        clearTimeout(extra.expiry);
-        if (extra.counted === undefined) return;
-        const left = (openSockets.get(extra.counted) ?? 1) - 1;
-        if (left > 0) openSockets.set(extra.counted, left);
-        else openSockets.delete(extra.counted);
-        extra.counted = undefined;
-      },
-      // The yoga way: the same envelop (plugins, context, masking) as HTTP, with the connection's viewer.
-      // What refuses one operation (a limit, bad input) answers it with errors and keeps the socket.
-      onSubscribe: async (ctx, _id, params) => {
-        // ctx.subscriptions already holds this one.
-        if (Object.keys(ctx.subscriptions).length > subscriptionsPerSocket) {
-          return [rateLimitedError(`Too many subscriptions on this connection (at most ${subscriptionsPerSocket})`)];
-        }
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-          viewer: (ctx.extra as Extra).viewer,
-        });
-        let document;
-        try {
-          document = parse(params.query);
-        } catch (error) {
-          return [withContractCode(error as GraphQLError)];
-        }
-        let contextValue;
-        try {
-          contextValue = await contextFactory(); // counts the operation against the viewer's rate limit
-        } catch (error) {
-          if (isGraphQLError(error)) return [withContractCode(error)];
-          throw error;
-        }
-        const args: ExecutionArgs = {
-          schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue,
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors.map(withContractCode);
-        return args;
-      },
-      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
-      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
-    },
-    wsServer,
-  );
+  const webSockets = createGraphQLWebSocketServer({ yoga, services, persistedOperations: app.persistedOperations }, MAX_BODY_BYTES);
+  const wsServer = webSockets.wsServer;
 
   const servers = await listen(handleRequest, wsServer, origins, host, port);
   const { port: boundPort } = servers[0].address() as AddressInfo;
@@ -156,32 +80,34 @@ export async function startServer(app: App, { host, port }: { host: string; port
         // Subscriptions that have just ended send their `complete` in the callbacks queued now: let them go
         // out before the sockets close, so a retrying client does not repeat what has finished.
         await new Promise((resolve) => setImmediate(resolve));
-        await wsHandle.dispose(); // completes subscriptions, closes sockets with 1001 (going away)
-        await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        await webSockets.dispose(); // completes subscriptions, closes sockets with 1001 (going away)
         for (const server of servers) server.closeAllConnections();
         await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
       })()),
   };
 }
 
-/** graphql-ws' close code for a client that asks too much of a server (its "too many initialisation requests"). */
-const TOO_MANY = 4429;
+/** Prometheus' text format; with METRICS_TOKEN set, only for `Authorization: Bearer <METRICS_TOKEN>`. */
+function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse, metrics: Metrics, token: string | undefined): void {
+  if (token !== undefined && !sameSecret(req.headers.authorization ?? '', `Bearer ${token}`)) {
+    res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('metrics need the METRICS_TOKEN\n');
+    return;
+  }
+  metrics.registry.metrics().then(
+    (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+    () => res.writeHead(500).end(),
+  );
+}
 
-/** Runs `action` at `time` (epoch ms), however far away: timers hold at most about 24 days. */
-function closeAt(time: number, action: () => void): NodeJS.Timeout {
-  const wait = time - Date.now();
-  return setTimeout(() => (Date.now() >= time ? action() : closeAt(time, action)), Math.max(0, Math.min(wait, 2 ** 31 - 1)));
+/** Compared in constant time, so a timing cannot tell how much of a guess was right. */
+function sameSecret(given: string, expected: string): boolean {
+  const [a, b] = [Buffer.from(given), Buffer.from(expected)];
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** A GraphQL-shaped error, answered before the request reaches the GraphQL handler. */
 function refuse(res: http.ServerResponse, status: number, extensions: { code: string; retryable?: boolean }, message: string, headers: http.OutgoingHttpHeaders = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ errors: [{ message, extensions }] }));
-}
-
-/** graphql-ws clients send `{ authorization: "Bearer <JWT>" }` as connection params. */
-function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {
-  const value = params?.authorization ?? params?.Authorization;
-  return typeof value === 'string' ? value : undefined;
 }
 
 /**

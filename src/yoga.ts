@@ -1,8 +1,7 @@
 // The GraphQL-over-HTTP handler (queries, mutations, SSE subscriptions, GraphiQL). Never listens itself.
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import type { GraphQLError } from 'graphql';
+import { NoSchemaIntrospectionCustomRule, type GraphQLError } from 'graphql';
 import { schema } from './schema/index.ts';
 import { createContext, type AppServices, type Context } from './context.ts';
 import { maskError, withContractCode } from './errors.ts';
@@ -11,21 +10,42 @@ import { useInputGuard } from './input-guard.ts';
 import { useOperationLimits } from './operation-limits.ts';
 import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins.ts';
 import type { Viewer } from './auth.ts';
+import { useErrorMetrics, useOperationObservation } from './observability/operations.ts';
+import { usePersistedOperationsOnly, type PersistedOperations } from './persisted-operations.ts';
 
 /** Set by the WebSocket server, which authenticates once per connection. */
 export type ServerContext = { viewer?: Viewer };
 
 export const GRAPHQL_PATH = '/graphql';
 
-export function createGraphQLHandler(services: AppServices) {
-  const { log, config } = services;
+export type HandlerOptions = {
+  /** More plugins (tracing), run first. */
+  plugins?: Plugin[];
+  /** Only these operations run, when given (PERSISTED_OPERATIONS). */
+  persistedOperations?: PersistedOperations | null;
+  /** GraphiQL's page, when it is on (loadGraphiQL). */
+  renderGraphiQL?: (options?: GraphiQLOptions) => string;
+};
+
+type GraphiQLOptions = Parameters<typeof import('@graphql-yoga/render-graphiql').renderGraphiQL>[0];
+
+/**
+ * GraphiQL's scripts and styles, inlined (no CDN: it works offline), weigh some 40 MB once loaded: only
+ * when it is on.
+ */
+export async function loadGraphiQL(on: boolean): Promise<HandlerOptions['renderGraphiQL']> {
+  return on ? (await import('@graphql-yoga/render-graphiql')).renderGraphiQL : undefined;
+}
+
+export function createGraphQLHandler(services: AppServices, { plugins = [], persistedOperations = null, renderGraphiQL }: HandlerOptions = {}) {
+  const { log, config, metrics } = services;
   const origins = createOriginPolicy(config.corsOrigins);
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
-    graphiql: { title: 'Chat GraphQL API', subscriptionsProtocol: 'WS' },
-    // GraphiQL's scripts and styles inlined, not fetched from a CDN: it works on an offline machine too.
+    // Off in production unless GRAPHIQL=true, with introspection (useIntrospection below).
+    graphiql: renderGraphiQL ? { title: 'Chat GraphQL API', subscriptionsProtocol: 'WS' } : false,
     renderGraphiQL,
     // Cross-origin pages get CORS headers only when CORS_ORIGINS allows them (useOriginPolicy refuses the rest).
     cors: (request) => {
@@ -55,7 +75,12 @@ export function createGraphQLHandler(services: AppServices) {
       error: (...args) => log.debug(args.map(String).join(' ')),
     },
     plugins: [
+      ...plugins,
       useOriginPolicy(origins),
+      ...(persistedOperations ? [usePersistedOperationsOnly(persistedOperations)] : []),
+      useOperationObservation(metrics, log),
+      useErrorMetrics(metrics),
+      ...(config.graphiql ? [] : [useNoIntrospection()]),
       useContractErrorCodes(),
       useInputGuard(),
       useOperationLimits(services.rateLimiter),
@@ -74,6 +99,15 @@ export function createGraphQLHandler(services: AppServices) {
 }
 
 export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
+
+/** Without GraphiQL (production), the schema is not handed out either. */
+function useNoIntrospection(): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+    },
+  };
+}
 
 /** A request from a browser page of an origin that may not use the API is refused before anything runs. */
 function useOriginPolicy(origins: OriginPolicy): Plugin {

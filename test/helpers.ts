@@ -6,9 +6,8 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { expect } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { createApp, type App } from '../src/app.ts';
+import { createApp, type App, type AppOptions } from '../src/app.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
-import type { Logger } from '../src/logger.ts';
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough';
 
@@ -30,7 +29,7 @@ export type TestApp = {
   close(): Promise<void>;
 };
 
-export async function startTestApp(env: Record<string, string> = {}, { log }: { log?: Logger } = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, { log, spanExporter }: Pick<AppOptions, 'log' | 'spanExporter'> = {}): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -39,7 +38,7 @@ export async function startTestApp(env: Record<string, string> = {}, { log }: { 
     ...env,
   });
   let recording: string[] | null = null;
-  const app = await createApp(config, { log, onQuery: (sql) => recording?.push(sql) });
+  const app = await createApp(config, { log, spanExporter, onQuery: (sql) => recording?.push(sql) });
   const servers: RunningServer[] = [];
 
   const request: TestApp['request'] = async (query, variables, viewer) => {

@@ -21,7 +21,7 @@ export type Finish = {
   sequenceNumber: number;
   outcome: Outcome;
   usage?: Usage;
-} & ({ content: string } | { keepPersistedContent: true });
+} & ({ content: string; /** Its tokens when the finisher has counted them already. */ tokens?: number } | { keepPersistedContent: true });
 
 export type FinishDeps = { prisma: PrismaClient; eventLog: GenerationEventLog; pubsub: AppPubSub; log: Logger };
 
@@ -52,8 +52,9 @@ export async function finishGeneration(deps: FinishDeps, { messageId, conversati
   return true;
 }
 
-async function writeFinished(prisma: PrismaClient, messageId: string, conversationId: string, { sequenceNumber, content, usage, outcome }: Finish & { content: string }): Promise<boolean> {
-  const tokens = usage?.outputTokens ?? (await countTokens(content));
+async function writeFinished(prisma: PrismaClient, messageId: string, conversationId: string, finish: Extract<Finish, { content: string }>): Promise<boolean> {
+  const { sequenceNumber, content, usage, outcome } = finish;
+  const tokens = finish.tokens ?? usage?.outputTokens ?? (await countTokens(content));
   const now = new Date();
   // The conversation is counted only when the message was finished here.
   const [{ finished }] = await prisma.$queryRaw<{ finished: boolean }[]>`

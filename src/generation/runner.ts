@@ -10,6 +10,10 @@ import type { AppPubSub } from '../pubsub.ts';
 import { contextWindow } from '../messages/context-window.ts';
 import type { GenerationEventLog } from '../streams/event-log.ts';
 import { finishGeneration, type Finish, type Outcome } from './finish.ts';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { countTokens } from '../tokens.ts';
+import type { GenerationMetrics } from '../observability/metrics.ts';
+import { tracer } from '../observability/tracing.ts';
 import { toPrompt } from './prompt.ts';
 import { StreamPersister } from './persister.ts';
 
@@ -31,6 +35,7 @@ export type RunnerDeps = {
   config: Config['generation'];
   /** This instance, as written in Message.runnerId. */
   runnerId: string;
+  metrics: GenerationMetrics;
 };
 
 type StopReason = 'cancel' | 'shutdown' | 'timeout';
@@ -113,8 +118,12 @@ export class GenerationRunner {
   }
 
   async #run(job: GenerationJob, running: Running): Promise<void> {
-    const { prisma, eventLog, providers, config, log } = this.#deps;
+    const { prisma, eventLog, providers, config, log, metrics } = this.#deps;
     const signal = running.controller.signal;
+    const startedAt = performance.now();
+    metrics.started(job.model);
+    // Beneath the operation that started it (the active span, when tracing is on).
+    const span = tracer().startSpan('llm.stream', { attributes: { 'gen_ai.request.model': job.model, 'chat.message_id': job.messageId } });
     const stopped = aborted(signal);
     let sequenceNumber = 0;
     let content = '';
@@ -147,6 +156,7 @@ export class GenerationRunner {
           lastHeard = Date.now();
         }
         content += chunk.text;
+        if (sequenceNumber === 1) metrics.firstToken(job.model, (performance.now() - startedAt) / 1000);
         this.#persister.add(job.messageId, chunk.text);
         await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta: chunk.text }).catch((err) => {
           throw new EventLogFailure('the event log refused an event', { cause: err });
@@ -162,16 +172,23 @@ export class GenerationRunner {
       else {
         const failure = toProviderFailure(error);
         outcome = { status: 'FAILED', error: failure.description };
+        metrics.providerFailed(job.model, failure.kind);
         log.warn({ err: error, ...failure.details, messageId: job.messageId, model: job.model }, 'provider failed');
       }
+      if (running.stopReason === 'timeout') metrics.providerFailed(job.model, 'timeout');
     } finally {
       clearInterval(idleCheck);
       this.#persister.seal(job.messageId);
     }
+    const tokens = usage?.outputTokens ?? (await countTokens(content));
     try {
-      await this.#finishDurably(job, { sequenceNumber: sequenceNumber + 1, content, usage, outcome });
+      await this.#finishDurably(job, { sequenceNumber: sequenceNumber + 1, content, usage, tokens, outcome });
     } finally {
       this.#persister.untrack(job.messageId);
+      metrics.finished(job.model, outcome.status, (performance.now() - startedAt) / 1000, tokens);
+      span.setAttributes({ 'chat.outcome': outcome.status, 'gen_ai.usage.output_tokens': tokens, 'chat.stream_events': sequenceNumber });
+      if (outcome.status === 'FAILED') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error });
+      span.end();
     }
   }
 

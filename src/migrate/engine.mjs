@@ -5,14 +5,15 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 
 const require = createRequire(import.meta.url);
 const NO_FILTERS = { externalTables: [], externalEnums: [] };
 
-export const SCHEMA_PATH = 'prisma/schema.prisma';
-export const MIGRATIONS_DIR = 'prisma/migrations';
+// From this module (src/migrate or dist/migrate), whatever the working directory.
+export const SCHEMA_PATH = fileURLToPath(new URL('../../prisma/schema.prisma', import.meta.url));
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
 
 // Without a registry, a Rust panic inside the wasm surfaces as an unrelated "reading 'set_message'" TypeError.
 globalThis.PRISMA_WASM_PANIC_REGISTRY ??= {
@@ -27,8 +28,12 @@ let loadedEngine; // the wasm-bindgen glue holds one global instance: instantiat
 /** The .wasm inside the installed `prisma` package matches the CLI's engine hash exactly. */
 function wasmFilePath() {
   if (process.env.SCHEMA_ENGINE_WASM) return process.env.SCHEMA_ENGINE_WASM;
-  const shipped = path.join(path.dirname(require.resolve('prisma/package.json')), 'build', 'schema_engine_bg.wasm');
-  if (fs.existsSync(shipped)) return shipped;
+  try {
+    const shipped = path.join(path.dirname(require.resolve('prisma/package.json')), 'build', 'schema_engine_bg.wasm');
+    if (fs.existsSync(shipped)) return shipped;
+  } catch {
+    // no Prisma CLI (a production install): the engine package's own build, which its glue matches
+  }
   return path.join(path.dirname(require.resolve('@prisma/schema-engine-wasm/schema_engine_bg')), 'schema_engine_bg.wasm');
 }
 

@@ -8,7 +8,7 @@ import type { LanguageModelV3Prompt } from '@ai-sdk/provider';
 import type { ModelsConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { ECHO_MODEL_ID, type ModelRegistry } from './registry.ts';
-import { ProviderFailure, readReply, type ReplyChunk } from './reply.ts';
+import { ProviderFailure, readReply, type ProviderFailureKind, type ReplyChunk } from './reply.ts';
 import { ReplyQueue } from './reply-queue.ts';
 
 export type ProviderStreams = {
@@ -22,7 +22,13 @@ export type ToProviderThread = { type: 'start'; id: number; modelId: string; pro
 export type FromProviderThread =
   | { id: number; chunk: ReplyChunk }
   | { id: number; end: true }
-  | { id: number; failure: { description: string; details: Record<string, unknown> } };
+  | { id: number; failure: { description: string; details: Record<string, unknown>; kind: ProviderFailureKind } };
+
+/**
+ * Compiled (dist/), the thread runs provider-thread.js as it is; from the TypeScript sources (tests, `npm run
+ * dev`), an entry that registers the TypeScript loader first, which threads do not inherit.
+ */
+const PROVIDER_THREAD_ENTRY = new URL(import.meta.url.endsWith('.js') ? './provider-thread.js' : './provider-thread-entry.mjs', import.meta.url);
 
 export function createProviderStreams(models: ModelRegistry, config: ModelsConfig, log: Logger): ProviderStreams {
   const onMainThread: ProviderStreams['stream'] = (modelId, prompt, signal) => readOnMainThread(models, modelId, prompt, signal);
@@ -56,7 +62,7 @@ function readOnMainThread(models: ModelRegistry, modelId: string, prompt: Langua
   return reply;
 }
 
-/** One worker thread and the replies it is reading; a thread that dies is replaced by the next reply. */
+/** One worker thread and the replies it is reading: started by its first reply (an idle server holds none), and replaced by the next one if it dies. */
 class ProviderThread {
   readonly #config: ModelsConfig;
   readonly #log: Logger;
@@ -68,7 +74,6 @@ class ProviderThread {
   constructor(config: ModelsConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
-    this.#start(); // now, so that the first generation does not wait for the thread to load
   }
 
   get reading(): number {
@@ -94,7 +99,7 @@ class ProviderThread {
   }
 
   #start(): Worker {
-    const worker = new Worker(new URL('./provider-thread-entry.mjs', import.meta.url), { workerData: { models: this.#config } });
+    const worker = new Worker(PROVIDER_THREAD_ENTRY, { workerData: { models: this.#config } });
     worker.unref(); // it never keeps the process alive by itself
     worker.on('message', (messages: FromProviderThread[]) => {
       for (const message of messages) this.#receive(message);
@@ -120,6 +125,6 @@ class ProviderThread {
     if ('chunk' in message) return reply.push(message.chunk);
     this.#replies.delete(message.id);
     if ('end' in message) reply.end();
-    else reply.fail(new ProviderFailure(message.failure.description, message.failure.details));
+    else reply.fail(new ProviderFailure(message.failure.description, message.failure.details, message.failure.kind));
   }
 }

@@ -33,8 +33,8 @@ async function read({ id, modelId, prompt }: Extract<ToProviderThread, { type: '
     post({ id, end: true });
   } catch (error) {
     // After an abort the main thread has stopped listening; the message is dropped there.
-    const { description, details } = toProviderFailure(error);
-    post({ id, failure: { description, details } });
+    const { description, details, kind } = toProviderFailure(error);
+    post({ id, failure: { description, details, kind } });
   } finally {
     running.delete(id);
   }

@@ -1,9 +1,8 @@
 // The models this server can run, by id `provider:model`, and the AI SDK model behind each id.
 // builtin:echo is always there; OpenAI, Anthropic and an OpenAI-compatible endpoint when configured.
+// A provider's package is loaded when one of its models is first used: where replies are read on provider
+// threads, the main thread never loads one.
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import { createOpenAI } from '@ai-sdk/openai';
-import { createAnthropic } from '@ai-sdk/anthropic';
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { ConfigError, type ModelsConfig } from '../config.ts';
 import { createEchoModel } from './echo.ts';
 
@@ -16,27 +15,29 @@ export type ModelRegistry = {
   has(id: string): boolean;
   defaultModelId: string;
   /** The AI SDK model for a listed id (throws for an unknown one: check with `has` first). */
-  languageModel(id: string): LanguageModelV3;
+  languageModel(id: string): Promise<LanguageModelV3>;
 };
 
 export function createModelRegistry(config: Omit<ModelsConfig, 'providerThreads'> = { echoDelayMs: 0 }): ModelRegistry {
-  const factories = new Map<string, () => LanguageModelV3>();
+  const factories = new Map<string, () => Promise<LanguageModelV3>>();
   const echo = createEchoModel({ delayMs: config.echoDelayMs });
-  factories.set(ECHO_MODEL_ID, () => echo);
+  factories.set(ECHO_MODEL_ID, async () => echo);
 
   if (config.openai) {
-    const openai = createOpenAI({ apiKey: config.openai.apiKey, baseURL: config.openai.baseURL });
+    const { apiKey, baseURL } = config.openai;
+    const openai = once(async () => (await import('@ai-sdk/openai')).createOpenAI({ apiKey, baseURL }));
     // Chat Completions: the wire format OpenAI and most gateways in front of it share.
-    for (const name of config.openai.models) factories.set(`openai:${name}`, () => openai.chat(name));
+    for (const name of config.openai.models) factories.set(`openai:${name}`, async () => (await openai()).chat(name));
   }
   if (config.anthropic) {
-    const anthropic = createAnthropic({ apiKey: config.anthropic.apiKey, baseURL: config.anthropic.baseURL });
-    for (const name of config.anthropic.models) factories.set(`anthropic:${name}`, () => anthropic(name));
+    const { apiKey, baseURL } = config.anthropic;
+    const anthropic = once(async () => (await import('@ai-sdk/anthropic')).createAnthropic({ apiKey, baseURL }));
+    for (const name of config.anthropic.models) factories.set(`anthropic:${name}`, async () => (await anthropic())(name));
   }
   if (config.compatible) {
     const { name: provider, baseURL, apiKey, models } = config.compatible;
-    const compatible = createOpenAICompatible({ name: provider, baseURL: baseURL!, apiKey, includeUsage: true });
-    for (const name of models) factories.set(`${provider}:${name}`, () => compatible.chatModel(name));
+    const compatible = once(async () => (await import('@ai-sdk/openai-compatible')).createOpenAICompatible({ name: provider, baseURL: baseURL!, apiKey, includeUsage: true }));
+    for (const name of models) factories.set(`${provider}:${name}`, async () => (await compatible()).chatModel(name));
   }
 
   const ids = [...factories.keys()];
@@ -47,13 +48,13 @@ export function createModelRegistry(config: Omit<ModelsConfig, 'providerThreads'
     const [provider, ...rest] = id.split(':');
     return { id, provider, name: rest.join(':'), isDefault: id === defaultModelId };
   });
-  const cache = new Map<string, LanguageModelV3>();
+  const cache = new Map<string, Promise<LanguageModelV3>>();
 
   return {
     list: () => models,
     has: (id) => factories.has(id),
     defaultModelId,
-    languageModel(id) {
+    async languageModel(id) {
       const factory = factories.get(id);
       if (!factory) throw new Error(`Model ${id} is not configured`);
       let model = cache.get(id);
@@ -61,4 +62,10 @@ export function createModelRegistry(config: Omit<ModelsConfig, 'providerThreads'
       return model;
     },
   };
+}
+
+/** `load` run once, on first call; every call gets its result. */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () => (loaded ??= load());
 }

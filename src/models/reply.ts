@@ -8,11 +8,15 @@ export type Usage = { inputTokens: number | undefined; outputTokens: number | un
 /** Text of the reply as it arrives, and token usage once known (at the end). */
 export type ReplyChunk = { text: string; usage?: Usage };
 
+/** How a provider failed: an HTTP error answer, a connection or stream that broke, a prompt it could not take. */
+export type ProviderFailureKind = 'http' | 'connection' | 'invalid_prompt';
+
 /** The provider failed: `description` is fit for a user; `details` are for the log. */
 export class ProviderFailure extends Error {
   constructor(
     readonly description: string,
     readonly details: Record<string, unknown> = {},
+    readonly kind: ProviderFailureKind = 'connection',
   ) {
     super(description);
     this.name = 'ProviderFailure';
@@ -23,10 +27,10 @@ export class ProviderFailure extends Error {
  * The reply's text and usage, a chunk per provider part. A provider error ends it with a ProviderFailure,
  * after any text that came before the error.
  */
-export async function* readReply(model: LanguageModelV3, prompt: LanguageModelV3Prompt, abortSignal: AbortSignal): AsyncGenerator<ReplyChunk> {
+export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV3>, prompt: LanguageModelV3Prompt, abortSignal: AbortSignal): AsyncGenerator<ReplyChunk> {
   let reader: ReadableStreamDefaultReader<LanguageModelV3StreamPart> | undefined;
   try {
-    reader = (await model.doStream({ prompt, abortSignal })).stream.getReader();
+    reader = (await (await model).doStream({ prompt, abortSignal })).stream.getReader();
     for (;;) {
       const { done, value: part } = await reader.read();
       if (done) return;
@@ -56,8 +60,8 @@ export function toProviderFailure(error: unknown): ProviderFailure {
     const description = error.statusCode
       ? `The model provider answered with an error (HTTP ${error.statusCode})${detail}`
       : `The model provider could not be reached${detail}`;
-    return new ProviderFailure(description, { ...details, statusCode: error.statusCode, url: error.url });
+    return new ProviderFailure(description, { ...details, statusCode: error.statusCode, url: error.url }, error.statusCode ? 'http' : 'connection');
   }
-  if (error instanceof Error && error.name === 'AI_InvalidPromptError') return new ProviderFailure('The conversation could not be put into a request for the model.', details);
+  if (error instanceof Error && error.name === 'AI_InvalidPromptError') return new ProviderFailure('The conversation could not be put into a request for the model.', details, 'invalid_prompt');
   return new ProviderFailure('The connection to the model provider failed before the reply was complete.', details);
 }

@@ -14,5 +14,7 @@ export interface GenerationEventLog {
   read(messageId: string, after: number): Promise<AsyncIterableIterator<StreamEvent> | null>;
   /** The highest number logged so far, or null without a log. */
   lastSequenceNumber(messageId: string): Promise<number | null>;
+  /** Events logged here and not yet in the shared store (Redis); 0 for a log in process. */
+  backlog(): number;
   close(): Promise<void>;
 }

@@ -66,6 +66,8 @@ export function createMemoryEventLog({ retentionMs, maxRetainedEvents = 2_000_00
       return log ? log.events.length - 1 : null;
     },
 
+    backlog: () => 0,
+
     async close() {
       clearInterval(sweep);
     },

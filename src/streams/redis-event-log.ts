@@ -65,6 +65,7 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
     async lastSequenceNumber(messageId) {
       return writer.lastSequenceNumber(messageId) ?? (await lastInRedis(redis.commands, messageId));
     },
+    backlog: () => writer.backlog(),
     async close() {
       watcher.stop();
       await writer.drain();
@@ -219,6 +220,13 @@ class StreamCopier {
     if (event.sequenceNumber !== log.events.length) throw new Error(`Event ${event.sequenceNumber} out of order in ${messageId}`);
     log.events.push(event);
     void this.#copy(messageId);
+  }
+
+  /** Events not yet copied, over every stream written here. */
+  backlog(): number {
+    let total = 0;
+    for (const log of this.#logs.values()) total += log.events.length - log.copied;
+    return total;
   }
 
   async drain(): Promise<void> {

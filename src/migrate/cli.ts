@@ -1,9 +1,10 @@
-// `npm run db:migrate` (deploy) and `npm run db:status` against DATABASE_URL, with no native engine.
-// `tsx scripts/migrate.ts dev --name <name>` creates a migration (same as `npx prisma migrate dev`).
+// `npm run db:migrate` (deploy) and `npm run db:status` against DATABASE_URL, with no native engine; in a
+// production image `node dist/migrate/cli.js deploy`. `npm run db:migrate -- dev --name <name>`... creates a
+// migration (same as `npx prisma migrate dev`): `node dist/migrate/cli.js dev --name <name>`.
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config.ts';
-import { openSchemaEngine, migrateDeploy, migrateStatus, migrateDev } from '../src/migrate/engine.mjs';
-import { migrationAdapterFor } from '../src/migrate/adapters.mjs';
+import { loadConfig } from '../config.ts';
+import { openSchemaEngine, migrateDeploy, migrateStatus, migrateDev } from './engine.mjs';
+import { migrationAdapterFor } from './adapters.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

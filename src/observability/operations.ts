@@ -1,0 +1,83 @@
+// Every GraphQL operation, on every transport, observed once: a request log line (name, type, duration,
+// viewer, error codes; the request id comes with every line of the request, see logger.ts) and the
+// operation metrics. Subscriptions are logged when they end, with how long they lasted.
+import { getOperationAST, Kind, type DocumentNode, type ExecutionResult } from 'graphql';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { Viewer } from '../auth.ts';
+import type { Logger } from '../logger.ts';
+import { maskError } from '../errors.ts';
+import type { Metrics } from './metrics.ts';
+
+type Described = { type: string; field: string; name: string | null };
+
+function describe(document: DocumentNode, operationName: string | null | undefined): Described {
+  const operation = getOperationAST(document, operationName);
+  const first = operation?.selectionSet.selections.find((selection) => selection.kind === Kind.FIELD);
+  const name = operationName ?? operation?.name?.value ?? null;
+  return {
+    type: operation?.operation ?? 'unknown',
+    // A schema field (bounded), never the client's own names: it labels metrics.
+    field: first?.kind === Kind.FIELD ? first.name.value : 'other',
+    name: name === null ? null : name.slice(0, 100),
+  };
+}
+
+/** The codes of a result's errors as clients get them (execution results are not masked yet). */
+export function errorCodes(result: ExecutionResult | undefined): string[] {
+  return (result?.errors ?? []).map((error) => String(maskError(error, '').extensions.code));
+}
+
+const ms = (since: number) => Math.round((performance.now() - since) * 10) / 10;
+
+export function useOperationObservation(metrics: Metrics, log: Logger): Plugin {
+  const viewerOf = (context: unknown) => {
+    const viewer = (context as { viewer?: Viewer }).viewer;
+    return viewer ? { userId: viewer.userId, orgId: viewer.orgId } : {};
+  };
+  return {
+    onExecute({ args }) {
+      const started = performance.now();
+      const operation = describe(args.document, args.operationName);
+      return {
+        onExecuteDone({ result }) {
+          metrics.operation(operation.type, operation.field, (performance.now() - started) / 1000);
+          const errors = isAsyncIterable(result) ? [] : errorCodes(result);
+          log.info({ operation: operation.name, type: operation.type, field: operation.field, ms: ms(started), ...viewerOf(args.contextValue), errors }, 'operation');
+        },
+      };
+    },
+    onSubscribe({ args }) {
+      const started = performance.now();
+      const operation = describe(args.document, args.operationName);
+      metrics.operation(operation.type, operation.field, null);
+      const line = (errors: string[], message: string) =>
+        log.info({ operation: operation.name, type: operation.type, field: operation.field, ms: ms(started), ...viewerOf(args.contextValue), errors }, message);
+      return {
+        onSubscribeResult({ result }) {
+          if (!isAsyncIterable(result)) return void line(errorCodes(result), 'operation');
+          metrics.subscriptionOpened();
+          const codes = new Set<string>();
+          return {
+            onNext({ result: event }) {
+              if (event.errors) for (const code of errorCodes(event)) codes.add(code);
+            },
+            onEnd() {
+              metrics.subscriptionClosed();
+              line([...codes], 'subscription ended');
+            },
+          };
+        },
+      };
+    },
+  };
+}
+
+/** Errors of HTTP responses by code (WebSocket ones are counted by the WebSocket server). */
+export function useErrorMetrics(metrics: Metrics): Plugin {
+  return {
+    onResultProcess({ result }) {
+      if (isAsyncIterable(result)) return;
+      for (const one of Array.isArray(result) ? result : [result]) metrics.errors(errorCodes(one as ExecutionResult));
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// OpenTelemetry traces, when OTEL_EXPORTER_OTLP_ENDPOINT is set (or a test hands in an exporter): a span
+// per GraphQL operation (envelop's plugin) with the database statements (Prisma's instrumentation) and the
+// model provider call (the runner's own span) beneath. The SDK is loaded only then: a server without
+// tracing holds none of it.
+import { context, trace, type TracerProvider } from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { Plugin } from 'graphql-yoga';
+
+export type Tracing = { provider: TracerProvider; plugins: Plugin[]; shutdown(): Promise<void> };
+
+/** The tracer the project's own spans use; a no-op one unless tracing has started. */
+export const tracer = () => trace.getTracer('chat-graphql-api');
+
+export async function startTracing({ endpoint, serviceName }: { endpoint?: string; serviceName: string }, exporter?: SpanExporter): Promise<Tracing | null> {
+  if (!endpoint && !exporter) return null;
+  const [{ NodeTracerProvider, BatchSpanProcessor, SimpleSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, { registerInstrumentations }, { PrismaInstrumentation }, { useOpenTelemetry, getCurrentOtelContext }] =
+    await Promise.all([
+      import('@opentelemetry/sdk-trace-node'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/instrumentation'),
+      import('@prisma/instrumentation'),
+      import('@envelop/opentelemetry'),
+    ]);
+  const processor = exporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint!.replace(/\/$/, '')}/v1/traces` }));
+  const provider = new NodeTracerProvider({ resource: resourceFromAttributes({ 'service.name': serviceName }), spanProcessors: [processor] });
+  provider.register(); // the global provider, and AsyncLocalStorage to carry the active span
+  const unregister = registerInstrumentations({ tracerProvider: provider, instrumentations: [new PrismaInstrumentation()] });
+
+  // envelop's plugin keeps each operation's span beside its GraphQL context; running the operation inside
+  // that span makes it the parent of everything the operation does (statements, the provider call).
+  const withinOperationSpan: Plugin = {
+    onExecute({ executeFn, setExecuteFn }) {
+      setExecuteFn((args) => context.with(getCurrentOtelContext(args.contextValue), () => executeFn(args)));
+    },
+    onSubscribe({ subscribeFn, setSubscribeFn }) {
+      setSubscribeFn((args) => context.with(getCurrentOtelContext(args.contextValue), () => subscribeFn(args)));
+    },
+  };
+  return {
+    provider,
+    plugins: [useOpenTelemetry({ resolvers: false, variables: false, result: false, document: true }, provider) as Plugin, withinOperationSpan],
+    async shutdown() {
+      unregister();
+      await provider.shutdown();
+    },
+  };
+}

@@ -1,0 +1,143 @@
+// GraphQL over WebSocket (graphql-ws), wired the yoga way: each operation runs through the same envelop
+// (plugins, context, masking) as HTTP, with the viewer its connection authenticated once. The limits of a
+// connection live here: sockets per viewer, subscriptions per socket, a token's expiry; and what refuses one
+// operation (a limit, bad input) answers it with errors and keeps the socket.
+import { randomUUID } from 'node:crypto';
+import type { ExecutionArgs } from 'graphql';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { AppServices } from './context.ts';
+import type { GraphQLHandler } from './yoga.ts';
+import type { Viewer } from './auth.ts';
+import { ownerKey } from './access.ts';
+import { isGraphQLError, rateLimitedError, withContractCode } from './errors.ts';
+import { errorCodes } from './observability/operations.ts';
+import { withRequest } from './observability/request-context.ts';
+import { persistedQueryFor, type PersistedOperations } from './persisted-operations.ts';
+
+/** graphql-ws' close code for a client that asks too much of a server (its "too many initialisation requests"). */
+const TOO_MANY = 4429;
+
+type Extra = { socket: WebSocket; viewer?: Viewer; counted?: string; expiry?: NodeJS.Timeout };
+/** What onSubscribe hands to execute/subscribe besides the arguments: the envelop's own, and the request id. */
+type Root = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown; requestId: string };
+
+export type GraphQLWebSocketServer = { wsServer: WebSocketServer; dispose(): Promise<void> };
+
+export function createGraphQLWebSocketServer(
+  { yoga, services, persistedOperations }: { yoga: GraphQLHandler; services: AppServices; persistedOperations: PersistedOperations | null },
+  maxPayload: number,
+): GraphQLWebSocketServer {
+  const { config, metrics } = services;
+  const { subscriptionsPerSocket, socketsPerUser } = config.webSocketLimits;
+  const openSockets = new Map<string, number>(); // per viewer, on this instance
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload });
+
+  const handle = useServer<Record<string, unknown>, Extra>(
+    {
+      // Authenticate once per connection; a bad token closes it with 4403 (graphql-ws' Forbidden).
+      onConnect: async (ctx) => {
+        const extra = ctx.extra;
+        let viewer: Viewer;
+        try {
+          viewer = await services.authenticate(authorizationOf(ctx.connectionParams));
+        } catch {
+          return false;
+        }
+        const key = ownerKey(viewer);
+        const open = openSockets.get(key) ?? 0;
+        if (open >= socketsPerUser) {
+          extra.socket.close(TOO_MANY, `Too many open connections for this user (at most ${socketsPerUser})`);
+          return false;
+        }
+        openSockets.set(key, open + 1);
+        metrics.socketOpened();
+        extra.counted = key;
+        extra.viewer = viewer;
+        // A connection lives no longer than its token: at `exp` it is closed as a bad token would be.
+        if (viewer.expiresAt !== undefined) extra.expiry = closeAt(viewer.expiresAt, () => extra.socket.close(4403, 'The token has expired'));
+        return true;
+      },
+      onClose: (ctx) => {
+        const extra = ctx.extra;
+        clearTimeout(extra.expiry);
+        if (extra.counted === undefined) return;
+        const left = (openSockets.get(extra.counted) ?? 1) - 1;
+        if (left > 0) openSockets.set(extra.counted, left);
+        else openSockets.delete(extra.counted);
+        extra.counted = undefined;
+        metrics.socketClosed();
+      },
+      onSubscribe: async (ctx, _id, params) => {
+        // ctx.subscriptions already holds this one.
+        if (Object.keys(ctx.subscriptions).length > subscriptionsPerSocket) {
+          return [rateLimitedError(`Too many subscriptions on this connection (at most ${subscriptionsPerSocket})`)];
+        }
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          viewer: ctx.extra.viewer,
+        });
+        let document;
+        let contextValue;
+        try {
+          document = parse(persistedOperations ? persistedQueryFor(persistedOperations, params) : params.query);
+          contextValue = await contextFactory(); // counts the operation against the viewer's rate limit
+        } catch (error) {
+          if (isGraphQLError(error)) return [withContractCode(error)];
+          throw error;
+        }
+        const args: ExecutionArgs = {
+          schema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue,
+          rootValue: { execute, subscribe, requestId: randomUUID() } satisfies Root,
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors.map(withContractCode);
+        return args;
+      },
+      // Each operation is a request of its own: its log lines carry its id.
+      execute: (args) => {
+        const root = args.rootValue as Root;
+        return withRequest({ requestId: root.requestId }, () => root.execute(args)) as never;
+      },
+      subscribe: (args) => {
+        const root = args.rootValue as Root;
+        return withRequest({ requestId: root.requestId }, () => root.subscribe(args)) as never;
+      },
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if ('errors' in result && result.errors) metrics.errors(errorCodes(result as never));
+      },
+      // Every error a client is sent, refused operations included, passes one of these two.
+      onError: (_ctx, _id, _payload, errors) => {
+        metrics.errors(errors.map((error) => String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR')));
+      },
+    },
+    wsServer,
+  );
+
+  return {
+    wsServer,
+    async dispose() {
+      await handle.dispose(); // completes subscriptions, closes sockets with 1001 (going away)
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+    },
+  };
+}
+
+/** Runs `action` at `time` (epoch ms), however far away: timers hold at most about 24 days. */
+function closeAt(time: number, action: () => void): NodeJS.Timeout {
+  const wait = time - Date.now();
+  return setTimeout(() => (Date.now() >= time ? action() : closeAt(time, action)), Math.max(0, Math.min(wait, 2 ** 31 - 1)));
+}
+
+/** graphql-ws clients send `{ authorization: "Bearer <JWT>" }` as connection params. */
+function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {
+  const value = params?.authorization ?? params?.Authorization;
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,135 @@
+// What an operator sees: /metrics in Prometheus' format after a chat turn, behind METRICS_TOKEN; a log
+// line per operation with the request id that the response returns and every line of the request carries;
+// and a closed API with PERSISTED_OPERATIONS.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.ts';
+import { createConversation, startTestApp, subscribe, wsClient, type TestApp } from './helpers.ts';
+import type { RunningServer } from '../src/server.ts';
+
+const METRICS_TOKEN = 'metrics-token-of-this-test';
+const CHAT = `subscription($input: SendMessageInput!) { chat(input: $input) { __typename } }`;
+
+describe('metrics and the request log', () => {
+  let t: TestApp;
+  let server: RunningServer;
+  const lines: any[] = [];
+  beforeAll(async () => {
+    t = await startTestApp(
+      { METRICS_TOKEN, ECHO_DELAY_MS: '5' },
+      { log: createLogger({ logLevel: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }) },
+    );
+    server = await t.listen();
+  });
+  afterAll(() => t.close());
+
+  const metricsUrl = () => server.url.replace('/graphql', '/metrics');
+
+  it('serves Prometheus metrics of a chat turn, only with METRICS_TOKEN', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const client = wsClient(server, viewer);
+    await subscribe(client, CHAT, { input: { conversationId: c.id, content: 'measure me please' } }).all();
+    await client.dispose();
+
+    expect((await fetch(metricsUrl())).status).toBe(401);
+    expect((await fetch(metricsUrl(), { headers: { authorization: 'Bearer wrong-token-of-the-same-size' } })).status).toBe(401);
+    const response = await fetch(metricsUrl(), { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const text = await response.text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1]);
+    expect(value(/^generation_time_to_first_token_seconds_count\{model="builtin:echo"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^generation_duration_seconds_count\{model="builtin:echo",status="COMPLETED"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^generation_output_tokens_total\{model="builtin:echo"\} (\d+)/m)).toBeGreaterThanOrEqual(3);
+    expect(value(/^generations_running (\d+)/m)).toBe(0);
+    expect(value(/^graphql_operations_total\{type="subscription",field="chat"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^graphql_operation_duration_seconds_count\{type="mutation",field="createConversation"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^websocket_connections \d+/m);
+    expect(text).toMatch(/^graphql_subscriptions \d+/m);
+    expect(text).toMatch(/^redis_event_log_backlog 0/m);
+    expect(text).toMatch(/^# TYPE provider_failures_total counter/m);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+  });
+
+  it('counts errors sent to clients by code, over HTTP and WebSocket', async () => {
+    const viewer = await t.viewer();
+    const count = async () => Number(/^graphql_errors_total\{code="NOT_FOUND"\} (\d+)/m.exec(await (await fetch(metricsUrl(), { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text())?.[1] ?? 0);
+    const before = await count();
+    const missing = Buffer.from('Conversation:00000000-0000-7000-8000-000000000000').toString('base64');
+    await t.request(`mutation($id: ID!) { archiveConversation(input: { id: $id }) { conversation { id } } }`, { id: missing }, viewer);
+    const client = wsClient(server, viewer);
+    await subscribe(client, `subscription($id: ID!) { conversationEvents(conversationId: $id) { type } }`, { id: missing }).all();
+    await client.dispose();
+    expect(await count()).toBe(before + 2);
+  });
+
+  it('logs each operation once, with the request id the response returns, on every line of the request', async () => {
+    const viewer = await t.viewer();
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}`, 'x-request-id': 'req-from-the-proxy-1' },
+      body: JSON.stringify({ query: 'query Sidebar { conversations(first: 1) { totalCount } nope: node(id: "bm9wZQ==") { id } }', operationName: 'Sidebar' }),
+    });
+    expect(response.headers.get('x-request-id')).toBe('req-from-the-proxy-1');
+    const ofRequest = lines.filter((line) => line.requestId === 'req-from-the-proxy-1');
+    const operation = ofRequest.filter((line) => line.msg === 'operation');
+    expect(operation).toHaveLength(1);
+    expect(operation[0]).toMatchObject({ level: 30, operation: 'Sidebar', type: 'query', userId: viewer.userId, errors: ['BAD_USER_INPUT'] });
+    expect(operation[0].ms).toBeGreaterThan(0);
+
+    // A client's id of no plausible shape is replaced by one of the server's.
+    const other = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}`, 'x-request-id': 'bad id with spaces' }, body: JSON.stringify({ query: '{ viewer { userId } }' }) });
+    expect(other.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lines.some((line) => line.requestId === other.headers.get('x-request-id') && line.msg === 'operation')).toBe(true);
+  });
+});
+
+describe('persisted operations', () => {
+  let t: TestApp;
+  let server: RunningServer;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-persisted-'));
+  const manifest = {
+    viewerId: '{ viewer { userId } }',
+    events: 'subscription($id: ID!) { conversationEvents(conversationId: $id) { type } }',
+  };
+  beforeAll(async () => {
+    fs.writeFileSync(path.join(dir, 'persisted-documents.json'), JSON.stringify(manifest));
+    t = await startTestApp({ PERSISTED_OPERATIONS: path.join(dir, 'persisted-documents.json') });
+    server = await t.listen();
+  });
+  afterAll(async () => {
+    await t.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const post = async (body: object, token: string) =>
+    (await (await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) })).json()) as any;
+
+  it('runs the manifest by id (documentId or Apollo persisted-query hash) and nothing else', async () => {
+    const viewer = await t.viewer();
+    expect((await post({ documentId: 'viewerId' }, viewer.token)).data.viewer.userId).toBe(viewer.userId);
+    expect((await post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'viewerId' } } }, viewer.token)).data.viewer.userId).toBe(viewer.userId);
+    const arbitrary = await post({ query: '{ viewer { userId } }' }, viewer.token);
+    expect(arbitrary.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    const unknown = await post({ documentId: 'not-in-the-manifest' }, viewer.token);
+    expect(unknown.errors[0].message).toBe('PersistedQueryNotFound');
+  });
+
+  it('applies to WebSocket operations too', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer).catch(() => null); // createConversation is not in the manifest
+    expect(c).toBeNull();
+    const client = wsClient(server, viewer);
+    const refused = subscribe(client, '{ viewer { userId } }');
+    await refused.all();
+    expect((refused.error as any[])[0].extensions.code).toBe('BAD_USER_INPUT');
+    const byId = await new Promise<any>((resolve, reject) =>
+      client.subscribe({ query: '', extensions: { persistedQuery: { version: 1, sha256Hash: 'viewerId' } } } as any, { next: resolve, error: reject, complete: () => {} }),
+    );
+    expect(byId.data.viewer.userId).toBe(viewer.userId);
+    await client.dispose();
+  });
+});
