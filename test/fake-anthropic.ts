@@ -14,6 +14,12 @@ export type AnthropicScript = {
   errorAfter?: number;
   /** After this many tokens, send nothing more and keep the connection open. */
   hangAfter?: number;
+  /** A thinking block first: its text in pieces, then its signature. */
+  thinking?: { text: string[]; signature: string };
+  /** tool_use blocks after the text, their input JSON in pieces. */
+  toolUses?: { id: string; name: string; input: string[] }[];
+  /** An error event right after the first piece of the first tool_use's input. */
+  errorInToolUse?: boolean;
 };
 
 export type FakeAnthropic = VendorServer & { script(model: string, script: AnthropicScript): void };
@@ -40,7 +46,16 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
         message: { id: 'msg_fake', type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: usage.input, output_tokens: 1 } },
       }),
     );
-    res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    let index = 0;
+    if (script.thinking) {
+      res.write(event('content_block_start', { index, content_block: { type: 'thinking', thinking: '' } }));
+      for (const piece of script.thinking.text) res.write(event('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: piece } }));
+      res.write(event('content_block_delta', { index, delta: { type: 'signature_delta', signature: script.thinking.signature } }));
+      res.write(event('content_block_stop', { index }));
+      index += 1;
+    }
+    const text = index;
+    res.write(event('content_block_start', { index: text, content_block: { type: 'text', text: '' } }));
     res.write(event('ping', {}));
     for (const [i, token] of tokens.entries()) {
       if (res.destroyed) return;
@@ -49,10 +64,21 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       }
       if (script.hangAfter === i) return; // leave the connection open, silent
       if (script.delayMs) await sleep(script.delayMs);
-      res.write(event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: token } }));
+      res.write(event('content_block_delta', { index: text, delta: { type: 'text_delta', text: token } }));
     }
-    res.write(event('content_block_stop', { index: 0 }));
-    res.write(event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output } }));
+    res.write(event('content_block_stop', { index: text }));
+    for (const use of script.toolUses ?? []) {
+      index += 1;
+      res.write(event('content_block_start', { index, content_block: { type: 'tool_use', id: use.id, name: use.name, input: {} } }));
+      for (const piece of use.input) {
+        res.write(event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: piece } }));
+        if (script.errorInToolUse) return void res.end(event('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
+        if (script.delayMs) await sleep(script.delayMs);
+      }
+      res.write(event('content_block_stop', { index }));
+    }
+    const stopReason = script.toolUses?.length ? 'tool_use' : 'end_turn';
+    res.write(event('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output } }));
     res.write(event('message_stop', {}));
     res.end();
   });

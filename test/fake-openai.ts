@@ -22,6 +22,12 @@ export type Script = {
   startAfter?: Promise<unknown>;
   /** Called as each token is written (benchmarks time tokens from here). */
   onToken?: (index: number, token: string) => void;
+  /** Pieces of `reasoning_content` before the text, as OpenAI-compatible servers (vLLM, DeepSeek) stream it. */
+  reasoning?: string[];
+  /** Tool calls after the text, each streamed as its id and name, then its arguments in pieces. */
+  toolCalls?: { id: string; name: string; arguments: string[] }[];
+  /** An error event right after the first piece of the first tool call's arguments. */
+  errorInToolCall?: boolean;
 };
 
 /** A script, or one made per request from its body (to tell concurrent requests apart). */
@@ -55,6 +61,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       const head = tokens.slice(0, script.errorAfter).map((token) => chunk({ content: token })).join('');
       return void res.end(`${head}data: ${JSON.stringify({ error: { message: 'The model is overloaded.', type: 'server_error', code: 'overloaded' } })}\n\n`);
     }
+    for (const piece of script.reasoning ?? []) res.write(chunk({ reasoning_content: piece }));
     for (const [i, token] of tokens.entries()) {
       if (res.destroyed) return;
       if (script.breakAfter === i) {
@@ -66,7 +73,17 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       res.write(chunk({ content: token }));
       script.onToken?.(i, token);
     }
-    res.write(chunk({}, 'stop'));
+    for (const [index, call] of (script.toolCalls ?? []).entries()) {
+      res.write(chunk({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }));
+      for (const piece of call.arguments) {
+        res.write(chunk({ tool_calls: [{ index, function: { arguments: piece } }] }));
+        if (script.errorInToolCall) {
+          return void res.end(`data: ${JSON.stringify({ error: { message: 'The model is overloaded.', type: 'server_error', code: 'overloaded' } })}\n\n`);
+        }
+        if (script.delayMs) await sleep(script.delayMs);
+      }
+    }
+    res.write(chunk({}, script.toolCalls?.length ? 'tool_calls' : 'stop'));
     if (body.stream_options?.include_usage) {
       const usage = script.usage ?? { prompt: 10, completion: tokens.length };
       res.write(`data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [], usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion } })}\n\n`);

@@ -4,18 +4,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProviderStreams } from '../src/models/provider-streams.ts';
 import { ProviderFailure } from '../src/models/reply.ts';
 import { ReplyQueue } from '../src/models/reply-queue.ts';
+import type { ReplyPart } from '../src/models/reply.ts';
 import { createModelRegistry } from '../src/models/registry.ts';
 import { createLogger } from '../src/logger.ts';
 import type { ModelsConfig } from '../src/config.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
-const promptOf = (text: string) => [{ role: 'user' as const, content: [{ type: 'text' as const, text }] }];
+const promptOf = (text: string) => ({ prompt: [{ role: 'user' as const, content: [{ type: 'text' as const, text }] }] });
 const prompt = promptOf('hello there');
 const log = createLogger({ logLevel: 'silent' });
 
-async function readAll(stream: AsyncIterable<{ text: string }>): Promise<string> {
+async function readAll(stream: AsyncIterable<ReplyPart[]>): Promise<string> {
   let text = '';
-  for await (const chunk of stream) text += chunk.text;
+  for await (const batch of stream) for (const part of batch) if (part.kind === 'text') text += part.text;
   return text;
 }
 
@@ -85,26 +86,40 @@ describe('provider threads', () => {
 });
 
 describe('a reply queue', () => {
-  it('hands over what queued up as one chunk, keeping the usage', async () => {
+  it('hands over what queued up as one batch, pieces of one thing joined, in order', async () => {
     const reply = new ReplyQueue(() => {});
-    reply.push({ text: 'a ' });
-    reply.push({ text: 'b ' });
-    reply.push({ text: '', usage: { inputTokens: 3, outputTokens: 2 } });
-    expect(await reply.next()).toEqual({ done: false, value: { text: 'a b ', usage: { inputTokens: 3, outputTokens: 2 } } });
+    reply.push({ kind: 'reasoning', block: 'r', text: 'hm', metadata: { p: { a: 1 } } });
+    reply.push({ kind: 'reasoning', block: 'r', text: 'm', metadata: { p: { signature: 's' } } });
+    reply.push({ kind: 'text', text: 'a ' });
+    reply.push({ kind: 'text', text: 'b ' });
+    reply.push({ kind: 'toolInput', id: 'c1', name: 'f', delta: '{"x"' });
+    reply.push({ kind: 'toolInput', id: 'c1', name: 'f', delta: ':1}' });
+    reply.push({ kind: 'toolInput', id: 'c2', name: 'g', delta: '{}' });
+    reply.push({ kind: 'finish', usage: { inputTokens: 3, outputTokens: 2 }, reason: 'TOOL_CALLS' });
+    expect(await reply.next()).toEqual({
+      done: false,
+      value: [
+        { kind: 'reasoning', block: 'r', text: 'hmm', metadata: { p: { a: 1, signature: 's' } } },
+        { kind: 'text', text: 'a b ' },
+        { kind: 'toolInput', id: 'c1', name: 'f', delta: '{"x":1}' },
+        { kind: 'toolInput', id: 'c2', name: 'g', delta: '{}' },
+        { kind: 'finish', usage: { inputTokens: 3, outputTokens: 2 }, reason: 'TOOL_CALLS' },
+      ],
+    });
     const later = reply.next();
-    reply.push({ text: 'c' });
+    reply.push({ kind: 'text', text: 'c' });
     reply.end();
-    expect(await later).toEqual({ done: false, value: { text: 'c' } });
+    expect(await later).toEqual({ done: false, value: [{ kind: 'text', text: 'c' }] });
     expect(await reply.next()).toEqual({ done: true, value: undefined });
   });
 
   it('delivers the text before a failure, then throws it, and stops the reading once', async () => {
     let stops = 0;
     const reply = new ReplyQueue(() => stops++);
-    reply.push({ text: 'partial' });
+    reply.push({ kind: 'text', text: 'partial' });
     reply.fail(new Error('upstream broke'));
     reply.fail(new Error('a second failure is ignored'));
-    expect(await reply.next()).toEqual({ done: false, value: { text: 'partial' } });
+    expect(await reply.next()).toEqual({ done: false, value: [{ kind: 'text', text: 'partial' }] });
     await expect(reply.next()).rejects.toThrow('upstream broke');
     expect(stops).toBe(1);
   });
@@ -112,9 +127,9 @@ describe('a reply queue', () => {
   it('stops the reading when its consumer leaves early', async () => {
     let stops = 0;
     const reply = new ReplyQueue(() => stops++);
-    reply.push({ text: 'first' });
-    for await (const chunk of reply) {
-      expect(chunk.text).toBe('first');
+    reply.push({ kind: 'text', text: 'first' });
+    for await (const batch of reply) {
+      expect(batch).toEqual([{ kind: 'text', text: 'first' }]);
       break;
     }
     expect(stops).toBe(1);

@@ -6,6 +6,9 @@ import { conflict, invalidField, notFound } from '../errors.ts';
 import { idempotent } from '../idempotency.ts';
 import { publishConversationEvent, type ConversationEventType } from '../pubsub.ts';
 import { checkLabel, checkMetadata, checkModel, checkTitle, checkContent } from '../validation.ts';
+import { checkTools } from '../tools.ts';
+
+type ToolInput = Parameters<typeof checkTools>[0][number];
 import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection, type PageRequest } from '../pagination/connection.ts';
 
 export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC';
@@ -26,6 +29,7 @@ export type CreateConversationInput = {
   model?: string | null;
   systemPrompt?: string | null;
   metadata?: unknown;
+  tools?: ToolInput[] | null;
   idempotencyKey?: string | null;
 };
 
@@ -35,6 +39,7 @@ export type UpdateConversationInput = {
   model?: string | null;
   systemPrompt?: string | null;
   metadata?: unknown;
+  tools?: ToolInput[] | null;
   expectedVersion?: number | null;
 };
 
@@ -45,6 +50,7 @@ export async function createConversation(ctx: ConversationDeps, input: CreateCon
   if (input.model != null) checkModel(ctx.models, input.model);
   if (input.systemPrompt != null) checkContent(input.systemPrompt, ctx.config.maxMessageChars, 'systemPrompt');
   const metadata = input.metadata == null ? {} : checkMetadata(input.metadata);
+  const tools = input.tools ? checkTools(input.tools) : [];
   const { idempotencyKey, ...fields } = input;
 
   const { value, replayed } = await idempotent<Conversation>({
@@ -66,6 +72,7 @@ export async function createConversation(ctx: ConversationDeps, input: CreateCon
           model: input.model ?? ctx.models.defaultModelId,
           systemPrompt: input.systemPrompt ?? null,
           metadata: metadata as Prisma.InputJsonObject,
+          tools: tools as unknown as Prisma.InputJsonArray,
         },
       }),
   });
@@ -89,6 +96,7 @@ export async function updateConversation(ctx: ConversationDeps, input: UpdateCon
     data.systemPrompt = input.systemPrompt;
   }
   if (input.metadata !== undefined) data.metadata = checkMetadata(input.metadata) as Prisma.InputJsonObject;
+  if (input.tools !== undefined) data.tools = (input.tools === null ? [] : checkTools(input.tools)) as unknown as Prisma.InputJsonArray;
 
   const current = await findOwnConversation(ctx, input.id);
   if (current.status === 'DELETED') throw notFound('Conversation');

@@ -2,7 +2,8 @@
 // reply, a forced cancel, and recovery of a message whose instance died. Also the terminal event of a
 // finished message as its row tells it.
 import type { Conversation, Message, PrismaClient } from '../generated/prisma/client.ts';
-import type { Usage } from '../models/reply.ts';
+import type { FinishReason, Usage } from '../models/reply.ts';
+import type { ReasoningPart, StoredToolCall } from './assembled-reply.ts';
 import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
 import { previewOf } from '../messages/store.ts';
 import { countTokens } from '../tokens.ts';
@@ -17,11 +18,25 @@ export type Outcome =
 /** What a finisher writes to: the message, and its conversation (whose owner hears of it). */
 export type Finishing = { messageId: string; conversation: Pick<Conversation, 'id' | 'orgId' | 'userId'> };
 
+/** What a reply holds when it ends: the runner's assembled reply, or what a message had persisted. */
+export type FinishedReply = {
+  content: string;
+  reasoning: string;
+  toolCalls: StoredToolCall[];
+  reasoningParts: ReasoningPart[];
+  usage?: Usage;
+  finishReason?: FinishReason;
+};
+
 export type Finish = {
   sequenceNumber: number;
   outcome: Outcome;
-  usage?: Usage;
-} & ({ content: string; /** Its tokens when the finisher has counted them already. */ tokens?: number } | { keepPersistedContent: true });
+} & ({ reply: FinishedReply; /** Its tokens when the finisher has counted them already. */ tokens?: number } | { keepPersistedContent: true });
+
+/** A message's reply as it was persisted while streaming (recovery and forced cancels finish with it). */
+export function persistedReply(message: Pick<Message, 'content' | 'reasoning' | 'toolCalls'>): FinishedReply {
+  return { content: message.content, reasoning: message.reasoning ?? '', toolCalls: (message.toolCalls as StoredToolCall[] | null) ?? [], reasoningParts: [] };
+}
 
 export type FinishDeps = { prisma: PrismaClient; eventLog: GenerationEventLog; pubsub: AppPubSub; log: Logger };
 
@@ -34,7 +49,7 @@ export type FinishDeps = { prisma: PrismaClient; eventLog: GenerationEventLog; p
  */
 export async function finishGeneration(deps: FinishDeps, { messageId, conversation }: Finishing, finish: Finish): Promise<boolean> {
   const { sequenceNumber, outcome } = finish;
-  const finishedHere = 'content' in finish ? await writeFinished(deps.prisma, messageId, conversation.id, finish) : await writeOutcomeOnly(deps.prisma, messageId, finish);
+  const finishedHere = 'reply' in finish ? await writeFinished(deps.prisma, messageId, conversation.id, finish) : await writeOutcomeOnly(deps.prisma, messageId, finish);
   // Not finished here (rare): finished by another, or purged meanwhile; a fresh read tells which.
   const finished = finishedHere || ((await deps.prisma.message.count({ where: { id: messageId } })) === 0 ? 'gone' : false);
   if (finished === false) return false;
@@ -52,16 +67,21 @@ export async function finishGeneration(deps: FinishDeps, { messageId, conversati
   return true;
 }
 
-async function writeFinished(prisma: PrismaClient, messageId: string, conversationId: string, finish: Extract<Finish, { content: string }>): Promise<boolean> {
-  const { sequenceNumber, content, usage, outcome } = finish;
-  const tokens = finish.tokens ?? usage?.outputTokens ?? (await countTokens(content));
+async function writeFinished(prisma: PrismaClient, messageId: string, conversationId: string, finish: Extract<Finish, { reply: FinishedReply }>): Promise<boolean> {
+  const { sequenceNumber, outcome, reply } = finish;
+  const { content, usage } = reply;
+  const tokens = finish.tokens ?? usage?.outputTokens ?? (await countTokens(content + reply.toolCalls.map((call) => call.function.arguments).join('')));
+  const json = (value: unknown[]) => (value.length ? JSON.stringify(value) : null);
   const now = new Date();
   // The conversation is counted only when the message was finished here.
   const [{ finished }] = await prisma.$queryRaw<{ finished: boolean }[]>`
     WITH finished AS (
       UPDATE "Message"
       SET "content" = ${content}, "status" = ${outcome.status}::"MessageStatus", "error" = ${outcome.error}, "tokens" = ${tokens},
+          "reasoning" = ${reply.reasoning || null}, "reasoningParts" = ${json(reply.reasoningParts)}::jsonb, "toolCalls" = ${json(reply.toolCalls)}::jsonb,
+          "finishReason" = ${finishReasonOf(outcome, reply)}::"FinishReason",
           "promptTokens" = ${usage?.inputTokens ?? null}::int, "completionTokens" = ${usage?.outputTokens ?? null}::int,
+          "reasoningTokens" = ${usage?.reasoningTokens ?? null}::int, "cachedPromptTokens" = ${usage?.cachedInputTokens ?? null}::int,
           "completedAt" = ${now}::timestamp(3), "sequenceNumber" = ${sequenceNumber}, "runnerId" = NULL, "heartbeatAt" = NULL
       WHERE "id" = ${messageId} AND "status" = 'STREAMING'
       RETURNING 1
@@ -72,6 +92,13 @@ async function writeFinished(prisma: PrismaClient, messageId: string, conversati
     )
     SELECT EXISTS (SELECT 1 FROM finished) AS finished`;
   return finished;
+}
+
+/** Why the model stopped, for a reply that did finish: as the provider said, else by what it holds. */
+function finishReasonOf(outcome: Outcome, reply: FinishedReply): FinishReason | null {
+  if (outcome.status === 'FAILED') return 'ERROR';
+  if (outcome.status !== 'COMPLETED') return null; // stopped before the model did
+  return reply.finishReason ?? (reply.toolCalls.length ? 'TOOL_CALLS' : 'STOP');
 }
 
 async function writeOutcomeOnly(prisma: PrismaClient, messageId: string, { sequenceNumber, outcome }: Finish): Promise<boolean> {

@@ -1,5 +1,6 @@
-// Persists the text of every running generation as it streams: one UPDATE per interval for all of them
-// (content || new text), plus a heartbeat for those whose provider is quiet. A crash loses at most one
+// Persists every running generation as it streams: one UPDATE per interval for all of them (content ||
+// new text, reasoning || new reasoning, the tool calls complete so far), plus a heartbeat for those whose
+// provider is quiet. A crash loses at most one
 // interval of text, and a thousand streams cost four statements a second, not four thousand.
 //
 // It also keeps each message's sequence ceiling: while a message is STREAMING, its `sequenceNumber`
@@ -9,6 +10,7 @@
 // subscriber ever received.
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
+import type { ReplyEvent } from './assembled-reply.ts';
 
 /** How often streamed text is written; the most a crash can lose. */
 export const FLUSH_INTERVAL_MS = 250;
@@ -19,6 +21,9 @@ export const SEQUENCE_BLOCK = 1_000;
 
 type Pending = {
   text: string;
+  reasoning: string;
+  /** The complete tool calls, when they changed since the last write. */
+  toolCalls: unknown[] | null;
   lastWrite: number;
   /** The ceiling the database has; and the one asked for, written with the next flush. */
   ceiling: number;
@@ -42,13 +47,17 @@ export class StreamPersister {
 
   /** `ceiling`: the sequence ceiling the message was stored with. */
   track(messageId: string, ceiling: number): void {
-    this.#active.set(messageId, { text: '', lastWrite: Date.now(), ceiling, wantedCeiling: ceiling, waiters: [] });
+    this.#active.set(messageId, { text: '', reasoning: '', toolCalls: null, lastWrite: Date.now(), ceiling, wantedCeiling: ceiling, waiters: [] });
     this.#timer ??= setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
   }
 
-  add(messageId: string, text: string): void {
+  /** What one streamed event adds to the message; `toolCalls`: the complete calls so far. */
+  add(messageId: string, event: ReplyEvent, toolCalls: readonly unknown[]): void {
     const pending = this.#active.get(messageId);
-    if (pending) pending.text += text;
+    if (!pending) return;
+    if (event.type === 'delta') pending.text += event.delta;
+    else if (event.type === 'reasoning') pending.reasoning += event.delta;
+    else if (event.type === 'toolCall') pending.toolCalls = [...toolCalls];
   }
 
   /**
@@ -68,7 +77,7 @@ export class StreamPersister {
   /** The text from now on goes in the final write: drop what is pending; the heartbeat goes on. */
   seal(messageId: string): void {
     const pending = this.#active.get(messageId);
-    if (pending) pending.text = '';
+    if (pending) Object.assign(pending, { text: '', reasoning: '', toolCalls: null });
   }
 
   /** The message is finished (or given up): nothing more is written for it. */
@@ -86,19 +95,24 @@ export class StreamPersister {
   flush(): Promise<void> {
     if (this.#writing) return this.#writing;
     const now = Date.now();
-    const batch: { id: string; text: string; ceiling: number }[] = [];
+    const batch: { id: string; text: string; reasoning: string; toolCalls: unknown[] | null; ceiling: number }[] = [];
     for (const [id, pending] of this.#active) {
       const raise = pending.wantedCeiling > pending.ceiling;
-      if (!pending.text && !raise && now - pending.lastWrite < HEARTBEAT_INTERVAL_MS) continue;
-      batch.push({ id, text: pending.text, ceiling: pending.wantedCeiling });
-      pending.text = '';
-      pending.lastWrite = now;
+      const news = pending.text || pending.reasoning || pending.toolCalls;
+      if (!news && !raise && now - pending.lastWrite < HEARTBEAT_INTERVAL_MS) continue;
+      batch.push({ id, text: pending.text, reasoning: pending.reasoning, toolCalls: pending.toolCalls, ceiling: pending.wantedCeiling });
+      Object.assign(pending, { text: '', reasoning: '', toolCalls: null, lastWrite: now });
     }
     if (batch.length === 0) return Promise.resolve();
+    const toolCalls = batch.map((b) => (b.toolCalls ? JSON.stringify(b.toolCalls) : null));
     this.#writing = this.#prisma.$executeRaw`
         UPDATE "Message" AS m
-        SET "content" = m."content" || v.text, "sequenceNumber" = GREATEST(m."sequenceNumber", v.ceiling), "heartbeatAt" = now()
-        FROM unnest(${batch.map((b) => b.id)}::text[], ${batch.map((b) => b.text)}::text[], ${batch.map((b) => b.ceiling)}::int[]) AS v(id, text, ceiling)
+        SET "content" = m."content" || v.text,
+            "reasoning" = CASE WHEN v.reasoning = '' THEN m."reasoning" ELSE COALESCE(m."reasoning", '') || v.reasoning END,
+            "toolCalls" = COALESCE(v.calls::jsonb, m."toolCalls"),
+            "sequenceNumber" = GREATEST(m."sequenceNumber", v.ceiling), "heartbeatAt" = now()
+        FROM unnest(${batch.map((b) => b.id)}::text[], ${batch.map((b) => b.text)}::text[], ${batch.map((b) => b.reasoning)}::text[],
+                    ${toolCalls}::text[], ${batch.map((b) => b.ceiling)}::int[]) AS v(id, text, reasoning, calls, ceiling)
         WHERE m."id" = v.id AND m."status" = 'STREAMING'`
       .then(() => {
         if (this.#failures) this.#log.info({ failures: this.#failures }, 'streamed text is being persisted again');
@@ -106,10 +120,13 @@ export class StreamPersister {
         for (const b of batch) this.#confirm(b.id, b.ceiling);
       })
       .catch((err) => {
-        // Keep the text for the next write, in front of what has come since.
+        // Keep what was not written for the next write, in front of what has come since.
         for (const b of batch) {
           const pending = this.#active.get(b.id);
-          if (pending) pending.text = b.text + pending.text;
+          if (!pending) continue;
+          pending.text = b.text + pending.text;
+          pending.reasoning = b.reasoning + pending.reasoning;
+          pending.toolCalls ??= b.toolCalls;
         }
         if (this.#failures++ === 0) this.#log.warn({ err, messages: batch.length }, 'could not persist streamed text; retrying');
       })

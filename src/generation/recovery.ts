@@ -5,7 +5,7 @@ import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { AppPubSub } from '../pubsub.ts';
 import type { GenerationEventLog } from '../streams/event-log.ts';
-import { finishGeneration, terminalNumberFor } from './finish.ts';
+import { finishGeneration, persistedReply, terminalNumberFor } from './finish.ts';
 import { HEARTBEAT_INTERVAL_MS } from './persister.ts';
 
 /** A runner that has not said it is alive for this long is taken for dead. */
@@ -47,7 +47,7 @@ export async function recoverAbandonedGenerations(deps: RecoveryDeps, { everyOth
       const logged = await deps.eventLog.lastSequenceNumber(message.id);
       const done = await finishGeneration(deps, { messageId: message.id, conversation: message.conversation }, {
         sequenceNumber: terminalNumberFor(logged, message),
-        content: message.content,
+        reply: persistedReply(message),
         outcome: { status: 'INTERRUPTED', error: null },
       });
       if (done) recovered += 1;

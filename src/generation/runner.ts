@@ -5,7 +5,9 @@ import type { Conversation, PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ProviderStreams } from '../models/provider-streams.ts';
-import { toProviderFailure, type Usage } from '../models/reply.ts';
+import { toProviderFailure } from '../models/reply.ts';
+import type { StreamEvent } from '../streams/events.ts';
+import type { OfferedTools } from '../tools.ts';
 import type { AppPubSub } from '../pubsub.ts';
 import { contextWindow } from '../messages/context-window.ts';
 import type { GenerationEventLog } from '../streams/event-log.ts';
@@ -14,7 +16,8 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import { countTokens } from '../tokens.ts';
 import type { GenerationMetrics } from '../observability/metrics.ts';
 import { tracer } from '../observability/tracing.ts';
-import { toPrompt } from './prompt.ts';
+import { replyRequest } from './prompt.ts';
+import { AssembledReply } from './assembled-reply.ts';
 import { StreamPersister } from './persister.ts';
 
 export type GenerationJob = {
@@ -24,6 +27,8 @@ export type GenerationJob = {
   model: string;
   /** The sequence ceiling the message was stored with (see persister.ts). */
   sequenceCeiling: number;
+  /** The tools this turn offers the model. */
+  tools: OfferedTools;
 };
 
 export type RunnerDeps = {
@@ -126,8 +131,7 @@ export class GenerationRunner {
     const span = tracer().startSpan('llm.stream', { attributes: { 'gen_ai.request.model': job.model, 'chat.message_id': job.messageId } });
     const stopped = aborted(signal);
     let sequenceNumber = 0;
-    let content = '';
-    let usage: Usage | undefined;
+    const reply = new AssembledReply();
     let outcome: Outcome;
 
     this.#persister.track(job.messageId, job.sequenceCeiling);
@@ -144,23 +148,25 @@ export class GenerationRunner {
     try {
       const window = await contextWindow(prisma, job.conversation, config.contextMaxTokens);
       lastHeard = Date.now(); // the provider's silence counts from its request, not from reading the history
-      for await (const chunk of providers.stream(job.model, toPrompt(window), signal)) {
+      reading: for await (const batch of providers.stream(job.model, replyRequest(window, job.tools), signal)) {
         lastHeard = Date.now();
-        if (chunk.usage) usage = chunk.usage;
-        if (!chunk.text) continue;
-        sequenceNumber += 1;
-        const reserved = this.#persister.reserve(job.messageId, sequenceNumber);
-        if (reserved) {
-          await Promise.race([reserved, stopped]); // the database is slow or away: the stream waits
-          if (signal.aborted) break;
-          lastHeard = Date.now();
+        for (const part of batch) {
+          // Before the part is taken: a part taken is a part streamed, or the stored reply would hold more.
+          const reserved = part.kind === 'finish' ? null : this.#persister.reserve(job.messageId, sequenceNumber + 1);
+          if (reserved) {
+            await Promise.race([reserved, stopped]); // the database is slow or away: the stream waits
+            if (signal.aborted) break reading;
+            lastHeard = Date.now();
+          }
+          const event = reply.add(part);
+          if (!event) continue;
+          sequenceNumber += 1;
+          if (sequenceNumber === 1) metrics.firstToken(job.model, (performance.now() - startedAt) / 1000);
+          this.#persister.add(job.messageId, event, reply.toolCalls);
+          await eventLog.append(job.messageId, { ...event, sequenceNumber } as StreamEvent).catch((err) => {
+            throw new EventLogFailure('the event log refused an event', { cause: err });
+          });
         }
-        content += chunk.text;
-        if (sequenceNumber === 1) metrics.firstToken(job.model, (performance.now() - startedAt) / 1000);
-        this.#persister.add(job.messageId, chunk.text);
-        await eventLog.append(job.messageId, { type: 'delta', sequenceNumber, delta: chunk.text }).catch((err) => {
-          throw new EventLogFailure('the event log refused an event', { cause: err });
-        });
       }
       outcome = signal.aborted ? stoppedOutcome(running.stopReason, config.providerTimeoutMs) : { status: 'COMPLETED', error: null };
     } catch (error) {
@@ -180,9 +186,9 @@ export class GenerationRunner {
       clearInterval(idleCheck);
       this.#persister.seal(job.messageId);
     }
-    const tokens = usage?.outputTokens ?? (await countTokens(content));
+    const tokens = reply.usage?.outputTokens ?? (await countTokens(reply.countedText));
     try {
-      await this.#finishDurably(job, { sequenceNumber: sequenceNumber + 1, content, usage, tokens, outcome });
+      await this.#finishDurably(job, { sequenceNumber: sequenceNumber + 1, outcome, reply, tokens });
     } finally {
       this.#persister.untrack(job.messageId);
       metrics.finished(job.model, outcome.status, (performance.now() - startedAt) / 1000, tokens);

@@ -1,24 +1,17 @@
-// sendMessage, cancelGeneration and the message stream: the rules around a generation.
+// The turns that start a reply (sendMessage, generateReply, submitToolResults) and cancelGeneration: the
+// rules of each around the shared turn (turn.ts).
 import type { Conversation, Message } from '../generated/prisma/client.ts';
 import type { GenerationDeps } from '../services.ts';
-import { findOwnChatSession, findOwnConversation, findOwnMessage } from '../access.ts';
-import { generationInProgress, invalidField, isPrismaError, notFound, shuttingDown } from '../errors.ts';
-import { earlierResult, idempotent, isRepeat } from '../idempotency.ts';
-import { insertMessage, publishMessageAdded } from '../messages/store.ts';
+import { findOwnConversation, findOwnMessage } from '../access.ts';
+import { badUserInput, conflict, invalidField } from '../errors.ts';
+import { insertMessage, type StoredMessage } from '../messages/store.ts';
 import { countTokens } from '../tokens.ts';
-import { checkContent, checkModel } from '../validation.ts';
-import { stopActiveGeneration, stopGeneration } from './stop.ts';
-import { SEQUENCE_BLOCK } from './persister.ts';
+import { checkContent, checkLabel } from '../validation.ts';
+import { stopGeneration } from './stop.ts';
+import { runTurn, type TurnInput } from './turn.ts';
+import type { StoredToolCall } from './assembled-reply.ts';
 
-export type SendMessageInput = {
-  conversationId: string;
-  content: string;
-  model?: string | null;
-  chatSessionId?: string | null;
-  idempotencyKey?: string | null;
-  onActiveGeneration?: 'REJECT' | 'INTERRUPT' | null;
-};
-
+export type SendMessageInput = TurnInput & { conversationId: string; content: string };
 export type SentMessage = { userMessage: Message; assistantMessage: Message; conversation: Conversation };
 
 /**
@@ -28,99 +21,155 @@ export type SentMessage = { userMessage: Message; assistantMessage: Message; con
  */
 export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput): Promise<SentMessage> {
   const { idempotencyKey, ...sent } = input;
-  const keyed = {
-    prisma: ctx.prisma,
-    viewer: ctx.viewer,
-    ttlMs: ctx.config.idempotencyTtlMs,
+  let contentTokens = 0;
+  return runTurn<SentMessage>(ctx, {
     operation: 'sendMessage',
-    key: idempotencyKey,
-    input: sent, // what the client sent, nothing derived: a retry after the model changed is the same send
-    replay: (id: string) => replaySend(ctx, id),
-  };
-  // A retry returns the first result whatever has happened since (the conversation archived, say), before
-  // any check or cost: it starts nothing.
-  const earlier = await earlierResult(keyed);
-  if (earlier) return earlier.value;
-
-  if (!ctx.generation.accepting) throw shuttingDown();
-  if (input.content.trim() === '') throw invalidField('content', 'must not be empty');
-  checkContent(input.content, ctx.config.maxMessageChars);
-  const conversation = await findOwnConversation(ctx, input.conversationId);
-  if (conversation.status !== 'ACTIVE') throw notFound('Conversation');
-  const session = input.chatSessionId ? await findOwnChatSession(ctx, input.chatSessionId) : null;
-  if (session && session.conversationId !== conversation.id) throw invalidField('chatSessionId', 'belongs to another conversation');
-  const model = input.model ?? session?.model ?? conversation.model;
-  if (input.model != null) checkModel(ctx.models, input.model);
-  else if (!ctx.models.has(model)) throw invalidField('model', `the conversation's model "${model}" is no longer served; pass model`);
-
-  // Charged before the tokens are counted: counting a long text is the costly part of this check.
-  await ctx.rateLimiter.generation(ctx.viewer);
-  // The newest turn always goes to the model: refuse one that cannot fit its context window at all.
-  const budget = ctx.config.generation.contextMaxTokens;
-  const contentTokens = await countTokens(input.content);
-  const needed = contentTokens + (conversation.systemPrompt ? await countTokens(conversation.systemPrompt) : 0);
-  if (needed > budget) throw invalidField('content', `is ${needed} tokens with the system prompt; the model's context window takes ${budget}`);
-
-  // A repeat racing its first send (not committed when looked up above) must not interrupt what that started.
-  const interrupt = input.onActiveGeneration === 'INTERRUPT' && !(await isRepeat(ctx.prisma, ctx.viewer, 'sendMessage', idempotencyKey, ctx.config.idempotencyTtlMs));
-  for (let attempt = 0; ; attempt++) {
-    if (interrupt) await stopActiveGeneration(ctx, conversation.id);
-    try {
-      const { value, replayed } = await idempotent<SentMessage>({
-        ...keyed,
-        idOf: ({ assistantMessage }) => assistantMessage.id,
-        create: async (tx) => {
-          // Storing the user message locks the conversation row, so this check sees every committed send.
-          const user = await insertMessage(ctx, tx, {
-            conversationId: conversation.id,
-            chatSessionId: session?.id ?? null,
-            role: 'USER',
-            content: input.content,
-            status: 'COMPLETED',
-            tokens: contentTokens,
-            completedAt: new Date(),
-          });
-          const active = await tx.message.findFirst({ where: { conversationId: conversation.id, status: 'STREAMING' }, select: { id: true } });
-          if (active) throw generationInProgress();
-          // The database holds the rule too (one STREAMING message per conversation: a unique index).
-          const assistant = await insertMessage(ctx, tx, {
-            conversationId: conversation.id,
-            chatSessionId: session?.id ?? null,
-            role: 'ASSISTANT',
-            content: '',
-            status: 'STREAMING',
-            model,
-            tokens: 0,
-            runnerId: ctx.generation.runnerId,
-            heartbeatAt: new Date(),
-            sequenceNumber: SEQUENCE_BLOCK, // the ceiling of its event numbers (see persister.ts)
-          }).catch((error) => {
-            throw isPrismaError(error, 'P2002') ? generationInProgress() : error;
-          });
-          return { userMessage: user.message, assistantMessage: assistant.message, conversation: assistant.conversation };
-        },
-      });
-      if (!replayed) {
-        publishMessageAdded(ctx.pubsub, { message: value.userMessage, conversation: value.conversation });
-        publishMessageAdded(ctx.pubsub, { message: value.assistantMessage, conversation: value.conversation });
-        await ctx.generation.start({ messageId: value.assistantMessage.id, conversation: value.conversation, model, sequenceCeiling: value.assistantMessage.sequenceNumber });
-      }
-      return value;
-    } catch (error) {
-      // INTERRUPT lost a race with another send that started a generation meanwhile: interrupt that one too.
-      const inProgress = (error as { extensions?: { code?: string } }).extensions?.code === 'GENERATION_IN_PROGRESS';
-      if (!interrupt || !inProgress || attempt >= 3) throw error;
-    }
-  }
+    sent,
+    input,
+    generate: true,
+    check: () => {
+      if (input.content.trim() === '') throw invalidField('content', 'must not be empty');
+      checkContent(input.content, ctx.config.maxMessageChars);
+    },
+    conversationId: async () => input.conversationId,
+    // After the rate limit is charged: counting a long text is the costly part of the checks.
+    checkInSetting: async ({ conversation }) => {
+      // The newest turn always goes to the model: refuse one that cannot fit its context window at all.
+      const budget = ctx.config.generation.contextMaxTokens;
+      contentTokens = await countTokens(input.content);
+      const needed = contentTokens + (conversation.systemPrompt ? await countTokens(conversation.systemPrompt) : 0);
+      if (needed > budget) throw invalidField('content', `is ${needed} tokens with the system prompt; the model's context window takes ${budget}`);
+    },
+    add: async (tx, { conversation, session }) => [
+      await insertMessage(ctx, tx, {
+        conversationId: conversation.id,
+        chatSessionId: session?.id ?? null,
+        role: 'USER',
+        content: input.content,
+        status: 'COMPLETED',
+        tokens: contentTokens,
+        completedAt: new Date(),
+      }),
+    ],
+    result: ({ added, reply, conversation }) => ({ userMessage: added[0], assistantMessage: reply!, conversation }),
+    idOf: ({ assistantMessage }) => assistantMessage.id,
+    replay: async (id) => {
+      const { messages, conversation } = await replayed(ctx, id, 1);
+      return { userMessage: messages[0], assistantMessage: messages[1], conversation };
+    },
+  });
 }
 
-async function replaySend(ctx: GenerationDeps, assistantMessageId: string): Promise<SentMessage> {
-  const assistantMessage = await ctx.prisma.message.findFirstOrThrow({ where: { id: assistantMessageId } });
-  const [userMessage, conversation] = await Promise.all([
-    ctx.prisma.message.findFirstOrThrow({ where: { conversationId: assistantMessage.conversationId, position: assistantMessage.position - 1 } }),
-    findOwnConversation(ctx, assistantMessage.conversationId),
+export type GenerateReplyInput = TurnInput & { conversationId: string };
+export type GeneratedReply = { assistantMessage: Message; conversation: Conversation };
+
+/** An assistant reply to the conversation as it stands (after tool results appended, say). */
+export async function generateReply(ctx: GenerationDeps, input: GenerateReplyInput): Promise<GeneratedReply> {
+  const { idempotencyKey, ...sent } = input;
+  return runTurn<GeneratedReply>(ctx, {
+    operation: 'generateReply',
+    sent,
+    input,
+    generate: true,
+    conversationId: async () => input.conversationId,
+    add: async () => [],
+    result: ({ reply, conversation }) => ({ assistantMessage: reply!, conversation }),
+    idOf: ({ assistantMessage }) => assistantMessage.id,
+    replay: async (id) => {
+      const { messages, conversation } = await replayed(ctx, id, 0);
+      return { assistantMessage: messages[0], conversation };
+    },
+  });
+}
+
+export type ToolResultInput = { toolCallId: string; content: string; isError?: boolean | null };
+export type SubmitToolResultsInput = TurnInput & { messageId: string; results: ToolResultInput[]; generate?: boolean | null };
+export type SubmittedToolResults = { toolMessages: Message[]; assistantMessage: Message | null; conversation: Conversation };
+
+/**
+ * Answers the tool calls of a finished assistant message, the last of its conversation: a TOOL message
+ * per call, in the order of the calls, then (with `generate`) the next reply, as sendMessage starts one.
+ */
+export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolResultsInput): Promise<SubmittedToolResults> {
+  const { idempotencyKey, ...sent } = input;
+  const generate = input.generate ?? true;
+  let calls: StoredToolCall[] = [];
+  let callMessage: Message;
+  return runTurn<SubmittedToolResults>(ctx, {
+    operation: 'submitToolResults',
+    sent,
+    input,
+    generate,
+    check: () => {
+      input.results.forEach((result, i) => {
+        checkLabel(result.toolCallId, `results[${i}].toolCallId`);
+        checkContent(result.content, ctx.config.maxMessageChars, `results[${i}].content`);
+      });
+    },
+    conversationId: async () => {
+      callMessage = await findOwnMessage(ctx, input.messageId);
+      calls = (callMessage.toolCalls as StoredToolCall[] | null) ?? [];
+      if (callMessage.role !== 'ASSISTANT' || callMessage.status === 'STREAMING' || calls.length === 0) {
+        throw invalidField('messageId', 'must be a finished assistant message with tool calls');
+      }
+      checkAnswers(calls, input.results);
+      return callMessage.conversationId;
+    },
+    add: async (tx, { conversation, session }) => {
+      const byCall = new Map(input.results.map((result) => [result.toolCallId, result]));
+      const added: StoredMessage[] = [];
+      for (const call of calls) {
+        const result = byCall.get(call.id)!;
+        const stored = await insertMessage(ctx, tx, {
+          conversationId: conversation.id,
+          chatSessionId: session?.id ?? null,
+          role: 'TOOL',
+          content: result.content,
+          toolCallId: call.id,
+          isError: result.isError ?? false,
+          status: 'COMPLETED',
+          tokens: await countTokens(result.content),
+          completedAt: new Date(),
+        });
+        // The first result lands right after the calls, or they were answered (or followed) meanwhile.
+        if (added.length === 0 && stored.message.position !== callMessage.position + 1) {
+          throw conflict('The tool calls are not the last message of the conversation: answered already, or followed by other messages');
+        }
+        added.push(stored);
+      }
+      return added;
+    },
+    result: ({ added, reply, conversation }) => ({ toolMessages: added, assistantMessage: reply, conversation }),
+    idOf: ({ toolMessages, assistantMessage }) => assistantMessage?.id ?? toolMessages.at(-1)!.id,
+    replay: async (id) => {
+      const answered = ((await findOwnMessage(ctx, input.messageId)).toolCalls as StoredToolCall[]).length;
+      const { messages, conversation } = await replayed(ctx, id, generate ? answered : answered - 1);
+      return { toolMessages: messages.slice(0, answered), assistantMessage: generate ? messages.at(-1)! : null, conversation };
+    },
+  });
+}
+
+/** Every call answered, once; no answer to a call it does not have. */
+function checkAnswers(calls: StoredToolCall[], results: ToolResultInput[]): void {
+  const ids = new Set(calls.map((call) => call.id));
+  const seen = new Set<string>();
+  results.forEach((result, i) => {
+    if (!ids.has(result.toolCallId)) throw invalidField(`results[${i}].toolCallId`, `"${result.toolCallId}" is not a call of this message`);
+    if (seen.has(result.toolCallId)) throw invalidField(`results[${i}].toolCallId`, `"${result.toolCallId}" is answered twice`);
+    seen.add(result.toolCallId);
+  });
+  const missing = calls.filter((call) => !seen.has(call.id)).map((call) => call.id);
+  if (missing.length) throw badUserInput(`results: no result for ${missing.join(', ')}`, [{ field: 'results', message: `missing results for ${missing.join(', ')}` }]);
+}
+
+/** A first result again: the message it names and the `before` messages stored just before it. */
+async function replayed(ctx: GenerationDeps, lastId: string, before: number): Promise<{ messages: Message[]; conversation: Conversation }> {
+  const last = await ctx.prisma.message.findFirstOrThrow({ where: { id: lastId } });
+  const [messages, conversation] = await Promise.all([
+    ctx.prisma.message.findMany({ where: { conversationId: last.conversationId, position: { gte: last.position - before, lte: last.position } }, orderBy: { position: 'asc' } }),
+    findOwnConversation(ctx, last.conversationId),
   ]);
-  return { userMessage, assistantMessage, conversation };
+  return { messages, conversation };
 }
 
 /**

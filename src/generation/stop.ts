@@ -3,7 +3,7 @@
 import type { Message } from '../generated/prisma/client.ts';
 import type { GenerationStopDeps } from '../services.ts';
 import { isTerminal } from '../streams/events.ts';
-import { finishGeneration, terminalNumberFor } from './finish.ts';
+import { finishGeneration, persistedReply, terminalNumberFor } from './finish.ts';
 
 /** How long a stop waits for the runner to end the message before it finishes the message itself. */
 const STOP_WAIT_MS = 5_000;
@@ -26,7 +26,7 @@ export async function stopGeneration(deps: GenerationStopDeps, message: Pick<Mes
   const logged = await deps.eventLog.lastSequenceNumber(message.id);
   await finishGeneration(deps, { messageId: message.id, conversation: current.conversation }, {
     sequenceNumber: terminalNumberFor(logged, current),
-    content: current.content,
+    reply: persistedReply(current),
     outcome: { status: 'CANCELLED', error: null },
   });
 }

@@ -4,23 +4,22 @@
 // rather than one: each pauses for garbage collection about every 100 ms at 100 streams, and a pause
 // delays only the streams of its own thread. With no thread, replies are read on the main thread.
 import { Worker } from 'node:worker_threads';
-import type { LanguageModelV3Prompt } from '@ai-sdk/provider';
 import type { ModelsConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { ECHO_MODEL_ID, type ModelRegistry } from './registry.ts';
-import { ProviderFailure, readReply, type ProviderFailureKind, type ReplyChunk } from './reply.ts';
+import { ProviderFailure, readReply, type ProviderFailureKind, type ReplyPart, type ReplyRequest } from './reply.ts';
 import { ReplyQueue } from './reply-queue.ts';
 
 export type ProviderStreams = {
-  /** The reply of `modelId` to `prompt`; aborting `signal` ends it at once and aborts the upstream request. */
-  stream(modelId: string, prompt: LanguageModelV3Prompt, signal: AbortSignal): AsyncIterable<ReplyChunk>;
+  /** The reply of `modelId` to `request`, in batches of parts; aborting `signal` ends it at once and aborts the upstream request. */
+  stream(modelId: string, request: ReplyRequest, signal: AbortSignal): AsyncIterable<ReplyPart[]>;
   close(): Promise<void>;
 };
 
-export type ToProviderThread = { type: 'start'; id: number; modelId: string; prompt: LanguageModelV3Prompt } | { type: 'abort'; id: number };
+export type ToProviderThread = { type: 'start'; id: number; modelId: string; request: ReplyRequest } | { type: 'abort'; id: number };
 /** The thread posts these in batches: an array per message. */
 export type FromProviderThread =
-  | { id: number; chunk: ReplyChunk }
+  | { id: number; part: ReplyPart }
   | { id: number; end: true }
   | { id: number; failure: { description: string; details: Record<string, unknown>; kind: ProviderFailureKind } };
 
@@ -31,29 +30,29 @@ export type FromProviderThread =
 const PROVIDER_THREAD_ENTRY = new URL(import.meta.url.endsWith('.js') ? './provider-thread.js' : './provider-thread-entry.mjs', import.meta.url);
 
 export function createProviderStreams(models: ModelRegistry, config: ModelsConfig, log: Logger): ProviderStreams {
-  const onMainThread: ProviderStreams['stream'] = (modelId, prompt, signal) => readOnMainThread(models, modelId, prompt, signal);
+  const onMainThread: ProviderStreams['stream'] = (modelId, request, signal) => readOnMainThread(models, modelId, request, signal);
   // builtin:echo does no I/O and no parsing, so a thread would only add a hop: without a provider that
   // does (the zero-configuration default), no thread is started at all.
   const networkProvider = Boolean(config.openai || config.anthropic || config.compatible);
   if (config.providerThreads === 0 || !networkProvider) return { stream: onMainThread, close: async () => {} };
   const threads = Array.from({ length: config.providerThreads }, () => new ProviderThread(config, log));
   return {
-    stream: (modelId, prompt, signal) => {
-      if (modelId === ECHO_MODEL_ID) return onMainThread(modelId, prompt, signal);
+    stream: (modelId, request, signal) => {
+      if (modelId === ECHO_MODEL_ID) return onMainThread(modelId, request, signal);
       // The thread reading the fewest replies: long replies do not pile up on one thread.
-      return threads.reduce((a, b) => (b.reading < a.reading ? b : a)).stream(modelId, prompt, signal);
+      return threads.reduce((a, b) => (b.reading < a.reading ? b : a)).stream(modelId, request, signal);
     },
     close: async () => void (await Promise.all(threads.map((thread) => thread.close()))),
   };
 }
 
-function readOnMainThread(models: ModelRegistry, modelId: string, prompt: LanguageModelV3Prompt, signal: AbortSignal): AsyncIterable<ReplyChunk> {
+function readOnMainThread(models: ModelRegistry, modelId: string, request: ReplyRequest, signal: AbortSignal): AsyncIterable<ReplyPart[]> {
   const reading = new AbortController();
   const reply = new ReplyQueue(() => reading.abort(new Error('generation stopped')));
   if (!reply.failOnAbort(signal)) return reply;
   void (async () => {
     try {
-      for await (const chunk of readReply(models.languageModel(modelId), prompt, reading.signal)) reply.push(chunk);
+      for await (const part of readReply(models.languageModel(modelId), request, reading.signal)) reply.push(part);
       reply.end();
     } catch (error) {
       reply.fail(error); // after a stop, the reply has failed already and this is ignored
@@ -80,7 +79,7 @@ class ProviderThread {
     return this.#replies.size;
   }
 
-  stream(modelId: string, prompt: LanguageModelV3Prompt, signal: AbortSignal): AsyncIterable<ReplyChunk> {
+  stream(modelId: string, request: ReplyRequest, signal: AbortSignal): AsyncIterable<ReplyPart[]> {
     const id = this.#nextId++;
     const worker = this.#worker ?? this.#start();
     const reply = new ReplyQueue(() => {
@@ -88,7 +87,7 @@ class ProviderThread {
     });
     if (reply.failOnAbort(signal)) {
       this.#replies.set(id, reply);
-      worker.postMessage({ type: 'start', id, modelId, prompt } satisfies ToProviderThread);
+      worker.postMessage({ type: 'start', id, modelId, request } satisfies ToProviderThread);
     }
     return reply;
   }
@@ -122,7 +121,7 @@ class ProviderThread {
   #receive(message: FromProviderThread): void {
     const reply = this.#replies.get(message.id);
     if (!reply) return; // stopped on this side already
-    if ('chunk' in message) return reply.push(message.chunk);
+    if ('part' in message) return reply.push(message.part);
     this.#replies.delete(message.id);
     if ('end' in message) reply.end();
     else reply.fail(new ProviderFailure(message.failure.description, message.failure.details, message.failure.kind));

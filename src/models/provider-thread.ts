@@ -23,13 +23,13 @@ port.on('message', (message: ToProviderThread) => {
   else void read(message);
 });
 
-async function read({ id, modelId, prompt }: Extract<ToProviderThread, { type: 'start' }>): Promise<void> {
+async function read({ id, modelId, request }: Extract<ToProviderThread, { type: 'start' }>): Promise<void> {
   const controller = new AbortController();
   running.set(id, controller);
   try {
     // No text yet, but the request is on its way: the wait for this thread to start is not the provider's silence.
-    post({ id, chunk: { text: '' } });
-    for await (const chunk of readReply(models.languageModel(modelId), prompt, controller.signal)) post({ id, chunk });
+    post({ id, part: { kind: 'text', text: '' } });
+    for await (const part of readReply(models.languageModel(modelId), request, controller.signal)) post({ id, part });
     post({ id, end: true });
   } catch (error) {
     // After an abort the main thread has stopped listening; the message is dropped there.

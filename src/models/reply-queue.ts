@@ -1,10 +1,11 @@
 // A reply between the reader of a provider stream and the generation consuming it. The reader pushes
-// chunks as they come; the consumer takes whatever has queued as one chunk, so a consumer that falls
-// behind (a busy server) catches up in a few large steps instead of falling further behind.
-import type { ReplyChunk } from './reply.ts';
+// parts as they come; the consumer takes whatever has queued as one batch, neighbouring pieces of the same
+// thing merged (text with text, a reasoning block's pieces, a tool call's arguments), so a consumer that
+// falls behind (a busy server) catches up in a few large steps instead of falling further behind.
+import { mergeMetadata, type ReplyPart } from './reply.ts';
 
-export class ReplyQueue implements AsyncIterableIterator<ReplyChunk> {
-  readonly #queue: ReplyChunk[] = [];
+export class ReplyQueue implements AsyncIterableIterator<ReplyPart[]> {
+  readonly #queue: ReplyPart[] = [];
   #ended = false;
   #failure: { error: unknown } | null = null;
   #wake: (() => void) | null = null;
@@ -15,8 +16,8 @@ export class ReplyQueue implements AsyncIterableIterator<ReplyChunk> {
     this.#stop = stop;
   }
 
-  push(chunk: ReplyChunk): void {
-    this.#queue.push(chunk);
+  push(part: ReplyPart): void {
+    this.#queue.push(part);
     this.#wakeConsumer();
   }
 
@@ -43,7 +44,7 @@ export class ReplyQueue implements AsyncIterableIterator<ReplyChunk> {
     this.#wakeConsumer();
   }
 
-  async next(): Promise<IteratorResult<ReplyChunk>> {
+  async next(): Promise<IteratorResult<ReplyPart[]>> {
     for (;;) {
       if (this.#queue.length > 0) return { done: false, value: merge(this.#queue.splice(0)) };
       if (this.#failure) throw this.#failure.error;
@@ -52,7 +53,7 @@ export class ReplyQueue implements AsyncIterableIterator<ReplyChunk> {
     }
   }
 
-  async return(): Promise<IteratorResult<ReplyChunk>> {
+  async return(): Promise<IteratorResult<ReplyPart[]>> {
     if (!this.#ended && !this.#failure) this.#stop();
     this.#ended = true;
     return { done: true, value: undefined };
@@ -69,12 +70,16 @@ export class ReplyQueue implements AsyncIterableIterator<ReplyChunk> {
   }
 }
 
-function merge(chunks: ReplyChunk[]): ReplyChunk {
-  if (chunks.length === 1) return chunks[0];
-  const merged: ReplyChunk = { text: '' };
-  for (const chunk of chunks) {
-    merged.text += chunk.text;
-    if (chunk.usage) merged.usage = chunk.usage;
+/** The parts in order, each run of pieces of one thing joined into one part. */
+function merge(parts: ReplyPart[]): ReplyPart[] {
+  const merged: ReplyPart[] = [];
+  for (const part of parts) {
+    const last = merged.at(-1);
+    if (last?.kind === 'text' && part.kind === 'text') merged[merged.length - 1] = { kind: 'text', text: last.text + part.text };
+    else if (last?.kind === 'reasoning' && part.kind === 'reasoning' && last.block === part.block) {
+      merged[merged.length - 1] = { ...last, text: last.text + part.text, metadata: mergeMetadata(last.metadata, part.metadata) };
+    } else if (last?.kind === 'toolInput' && part.kind === 'toolInput' && last.id === part.id) merged[merged.length - 1] = { ...last, delta: last.delta + part.delta };
+    else merged.push(part);
   }
   return merged;
 }

@@ -1,12 +1,36 @@
-// A model's streamed reply, reduced to what this server keeps: text and token usage. Read the same way
-// on a provider thread and, with no provider thread, on the main one.
-import { APICallError, type LanguageModelV3, type LanguageModelV3Prompt, type LanguageModelV3StreamPart } from '@ai-sdk/provider';
+// A model's streamed reply, reduced to what this server keeps: text, reasoning, tool calls, why it stopped
+// and token usage. Read the same way on a provider thread and, with no provider thread, on the main one.
+import {
+  APICallError,
+  type LanguageModelV3,
+  type LanguageModelV3FinishReason,
+  type LanguageModelV3FunctionTool,
+  type LanguageModelV3Prompt,
+  type LanguageModelV3StreamPart,
+  type LanguageModelV3ToolChoice,
+  type SharedV3ProviderMetadata,
+} from '@ai-sdk/provider';
 import { reportedCount } from '../validation.ts';
 
-export type Usage = { inputTokens: number | undefined; outputTokens: number | undefined };
+export type Usage = { inputTokens?: number; outputTokens?: number; reasoningTokens?: number; cachedInputTokens?: number };
 
-/** Text of the reply as it arrives, and token usage once known (at the end). */
-export type ReplyChunk = { text: string; usage?: Usage };
+export type FinishReason = 'STOP' | 'LENGTH' | 'TOOL_CALLS' | 'CONTENT_FILTER' | 'ERROR' | 'OTHER';
+
+/** What a provider attaches to a part (Anthropic's thinking signatures), keyed by provider. */
+export type ProviderMetadata = SharedV3ProviderMetadata;
+
+/** The parts of a reply, in the order the model produced them. */
+export type ReplyPart =
+  | { kind: 'text'; text: string }
+  /** `block`: one reasoning block (providers can give several); metadata comes with its first or last piece. */
+  | { kind: 'reasoning'; block: string; text: string; metadata?: ProviderMetadata }
+  /** A piece of a tool call's arguments (JSON text), as the model writes them. */
+  | { kind: 'toolInput'; id: string; name: string; delta: string }
+  | { kind: 'toolCall'; id: string; name: string; arguments: string }
+  | { kind: 'finish'; usage: Usage; reason: FinishReason };
+
+/** What the model is asked: the conversation, and the tools it may call. */
+export type ReplyRequest = { prompt: LanguageModelV3Prompt; tools?: LanguageModelV3FunctionTool[]; toolChoice?: LanguageModelV3ToolChoice };
 
 /** How a provider failed: an HTTP error answer, a connection or stream that broke, a prompt it could not take. */
 export type ProviderFailureKind = 'http' | 'connection' | 'invalid_prompt';
@@ -24,21 +48,43 @@ export class ProviderFailure extends Error {
 }
 
 /**
- * The reply's text and usage, a chunk per provider part. A provider error ends it with a ProviderFailure,
- * after any text that came before the error.
+ * The reply's parts as they stream. A provider error ends it with a ProviderFailure, after whatever came
+ * before the error.
  */
-export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV3>, prompt: LanguageModelV3Prompt, abortSignal: AbortSignal): AsyncGenerator<ReplyChunk> {
+export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV3>, request: ReplyRequest, abortSignal: AbortSignal): AsyncGenerator<ReplyPart> {
   let reader: ReadableStreamDefaultReader<LanguageModelV3StreamPart> | undefined;
+  const toolNames = new Map<string, string>(); // a call's name comes with its first piece only
   try {
-    reader = (await (await model).doStream({ prompt, abortSignal })).stream.getReader();
+    reader = (await (await model).doStream({ ...request, abortSignal })).stream.getReader();
     for (;;) {
       const { done, value: part } = await reader.read();
       if (done) return;
-      if (part.type === 'text-delta') {
-        if (part.delta) yield { text: storable(part.delta) };
-      } else if (part.type === 'finish') {
-        yield { text: '', usage: { inputTokens: reportedCount(part.usage.inputTokens.total), outputTokens: reportedCount(part.usage.outputTokens.total) } };
-      } else if (part.type === 'error') throw part.error;
+      switch (part.type) {
+        case 'text-delta':
+          if (part.delta) yield { kind: 'text', text: storable(part.delta) };
+          break;
+        case 'reasoning-start':
+        case 'reasoning-delta':
+        case 'reasoning-end': {
+          const text = part.type === 'reasoning-delta' ? storable(part.delta) : '';
+          if (text || part.providerMetadata) yield { kind: 'reasoning', block: part.id, text, ...(part.providerMetadata && { metadata: part.providerMetadata }) };
+          break;
+        }
+        case 'tool-input-start':
+          toolNames.set(part.id, part.toolName);
+          break;
+        case 'tool-input-delta':
+          if (part.delta) yield { kind: 'toolInput', id: part.id, name: toolNames.get(part.id) ?? '', delta: storable(part.delta) };
+          break;
+        case 'tool-call':
+          if (!part.providerExecuted) yield { kind: 'toolCall', id: part.toolCallId, name: part.toolName, arguments: storable(part.input) };
+          break;
+        case 'finish':
+          yield { kind: 'finish', usage: usageOf(part.usage), reason: finishReasonOf(part.finishReason) };
+          break;
+        case 'error':
+          throw part.error;
+      }
     }
   } catch (error) {
     if (abortSignal.aborted) throw abortSignal.reason;
@@ -46,6 +92,35 @@ export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV
   } finally {
     reader?.cancel().catch(() => {}); // after an error part, close the upstream response too
   }
+}
+
+function usageOf(usage: Extract<LanguageModelV3StreamPart, { type: 'finish' }>['usage']): Usage {
+  return {
+    inputTokens: reportedCount(usage.inputTokens.total),
+    outputTokens: reportedCount(usage.outputTokens.total),
+    reasoningTokens: reportedCount(usage.outputTokens.reasoning),
+    cachedInputTokens: reportedCount(usage.inputTokens.cacheRead),
+  };
+}
+
+const FINISH_REASONS: Record<LanguageModelV3FinishReason['unified'], FinishReason> = {
+  stop: 'STOP',
+  length: 'LENGTH',
+  'tool-calls': 'TOOL_CALLS',
+  'content-filter': 'CONTENT_FILTER',
+  error: 'ERROR',
+  other: 'OTHER',
+};
+
+const finishReasonOf = (reason: LanguageModelV3FinishReason) => FINISH_REASONS[reason.unified] ?? 'OTHER';
+
+/** A provider's metadata for one block, gathered from its pieces (a signature comes after the text). */
+export function mergeMetadata(a: ProviderMetadata | undefined, b: ProviderMetadata | undefined): ProviderMetadata | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  const merged: ProviderMetadata = { ...a };
+  for (const [provider, values] of Object.entries(b)) merged[provider] = { ...merged[provider], ...values };
+  return merged;
 }
 
 /** PostgreSQL text cannot hold NUL: a provider that sends one gets the replacement character in its place. */

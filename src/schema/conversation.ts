@@ -2,6 +2,8 @@ import { ConversationStatus } from '../generated/prisma/enums.ts';
 import type { Conversation as ConversationRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
 import { ownConversations } from '../access.ts';
+import type { Tool as ToolShape } from '../tools.ts';
+import { Tool, ToolInput } from './tools.ts';
 import { saturatedInt } from '../validation.ts';
 import { selectsField } from './selection.ts';
 import {
@@ -32,6 +34,7 @@ export const Conversation = builder.prismaNode('Conversation', {
     model: t.exposeString('model', { description: 'The model for new turns.' }),
     systemPrompt: t.exposeString('systemPrompt', { nullable: true }),
     metadata: t.expose('metadata', { type: 'JSON', description: 'A JSON object, at most 16 KiB serialised.' }),
+    tools: t.field({ type: [Tool], description: 'Offered on every turn that gives no tools of its own; [] by default.', resolve: (conversation) => conversation.tools as unknown as ToolShape[] }),
     version: t.exposeInt('version', { description: 'Starts at 1; +1 on every change made through the conversation mutations.' }),
     messageCount: t.exposeInt('messageCount'),
     totalTokens: t.int({
@@ -106,6 +109,7 @@ const CreateConversationInput = builder.inputType('CreateConversationInput', {
     model: t.string({ description: "Defaults to the server's default model." }),
     systemPrompt: t.string(),
     metadata: t.field({ type: 'JSON' }),
+    tools: t.field({ type: [ToolInput], description: 'Offered to the model on every turn that gives none of its own.' }),
     idempotencyKey: t.string({ description: 'A repeat with the same key returns the first result (24 hours at least).' }),
   }),
 });
@@ -117,6 +121,7 @@ const UpdateConversationInput = builder.inputType('UpdateConversationInput', {
     model: t.string(),
     systemPrompt: t.string(),
     metadata: t.field({ type: 'JSON' }),
+    tools: t.field({ type: [ToolInput], description: 'Replaces the list.' }),
     expectedVersion: t.int({ description: 'If the current version differs: CONFLICT and nothing changes.' }),
   }),
 });

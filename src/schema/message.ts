@@ -8,15 +8,20 @@ import { contextWindow } from '../messages/context-window.ts';
 import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { Conversation } from './conversation.ts';
+import { FinishReasonEnum } from './tools.ts';
 
 export const MessageRoleEnum = builder.enumType(MessageRole, { name: 'MessageRole' });
 export const MessageStatusEnum = builder.enumType(MessageStatus, { name: 'MessageStatus' });
 
-const TokenUsage = builder.objectRef<{ promptTokens: number; completionTokens: number }>('TokenUsage').implement({
+type Usage = { promptTokens: number; completionTokens: number; reasoningTokens: number | null; cachedPromptTokens: number | null };
+
+const TokenUsage = builder.objectRef<Usage>('TokenUsage').implement({
   fields: (t) => ({
     promptTokens: t.exposeInt('promptTokens'),
     completionTokens: t.exposeInt('completionTokens'),
     totalTokens: t.int({ resolve: (usage) => saturatedInt(usage.promptTokens + usage.completionTokens) }),
+    reasoningTokens: t.exposeInt('reasoningTokens', { nullable: true, description: 'Of the completion tokens, those spent reasoning (when the provider reports them).' }),
+    cachedPromptTokens: t.exposeInt('cachedPromptTokens', { nullable: true, description: 'Of the prompt tokens, those read from the provider\'s cache (when it reports them).' }),
   }),
 });
 
@@ -36,13 +41,20 @@ export const Message = builder.prismaNode('Message', {
     model: t.exposeString('model', { nullable: true, description: 'Assistant messages: the model that wrote it.' }),
     toolCalls: t.expose('toolCalls', { type: 'JSON', nullable: true, description: 'Assistant tool-call requests, OpenAI shape.' }),
     toolCallId: t.exposeString('toolCallId', { nullable: true, description: 'TOOL messages: the call they answer.' }),
+    isError: t.exposeBoolean('isError', { description: 'TOOL messages: the result is an error the tool reported.' }),
+    reasoning: t.exposeString('reasoning', { nullable: true, description: 'Assistant messages: the reasoning the model streamed, when it gave any.' }),
+    finishReason: t.expose('finishReason', {
+      type: FinishReasonEnum,
+      nullable: true,
+      description: 'Assistant messages: why the model stopped; null while STREAMING and when it did not finish (CANCELLED, INTERRUPTED).',
+    }),
     tokens: t.exposeInt('tokens'),
     usage: t.field({
       type: TokenUsage,
       nullable: true,
       description: 'Assistant messages, when known.',
-      resolve: ({ promptTokens, completionTokens }) =>
-        promptTokens != null && completionTokens != null ? { promptTokens, completionTokens } : null,
+      resolve: ({ promptTokens, completionTokens, reasoningTokens, cachedPromptTokens }) =>
+        promptTokens != null && completionTokens != null ? { promptTokens, completionTokens, reasoningTokens, cachedPromptTokens } : null,
     }),
     error: t.exposeString('error', { nullable: true, description: 'FAILED: why, in words fit for a user.' }),
     metadata: t.expose('metadata', { type: 'JSON' }),

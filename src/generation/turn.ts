@@ -1,0 +1,145 @@
+// A turn: the messages a client adds (a user message, tool results, or none) and the assistant reply that
+// starts after them, stored in one transaction and started on the server. sendMessage, submitToolResults
+// and generateReply are turns with the same rules: idempotency looked up first, the one-reply-per-
+// conversation rule with its REJECT and INTERRUPT policies, the generation rate limit, the events.
+import type { ChatSession, Conversation, Message } from '../generated/prisma/client.ts';
+import type { GenerationDeps } from '../services.ts';
+import { findOwnChatSession, findOwnConversation } from '../access.ts';
+import { generationInProgress, invalidField, isPrismaError, notFound, shuttingDown } from '../errors.ts';
+import { earlierResult, idempotent, isRepeat, type Transaction } from '../idempotency.ts';
+import { insertMessage, publishMessageAdded, type StoredMessage } from '../messages/store.ts';
+import { checkTools, offeredTools, type OfferedTools, type ToolChoice } from '../tools.ts';
+import { checkModel } from '../validation.ts';
+import { stopActiveGeneration } from './stop.ts';
+import { SEQUENCE_BLOCK } from './persister.ts';
+
+export type ActiveGenerationPolicy = 'REJECT' | 'INTERRUPT';
+
+/** What every turn's input has besides its own fields. */
+export type TurnInput = {
+  model?: string | null;
+  chatSessionId?: string | null;
+  tools?: { name: string; description?: string | null; parameters?: unknown }[] | null;
+  toolChoice?: ToolChoice | null;
+  idempotencyKey?: string | null;
+  onActiveGeneration?: ActiveGenerationPolicy | null;
+};
+
+/** The conversation a turn happens in, and what it generates with. */
+export type TurnSetting = { conversation: Conversation; session: ChatSession | null; model: string; tools: OfferedTools };
+
+/** What a turn stores and returns: `added`, the client's messages; `reply`, the assistant message if one starts. */
+export type TurnResult = { added: Message[]; reply: Message | null; conversation: Conversation };
+
+type Turn<R> = {
+  operation: string;
+  /** What the client sent, without the key: the idempotency hash is of this alone. */
+  sent: Record<string, unknown>;
+  input: TurnInput;
+  /** Checks of the turn's own input (cheap), made before anything is read. */
+  check?: () => void;
+  /** The conversation the turn is in (an owner's look-up; NOT_FOUND otherwise). */
+  conversationId: () => Promise<string>;
+  /** Checks that need the setting (and may cost: counting tokens), made after the rate limit is charged. */
+  checkInSetting?: (setting: TurnSetting) => Promise<void>;
+  /** Stores the client's messages, in the transaction that then starts the reply. */
+  add: (tx: Transaction, setting: TurnSetting) => Promise<StoredMessage[]>;
+  /** Whether a reply starts (submitToolResults with generate: false stores results only). */
+  generate: boolean;
+  result: (stored: TurnResult) => R;
+  idOf: (result: R) => string;
+  replay: (resultId: string) => Promise<R>;
+};
+
+export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R> {
+  const { input } = turn;
+  const keyed = {
+    prisma: ctx.prisma,
+    viewer: ctx.viewer,
+    ttlMs: ctx.config.idempotencyTtlMs,
+    operation: turn.operation,
+    key: input.idempotencyKey,
+    input: turn.sent, // nothing derived: a retry after the model changed is the same request
+    replay: turn.replay,
+  };
+  // A retry returns the first result whatever has happened since (the conversation archived, say), before
+  // any check or cost: it starts nothing.
+  const earlier = await earlierResult(keyed);
+  if (earlier) return earlier.value;
+
+  if (turn.generate && !ctx.generation.accepting) throw shuttingDown();
+  turn.check?.();
+  const turnTools = input.tools ? checkTools(input.tools) : null;
+  const setting = await settingOf(ctx, await turn.conversationId(), input, turnTools);
+  if (turn.generate) await ctx.rateLimiter.generation(ctx.viewer);
+  await turn.checkInSetting?.(setting);
+
+  // A repeat racing its first request (not committed when looked up above) must not interrupt what that started.
+  const interrupt =
+    turn.generate && input.onActiveGeneration === 'INTERRUPT' && !(await isRepeat(ctx.prisma, ctx.viewer, turn.operation, input.idempotencyKey, ctx.config.idempotencyTtlMs));
+  for (let attempt = 0; ; attempt++) {
+    if (interrupt) await stopActiveGeneration(ctx, setting.conversation.id);
+    try {
+      const { value, replayed } = await idempotent<{ stored?: TurnResult; result: R }>({
+        ...keyed,
+        replay: async (id) => ({ result: await turn.replay(id) }),
+        idOf: ({ result }) => turn.idOf(result),
+        create: async (tx) => {
+          const added = await turn.add(tx, setting);
+          const reply = turn.generate ? await startReply(ctx, tx, setting) : null;
+          const conversation = reply?.conversation ?? added.at(-1)?.conversation ?? setting.conversation;
+          const stored = { added: added.map((m) => m.message), reply: reply?.message ?? null, conversation };
+          return { stored, result: turn.result(stored) };
+        },
+      });
+      if (!replayed && value.stored) {
+        const { added, reply, conversation } = value.stored;
+        for (const message of [...added, ...(reply ? [reply] : [])]) publishMessageAdded(ctx.pubsub, { message, conversation });
+        if (reply) {
+          await ctx.generation.start({ messageId: reply.id, conversation, model: setting.model, sequenceCeiling: reply.sequenceNumber, tools: setting.tools });
+        }
+      }
+      return value.result;
+    } catch (error) {
+      // INTERRUPT lost a race with another turn that started a reply meanwhile: interrupt that one too.
+      const inProgress = (error as { extensions?: { code?: string } }).extensions?.code === 'GENERATION_IN_PROGRESS';
+      if (!interrupt || !inProgress || attempt >= 3) throw error;
+    }
+  }
+}
+
+/** The conversation (ACTIVE, the viewer's), the chat session, the model and the tools of a turn. */
+async function settingOf(ctx: GenerationDeps, conversationId: string, input: TurnInput, turnTools: OfferedTools['tools'] | null): Promise<TurnSetting> {
+  const conversation = await findOwnConversation(ctx, conversationId);
+  if (conversation.status !== 'ACTIVE') throw notFound('Conversation');
+  const session = input.chatSessionId ? await findOwnChatSession(ctx, input.chatSessionId) : null;
+  if (session && session.conversationId !== conversation.id) throw invalidField('chatSessionId', 'belongs to another conversation');
+  const model = input.model ?? session?.model ?? conversation.model;
+  if (input.model != null) checkModel(ctx.models, input.model);
+  else if (!ctx.models.has(model)) throw invalidField('model', `the conversation's model "${model}" is no longer served; pass model`);
+  const tools = offeredTools(turnTools, conversation.tools, input.toolChoice);
+  if (tools.choice === 'REQUIRED' && tools.tools.length === 0) throw invalidField('toolChoice', 'REQUIRED needs tools to choose from');
+  return { conversation, session, model, tools };
+}
+
+/** The empty STREAMING assistant message, after the turn's own messages, in the same transaction. */
+async function startReply(ctx: GenerationDeps, tx: Transaction, { conversation, session, model }: TurnSetting): Promise<StoredMessage> {
+  // Storing a message locks the conversation row (so does this one): this check sees every committed turn.
+  const active = await tx.message.findFirst({ where: { conversationId: conversation.id, status: 'STREAMING' }, select: { id: true } });
+  if (active) throw generationInProgress();
+  // The database holds the rule too (one STREAMING message per conversation: a unique index).
+  return insertMessage(ctx, tx, {
+    conversationId: conversation.id,
+    chatSessionId: session?.id ?? null,
+    role: 'ASSISTANT',
+    content: '',
+    status: 'STREAMING',
+    model,
+    tokens: 0,
+    runnerId: ctx.generation.runnerId,
+    heartbeatAt: new Date(),
+    sequenceNumber: SEQUENCE_BLOCK, // the ceiling of its event numbers (see persister.ts)
+  }).catch((error) => {
+    throw isPrismaError(error, 'P2002') ? generationInProgress() : error;
+  });
+}
