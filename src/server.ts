@@ -26,7 +26,7 @@ const MAX_BODY_BYTES = 2 * 1024 * 1024;
 export async function startServer(app: App, { host, port }: { host: string; port: number }): Promise<RunningServer> {
   const { yoga, services } = app;
   const { config } = services;
-  const origins = createOriginPolicy(config.corsOrigins);
+  const origins = createOriginPolicy(config.corsOrigins, { loopbackOnly: !config.jwtSecret });
   let accepting = true;
   const handleRequest: http.RequestListener = (req, res) => {
     const path = req.url?.split('?')[0];
@@ -120,7 +120,7 @@ async function listen(handleRequest: http.RequestListener, wsServer: WebSocketSe
       const server = http.createServer(handleRequest);
       server.on('upgrade', (req, socket, head) => {
         if (req.url?.split('?')[0] !== GRAPHQL_PATH) return void socket.destroy();
-        if (!origins.allows(req.headers.origin, req.headers.host)) {
+        if (!origins.allowsHost(req.headers.host) || !origins.allows(req.headers.origin, req.headers.host)) {
           socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${ORIGIN_REFUSED}`);
           return;
         }

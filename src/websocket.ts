@@ -44,6 +44,8 @@ export function createGraphQLWebSocketServer(
         } catch {
           return false;
         }
+        // Closed while its token was checked: onClose has run already, so nothing may be counted for it now.
+        if (extra.socket.readyState !== extra.socket.OPEN) return false;
         const key = ownerKey(viewer);
         const open = openSockets.get(key) ?? 0;
         if (open >= socketsPerUser) {

@@ -39,7 +39,7 @@ export async function loadGraphiQL(on: boolean): Promise<HandlerOptions['renderG
 
 export function createGraphQLHandler(services: AppServices, { plugins = [], persistedOperations = null, renderGraphiQL }: HandlerOptions = {}) {
   const { log, config, metrics } = services;
-  const origins = createOriginPolicy(config.corsOrigins);
+  const origins = createOriginPolicy(config.corsOrigins, { loopbackOnly: !config.jwtSecret });
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -113,7 +113,8 @@ function useNoIntrospection(): Plugin {
 function useOriginPolicy(origins: OriginPolicy): Plugin {
   return {
     onRequest({ request, endResponse, fetchAPI }) {
-      if (origins.allows(request.headers.get('origin'), new URL(request.url).host)) return;
+      const host = new URL(request.url).host;
+      if (origins.allowsHost(host) && origins.allows(request.headers.get('origin'), host)) return;
       const body = { errors: [{ message: ORIGIN_REFUSED, extensions: { code: 'FORBIDDEN' } }] };
       endResponse(new fetchAPI.Response(JSON.stringify(body), { status: 403, headers: { 'content-type': 'application/json' } }));
     },

@@ -39,7 +39,7 @@ describe('with AUTH_JWT_SECRET', () => {
   });
 
   it('answers 401 to an Authorization header that is not a bearer token', async () => {
-    const response = await t.app.yoga.fetch('http://test/graphql', {
+    const response = await t.app.yoga.fetch('http://localhost/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Basic YWxpY2U6c2VjcmV0' },
       body: JSON.stringify({ query: VIEWER }),

@@ -44,7 +44,7 @@ export async function startTestApp(env: Record<string, string> = {}, { log, span
   const request: TestApp['request'] = async (query, variables, viewer) => {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json' };
     if (viewer) headers.authorization = `Bearer ${viewer.token}`;
-    const response = await app.yoga.fetch('http://test/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+    const response = await app.yoga.fetch('http://localhost/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
     return { status: response.status, body: (await response.json()) as GraphQLResponse };
   };
 

@@ -34,7 +34,7 @@ function body(query: string, variables: Record<string, unknown> = {}): string {
   return json.replace(/"@@(\d+)@@"/g, (_, i) => holes[Number(i)]);
 }
 async function request(query: string, variables?: Record<string, unknown>) {
-  const response = await t.app.yoga.fetch('http://test/graphql', {
+  const response = await t.app.yoga.fetch('http://localhost/graphql', {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` },
     body: body(query, variables),

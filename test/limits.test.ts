@@ -3,6 +3,7 @@
 // tokens that expire on open sockets; rate limits while Redis is away.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import http from 'node:http';
 import WebSocket from 'ws';
 import { createConversation, expectErrorCode, signToken, startTestApp, subscribe, waitFor, wsClient, type TestApp } from './helpers.ts';
 import { startTestRedis, type TestRedis } from './redis-server.ts';
@@ -174,6 +175,23 @@ describe('origins', () => {
     expect(listed.headers.get('access-control-allow-origin')).toBe('http://app.example');
     expect(listed.headers.get('access-control-allow-credentials')).toBe('true');
     expect((await post(null)).status).toBe(200);
+  });
+
+  it('without AUTH_JWT_SECRET, answers only requests addressed to a loopback name (DNS rebinding)', async () => {
+    const port = new URL(server.url).port;
+    const rebound = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', host: `evil.example:${port}`, origin: `http://evil.example:${port}` },
+      body: JSON.stringify({ query: '{ viewer { userId } }' }),
+    }).catch(() => null);
+    // fetch may not send the forged Host: a raw request does
+    const raw = await new Promise<number>((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/graphql', method: 'POST', headers: { host: `evil.example:${port}`, origin: `http://evil.example:${port}`, 'content-type': 'application/json' } }, (res) => resolve(res.statusCode!));
+      req.end(JSON.stringify({ query: '{ viewer { userId } }' }));
+    });
+    expect(raw).toBe(403);
+    expect(rebound === null || rebound.status === 403).toBe(true);
+    expect((await post(null)).status).toBe(200); // addressed to 127.0.0.1
   });
 
   it('refuses a WebSocket from another origin, and takes one from a listed origin', async () => {

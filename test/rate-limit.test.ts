@@ -8,7 +8,7 @@ afterAll(() => t.close());
 it('answers HTTP 429 RATE_LIMITED with Retry-After past the per-viewer request limit; others are not affected', async () => {
   const viewer = await t.viewer();
   for (let i = 0; i < 5; i++) expect((await t.request('{ viewer { userId } }', {}, viewer)).status).toBe(200);
-  const response = await t.app.yoga.fetch('http://test/graphql', {
+  const response = await t.app.yoga.fetch('http://localhost/graphql', {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` },
     body: JSON.stringify({ query: '{ viewer { userId } }' }),

@@ -1,14 +1,14 @@
 // Finishing a generated message, written once for everyone who finishes one: the runner at the end of a
 // reply, a forced cancel, and recovery of a message whose instance died. Also the terminal event of a
 // finished message as its row tells it.
-import type { Conversation, Message, PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, type Conversation, type Message, type PrismaClient } from '../generated/prisma/client.ts';
 import type { FinishReason, Usage } from '../models/reply.ts';
 import type { ReasoningPart, StoredToolCall } from './assembled-reply.ts';
 import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
 import { previewOf } from '../messages/store.ts';
 import { countTokens } from '../tokens.ts';
 import type { GenerationEventLog } from '../streams/event-log.ts';
-import type { StreamEvent } from '../streams/events.ts';
+import type { FinishedStatus, StreamEvent } from '../streams/events.ts';
 import type { Logger } from '../logger.ts';
 
 export type Outcome =
@@ -31,6 +31,11 @@ export type FinishedReply = {
 export type Finish = {
   sequenceNumber: number;
   outcome: Outcome;
+  /**
+   * For finishers other than the runner: only if the message has said nothing (heartbeat) for this long,
+   * checked by the database in the same statement, so a runner alive after all keeps its reply.
+   */
+  ifQuietForMs?: number;
 } & ({ reply: FinishedReply; /** Its tokens when the finisher has counted them already. */ tokens?: number } | { keepPersistedContent: true });
 
 /** A message's reply as it was persisted while streaming (recovery and forced cancels finish with it). */
@@ -83,7 +88,7 @@ async function writeFinished(prisma: PrismaClient, messageId: string, conversati
           "promptTokens" = ${usage?.inputTokens ?? null}::int, "completionTokens" = ${usage?.outputTokens ?? null}::int,
           "reasoningTokens" = ${usage?.reasoningTokens ?? null}::int, "cachedPromptTokens" = ${usage?.cachedInputTokens ?? null}::int,
           "completedAt" = ${now}::timestamp(3), "sequenceNumber" = ${sequenceNumber}, "runnerId" = NULL, "heartbeatAt" = NULL
-      WHERE "id" = ${messageId} AND "status" = 'STREAMING'
+      WHERE "id" = ${messageId} AND "status" = 'STREAMING' AND ${quietFor(finish.ifQuietForMs)}
       RETURNING 1
     ), counted AS (
       UPDATE "Conversation"
@@ -94,6 +99,13 @@ async function writeFinished(prisma: PrismaClient, messageId: string, conversati
   return finished;
 }
 
+/** The condition of `ifQuietForMs`, in the database's own time. */
+function quietFor(ms: number | undefined): Prisma.Sql {
+  if (ms === undefined) return Prisma.sql`TRUE`;
+  // Columns hold UTC wall time (as Prisma writes them).
+  return Prisma.sql`("heartbeatAt" IS NULL OR "heartbeatAt" < (now() AT TIME ZONE 'UTC') - make_interval(secs => ${ms / 1000}::double precision))`;
+}
+
 /** Why the model stopped, for a reply that did finish: as the provider said, else by what it holds. */
 function finishReasonOf(outcome: Outcome, reply: FinishedReply): FinishReason | null {
   if (outcome.status === 'FAILED') return 'ERROR';
@@ -101,12 +113,12 @@ function finishReasonOf(outcome: Outcome, reply: FinishedReply): FinishReason | 
   return reply.finishReason ?? (reply.toolCalls.length ? 'TOOL_CALLS' : 'STOP');
 }
 
-async function writeOutcomeOnly(prisma: PrismaClient, messageId: string, { sequenceNumber, outcome }: Finish): Promise<boolean> {
+async function writeOutcomeOnly(prisma: PrismaClient, messageId: string, { sequenceNumber, outcome, ifQuietForMs }: Finish): Promise<boolean> {
   const count = await prisma.$executeRaw`
     UPDATE "Message"
     SET "status" = ${outcome.status}::"MessageStatus", "error" = ${outcome.error}, "completedAt" = ${new Date()}::timestamp(3),
         "sequenceNumber" = ${sequenceNumber}, "runnerId" = NULL, "heartbeatAt" = NULL
-    WHERE "id" = ${messageId} AND "status" = 'STREAMING'`;
+    WHERE "id" = ${messageId} AND "status" = 'STREAMING' AND ${quietFor(ifQuietForMs)}`;
   return count > 0;
 }
 
@@ -123,5 +135,5 @@ export function terminalNumberFor(logged: number | null, message: Pick<Message, 
 export function terminalEventOf(message: Message): StreamEvent {
   const sequenceNumber = Math.max(message.sequenceNumber, 1);
   if (message.status === 'FAILED') return { type: 'failed', sequenceNumber, code: 'PROVIDER_ERROR', error: message.error ?? 'The generation failed.' };
-  return { type: 'completed', sequenceNumber, status: message.status === 'STREAMING' ? 'INTERRUPTED' : message.status };
+  return { type: 'completed', sequenceNumber, status: message.status as FinishedStatus };
 }

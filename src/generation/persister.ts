@@ -74,12 +74,6 @@ export class StreamPersister {
     return new Promise((resolve) => pending.waiters.push({ upTo: sequenceNumber, resolve }));
   }
 
-  /** The text from now on goes in the final write: drop what is pending; the heartbeat goes on. */
-  seal(messageId: string): void {
-    const pending = this.#active.get(messageId);
-    if (pending) Object.assign(pending, { text: '', reasoning: '', toolCalls: null });
-  }
-
   /** The message is finished (or given up): nothing more is written for it. */
   untrack(messageId: string): void {
     const pending = this.#active.get(messageId);
@@ -110,7 +104,7 @@ export class StreamPersister {
         SET "content" = m."content" || v.text,
             "reasoning" = CASE WHEN v.reasoning = '' THEN m."reasoning" ELSE COALESCE(m."reasoning", '') || v.reasoning END,
             "toolCalls" = COALESCE(v.calls::jsonb, m."toolCalls"),
-            "sequenceNumber" = GREATEST(m."sequenceNumber", v.ceiling), "heartbeatAt" = now()
+            "sequenceNumber" = GREATEST(m."sequenceNumber", v.ceiling), "heartbeatAt" = now() AT TIME ZONE 'UTC'
         FROM unnest(${batch.map((b) => b.id)}::text[], ${batch.map((b) => b.text)}::text[], ${batch.map((b) => b.reasoning)}::text[],
                     ${toolCalls}::text[], ${batch.map((b) => b.ceiling)}::int[]) AS v(id, text, reasoning, calls, ceiling)
         WHERE m."id" = v.id AND m."status" = 'STREAMING'`

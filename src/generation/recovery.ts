@@ -49,6 +49,8 @@ export async function recoverAbandonedGenerations(deps: RecoveryDeps, { everyOth
         sequenceNumber: terminalNumberFor(logged, message),
         reply: persistedReply(message),
         outcome: { status: 'INTERRUPTED', error: null },
+        // Checked again as it is written: a runner that spoke since it was read keeps its reply.
+        ifQuietForMs: everyOther ? undefined : message.runnerId === deps.runnerId ? HEARTBEAT_INTERVAL_MS : STALE_AFTER_MS,
       });
       if (done) recovered += 1;
     } catch (err) {

@@ -1,7 +1,7 @@
 // Runs assistant generations on the server, independent of any client: streams the provider's reply into
 // the event log, persists it as it goes (so a crash loses at most one flush interval), and finishes the
 // message as COMPLETED, FAILED, CANCELLED or INTERRUPTED.
-import type { Conversation, PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, type Conversation, type PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ProviderStreams } from '../models/provider-streams.ts';
@@ -138,7 +138,9 @@ export class GenerationRunner {
     // A provider that goes silent (hung upstream) is given up on. Checked on a timer rather than re-armed
     // for every token, which would cost two timer operations per token.
     let lastHeard = Date.now();
-    const silentTooLong = () => Date.now() - lastHeard >= config.providerTimeoutMs;
+    // While the stream waits on the database (its event numbers), the provider's silence is not its own.
+    let waitingOnDatabase = false;
+    const silentTooLong = () => !waitingOnDatabase && Date.now() - lastHeard >= config.providerTimeoutMs;
     const idleCheck = setInterval(() => {
       // After a stall of this thread, this timer can run before the chunks that arrived meanwhile are read;
       // setImmediate runs after the next read of pending I/O, so only real silence counts.
@@ -154,9 +156,11 @@ export class GenerationRunner {
           // Before the part is taken: a part taken is a part streamed, or the stored reply would hold more.
           const reserved = part.kind === 'finish' ? null : this.#persister.reserve(job.messageId, sequenceNumber + 1);
           if (reserved) {
+            waitingOnDatabase = true;
             await Promise.race([reserved, stopped]); // the database is slow or away: the stream waits
-            if (signal.aborted) break reading;
+            waitingOnDatabase = false;
             lastHeard = Date.now();
+            if (signal.aborted) break reading;
           }
           const event = reply.add(part);
           if (!event) continue;
@@ -183,8 +187,9 @@ export class GenerationRunner {
       }
       if (running.stopReason === 'timeout') metrics.providerFailed(job.model, 'timeout');
     } finally {
+      // Until the final write is done, what is pending is still flushed: if that write has to give way to
+      // one that keeps the persisted text (or to recovery), the text is there.
       clearInterval(idleCheck);
-      this.#persister.seal(job.messageId);
     }
     const tokens = reply.usage?.outputTokens ?? (await countTokens(reply.countedText));
     try {
@@ -208,12 +213,14 @@ export class GenerationRunner {
     const { log } = this.#deps;
     for (let attempt = 1; ; attempt++) {
       try {
-        await finishGeneration(this.#deps, job, finish);
+        const finished = await finishGeneration(this.#deps, job, finish);
+        // Ended by someone else meanwhile (recovery or a forced stop, after a long outage): this reply is lost.
+        if (!finished) log.warn({ messageId: job.messageId }, 'the message was finished by another while its runner held the reply');
         if (attempt > 1) log.info({ messageId: job.messageId, attempts: attempt }, 'generation finished after retries');
         return;
       } catch (err) {
         if (attempt === 1) log.warn({ err, messageId: job.messageId }, 'could not finish the generation; retrying');
-        if (attempt >= FULL_FINISH_ATTEMPTS && (await this.#finishFailed(job, finish.sequenceNumber))) return;
+        if (attempt >= FULL_FINISH_ATTEMPTS && isRefusal(err) && (await this.#finishFailed(job, finish.sequenceNumber))) return;
       }
       if (this.#givingUp) {
         log.error({ messageId: job.messageId }, 'gave up finishing the generation at shutdown; recovery will end it with its persisted text');
@@ -233,6 +240,11 @@ export class GenerationRunner {
       return false;
     }
   }
+}
+
+/** The database answered and refused the statement (not an outage): a retry of the same cannot succeed. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code.startsWith('P2');
 }
 
 /** Resolves when the signal aborts. */

@@ -4,9 +4,12 @@ import type { Message } from '../generated/prisma/client.ts';
 import type { GenerationStopDeps } from '../services.ts';
 import { isTerminal } from '../streams/events.ts';
 import { finishGeneration, persistedReply, terminalNumberFor } from './finish.ts';
+import { HEARTBEAT_INTERVAL_MS } from './persister.ts';
 
 /** How long a stop waits for the runner to end the message before it finishes the message itself. */
 const STOP_WAIT_MS = 5_000;
+/** Attempts at finishing a message whose runner does not answer, a wait apart. */
+const FORCED_STOP_ROUNDS = 3;
 
 /** Cancels the conversation's running generation, if any, and waits for it to end. */
 export async function stopActiveGeneration(deps: GenerationStopDeps, conversationId: string): Promise<void> {
@@ -20,15 +23,20 @@ export async function stopGeneration(deps: GenerationStopDeps, message: Pick<Mes
   // The instance running it, this one or another, aborts it and finishes the message.
   if (!deps.generation.cancel(message.id)) deps.pubsub.publish('generation:cancel', message.id);
   if (await terminal) return;
-  // Nobody finished it in time (its instance is gone): finish it here with what was persisted.
-  const current = await deps.prisma.message.findUnique({ where: { id: message.id }, include: { conversation: { select: { id: true, orgId: true, userId: true } } } });
-  if (!current || current.status !== 'STREAMING') return;
-  const logged = await deps.eventLog.lastSequenceNumber(message.id);
-  await finishGeneration(deps, { messageId: message.id, conversation: current.conversation }, {
-    sequenceNumber: terminalNumberFor(logged, current),
-    reply: persistedReply(current),
-    outcome: { status: 'CANCELLED', error: null },
-  });
+  // Nobody finished it in time. Its instance may be gone: then it is finished here with what was
+  // persisted, once its heartbeat has been quiet long enough to tell it from a runner that is only slow.
+  for (let round = 0; round < FORCED_STOP_ROUNDS; round++) {
+    const current = await deps.prisma.message.findUnique({ where: { id: message.id }, include: { conversation: { select: { id: true, orgId: true, userId: true } } } });
+    if (!current || current.status !== 'STREAMING') return;
+    const logged = await deps.eventLog.lastSequenceNumber(message.id);
+    const finished = await finishGeneration(deps, { messageId: message.id, conversation: current.conversation }, {
+      sequenceNumber: terminalNumberFor(logged, current),
+      reply: persistedReply(current),
+      outcome: { status: 'CANCELLED', error: null },
+      ifQuietForMs: HEARTBEAT_INTERVAL_MS + STOP_WAIT_MS / 2,
+    });
+    if (finished || (await waitForTerminal(deps, message.id, STOP_WAIT_MS))) return;
+  }
 }
 
 /** True once the message's stream has ended (or it is no longer STREAMING), false after timeoutMs. */
@@ -41,7 +49,7 @@ async function waitForTerminal(deps: GenerationStopDeps, messageId: string, time
   const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
   const ended = (async () => {
     for await (const event of events) if (isTerminal(event)) return true;
-    return true;
+    return false; // the log ended without its end (expired, or its writer gone)
   })();
   try {
     return await Promise.race([ended, timeout]);

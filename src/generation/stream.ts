@@ -24,6 +24,7 @@ const LOG_SETTLE_MS = 15_000;
  * event alone, built from the database, which carries the whole message.
  */
 export async function openMessageStream(deps: StreamDeps, messageId: string, after: number): Promise<AsyncIterable<MessageStreamPayload>> {
+  if (!Number.isInteger(after) || after < -1) throw invalidField('afterSequenceNumber', 'must be an event number (0 or more), or -1 for all');
   const message = await findOwnMessage(deps, messageId);
   if (message.role !== 'ASSISTANT') throw invalidField('messageId', 'only assistant messages have a stream');
   return followMessage(deps, messageId, after);

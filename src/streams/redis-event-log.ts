@@ -10,7 +10,7 @@
 //
 // Reading: catch up with XRANGE, then follow live entries through one blocking XREAD per instance that
 // watches every stream its subscribers wait on.
-import type { Redis } from 'ioredis';
+import { ReplyError, type Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
 import type { RedisConnections } from '../redis.ts';
 import type { GenerationEventLog } from './event-log.ts';
@@ -53,12 +53,13 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
       try {
         await end();
       } catch (err) {
-        void retryFor(ORPHAN_END_RETRY_MS, end).catch(() => log.warn({ messageId }, 'gave up adding the end of an orphaned stream to redis'));
+        const until = Date.now() + ORPHAN_END_RETRY_MS;
+        void whileRedisAway(end, { giveUp: () => Date.now() > until, pauseMs: 250 }).catch(() => log.warn({ messageId }, 'gave up adding the end of an orphaned stream to redis'));
         throw err;
       }
     },
     async read(messageId, after) {
-      const first = await retrying(() => readRange(redis.commands, messageId, after), log);
+      const first = await whileRedisAway(() => readRange(redis.commands, messageId, after), { log });
       if (first.length === 0 && (await isGone(messageId))) return null;
       return follow(messageId, after, first);
     },
@@ -74,7 +75,7 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
 
   /** No log for the message: not being written here, and no stream in Redis (never was, or expired). */
   async function isGone(messageId: string): Promise<boolean> {
-    return !writer.has(messageId) && !(await retrying(() => redis.commands.exists(keyOf(messageId)), log));
+    return !writer.has(messageId) && !(await whileRedisAway(() => redis.commands.exists(keyOf(messageId)), { log }));
   }
 
   /**
@@ -105,7 +106,7 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
           if (batch.length) continue;
           if (!live.caughtUp(cursor)) {
             // Behind what this instance keeps (joined late, or the entries went by before it watched): Redis.
-            batch = await retrying(() => readRange(redis.commands, messageId, cursor), log);
+            batch = await whileRedisAway(() => readRange(redis.commands, messageId, cursor), { log, giveUp: () => stopped });
             if (batch[0]?.sequenceNumber === cursor + 1) continue;
             if (batch.length) return; // not in Redis (yet): the caller waits and reads again
           }
@@ -116,7 +117,7 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
           wake = null;
           if (woken || stopped) continue;
           // Quiet for a while: look at Redis directly (a wake-up lost in an outage, or the stream expired).
-          batch = await retrying(() => readRange(redis.commands, messageId, cursor), log);
+          batch = await whileRedisAway(() => readRange(redis.commands, messageId, cursor), { log, giveUp: () => stopped });
           if (batch.length === 0 && (await isGone(messageId))) return;
         }
       } finally {
@@ -155,27 +156,20 @@ async function lastInRedis(redis: Redis, messageId: string): Promise<number | nu
   return last ? sequenceOf(last[0]) : null;
 }
 
-/** Tries `operation` again with growing pauses until it succeeds; rejects once `ms` have gone by. */
-async function retryFor<T>(ms: number, operation: () => Promise<T>): Promise<T> {
-  const until = Date.now() + ms;
-  for (let attempt = 0; ; attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, 5_000)));
-    try {
-      return await operation();
-    } catch (err) {
-      if (Date.now() > until) throw err;
-    }
-  }
-}
-
-/** Redis being away pauses a reader; it goes on where it was once Redis answers again. */
-async function retrying<T>(operation: () => Promise<T>, log: Logger): Promise<T> {
+/**
+ * `operation`, tried again with growing pauses while Redis is away (a connection error), until `giveUp()`
+ * says to stop (a reader that was returned, a deadline): then, or on an error Redis answered with (a
+ * command it refuses, which no retry mends), the error is thrown.
+ */
+async function whileRedisAway<T>(operation: () => Promise<T>, { log, giveUp = () => false, pauseMs = 100 }: { log?: Logger; giveUp?: () => boolean; pauseMs?: number }): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await operation();
     } catch (err) {
-      if (attempt === 0) log.warn({ err }, 'redis read failed; retrying');
-      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 2000)));
+      if (err instanceof ReplyError || giveUp()) throw err;
+      if (attempt === 0) log?.warn({ err }, 'redis unreachable; retrying');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pauseMs * 2 ** attempt, 5_000)));
+      if (giveUp()) throw err;
     }
   }
 }
