@@ -23,6 +23,7 @@ import { createRateLimiter } from './rate-limit.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { startTracing } from './observability/tracing.ts';
 import { loadPersistedOperations, type PersistedOperations } from './persisted-operations.ts';
+import { OpenConnections, useSseLimits } from './connection-limits.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 export type Readiness = { ready: boolean; checks: Record<string, boolean> };
@@ -32,6 +33,8 @@ export type App = {
   yoga: GraphQLHandler;
   /** The only operations accepted, when PERSISTED_OPERATIONS is set. */
   persistedOperations: PersistedOperations | null;
+  /** Long-lived connections per viewer (WebSockets and SSE subscriptions). */
+  connections: OpenConnections;
   /** Database (and Redis) answering, and not shutting down. */
   readiness(): Promise<Readiness>;
   /** Stops taking new generations; lets running ones finish within the grace period, then interrupts them. */
@@ -56,6 +59,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
   // Before the database opens, so that its client is instrumented.
   const tracing = await startTracing(config.tracing, spanExporter);
   const metrics = createMetrics();
+  const connections = new OpenConnections(config.webSocketLimits.socketsPerUser);
   const database = await openDatabase(config.databaseUrl, { log, onQuery, poolSize: config.databasePoolSize });
   const prisma = database.prisma;
   const retentionMs = config.generation.streamRetentionMs;
@@ -120,8 +124,9 @@ export async function createApp(config: Config, { log = createLogger(config), on
 
   return {
     services,
-    yoga: createGraphQLHandler(services, { plugins: tracing?.plugins ?? [], persistedOperations, renderGraphiQL: await loadGraphiQL(config.graphiql) }),
+    yoga: createGraphQLHandler(services, { plugins: [...(tracing?.plugins ?? []), useSseLimits(connections)], persistedOperations, renderGraphiQL: await loadGraphiQL(config.graphiql) }),
     persistedOperations,
+    connections,
     async readiness() {
       const databaseUp = await withTimeout(prisma.$queryRaw`SELECT 1`, 2000).then(() => true, () => false);
       const checks: Record<string, boolean> = { database: databaseUp, accepting: generation.accepting };

@@ -31,10 +31,18 @@ export type AppServices = {
 };
 
 export type ServiceContext = AppServices & { viewer: Viewer };
-export type Context = ServiceContext & { loaders: Loaders };
+export type Context = ServiceContext & {
+  loaders: Loaders;
+  /** The costly fields this request has resolved (each may be resolved once: schema/costly.ts). */
+  costly: Set<string>;
+  /** Set while a subscription's events resolve: costly fields are not resolved for every event. */
+  inSubscriptionEvent: boolean;
+  /** Characters of stored text (message content, reasoning) this response holds so far. */
+  textCharacters: number;
+};
 
 export function createContext(services: AppServices, viewer: Viewer): Context {
-  return { ...services, viewer, loaders: createLoaders(services.prisma, viewer) };
+  return { ...services, viewer, loaders: createLoaders(services.prisma, viewer), costly: new Set(), inSubscriptionEvent: false, textCharacters: 0 };
 }
 
 /**
@@ -43,4 +51,6 @@ export function createContext(services: AppServices, viewer: Viewer): Context {
  */
 export function refreshLoaders(ctx: Context): void {
   ctx.loaders = createLoaders(ctx.prisma, ctx.viewer);
+  ctx.inSubscriptionEvent = true;
+  ctx.textCharacters = 0; // each event is a response of its own
 }

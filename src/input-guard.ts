@@ -1,7 +1,8 @@
 // Values no field of this API accepts, refused before any resolver runs, for every operation alike (HTTP,
-// SSE and WebSocket): strings holding NUL, which PostgreSQL cannot store in text or JSON, and values nested
-// deeper than any input needs, which recursive code further on (JSON.stringify, hashing) would overflow on.
-// One walk over the operation's variables and literals, iterative, linear in their size.
+// SSE and WebSocket): strings holding NUL, which PostgreSQL cannot store in text or JSON; strings that are
+// not Unicode (a lone surrogate, which JSON columns refuse and text columns would garble); and values
+// nested deeper than any input needs, which recursive code further on (the GraphQL parser, JSON.stringify,
+// hashing) would overflow on. Walks that are iterative and linear in the size of what they look at.
 import { Kind, visit, type ASTNode, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { badUserInput, type FieldError } from './errors.ts';
@@ -9,15 +10,55 @@ import { badUserInput, type FieldError } from './errors.ts';
 /** Nesting of input values: objects and lists, JSON included (tool schemas, metadata). */
 export const MAX_INPUT_DEPTH = 64;
 
+/** Brackets and braces nested in a document: the parser recurses on each. */
+export const MAX_DOCUMENT_NESTING = 128;
+
 export function useInputGuard(): Plugin {
   const refuse = ({ args, setResultAndStopExecution }: { args: { document: DocumentNode; variableValues?: unknown }; setResultAndStopExecution: (result: any) => void }) => {
     const problem = variablesProblem(args.variableValues) ?? literalsProblem(args.document);
     if (problem) setResultAndStopExecution({ errors: [badUserInput(`${problem.field}: ${problem.message}`, [problem])] });
   };
-  return { onExecute: refuse, onSubscribe: refuse };
+  return {
+    // Before the parser sees the text: a list literal nested a few thousand deep overflows its stack.
+    onParse({ params }) {
+      const source = typeof params.source === 'string' ? params.source : params.source.body;
+      if (nestingOf(source) > MAX_DOCUMENT_NESTING) throw badUserInput(`The document is nested more than ${MAX_DOCUMENT_NESTING} levels deep`);
+    },
+    onExecute: refuse,
+    onSubscribe: refuse,
+  };
+}
+
+/** The deepest nesting of ( [ { in a GraphQL document, strings and comments skipped: one pass. */
+export function nestingOf(source: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '#') {
+      while (i < source.length && source[i] !== '\n' && source[i] !== '\r') i++;
+    } else if (c === '"') {
+      const block = source.startsWith('"""', i);
+      for (i += block ? 3 : 1; i < source.length; i++) {
+        if (source[i] === '\\') i++;
+        else if (block ? source.startsWith('"""', i) : source[i] === '"') {
+          if (block) i += 2;
+          break;
+        }
+      }
+    } else if (c === '(' || c === '[' || c === '{') deepest = Math.max(deepest, ++depth);
+    else if (c === ')' || c === ']' || c === '}') depth--;
+  }
+  return deepest;
 }
 
 const NUL = 'must not contain NUL characters (\\u0000)';
+const NOT_UNICODE = 'must be Unicode text (it holds a lone surrogate)';
+/** With the u flag a surrogate pair is one code point: only a lone surrogate matches. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/** What is wrong with a string, if anything. */
+const stringProblem = (value: string) => (value.includes('\0') ? NUL : LONE_SURROGATE.test(value) ? NOT_UNICODE : null);
 const TOO_DEEP = `must not be nested more than ${MAX_INPUT_DEPTH} levels deep`;
 
 /** The first bad value in the variables, named by its path from the variable: `input.metadata.key`. */
@@ -27,7 +68,8 @@ export function variablesProblem(variables: unknown): FieldError | null {
   while (stack.length) {
     const { value, path, depth } = stack.pop()!;
     if (typeof value === 'string') {
-      if (value.includes('\0')) return { field: path, message: NUL };
+      const problem = stringProblem(value);
+      if (problem) return { field: path, message: problem };
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
@@ -37,7 +79,8 @@ export function variablesProblem(variables: unknown): FieldError | null {
       continue;
     }
     for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\0')) return { field: path, message: `keys ${NUL}` };
+      const problem = stringProblem(key);
+      if (problem) return { field: path, message: `keys ${problem}` };
       stack.push({ value: item, path: `${path}.${key}`, depth: depth + 1 });
     }
   }
@@ -66,7 +109,8 @@ export function literalsProblem(document: DocumentNode): FieldError | null {
     [Kind.LIST]: deeper,
     [Kind.OBJECT]: deeper,
     [Kind.STRING](node, _key, _parent, _path, ancestors) {
-      if (!problem && node.value.includes('\0')) problem = { field: pathOf(ancestors, node) || 'argument', message: NUL };
+      const found = problem ? null : stringProblem(node.value);
+      if (found) problem = { field: pathOf(ancestors, node) || 'argument', message: found };
     },
   });
   return problem;

@@ -39,25 +39,28 @@ export function createLoaders(prisma: PrismaClient, viewer: Viewer): Loaders {
 
 const byJson = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
 
+/** The row of each key, in the keys' order (null for none): one pass over the rows, not one per key. */
+function inOrder<R>(keys: readonly string[], rows: R[], keyOf: (row: R) => string): (R | null)[] {
+  const byKey = new Map(rows.map((row) => [keyOf(row), row]));
+  return keys.map((key) => byKey.get(key) ?? null);
+}
+
 function buildLoaders(prisma: PrismaClient, viewer: Viewer) {
   return {
     /** The viewer's conversations by id (null for another owner's or a missing one). */
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
-      const rows = await prisma.conversation.findMany({ where: { id: { in: [...ids] }, ...ownConversations(viewer) } });
-      return ids.map((id) => rows.find((row) => row.id === id) ?? null);
+      return inOrder(ids, await prisma.conversation.findMany({ where: { id: { in: [...ids] }, ...ownConversations(viewer) } }), (row) => row.id);
     }),
     chatSession: new DataLoader<string, ChatSession | null>(async (ids) => {
-      const rows = await prisma.chatSession.findMany({ where: { id: { in: [...ids] }, ...inOwnConversation(viewer) } });
-      return ids.map((id) => rows.find((row) => row.id === id) ?? null);
+      return inOrder(ids, await prisma.chatSession.findMany({ where: { id: { in: [...ids] }, ...inOwnConversation(viewer) } }), (row) => row.id);
     }),
     message: new DataLoader<string, Message | null>(async (ids) => {
-      const rows = await prisma.message.findMany({ where: { id: { in: [...ids] }, ...inOwnConversation(viewer) } });
-      return ids.map((id) => rows.find((row) => row.id === id) ?? null);
+      return inOrder(ids, await prisma.message.findMany({ where: { id: { in: [...ids] }, ...inOwnConversation(viewer) } }), (row) => row.id);
     }),
     /** The STREAMING assistant message of each conversation, if any. */
     activeGeneration: new DataLoader<string, Message | null>(async (conversationIds) => {
       const rows = await prisma.message.findMany({ where: { conversationId: { in: [...conversationIds] }, status: 'STREAMING' } });
-      return conversationIds.map((id) => rows.find((row) => row.conversationId === id) ?? null);
+      return inOrder(conversationIds, rows, (row) => row.conversationId);
     }),
     messagePage: new DataLoader<MessagePageKey, Message[], string>((keys) => loadMessagePages(prisma, keys), byJson),
     chatSessionPage: new DataLoader<ChatSessionPageKey, ChatSession[], string>((keys) => loadChatSessionPages(prisma, keys), byJson),

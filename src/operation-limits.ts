@@ -1,11 +1,14 @@
-// Rules about whole operations, for every transport: each mutation field of a request counts against the
-// viewer's request limit (thirty aliased mutations are thirty requests, not one), and `chat`, a write,
-// is refused over GET as mutations are (a link or an <img> must not start a generation).
+// Rules about whole operations, for every transport: at most ten mutation fields in a request, each of them
+// counted against the viewer's request limit (ten aliased mutations are ten requests, not one), and `chat`,
+// a write, is refused over GET as mutations are (a link or an <img> must not start a generation).
 import { getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { Viewer } from './auth.ts';
-import { isGraphQLError } from './errors.ts';
+import { badUserInput, isGraphQLError } from './errors.ts';
 import type { RateLimiter } from './rate-limit.ts';
+
+/** Mutation fields in one request: a batch of a client's own writes, not a way around the body limit. */
+export const MAX_MUTATIONS_PER_REQUEST = 10;
 
 /** Subscriptions that write: refused over GET. */
 const WRITING_SUBSCRIPTIONS = new Set(['chat']);
@@ -18,6 +21,9 @@ export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
       const operation = getOperationAST(args.document, args.operationName);
       if (operation?.operation !== 'mutation') return;
       const fields = rootFields(args.document, operation.selectionSet);
+      if (fields.length > MAX_MUTATIONS_PER_REQUEST) {
+        return setResultAndStopExecution({ errors: [badUserInput(`A request holds at most ${MAX_MUTATIONS_PER_REQUEST} mutations; this one holds ${fields.length}`)] });
+      }
       if (fields.length <= 1) return; // the request itself was counted when its context was made
       try {
         await rateLimiter.request((args.contextValue as unknown as OperationContext).viewer, fields.length - 1);

@@ -56,7 +56,7 @@ export async function startServer(app: App, { host, port }: { host: string; port
   };
 
   // WebSocket upgrades are taken from every listener below (noServer), on the GraphQL path only.
-  const webSockets = createGraphQLWebSocketServer({ yoga, services, persistedOperations: app.persistedOperations }, MAX_BODY_BYTES);
+  const webSockets = createGraphQLWebSocketServer({ yoga, services, persistedOperations: app.persistedOperations, connections: app.connections }, MAX_BODY_BYTES);
   const wsServer = webSockets.wsServer;
 
   const servers = await listen(handleRequest, wsServer, origins, host, port);

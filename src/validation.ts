@@ -29,7 +29,7 @@ export function checkContent(content: string, maxChars: number, field = 'content
 }
 
 export function checkModel(models: ModelRegistry, model: string, field = 'model'): void {
-  if (!models.has(model)) throw invalidField(field, `unknown model "${model}"; see Query.models`);
+  if (!models.has(model)) throw invalidField(field, `unknown model "${model.length > 100 ? `${model.slice(0, 100)}…` : model}"; see Query.models`);
 }
 
 export function checkIdempotencyKey(key: string | null | undefined): void {

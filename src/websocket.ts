@@ -3,14 +3,14 @@
 // connection live here: sockets per viewer, subscriptions per socket, a token's expiry; and what refuses one
 // operation (a limit, bad input) answers it with errors and keeps the socket.
 import { randomUUID } from 'node:crypto';
-import type { ExecutionArgs } from 'graphql';
+import { getOperationAST, type ExecutionArgs } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { AppServices } from './context.ts';
 import type { GraphQLHandler } from './yoga.ts';
 import type { Viewer } from './auth.ts';
-import { ownerKey } from './access.ts';
-import { isGraphQLError, rateLimitedError, withContractCode } from './errors.ts';
+import { runAt, type OpenConnections } from './connection-limits.ts';
+import { badUserInput, isGraphQLError, rateLimitedError, withContractCode } from './errors.ts';
 import { errorCodes } from './observability/operations.ts';
 import { withRequest } from './observability/request-context.ts';
 import { persistedQueryFor, type PersistedOperations } from './persisted-operations.ts';
@@ -18,19 +18,18 @@ import { persistedQueryFor, type PersistedOperations } from './persisted-operati
 /** graphql-ws' close code for a client that asks too much of a server (its "too many initialisation requests"). */
 const TOO_MANY = 4429;
 
-type Extra = { socket: WebSocket; viewer?: Viewer; counted?: string; expiry?: NodeJS.Timeout };
+type Extra = { socket: WebSocket; viewer?: Viewer; counted?: boolean; expiry?: NodeJS.Timeout };
 /** What onSubscribe hands to execute/subscribe besides the arguments: the envelop's own, and the request id. */
 type Root = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown; requestId: string };
 
 export type GraphQLWebSocketServer = { wsServer: WebSocketServer; dispose(): Promise<void> };
 
 export function createGraphQLWebSocketServer(
-  { yoga, services, persistedOperations }: { yoga: GraphQLHandler; services: AppServices; persistedOperations: PersistedOperations | null },
+  { yoga, services, persistedOperations, connections }: { yoga: GraphQLHandler; services: AppServices; persistedOperations: PersistedOperations | null; connections: OpenConnections },
   maxPayload: number,
 ): GraphQLWebSocketServer {
   const { config, metrics } = services;
-  const { subscriptionsPerSocket, socketsPerUser } = config.webSocketLimits;
-  const openSockets = new Map<string, number>(); // per viewer, on this instance
+  const { subscriptionsPerSocket } = config.webSocketLimits;
   const wsServer = new WebSocketServer({ noServer: true, maxPayload });
 
   const handle = useServer<Record<string, unknown>, Extra>(
@@ -46,28 +45,23 @@ export function createGraphQLWebSocketServer(
         }
         // Closed while its token was checked: onClose has run already, so nothing may be counted for it now.
         if (extra.socket.readyState !== extra.socket.OPEN) return false;
-        const key = ownerKey(viewer);
-        const open = openSockets.get(key) ?? 0;
-        if (open >= socketsPerUser) {
-          extra.socket.close(TOO_MANY, `Too many open connections for this user (at most ${socketsPerUser})`);
+        if (!connections.open(viewer)) {
+          extra.socket.close(TOO_MANY, connections.tooMany().message);
           return false;
         }
-        openSockets.set(key, open + 1);
         metrics.socketOpened();
-        extra.counted = key;
+        extra.counted = true;
         extra.viewer = viewer;
         // A connection lives no longer than its token: at `exp` it is closed as a bad token would be.
-        if (viewer.expiresAt !== undefined) extra.expiry = closeAt(viewer.expiresAt, () => extra.socket.close(4403, 'The token has expired'));
+        if (viewer.expiresAt !== undefined) extra.expiry = runAt(viewer.expiresAt, () => extra.socket.close(4403, 'The token has expired'));
         return true;
       },
       onClose: (ctx) => {
         const extra = ctx.extra;
         clearTimeout(extra.expiry);
-        if (extra.counted === undefined) return;
-        const left = (openSockets.get(extra.counted) ?? 1) - 1;
-        if (left > 0) openSockets.set(extra.counted, left);
-        else openSockets.delete(extra.counted);
-        extra.counted = undefined;
+        if (!extra.counted || !extra.viewer) return;
+        connections.close(extra.viewer);
+        extra.counted = false;
         metrics.socketClosed();
       },
       onSubscribe: async (ctx, _id, params) => {
@@ -86,9 +80,11 @@ export function createGraphQLWebSocketServer(
         let contextValue;
         try {
           document = parse(persistedOperations ? persistedQueryFor(persistedOperations, params) : params.query);
+          if (!getOperationAST(document, params.operationName)) return [badUserInput('The document has no operation of that name, or several and no operationName')];
           contextValue = await contextFactory(); // counts the operation against the viewer's rate limit
         } catch (error) {
           if (isGraphQLError(error)) return [withContractCode(error)];
+          if (document === undefined) return [badUserInput(`The document cannot be parsed: ${(error as Error).message}`)];
           throw error;
         }
         const args: ExecutionArgs = {
@@ -130,12 +126,6 @@ export function createGraphQLWebSocketServer(
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
   };
-}
-
-/** Runs `action` at `time` (epoch ms), however far away: timers hold at most about 24 days. */
-function closeAt(time: number, action: () => void): NodeJS.Timeout {
-  const wait = time - Date.now();
-  return setTimeout(() => (Date.now() >= time ? action() : closeAt(time, action)), Math.max(0, Math.min(wait, 2 ** 31 - 1)));
 }
 
 /** graphql-ws clients send `{ authorization: "Bearer <JWT>" }` as connection params. */

@@ -2,7 +2,7 @@
 // text; tool calls have a size; text that looks like a tokenizer's special token is only text.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
-import { appendMessage, createConversation, expectErrorCode, startTestApp, type TestApp } from './helpers.ts';
+import { appendMessage, createConversation, expectErrorCode, startTestApp, subscribe, waitFor, waitForMessageStatus, wsClient, type TestApp } from './helpers.ts';
 import { CHUNK_CHARS, countTokens } from '../src/tokens.ts';
 
 let t: TestApp;
@@ -84,4 +84,52 @@ describe('tool calls', () => {
     const after = await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer);
     expect(after.conversation.messageCount).toBe(0);
   });
+});
+
+describe('what a response may cost', () => {
+  let small: TestApp;
+  beforeAll(async () => {
+    small = await startTestApp({ CONTEXT_MAX_TOKENS: '4000', ECHO_DELAY_MS: '0' });
+  });
+  afterAll(() => small.close());
+
+  it("counts the prompt with the server's own token counts, not a client's tokens: 0", async () => {
+    const viewer = await small.viewer();
+    const c = await createConversation(small, viewer, { model: 'builtin:echo' });
+    const long = 'word '.repeat(3000); // some 3,000 tokens
+    for (let i = 0; i < 4; i++) await appendMessage(small, viewer, c.id, { content: long, tokens: 0 });
+    const { conversation } = await small.gql(`query($id: ID!) { conversation(id: $id) { contextWindow(maxTokens: 4000) { id } } }`, { id: c.id }, viewer);
+    expect(conversation.contextWindow.length).toBeLessThanOrEqual(1);
+    const { sendMessage } = await small.gql(`mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "hi" }) { assistantMessage { id } } }`, { c: c.id }, viewer);
+    await waitForMessageStatus((q, v) => small.gql(q, v, viewer), sendMessage.assistantMessage.id, 'COMPLETED');
+    const { node } = await small.gql(`query($id: ID!) { node(id: $id) { ... on Message { usage { promptTokens } } } }`, { id: sendMessage.assistantMessage.id }, viewer);
+    expect(node.usage.promptTokens).toBeLessThanOrEqual(4000);
+  });
+
+  it('refuses a costly field in every event of a subscription, and keeps the subscription', async () => {
+    const server = await small.listen();
+    const viewer = await small.viewer();
+    const c = await createConversation(small, viewer);
+    const client = wsClient(server, viewer);
+    const events = subscribe(client, `subscription { conversationsChanged { type conversation { contextWindow(maxTokens: 10) { id } } } }`);
+    await waitFor(async () => {
+      await small.gql(`mutation($id: ID!) { updateConversation(input: { id: $id, title: "t" }) { conversation { id } } }`, { id: c.id }, viewer);
+      return events.results.length > 0;
+    }, 'an event');
+    expect(events.results[0].errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(events.results[0].data?.conversationsChanged.type).toBe('CONVERSATION_UPDATED');
+    expect(events.completed).toBe(false);
+    await client.dispose();
+  });
+
+  it('refuses to carry more than 8,000,000 characters of messages in one response', async () => {
+    const viewer = await small.viewer();
+    const c = await createConversation(small, viewer);
+    const full = 'a'.repeat(100_000);
+    const append = `mutation($c: ID!, $t: String!) { ${Array.from({ length: 9 }, (_, i) => `m${i}: appendMessage(input: { conversationId: $c, role: USER, content: $t, tokens: 1 }) { message { id } }`).join(' ')} }`;
+    for (let i = 0; i < 9; i++) await small.gql(append, { c: c.id, t: full }, viewer);
+    const { body } = await small.request(`query($id: ID!) { conversation(id: $id) { messages(first: 81) { edges { node { content } } } } }`, { id: c.id }, viewer);
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(body.errors?.[0]?.message).toContain('8000000 characters');
+  }, 60_000);
 });

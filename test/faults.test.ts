@@ -59,6 +59,47 @@ describe('PostgreSQL away as a reply ends', () => {
   }, 60_000);
 });
 
+describe('PostgreSQL away while a long reply streams', () => {
+  let database: Awaited<ReturnType<typeof createScratchDatabase>>;
+  let proxy: TcpProxy;
+  let t: TestApp;
+  let server: RunningServer;
+  beforeAll(async () => {
+    database = await createScratchDatabase();
+    const admin = new URL(ADMIN_DATABASE_URL);
+    proxy = await startTcpProxy({ host: admin.hostname, port: Number(admin.port || 5432) });
+    const url = new URL(database.url);
+    url.port = String(proxy.port);
+    t = await startTestApp({ DATABASE_URL: url.toString(), ECHO_DELAY_MS: '1', CONTEXT_MAX_TOKENS: '200000' });
+    server = await t.listen();
+  });
+  afterAll(async () => {
+    await t?.close();
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  it('pauses at the event numbers the database holds, and goes on, gapless, when it is back', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const text = words(2500);
+    const { assistantMessage } = (await t.gql(SEND, { c: c.id, t: text }, viewer)).sendMessage;
+    const client = wsClient(server, viewer);
+    const stream = subscribe(client, STREAM, { id: assistantMessage.id });
+    await stream.next(100);
+    proxy.cut();
+    await new Promise((resolve) => setTimeout(resolve, 2_500)); // longer than the reply takes with the database up
+    const duringOutage = stream.results.length;
+    proxy.restore();
+    // No event was delivered past the numbers the database had reserved (a block of 1,000 at the start).
+    expect(duringOutage).toBeLessThanOrEqual(1_001);
+    const events = (await stream.all(60_000)).map((r) => r.data.messageStream);
+    expect(events.map((e) => e.sequenceNumber)).toEqual(events.map((_, i) => i));
+    expect(events.at(-1)).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'COMPLETED', content: text } });
+    await client.dispose();
+  }, 90_000);
+});
+
 describe('on the embedded database', () => {
   let t: TestApp;
   let server: RunningServer;

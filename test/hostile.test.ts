@@ -83,6 +83,16 @@ const cases = (): Case[] => [
   ['metadata nested 10,000 deep', `mutation($m: JSON) { createConversation(input: { metadata: $m }) { conversation { id } } }`, { m: nested(10_000) }],
   ['tool calls nested 10,000 deep', `mutation($c: ID!, $x: JSON) { appendMessage(input: { conversationId: $c, role: ASSISTANT, content: "", toolCalls: $x }) { message { id } } }`, { c: conversationId, x: nested(10_000) }],
   ['a literal nested 100 deep', `mutation { createConversation(input: { metadata: ${'{a:['.repeat(50)}1${']}'.repeat(50)} }) { conversation { id } } }`],
+  ['a list literal nested 2,000 deep', `{ conversations(filter: { search: ${'['.repeat(2000)}"a"${']'.repeat(2000)} }) { totalCount } }`],
+  // text that is not Unicode
+  ['a lone surrogate in metadata', `mutation($m: JSON) { createConversation(input: { metadata: $m }) { conversation { id } } }`, { m: { a: '\ud800' } }],
+  ['a lone surrogate in content', `mutation($c: ID!, $t: String!) { appendMessage(input: { conversationId: $c, role: USER, content: $t }) { message { id } } }`, { c: conversationId, t: 'x\udc00y' }],
+  ['a lone surrogate in a metadata key', `mutation($m: JSON) { createConversation(input: { metadata: $m }) { conversation { id } } }`, { m: { ['k\ud83d']: 1 } }],
+  // costly fields multiplied
+  ['contextWindow twice', `query($id: ID!) { conversation(id: $id) { a: contextWindow(maxTokens: 10) { id } b: contextWindow(maxTokens: 20) { id } } }`, { id: conversationId }],
+  ['contextWindow in a list', `query($id: ID!) { conversation(id: $id) { messages(first: 5) { edges { node { conversation { contextWindow(maxTokens: 5) { id } } } } } } }`, { id: conversationId }],
+  ['contextWindow of too many tokens', `query($id: ID!) { conversation(id: $id) { contextWindow(maxTokens: 1000001) { id } } }`, { id: conversationId }],
+  ['a search twice', `{ a: conversations(filter: { search: "xy" }) { totalCount } b: conversations(filter: { search: "xz" }) { totalCount } }`],
   // numbers
   ['first beyond Int', `query($n: Int) { conversations(first: $n) { totalCount } }`, { n: 3_000_000_000 }],
   ['tokens beyond Int', `mutation($c: ID!, $n: Int) { appendMessage(input: { conversationId: $c, role: USER, content: "x", tokens: $n }) { message { id } } }`, { c: conversationId, n: 1e10 }],
@@ -117,6 +127,8 @@ describe('over WebSocket', () => {
     ['NUL in chat content', `subscription($c: ID!, $t: String!) { chat(input: { conversationId: $c, content: $t }) { sequenceNumber } }`, () => ({ c: conversationId, t: NUL })],
     ['an unknown type in messageStream', `subscription($id: ID!) { messageStream(messageId: $id) { sequenceNumber } }`, () => ({ id: globalId('Nope', '1') })],
     ['NUL in a conversationEvents id', `subscription($id: ID!) { conversationEvents(conversationId: $id) { type } }`, () => ({ id: globalId('Conversation', NUL) })],
+    ['a list literal nested 2,000 deep', `subscription { conversationEvents(conversationId: ${'['.repeat(2000)}"a"${']'.repeat(2000)}) { type } }`, () => ({})],
+    ['a document with two operations and no name', `subscription A { conversationsChanged { type } } subscription B { conversationsChanged { type } }`, () => ({})],
   ] as const)('%s: a contract code, and the socket stays open', async (_name, query, variables) => {
     let closed = false;
     const client = wsClient(server, viewer, { onClose: () => (closed = true) });

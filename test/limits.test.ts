@@ -3,6 +3,7 @@
 // tokens that expire on open sockets; rate limits while Redis is away.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import { Redis } from 'ioredis';
 import http from 'node:http';
 import WebSocket from 'ws';
 import { createConversation, expectErrorCode, signToken, startTestApp, subscribe, waitFor, wsClient, type TestApp } from './helpers.ts';
@@ -27,8 +28,10 @@ describe('per request', () => {
 
   it('counts every mutation of a request against the request limit, and runs none past it', async () => {
     const viewer = await t.viewer();
-    const twelve = Array.from({ length: 12 }, (_, i) => `c${i}: createConversation(input: {}) { conversation { id } }`).join('\n');
-    const response = await t.request(`mutation { ${twelve} }`, {}, viewer);
+    const mutations = (n: number) => `mutation { ${Array.from({ length: n }, (_, i) => `c${i}: createConversation(input: {}) { conversation { id } }`).join('\n')} }`;
+    expectErrorCode((await t.request(mutations(11), {}, viewer)).body, 'BAD_USER_INPUT'); // more than ten in one request
+    await t.request('{ viewer { userId } }', {}, viewer); // 2 of 10 requests spent
+    const response = await t.request(mutations(9), {}, viewer);
     expect(response.status).toBe(429);
     expectErrorCode(response.body, 'RATE_LIMITED');
     const other = await t.viewer();
@@ -121,13 +124,65 @@ describe('over a WebSocket', () => {
   });
 });
 
+describe('subscriptions over SSE', () => {
+  let t: TestApp;
+  let server: RunningServer;
+  beforeAll(async () => {
+    t = await startTestApp({ WS_MAX_SOCKETS_PER_USER: '2' });
+    server = await t.listen();
+  });
+  afterAll(() => t.close());
+
+  /** Opens an SSE subscription and reads its first chunk of text (or its whole body, if it ends). */
+  async function openSse(token: string, query: string, variables: Record<string, unknown>) {
+    const controller = new AbortController();
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    return { response, reader, close: () => controller.abort() };
+  }
+
+  it('count as connections of their viewer: past the cap, RATE_LIMITED', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer);
+    const open = [await openSse(viewer.token, EVENTS, { id: c.id }), await openSse(viewer.token, EVENTS, { id: c.id })];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const third = await openSse(viewer.token, EVENTS, { id: c.id });
+    let text = '';
+    for (;;) {
+      const { done, value } = await third.reader.read();
+      if (value) text += Buffer.from(value).toString();
+      if (done || text.includes('RATE_LIMITED')) break;
+    }
+    expect(text).toContain('RATE_LIMITED');
+    for (const sse of open) sse.close();
+    third.close();
+  });
+
+  it('end when their token expires', async () => {
+    const token = await signToken({ sub: `sse-expiring-${Date.now()}` }, { expiresIn: '2s' });
+    const c = await createConversation(t, { userId: 'x', orgId: null, token });
+    const sse = await openSse(token, EVENTS, { id: c.id });
+    let ended = false;
+    const reading = (async () => {
+      for (;;) if ((await sse.reader.read()).done) return void (ended = true);
+    })();
+    await waitFor(() => ended, 'the stream to end', 10_000);
+    await reading;
+  });
+});
+
 describe('rate limits while Redis is away', () => {
   let redis: TestRedis;
   let t: TestApp;
   const lines: string[] = [];
   beforeAll(async () => {
     redis = await startTestRedis();
-    t = await startTestApp({ REDIS_URL: redis.url, RATE_LIMIT_REQUESTS_PER_MINUTE: '3' }, { log: pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }) });
+    t = await startTestApp({ REDIS_URL: redis.url, RATE_LIMIT_REQUESTS_PER_MINUTE: '3' }, { log: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
   });
   afterAll(async () => {
     await t?.close();
@@ -141,8 +196,16 @@ describe('rate limits while Redis is away', () => {
     for (let i = 0; i < 5; i++) statuses.push((await t.request('{ viewer { userId } }', {}, viewer)).status);
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
     expect(lines.filter((line) => line.includes('rate limits are counted by each instance'))).toHaveLength(1);
+
+    // Back: the count is shared in Redis again (a fresh viewer's request lands there).
     await redis.start();
-  }, 30_000);
+    await waitFor(async () => (await t.app.readiness()).checks.redis === true, 'the app to reconnect to redis', 20_000);
+    const other = await t.viewer();
+    await waitFor(async () => (await t.request('{ viewer { userId } }', {}, other)).status === 200 && lines.some((line) => line.includes('counted in redis again')), 'the shared count', 20_000);
+    const client = new Redis(redis.url);
+    expect((await client.keys('chat:rate:requests:*')).some((key) => key.includes(other.userId))).toBe(true);
+    client.disconnect();
+  }, 60_000);
 });
 
 describe('origins', () => {

@@ -7,6 +7,7 @@ import { idempotent } from '../idempotency.ts';
 import { publishConversationEvent, type ConversationEventType } from '../pubsub.ts';
 import { checkLabel, checkMetadata, checkModel, checkTitle, checkContent } from '../validation.ts';
 import { checkTools } from '../tools.ts';
+import { countTokens } from '../tokens.ts';
 
 type ToolInput = Parameters<typeof checkTools>[0][number];
 import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection, type PageRequest } from '../pagination/connection.ts';
@@ -51,6 +52,7 @@ export async function createConversation(ctx: ConversationDeps, input: CreateCon
   if (input.systemPrompt != null) checkContent(input.systemPrompt, ctx.config.maxMessageChars, 'systemPrompt');
   const metadata = input.metadata == null ? {} : checkMetadata(input.metadata);
   const tools = input.tools ? checkTools(input.tools) : [];
+  const systemPromptTokens = input.systemPrompt ? await countTokens(input.systemPrompt) : null;
   const { idempotencyKey, ...fields } = input;
 
   const { value, replayed } = await idempotent<Conversation>({
@@ -71,6 +73,7 @@ export async function createConversation(ctx: ConversationDeps, input: CreateCon
           agentId: input.agentId ?? null,
           model: input.model ?? ctx.models.defaultModelId,
           systemPrompt: input.systemPrompt ?? null,
+          systemPromptTokens,
           metadata: metadata as Prisma.InputJsonObject,
           tools: tools as unknown as Prisma.InputJsonArray,
         },
@@ -94,6 +97,7 @@ export async function updateConversation(ctx: ConversationDeps, input: UpdateCon
   if (input.systemPrompt !== undefined) {
     if (input.systemPrompt !== null) checkContent(input.systemPrompt, ctx.config.maxMessageChars, 'systemPrompt');
     data.systemPrompt = input.systemPrompt;
+    data.systemPromptTokens = input.systemPrompt ? await countTokens(input.systemPrompt) : null;
   }
   if (input.metadata !== undefined) data.metadata = checkMetadata(input.metadata) as Prisma.InputJsonObject;
   if (input.tools !== undefined) data.tools = (input.tools === null ? [] : checkTools(input.tools)) as unknown as Prisma.InputJsonArray;

@@ -36,7 +36,7 @@ export type Finish = {
    * checked by the database in the same statement, so a runner alive after all keeps its reply.
    */
   ifQuietForMs?: number;
-} & ({ reply: FinishedReply; /** Its tokens when the finisher has counted them already. */ tokens?: number } | { keepPersistedContent: true });
+} & ({ reply: FinishedReply; /** The server's count of the reply's text and calls, when the finisher has it already. */ counted?: number } | { keepPersistedContent: true });
 
 /** A message's reply as it was persisted while streaming (recovery and forced cancels finish with it). */
 export function persistedReply(message: Pick<Message, 'content' | 'reasoning' | 'toolCalls'>): FinishedReply {
@@ -75,14 +75,15 @@ export async function finishGeneration(deps: FinishDeps, { messageId, conversati
 async function writeFinished(prisma: PrismaClient, messageId: string, conversationId: string, finish: Extract<Finish, { reply: FinishedReply }>): Promise<boolean> {
   const { sequenceNumber, outcome, reply } = finish;
   const { content, usage } = reply;
-  const tokens = finish.tokens ?? usage?.outputTokens ?? (await countTokens(content + reply.toolCalls.map((call) => call.function.arguments).join('')));
+  const windowTokens = finish.counted ?? (await countTokens(content + reply.toolCalls.map((call) => call.function.arguments).join('')));
+  const tokens = usage?.outputTokens ?? windowTokens;
   const json = (value: unknown[]) => (value.length ? JSON.stringify(value) : null);
   const now = new Date();
   // The conversation is counted only when the message was finished here.
   const [{ finished }] = await prisma.$queryRaw<{ finished: boolean }[]>`
     WITH finished AS (
       UPDATE "Message"
-      SET "content" = ${content}, "status" = ${outcome.status}::"MessageStatus", "error" = ${outcome.error}, "tokens" = ${tokens},
+      SET "content" = ${content}, "status" = ${outcome.status}::"MessageStatus", "error" = ${outcome.error}, "tokens" = ${tokens}, "windowTokens" = ${windowTokens},
           "reasoning" = ${reply.reasoning || null}, "reasoningParts" = ${json(reply.reasoningParts)}::jsonb, "toolCalls" = ${json(reply.toolCalls)}::jsonb,
           "finishReason" = ${finishReasonOf(outcome, reply)}::"FinishReason",
           "promptTokens" = ${usage?.inputTokens ?? null}::int, "completionTokens" = ${usage?.outputTokens ?? null}::int,

@@ -191,9 +191,10 @@ export class GenerationRunner {
       // one that keeps the persisted text (or to recovery), the text is there.
       clearInterval(idleCheck);
     }
-    const tokens = reply.usage?.outputTokens ?? (await countTokens(reply.countedText));
+    const counted = await countTokens(reply.countedText);
+    const tokens = reply.usage?.outputTokens ?? counted;
     try {
-      await this.#finishDurably(job, { sequenceNumber: sequenceNumber + 1, outcome, reply, tokens });
+      await this.#finishDurably(job, { sequenceNumber: sequenceNumber + 1, outcome, reply, counted });
     } finally {
       this.#persister.untrack(job.messageId);
       metrics.finished(job.model, outcome.status, (performance.now() - startedAt) / 1000, tokens);

@@ -9,6 +9,7 @@ import { countTokens } from '../tokens.ts';
 import { checkContent, checkLabel } from '../validation.ts';
 import { stopGeneration } from './stop.ts';
 import { runTurn, type TurnInput } from './turn.ts';
+import { systemPromptTokens } from '../messages/context-window.ts';
 import type { StoredToolCall } from './assembled-reply.ts';
 
 export type SendMessageInput = TurnInput & { conversationId: string; content: string };
@@ -37,7 +38,7 @@ export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput):
       // The newest turn always goes to the model: refuse one that cannot fit its context window at all.
       const budget = ctx.config.generation.contextMaxTokens;
       contentTokens = await countTokens(input.content);
-      const needed = contentTokens + (conversation.systemPrompt ? await countTokens(conversation.systemPrompt) : 0);
+      const needed = contentTokens + (await systemPromptTokens(conversation));
       if (needed > budget) throw invalidField('content', `is ${needed} tokens with the system prompt; the model's context window takes ${budget}`);
     },
     add: async (tx, { conversation, session }) => [
@@ -48,6 +49,7 @@ export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput):
         content: input.content,
         status: 'COMPLETED',
         tokens: contentTokens,
+        windowTokens: contentTokens,
         completedAt: new Date(),
       }),
     ],
@@ -128,7 +130,7 @@ export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolRe
           toolCallId: call.id,
           isError: result.isError ?? false,
           status: 'COMPLETED',
-          tokens: await countTokens(result.content),
+          ...(await counted(result.content)),
           completedAt: new Date(),
         });
         // The first result lands right after the calls, or they were answered (or followed) meanwhile.
@@ -148,6 +150,11 @@ export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolRe
     },
   });
 }
+
+const counted = async (text: string) => {
+  const tokens = await countTokens(text);
+  return { tokens, windowTokens: tokens };
+};
 
 /** Every call answered, once; no answer to a call it does not have. */
 function checkAnswers(calls: StoredToolCall[], results: ToolResultInput[]): void {

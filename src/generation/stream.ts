@@ -134,9 +134,10 @@ export class MessageFollowers {
     if (silent.length === 0) return;
     const ids = [...new Set(silent.map((f) => f.messageId))];
     const rows = await this.#prisma.message.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, completedAt: true } });
+    const byId = new Map(rows.map((row) => [row.id, row]));
     const settled = new Date(now - LOG_SETTLE_MS);
     const ended = new Set(ids.filter((id) => {
-      const row = rows.find((r) => r.id === id);
+      const row = byId.get(id);
       return !row || (row.status !== 'STREAMING' && row.completedAt !== null && row.completedAt < settled);
     }));
     for (const follower of silent) if (ended.has(follower.messageId)) follower.abandonLog();

@@ -8,7 +8,12 @@ import { countTokens } from '../tokens.ts';
 const USABLE_STATUSES: MessageStatus[] = ['COMPLETED', 'CANCELLED', 'INTERRUPTED'];
 const SCAN_BATCH = 500;
 
-type Slim = { id: string; role: MessageRole; tokens: number; position: number };
+type Slim = { id: string; role: MessageRole; windowTokens: number; position: number };
+
+/** The system prompt's tokens: counted when it was set, or now for a conversation from before that. */
+export async function systemPromptTokens(conversation: Pick<Conversation, 'systemPrompt' | 'systemPromptTokens'>): Promise<number> {
+  return conversation.systemPromptTokens ?? (conversation.systemPrompt ? await countTokens(conversation.systemPrompt) : 0);
+}
 
 /** The conversation's system prompt as a message (position 0); it is not stored in the messages table. */
 export async function systemPromptMessage(conversation: Conversation): Promise<Message | null> {
@@ -28,7 +33,8 @@ export async function systemPromptMessage(conversation: Conversation): Promise<M
     reasoning: null,
     reasoningParts: null,
     finishReason: null,
-    tokens: await countTokens(conversation.systemPrompt),
+    tokens: await systemPromptTokens(conversation),
+    windowTokens: await systemPromptTokens(conversation),
     promptTokens: null,
     completionTokens: null,
     reasoningTokens: null,
@@ -46,10 +52,11 @@ export async function systemPromptMessage(conversation: Conversation): Promise<M
 export async function contextWindow(prisma: PrismaClient, conversation: Conversation, maxTokens: number): Promise<Message[]> {
   const systemPrompt = await systemPromptMessage(conversation);
   const usable = { conversationId: conversation.id, status: { in: USABLE_STATUSES } };
-  const slim = { id: true, role: true, tokens: true, position: true } as const;
+  // What a message takes of the window is the server's own count, never a client's `tokens`.
+  const slim = { id: true, role: true, windowTokens: true, position: true } as const;
   // Stored SYSTEM messages are system prompts too: always kept, and they use up budget first.
   const systemMessages: Slim[] = await prisma.message.findMany({ where: { ...usable, role: 'SYSTEM' }, select: slim });
-  let budget = maxTokens - (systemPrompt?.tokens ?? 0) - systemMessages.reduce((sum, m) => sum + m.tokens, 0);
+  let budget = maxTokens - (systemPrompt?.tokens ?? 0) - systemMessages.reduce((sum, m) => sum + m.windowTokens, 0);
 
   const kept: Slim[] = [];
   let turn: Slim[] = []; // newest first while scanning backwards
@@ -66,7 +73,7 @@ export async function contextWindow(prisma: PrismaClient, conversation: Conversa
     for (const message of batch) {
       turn.push(message);
       if (message.role !== 'USER') continue;
-      const cost = turn.reduce((sum, m) => sum + m.tokens, 0);
+      const cost = turn.reduce((sum, m) => sum + m.windowTokens, 0);
       if (cost > budget) break scan;
       kept.push(...turn);
       budget -= cost;
@@ -74,7 +81,7 @@ export async function contextWindow(prisma: PrismaClient, conversation: Conversa
     }
     if (batch.length < SCAN_BATCH) {
       // Messages before the first user message (a greeting, say) form a turn of their own.
-      const cost = turn.reduce((sum, m) => sum + m.tokens, 0);
+      const cost = turn.reduce((sum, m) => sum + m.windowTokens, 0);
       if (turn.length && cost <= budget) kept.push(...turn), (turn = []);
       break;
     }
@@ -91,9 +98,9 @@ function newestThatFit(newestFirst: Slim[], budget: number): Slim[] {
   const fit: Slim[] = [];
   let used = 0;
   for (const message of newestFirst) {
-    if (used + message.tokens > budget) break;
+    if (used + message.windowTokens > budget) break;
     fit.push(message);
-    used += message.tokens;
+    used += message.windowTokens;
   }
   while (fit.length && fit.at(-1)!.role === 'TOOL') fit.pop();
   return fit;

@@ -31,7 +31,9 @@ export async function appendMessage(ctx: MessageDeps, input: AppendMessageInput)
     checkToolCalls(input.toolCalls, ctx.config.maxMessageChars);
   }
   const metadata = input.metadata == null ? {} : checkMetadata(input.metadata);
-  const tokens = input.tokens ?? (await countTokens(input.content)) + (input.toolCalls != null ? await countTokens(JSON.stringify(input.toolCalls)) : 0);
+  // Counted by the server whatever the client says: what the message takes of a context window.
+  const windowTokens = (await countTokens(input.content)) + (input.toolCalls != null ? await countTokens(JSON.stringify(input.toolCalls)) : 0);
+  const tokens = input.tokens ?? windowTokens;
   if (input.chatSessionId != null) await checkChatSession(ctx, input.conversationId, input.chatSessionId);
   const { idempotencyKey, ...fields } = input;
 
@@ -57,6 +59,7 @@ export async function appendMessage(ctx: MessageDeps, input: AppendMessageInput)
         toolCalls: (input.toolCalls ?? undefined) as Prisma.InputJsonValue | undefined,
         toolCallId: input.toolCallId ?? null,
         tokens,
+        windowTokens,
         metadata: metadata as Prisma.InputJsonObject,
         completedAt: new Date(),
       }),

@@ -6,6 +6,7 @@ import type { Tool as ToolShape } from '../tools.ts';
 import { Tool, ToolInput } from './tools.ts';
 import { saturatedInt } from '../validation.ts';
 import { selectsField } from './selection.ts';
+import { chargeCostly } from './costly.ts';
 import {
   createConversation,
   listConversations,
@@ -78,6 +79,7 @@ builder.queryFields((t) => ({
         orderBy: t.arg({ type: ConversationOrderEnum, defaultValue: 'UPDATED_AT_DESC' }),
       },
       resolve: async (_root, args, ctx, info) => {
+        if (args.filter?.search?.trim()) chargeCostly(ctx, 'conversations(filter: { search })');
         const page = await listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount') });
         // Messages on the page ask for their conversation: these rows answer without another query.
         for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);

@@ -9,6 +9,10 @@ import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
+import { chargeCostly, chargeText } from './costly.ts';
+
+/** The largest context window asked for: the largest models' (a window is that many tokens of text). */
+const MAX_WINDOW_TOKENS = 1_000_000;
 
 export const MessageRoleEnum = builder.enumType(MessageRole, { name: 'MessageRole' });
 export const MessageStatusEnum = builder.enumType(MessageStatus, { name: 'MessageStatus' });
@@ -36,13 +40,17 @@ export const Message = builder.prismaNode('Message', {
     }),
     position: t.exposeInt('position', { description: '1, 2, 3, … within its conversation: gapless, never reused, the total order.' }),
     role: t.expose('role', { type: MessageRoleEnum }),
-    content: t.exposeString('content', { description: 'While STREAMING: what has been persisted so far.' }),
+    content: t.string({ description: 'While STREAMING: what has been persisted so far.', resolve: (message, _args, ctx) => chargeText(ctx, message.content, 'content') }),
     status: t.expose('status', { type: MessageStatusEnum, description: 'Non-assistant messages are COMPLETED.' }),
     model: t.exposeString('model', { nullable: true, description: 'Assistant messages: the model that wrote it.' }),
     toolCalls: t.expose('toolCalls', { type: 'JSON', nullable: true, description: 'Assistant tool-call requests, OpenAI shape.' }),
     toolCallId: t.exposeString('toolCallId', { nullable: true, description: 'TOOL messages: the call they answer.' }),
     isError: t.exposeBoolean('isError', { description: 'TOOL messages: the result is an error the tool reported.' }),
-    reasoning: t.exposeString('reasoning', { nullable: true, description: 'Assistant messages: the reasoning the model streamed, when it gave any.' }),
+    reasoning: t.string({
+      nullable: true,
+      description: 'Assistant messages: the reasoning the model streamed, when it gave any.',
+      resolve: (message, _args, ctx) => (message.reasoning === null ? null : chargeText(ctx, message.reasoning, 'reasoning')),
+    }),
     finishReason: t.expose('finishReason', {
       type: FinishReasonEnum,
       nullable: true,
@@ -92,9 +100,10 @@ builder.prismaObjectFields('Conversation', (t) => ({
   contextWindow: t.field({
     type: [Message],
     description: 'What the model would be sent: the system prompt always kept, oldest turns dropped first.',
-    args: { maxTokens: t.arg.int({ required: true }) },
+    args: { maxTokens: t.arg.int({ required: true, description: `1 to ${MAX_WINDOW_TOKENS}.` }) },
     resolve: (conversation, { maxTokens }, ctx) => {
-      if (maxTokens < 1) throw invalidField('maxTokens', 'must be at least 1');
+      if (maxTokens < 1 || maxTokens > MAX_WINDOW_TOKENS) throw invalidField('maxTokens', `must be from 1 to ${MAX_WINDOW_TOKENS}`);
+      chargeCostly(ctx, 'contextWindow');
       return contextWindow(ctx.prisma, conversation as ConversationRow, maxTokens);
     },
   }),

@@ -277,8 +277,8 @@ type LiveView = {
 
 /**
  * One blocking XREAD for every stream that readers here follow. Entries it reads are kept once per stream
- * (while it has readers), and readers index into them by their own cursors; they are woken, not handed
- * copies. The set of streams changes only when a stream gets its first or loses its last reader; then
+ * (while it has readers), and each reader takes those after its own cursor when it is woken: nothing is
+ * queued per reader. The set of streams changes only when a stream gets its first or loses its last reader; then
  * the blocked read is interrupted (CLIENT UNBLOCK) to start again with the new set.
  */
 class LiveStreams {

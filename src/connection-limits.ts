@@ -1,0 +1,66 @@
+// Long-lived connections of one viewer on this instance (WebSockets, and subscriptions over SSE, each an
+// open HTTP response): capped per viewer, and none outlives the token it was opened with.
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { Viewer } from './auth.ts';
+import { ownerKey } from './access.ts';
+import { rateLimitedError } from './errors.ts';
+
+export class OpenConnections {
+  readonly #open = new Map<string, number>();
+
+  constructor(private readonly perViewer: number) {}
+
+  /** Counts one more for the viewer; false (and nothing counted) when it has its fill. */
+  open(viewer: Viewer): boolean {
+    const key = ownerKey(viewer);
+    const open = this.#open.get(key) ?? 0;
+    if (open >= this.perViewer) return false;
+    this.#open.set(key, open + 1);
+    return true;
+  }
+
+  close(viewer: Viewer): void {
+    const key = ownerKey(viewer);
+    const left = (this.#open.get(key) ?? 1) - 1;
+    if (left > 0) this.#open.set(key, left);
+    else this.#open.delete(key);
+  }
+
+  tooMany(): Error {
+    return rateLimitedError(`Too many open connections for this user (at most ${this.perViewer})`);
+  }
+}
+
+/** Runs `action` at `time` (epoch ms), however far away: timers hold at most about 24 days. */
+export function runAt(time: number, action: () => void): NodeJS.Timeout {
+  const wait = time - Date.now();
+  return setTimeout(() => (Date.now() >= time ? action() : runAt(time, action)), Math.max(0, Math.min(wait, 2 ** 31 - 1)));
+}
+
+type SubscriptionContext = { viewer: Viewer; request?: Request };
+
+/** Subscriptions over SSE: counted as connections of their viewer, and ended when its token expires. */
+export function useSseLimits(connections: OpenConnections): Plugin {
+  return {
+    onSubscribe({ args }) {
+      const { viewer, request } = args.contextValue as unknown as SubscriptionContext;
+      if (!request) return; // over a WebSocket: the socket is the connection (websocket.ts)
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (!isAsyncIterable(result)) return;
+          if (!connections.open(viewer)) {
+            void result.return?.();
+            return setResult({ errors: [connections.tooMany() as never] });
+          }
+          const expiry = viewer.expiresAt === undefined ? undefined : runAt(viewer.expiresAt, () => void result.return?.());
+          return {
+            onEnd() {
+              clearTimeout(expiry);
+              connections.close(viewer);
+            },
+          };
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,24 @@
+// Fields whose cost grows with what a viewer has stored (a context window, a search through every
+// message): resolved at most once per request, and never for each event of a subscription, so that
+// aliases, lists and a socket full of subscriptions cannot multiply them.
+import type { Context } from '../context.ts';
+import { invalidField } from '../errors.ts';
+
+/** Stored text one response may carry: a page of the longest messages, not thirty aliases of it. */
+const MAX_RESPONSE_CHARACTERS = 8_000_000;
+/** And one event of a subscription, which every subscriber receives. */
+const MAX_EVENT_CHARACTERS = 1_000_000;
+
+/** Counts `text` into the response; refuses the field past the limit (the rest of the response stands). */
+export function chargeText(ctx: Context, text: string, field: string): string {
+  ctx.textCharacters += text.length;
+  const limit = ctx.inSubscriptionEvent ? MAX_EVENT_CHARACTERS : MAX_RESPONSE_CHARACTERS;
+  if (ctx.textCharacters > limit) throw invalidField(field, `this response would hold more than ${limit} characters of messages; ask for fewer`);
+  return text;
+}
+
+export function chargeCostly(ctx: Context, field: string): void {
+  if (ctx.inSubscriptionEvent) throw invalidField(field, 'is not available in subscription events; query it');
+  if (ctx.costly.has(field)) throw invalidField(field, 'may be asked for once per request');
+  ctx.costly.add(field);
+}
