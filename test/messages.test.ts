@@ -125,8 +125,9 @@ describe('contextWindow', () => {
       ['USER', 10], ['ASSISTANT', 5], ['TOOL', 5],
       ['USER', 10], ['ASSISTANT', 10],
     ] as const;
+    // A window counts what the server counts (n words of "cat" are n tokens), whatever a client says.
     for (const [role, tokens] of turns) {
-      await appendMessage(t, viewer, c.id, { role, tokens, content: `${role} ${tokens}`, ...(role === 'TOOL' ? { toolCallId: 'c1' } : {}) });
+      await appendMessage(t, viewer, c.id, { role, tokens: 1, content: Array(tokens).fill('cat').join(' '), ...(role === 'TOOL' ? { toolCallId: 'c1' } : {}) });
     }
     const system = await countTokens('You are terse.');
     const window = async (max: number) => (await t.gql(WINDOW, { id: c.id, max }, viewer)).conversation.contextWindow;

@@ -75,6 +75,28 @@ describe('generation streams across instances', () => {
     );
   });
 
+  it("a tool call's events cross instances alike: sent on A, resumed on B from the middle of the call", async () => {
+    const viewer = await makeViewer();
+    const conversation = await newConversation(a, viewer);
+    const tools = [{ name: 'lookup', parameters: { type: 'object' } }];
+    const send = `mutation($c: ID!, $t: String!, $tools: [ToolInput!]) { sendMessage(input: { conversationId: $c, content: $t, model: "builtin:echo", tools: $tools }) { assistantMessage { id } } }`;
+    const { assistantMessage } = (await a.gql(send, { c: conversation, t: '/call lookup {"q": "a query long enough for several pieces"}', tools }, viewer)).sendMessage;
+    const TOOL_STREAM = `subscription($id: ID!, $after: Int) { messageStream(messageId: $id, afterSequenceNumber: $after) {
+      __typename sequenceNumber ... on MessageToolCallDelta { argumentsDelta } ... on MessageToolCall { toolCall { name arguments } } } }`;
+    const all = async (instance: Instance, after?: number) => {
+      const client = wsClient(asServer(instance), viewer);
+      const results = (await subscribe(client, TOOL_STREAM, { id: assistantMessage.id, after }).all(30_000)).map((r) => r.data.messageStream);
+      await client.dispose();
+      return results;
+    };
+    const whole = await all(c);
+    const pieces = whole.filter((e) => e.__typename === 'MessageToolCallDelta');
+    expect(pieces.length).toBeGreaterThan(2);
+    expect(pieces.map((e) => e.argumentsDelta).join('')).toBe('{"q": "a query long enough for several pieces"}');
+    const middle = pieces[1].sequenceNumber;
+    expect(await all(b, middle)).toEqual(whole.slice(middle + 1));
+  });
+
   it('cancel on B stops the generation running on A and aborts its upstream request', async () => {
     vendor.script('slow', { tokens: words(500), delayMs: 20 });
     const viewer = await makeViewer();

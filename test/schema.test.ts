@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { lexicographicSortSchema, printSchema } from 'graphql';
+import { type GraphQLObjectType, lexicographicSortSchema, printSchema } from 'graphql';
 import { schema } from '../src/schema/index.ts';
 
 describe('schema.graphql', () => {
@@ -26,7 +26,9 @@ describe('schema.graphql', () => {
       'conversations(after: String, before: String, filter: ConversationFilter, first: Int, last: Int, orderBy: ConversationOrder = UPDATED_AT_DESC): ConversationConnection!',
     );
     expect(sdl).toContain('messages(after: String, before: String, first: Int, last: Int, roles: [MessageRole!]): MessageConnection!');
-    expect(sdl).toContain('contextWindow(maxTokens: Int!): [Message!]!');
+    const contextWindow = (schema.getType('Conversation') as GraphQLObjectType).getFields().contextWindow;
+    expect(contextWindow.args.map((arg) => `${arg.name}: ${arg.type}`)).toEqual(['maxTokens: Int!']);
+    expect(String(contextWindow.type)).toBe('[Message!]!');
     expect(sdl).toContain('nodes(ids: [ID!]!): [Node]!');
   });
 });
