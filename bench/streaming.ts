@@ -22,6 +22,8 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startFakeOpenAI } from '../test/fake-openai.ts';
 import { startInstance } from '../test/cluster.ts';
+import { applyMigrations } from '../src/db.ts';
+import { createLogger } from '../src/logger.ts';
 import { JWT_SECRET } from '../test/helpers.ts';
 import { benchToken, cpuMs, deferred, gqlAt, inBatches, latencySummary, round, rssKb, TokenChecker, writeResult } from './lib.ts';
 
@@ -69,6 +71,8 @@ vendor.script('stream', (body) => {
   return { tokens, delayMs: INTERVAL_MS, phaseMs, startAfter, onToken: (k) => sentAt.set(`${stream}:${k}`, performance.now()) };
 });
 
+// The server refuses an unmigrated PostgreSQL; the embedded database migrates itself.
+if (values.server === 'app' && values.db.startsWith('postgres')) await applyMigrations(values.db, createLogger({ logLevel: 'warn' }));
 const server = await startInstance('server', {
   DATABASE_URL: values.db,
   AUTH_JWT_SECRET: JWT_SECRET,
@@ -81,6 +85,7 @@ const server = await startInstance('server', {
   NODE_ENV: 'production',
   RATE_LIMIT_REQUESTS_PER_MINUTE: '0', // one bench viewer drives every stream
   RATE_LIMIT_GENERATIONS_PER_MINUTE: '0',
+  WS_MAX_SOCKETS_PER_USER: '1000000',
 }, values.server === 'relay' ? 'bench/relay.ts' : 'src/main.ts');
 const token = await benchToken();
 const gql = (query: string, variables: Record<string, unknown> = {}) => gqlAt(server.url, token, query, variables);
