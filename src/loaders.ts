@@ -3,7 +3,8 @@ import DataLoader from 'dataloader';
 import type { ChatSession, Conversation, Message, PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
 import { inOwnConversation, ownConversations } from './access.ts';
-import { loadMessagePages, type MessagePageKey } from './messages/pages.ts';
+import { loadBranchPages, loadSessionPages, type BranchPageKey, type SessionPageKey } from './messages/pages.ts';
+import { loadSiblingCounts, loadSiblings, type SiblingKey } from './messages/siblings.ts';
 import { loadChatSessionPages, type ChatSessionPageKey } from './chat-sessions/service.ts';
 
 export type Loaders = ReturnType<typeof buildLoaders>;
@@ -28,8 +29,17 @@ export function createLoaders(prisma: PrismaClient, viewer: Viewer): Loaders {
     get activeGeneration() {
       return all().activeGeneration;
     },
-    get messagePage() {
-      return all().messagePage;
+    get branchPage() {
+      return all().branchPage;
+    },
+    get sessionMessagePage() {
+      return all().sessionMessagePage;
+    },
+    get siblingCount() {
+      return all().siblingCount;
+    },
+    get sibling() {
+      return all().sibling;
     },
     get chatSessionPage() {
       return all().chatSessionPage;
@@ -62,7 +72,12 @@ function buildLoaders(prisma: PrismaClient, viewer: Viewer) {
       const rows = await prisma.message.findMany({ where: { conversationId: { in: [...conversationIds] }, status: 'STREAMING' } });
       return inOrder(conversationIds, rows, (row) => row.conversationId);
     }),
-    messagePage: new DataLoader<MessagePageKey, Message[], string>((keys) => loadMessagePages(prisma, keys), byJson),
+    branchPage: new DataLoader<BranchPageKey, Message[], string>((keys) => loadBranchPages(prisma, keys), byJson),
+    sessionMessagePage: new DataLoader<SessionPageKey, Message[], string>((keys) => loadSessionPages(prisma, keys), byJson),
+    /** How many children a message has (or first messages its conversation has): a sibling's count. */
+    siblingCount: new DataLoader<Omit<SiblingKey, 'siblingIndex'>, number, string>((keys) => loadSiblingCounts(prisma, keys), byJson),
+    /** A message by its place among its siblings (in a conversation the viewer owns: keys come from its messages). */
+    sibling: new DataLoader<SiblingKey, Message | null, string>((keys) => loadSiblings(prisma, keys), byJson),
     chatSessionPage: new DataLoader<ChatSessionPageKey, ChatSession[], string>((keys) => loadChatSessionPages(prisma, keys), byJson),
   };
 }

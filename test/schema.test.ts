@@ -25,10 +25,25 @@ describe('schema.graphql', () => {
     expect(sdl).toContain(
       'conversations(after: String, before: String, filter: ConversationFilter, first: Int, last: Int, orderBy: ConversationOrder = UPDATED_AT_DESC): ConversationConnection!',
     );
-    expect(sdl).toContain('messages(after: String, before: String, first: Int, last: Int, roles: [MessageRole!]): MessageConnection!');
-    const contextWindow = (schema.getType('Conversation') as GraphQLObjectType).getFields().contextWindow;
-    expect(contextWindow.args.map((arg) => `${arg.name}: ${arg.type}`)).toEqual(['maxTokens: Int!']);
-    expect(String(contextWindow.type)).toBe('[Message!]!');
+    // Fields whose arguments have descriptions do not print on one line: read their signatures.
+    const signature = (type: string, field: string) => {
+      const { args, type: result } = (schema.getType(type) as GraphQLObjectType).getFields()[field];
+      return `${field}(${args.map((arg) => `${arg.name}: ${arg.type}`).sort().join(', ')}): ${result}`;
+    };
+    expect(signature('Conversation', 'messages')).toBe('messages(after: String, before: String, first: Int, last: Int, leafId: ID, roles: [MessageRole!]): MessageConnection!');
+    expect(signature('Conversation', 'contextWindow')).toBe('contextWindow(maxTokens: Int!): [Message!]!');
+    for (const [mutation, payload, payloadFields] of [
+      ['editMessage', 'EditMessagePayload', ['assistantMessage', 'conversation', 'userMessage']],
+      ['regenerateMessage', 'RegenerateMessagePayload', ['assistantMessage', 'conversation']],
+      ['switchBranch', 'ConversationPayload', ['conversation']],
+      ['forkConversation', 'ForkConversationPayload', ['conversation']],
+    ] as const) {
+      expect(signature('Mutation', mutation)).toBe(`${mutation}(input: ${mutation[0].toUpperCase()}${mutation.slice(1)}Input!): ${payload}!`);
+      expect(fields(payload).sort()).toEqual(payloadFields);
+    }
+    for (const field of ['parent', 'siblingIndex', 'siblingCount', 'previousSibling', 'nextSibling']) expect(fields('Message')).toContain(field);
+    expect(fields('Conversation')).toContain('currentMessage');
+    for (const input of ['AppendMessageInput', 'SendMessageInput']) expect(fields(input)).toContain('parentMessageId');
     expect(sdl).toContain('nodes(ids: [ID!]!): [Node]!');
   });
 });

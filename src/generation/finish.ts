@@ -5,7 +5,7 @@ import { Prisma, type Conversation, type Message, type PrismaClient } from '../g
 import type { FinishReason, Usage } from '../models/reply.ts';
 import type { ReasoningPart, StoredToolCall } from './assembled-reply.ts';
 import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
-import { previewOf } from '../messages/store.ts';
+import { previewOf } from '../messages/preview.ts';
 import { countTokens } from '../tokens.ts';
 import type { GenerationEventLog } from '../streams/event-log.ts';
 import type { FinishedStatus, StreamEvent } from '../streams/events.ts';
@@ -93,7 +93,9 @@ async function writeFinished(prisma: PrismaClient, messageId: string, conversati
       RETURNING 1
     ), counted AS (
       UPDATE "Conversation"
-      SET "totalTokens" = "totalTokens" + ${tokens}, "preview" = ${previewOf(content)}, "updatedAt" = ${now}::timestamp(3)
+      SET "totalTokens" = "totalTokens" + ${tokens}, "updatedAt" = ${now}::timestamp(3),
+          -- the preview follows the branch shown: another branch's reply leaves it
+          "preview" = CASE WHEN "currentMessageId" = ${messageId} THEN ${previewOf(content)} ELSE "preview" END
       WHERE "id" = ${conversationId} AND EXISTS (SELECT 1 FROM finished)
     )
     SELECT EXISTS (SELECT 1 FROM finished) AS finished`;

@@ -25,6 +25,8 @@ export type GenerationJob = {
   /** As the send stored it: the prompt is built from it without reading it again. */
   conversation: Conversation;
   model: string;
+  /** The message the reply answers (its parent): the prompt is the branch that ends there. */
+  answers: string | null;
   /** The sequence ceiling the message was stored with (see persister.ts). */
   sequenceCeiling: number;
   /** The tools this turn offers the model. */
@@ -148,7 +150,7 @@ export class GenerationRunner {
     }, Math.min(1000, config.providerTimeoutMs / 4));
 
     try {
-      const window = await contextWindow(prisma, job.conversation, config.contextMaxTokens);
+      const window = await contextWindow(prisma, job.conversation, job.answers, config.contextMaxTokens);
       lastHeard = Date.now(); // the provider's silence counts from its request, not from reading the history
       reading: for await (const batch of providers.stream(job.model, replyRequest(window, job.tools), signal)) {
         lastHeard = Date.now();

@@ -1,10 +1,12 @@
 // The turns that start a reply (sendMessage, generateReply, submitToolResults) and cancelGeneration: the
 // rules of each around the shared turn (turn.ts).
-import type { Conversation, Message } from '../generated/prisma/client.ts';
+import { Prisma, type ChatSession, type Conversation, type Message } from '../generated/prisma/client.ts';
 import type { GenerationDeps } from '../services.ts';
 import { findOwnConversation, findOwnMessage } from '../access.ts';
 import { badUserInput, conflict, invalidField } from '../errors.ts';
-import { insertMessage, type StoredMessage } from '../messages/store.ts';
+import { insertMessage, type NewMessage, type Parent, type StoredMessage } from '../messages/store.ts';
+import { checkParentMessage } from '../messages/service.ts';
+import { branchRowsQuery } from '../messages/branch.ts';
 import { countTokens } from '../tokens.ts';
 import { checkContent, checkLabel } from '../validation.ts';
 import { stopGeneration } from './stop.ts';
@@ -12,7 +14,7 @@ import { runTurn, type TurnInput } from './turn.ts';
 import { systemPromptTokens } from '../messages/context-window.ts';
 import type { StoredToolCall } from './assembled-reply.ts';
 
-export type SendMessageInput = TurnInput & { conversationId: string; content: string };
+export type SendMessageInput = TurnInput & { conversationId: string; content: string; parentMessageId?: string | null };
 export type SentMessage = { userMessage: Message; assistantMessage: Message; conversation: Conversation };
 
 /**
@@ -28,31 +30,19 @@ export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput):
     sent,
     input,
     generate: true,
-    check: () => {
-      if (input.content.trim() === '') throw invalidField('content', 'must not be empty');
-      checkContent(input.content, ctx.config.maxMessageChars);
+    check: () => checkUserContent(ctx, input.content),
+    conversationId: async () => {
+      if (input.parentMessageId != null) await checkParentMessage(ctx, input.conversationId, input.parentMessageId);
+      return input.conversationId;
     },
-    conversationId: async () => input.conversationId,
     // After the rate limit is charged: counting a long text is the costly part of the checks.
     checkInSetting: async ({ conversation }) => {
-      // The newest turn always goes to the model: refuse one that cannot fit its context window at all.
-      const budget = ctx.config.generation.contextMaxTokens;
-      contentTokens = await countTokens(input.content);
-      const needed = contentTokens + (await systemPromptTokens(conversation));
-      if (needed > budget) throw invalidField('content', `is ${needed} tokens with the system prompt; the model's context window takes ${budget}`);
+      contentTokens = await tokensThatFit(ctx, conversation, input.content);
     },
-    add: async (tx, { conversation, session }) => [
-      await insertMessage(ctx, tx, {
-        conversationId: conversation.id,
-        chatSessionId: session?.id ?? null,
-        role: 'USER',
-        content: input.content,
-        status: 'COMPLETED',
-        tokens: contentTokens,
-        windowTokens: contentTokens,
-        completedAt: new Date(),
-      }),
-    ],
+    add: async (tx, { conversation, session }) => {
+      const parent: Parent = input.parentMessageId ? { messageId: input.parentMessageId } : 'current';
+      return [await insertMessage(ctx, tx, userMessage(conversation, session, input.content, contentTokens), parent)];
+    },
     result: ({ added, reply, conversation }) => ({ userMessage: added[0], assistantMessage: reply!, conversation }),
     idOf: ({ assistantMessage }) => assistantMessage.id,
     replay: async (id) => {
@@ -60,6 +50,34 @@ export async function sendMessage(ctx: GenerationDeps, input: SendMessageInput):
       return { userMessage: messages[0], assistantMessage: messages[1], conversation };
     },
   });
+}
+
+/** A user's text: not blank, not too long. */
+export function checkUserContent(ctx: GenerationDeps, content: string): void {
+  if (content.trim() === '') throw invalidField('content', 'must not be empty');
+  checkContent(content, ctx.config.maxMessageChars);
+}
+
+/** The newest turn always goes to the model: a text that cannot fit its context window at all is refused. */
+export async function tokensThatFit(ctx: GenerationDeps, conversation: Conversation, content: string): Promise<number> {
+  const budget = ctx.config.generation.contextMaxTokens;
+  const tokens = await countTokens(content);
+  const needed = tokens + (await systemPromptTokens(conversation));
+  if (needed > budget) throw invalidField('content', `is ${needed} tokens with the system prompt; the model's context window takes ${budget}`);
+  return tokens;
+}
+
+export function userMessage(conversation: Conversation, session: ChatSession | null, content: string, tokens: number): NewMessage {
+  return {
+    conversationId: conversation.id,
+    chatSessionId: session?.id ?? null,
+    role: 'USER',
+    content,
+    status: 'COMPLETED',
+    tokens,
+    windowTokens: tokens,
+    completedAt: new Date(),
+  };
 }
 
 export type GenerateReplyInput = TurnInput & { conversationId: string };
@@ -89,8 +107,9 @@ export type SubmitToolResultsInput = TurnInput & { messageId: string; results: T
 export type SubmittedToolResults = { toolMessages: Message[]; assistantMessage: Message | null; conversation: Conversation };
 
 /**
- * Answers the tool calls of a finished assistant message, the last of its conversation: a TOOL message
- * per call, in the order of the calls, then (with `generate`) the next reply, as sendMessage starts one.
+ * Answers the tool calls of a finished assistant message, the last of its branch: a TOOL message per
+ * call under it, in the order of the calls, then (with `generate`) the next reply, as sendMessage starts
+ * one. The results' branch becomes the one shown.
  */
 export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolResultsInput): Promise<SubmittedToolResults> {
   const { idempotencyKey, ...sent } = input;
@@ -122,7 +141,7 @@ export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolRe
       const added: StoredMessage[] = [];
       for (const call of calls) {
         const result = byCall.get(call.id)!;
-        const stored = await insertMessage(ctx, tx, {
+        const toolMessage: NewMessage = {
           conversationId: conversation.id,
           chatSessionId: session?.id ?? null,
           role: 'TOOL',
@@ -132,10 +151,13 @@ export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolRe
           status: 'COMPLETED',
           ...(await counted(result.content)),
           completedAt: new Date(),
-        });
-        // The first result lands right after the calls, or they were answered (or followed) meanwhile.
-        if (added.length === 0 && stored.message.position !== callMessage.position + 1) {
-          throw conflict('The tool calls are not the last message of the conversation: answered already, or followed by other messages');
+        };
+        // The first result goes under the calls, each next one under the result before it.
+        const stored = await insertMessage(ctx, tx, toolMessage, added.length === 0 ? { messageId: callMessage.id } : 'current');
+        // The calls must end their branch: a first result that is not their first child means they were
+        // answered (or followed) meanwhile.
+        if (added.length === 0 && stored.message.siblingIndex !== 1) {
+          throw conflict('The tool calls are not the last message of their branch: answered already, or followed by other messages');
         }
         added.push(stored);
       }
@@ -169,14 +191,16 @@ function checkAnswers(calls: StoredToolCall[], results: ToolResultInput[]): void
   if (missing.length) throw badUserInput(`results: no result for ${missing.join(', ')}`, [{ field: 'results', message: `missing results for ${missing.join(', ')}` }]);
 }
 
-/** A first result again: the message it names and the `before` messages stored just before it. */
-async function replayed(ctx: GenerationDeps, lastId: string, before: number): Promise<{ messages: Message[]; conversation: Conversation }> {
+/** A first result again: the message it names and the `before` messages before it on its branch. */
+export async function replayed(ctx: GenerationDeps, lastId: string, before: number): Promise<{ messages: Message[]; conversation: Conversation }> {
   const last = await ctx.prisma.message.findFirstOrThrow({ where: { id: lastId } });
-  const [messages, conversation] = await Promise.all([
-    ctx.prisma.message.findMany({ where: { conversationId: last.conversationId, position: { gte: last.position - before, lte: last.position } }, orderBy: { position: 'asc' } }),
+  const branch = [{ conversationId: last.conversationId, leafId: last.id }];
+  const range = { after: null, before: last.position + 1, limit: before + 1, backward: true, roles: null };
+  const [newestFirst, conversation] = await Promise.all([
+    ctx.prisma.$queryRaw<Message[]>(branchRowsQuery(branch, range, Prisma.sql`m.*`)),
     findOwnConversation(ctx, last.conversationId),
   ]);
-  return { messages, conversation };
+  return { messages: newestFirst.reverse(), conversation };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { GenerationDeps } from '../services.ts';
 import { findOwnChatSession, findOwnConversation } from '../access.ts';
 import { generationInProgress, invalidField, isPrismaError, notFound, shuttingDown } from '../errors.ts';
 import { earlierResult, idempotent, isRepeat, type Transaction } from '../idempotency.ts';
-import { insertMessage, publishMessageAdded, type StoredMessage } from '../messages/store.ts';
+import { insertMessage, publishMessageAdded, type NewMessage, type Parent, type StoredMessage } from '../messages/store.ts';
 import { checkTools, offeredTools, type OfferedTools, type ToolChoice } from '../tools.ts';
 import { checkModel } from '../validation.ts';
 import { stopActiveGeneration } from './stop.ts';
@@ -44,6 +44,10 @@ type Turn<R> = {
   checkInSetting?: (setting: TurnSetting) => Promise<void>;
   /** Stores the client's messages, in the transaction that then starts the reply. */
   add: (tx: Transaction, setting: TurnSetting) => Promise<StoredMessage[]>;
+  /** Where the reply goes: by default after what `add` stored (the current message). */
+  replyUnder?: () => Parent;
+  /** The model when the input names none, before the chat session's and the conversation's. */
+  defaultModel?: () => string | null;
   /** Whether a reply starts (submitToolResults with generate: false stores results only). */
   generate: boolean;
   result: (stored: TurnResult) => R;
@@ -70,7 +74,7 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
   if (turn.generate && !ctx.generation.accepting) throw shuttingDown();
   turn.check?.();
   const turnTools = input.tools ? checkTools(input.tools) : null;
-  const setting = await settingOf(ctx, await turn.conversationId(), input, turnTools);
+  const setting = await settingOf(ctx, await turn.conversationId(), input, turnTools, turn.defaultModel?.() ?? null);
   if (turn.generate) await ctx.rateLimiter.generation(ctx.viewer);
   await turn.checkInSetting?.(setting);
 
@@ -86,7 +90,7 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
         idOf: ({ result }) => turn.idOf(result),
         create: async (tx) => {
           const added = await turn.add(tx, setting);
-          const reply = turn.generate ? await startReply(ctx, tx, setting) : null;
+          const reply = turn.generate ? await startReply(ctx, tx, setting, turn.replyUnder?.() ?? 'current') : null;
           const conversation = reply?.conversation ?? added.at(-1)?.conversation ?? setting.conversation;
           const stored = { added: added.map((m) => m.message), reply: reply?.message ?? null, conversation };
           return { stored, result: turn.result(stored) };
@@ -96,7 +100,8 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
         const { added, reply, conversation } = value.stored;
         for (const message of [...added, ...(reply ? [reply] : [])]) publishMessageAdded(ctx.pubsub, { message, conversation });
         if (reply) {
-          await ctx.generation.start({ messageId: reply.id, conversation, model: setting.model, sequenceCeiling: reply.sequenceNumber, tools: setting.tools });
+          const job = { messageId: reply.id, answers: reply.parentId, conversation, model: setting.model, sequenceCeiling: reply.sequenceNumber, tools: setting.tools };
+          await ctx.generation.start(job);
         }
       }
       return value.result;
@@ -109,12 +114,18 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
 }
 
 /** The conversation (ACTIVE, the viewer's), the chat session, the model and the tools of a turn. */
-async function settingOf(ctx: GenerationDeps, conversationId: string, input: TurnInput, turnTools: OfferedTools['tools'] | null): Promise<TurnSetting> {
+async function settingOf(
+  ctx: GenerationDeps,
+  conversationId: string,
+  input: TurnInput,
+  turnTools: OfferedTools['tools'] | null,
+  defaultModel: string | null,
+): Promise<TurnSetting> {
   const conversation = await findOwnConversation(ctx, conversationId);
   if (conversation.status !== 'ACTIVE') throw notFound('Conversation');
   const session = input.chatSessionId ? await findOwnChatSession(ctx, input.chatSessionId) : null;
   if (session && session.conversationId !== conversation.id) throw invalidField('chatSessionId', 'belongs to another conversation');
-  const model = input.model ?? session?.model ?? conversation.model;
+  const model = input.model ?? defaultModel ?? session?.model ?? conversation.model;
   if (input.model != null) checkModel(ctx.models, input.model);
   else if (!ctx.models.has(model)) throw invalidField('model', `the conversation's model "${model}" is no longer served; pass model`);
   const tools = offeredTools(turnTools, conversation.tools, input.toolChoice);
@@ -123,12 +134,12 @@ async function settingOf(ctx: GenerationDeps, conversationId: string, input: Tur
 }
 
 /** The empty STREAMING assistant message, after the turn's own messages, in the same transaction. */
-async function startReply(ctx: GenerationDeps, tx: Transaction, { conversation, session, model }: TurnSetting): Promise<StoredMessage> {
+async function startReply(ctx: GenerationDeps, tx: Transaction, { conversation, session, model }: TurnSetting, under: Parent): Promise<StoredMessage> {
   // Storing a message locks the conversation row (so does this one): this check sees every committed turn.
   const active = await tx.message.findFirst({ where: { conversationId: conversation.id, status: 'STREAMING' }, select: { id: true } });
   if (active) throw generationInProgress();
   // The database holds the rule too (one STREAMING message per conversation: a unique index).
-  return insertMessage(ctx, tx, {
+  const reply: NewMessage = {
     conversationId: conversation.id,
     chatSessionId: session?.id ?? null,
     role: 'ASSISTANT',
@@ -139,7 +150,8 @@ async function startReply(ctx: GenerationDeps, tx: Transaction, { conversation, 
     runnerId: ctx.generation.runnerId,
     heartbeatAt: new Date(),
     sequenceNumber: SEQUENCE_BLOCK, // the ceiling of its event numbers (see persister.ts)
-  }).catch((error) => {
+  };
+  return insertMessage(ctx, tx, reply, under).catch((error) => {
     throw isPrismaError(error, 'P2002') ? generationInProgress() : error;
   });
 }

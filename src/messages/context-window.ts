@@ -1,12 +1,16 @@
-// What a model is sent: the system prompt always, then as many of the newest turns as fit in the budget.
+// What a model is sent: the system prompt always, then as many of the newest turns of a branch as fit in
+// the budget.
 // A turn is a user message with the replies and tool results after it; turns are kept or dropped whole so a
 // tool result never arrives without the call it answers.
-import type { Conversation, Message, MessageRole, MessageStatus, PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, type Conversation, type Message, type MessageRole, type MessageStatus, type PrismaClient } from '../generated/prisma/client.ts';
 import { countTokens } from '../tokens.ts';
+import { branchRowsQuery, type BranchEnd, type BranchRange } from './branch.ts';
 
 /** Messages whose text a model should see again. STREAMING and FAILED replies are not part of the history. */
 const USABLE_STATUSES: MessageStatus[] = ['COMPLETED', 'CANCELLED', 'INTERRUPTED'];
 const SCAN_BATCH = 500;
+/** No branch is longer: positions are int4. */
+const MAX_POSITION = 2_147_483_647;
 
 type Slim = { id: string; role: MessageRole; windowTokens: number; position: number };
 
@@ -22,7 +26,10 @@ export async function systemPromptMessage(conversation: Conversation): Promise<M
     id: `${conversation.id}:system`,
     conversationId: conversation.id,
     chatSessionId: null,
+    parentId: null,
+    siblingIndex: 1,
     position: 0,
+    lane: 0,
     role: 'SYSTEM',
     content: conversation.systemPrompt,
     status: 'COMPLETED',
@@ -49,25 +56,27 @@ export async function systemPromptMessage(conversation: Conversation): Promise<M
   };
 }
 
-export async function contextWindow(prisma: PrismaClient, conversation: Conversation, maxTokens: number): Promise<Message[]> {
+/**
+ * The window of the branch ending at `leafId` (null: the system prompt alone). The conversation's window
+ * is of its current message; a reply's prompt is of the message it answers.
+ */
+export async function contextWindow(prisma: PrismaClient, conversation: Conversation, leafId: string | null, maxTokens: number): Promise<Message[]> {
   const systemPrompt = await systemPromptMessage(conversation);
-  const usable = { conversationId: conversation.id, status: { in: USABLE_STATUSES } };
+  if (leafId === null) return systemPrompt ? [systemPrompt] : [];
+  const branch: BranchEnd[] = [{ conversationId: conversation.id, leafId }];
   // What a message takes of the window is the server's own count, never a client's `tokens`.
-  const slim = { id: true, role: true, windowTokens: true, position: true } as const;
+  const slim = Prisma.sql`m."id", m."role", m."windowTokens", m."position"`;
+  const read = (range: Omit<BranchRange, 'statuses' | 'backward'>) =>
+    prisma.$queryRaw<Slim[]>(branchRowsQuery(branch, { ...range, backward: true, statuses: USABLE_STATUSES }, slim));
   // Stored SYSTEM messages are system prompts too: always kept, and they use up budget first.
-  const systemMessages: Slim[] = await prisma.message.findMany({ where: { ...usable, role: 'SYSTEM' }, select: slim });
+  const systemMessages = await read({ after: null, before: null, limit: MAX_POSITION, roles: ['SYSTEM'] });
   let budget = maxTokens - (systemPrompt?.tokens ?? 0) - systemMessages.reduce((sum, m) => sum + m.windowTokens, 0);
 
   const kept: Slim[] = [];
   let turn: Slim[] = []; // newest first while scanning backwards
-  let below = conversation.messageCount + 1;
-  scan: while (below > 1) {
-    const batch = await prisma.message.findMany({
-      where: { ...usable, role: { not: 'SYSTEM' }, position: { lt: below } },
-      orderBy: { position: 'desc' },
-      take: SCAN_BATCH,
-      select: slim,
-    });
+  let below: number | null = null; // from the leaf
+  scan: for (;;) {
+    const batch = await read({ after: null, before: below, limit: SCAN_BATCH, roles: ['USER', 'ASSISTANT', 'TOOL'] });
     if (batch.length === 0) break;
     below = batch.at(-1)!.position;
     for (const message of batch) {

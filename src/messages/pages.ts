@@ -1,54 +1,76 @@
-// Pages of messages by position, for many parents in one SQL query (a LATERAL join per parent), so a list
-// of conversations with their first messages costs one query whatever the page size.
+// Pages of messages for many parents in one SQL query each kind, so a list of conversations with their
+// first messages costs one query whatever the page size: a conversation's page is of the branch it shows
+// (or the one ending at leafId), a chat session's of all its messages by position.
 import { Prisma, type Message, type MessageRole, type PrismaClient } from '../generated/prisma/client.ts';
-import { cursorCodec, isPosition, type PageRequest } from '../pagination/connection.ts';
+import { cursorCodec, isPosition, isPositionAndId, type PageRequest } from '../pagination/connection.ts';
+import { branchRowsQuery, type BranchEnd } from './branch.ts';
 
+/** Along a branch a position is one message. */
 export const messageCursor = cursorCodec<[number]>('messages', isPosition);
+/** A chat session may hold siblings, which share a position. */
+export const sessionMessageCursor = cursorCodec<[number, string]>('sessionMessages', isPositionAndId);
 export const DEFAULT_MESSAGE_PAGE = 50;
 
-export type MessagePageKey = {
-  parent: 'conversation' | 'chatSession';
-  parentId: string;
-  request: PageRequest<[number]>;
-  roles: MessageRole[] | null;
-};
+export type BranchPageKey = { conversationId: string; leafId: string; request: PageRequest<[number]>; roles: MessageRole[] | null };
+export type SessionPageKey = { chatSessionId: string; request: PageRequest<[number, string]> };
 
-const PARENT_COLUMN = { conversation: Prisma.raw('"conversationId"'), chatSession: Prisma.raw('"chatSessionId"') };
-
-/** Rows in reading order (limit + 1 at most), per key; keys sharing everything but the parent share a query. */
-export async function loadMessagePages(prisma: PrismaClient, keys: readonly MessagePageKey[]): Promise<Message[][]> {
-  const groups = new Map<string, MessagePageKey[]>();
-  for (const key of keys) {
-    const shape = JSON.stringify([key.parent, key.request, key.roles]);
-    groups.set(shape, [...(groups.get(shape) ?? []), key]);
-  }
-  const rowsByKey = new Map<MessagePageKey, Message[]>();
-  await Promise.all(
-    [...groups.values()].map(async (group) => {
-      const { parent, request, roles } = group[0];
-      const parentIds = [...new Set(group.map((k) => k.parentId))];
-      const rows = await prisma.$queryRaw<Message[]>(pageQuery(parent, parentIds, request, roles));
-      const byParent = new Map<string, Message[]>();
-      for (const row of rows) {
-        const id = parent === 'conversation' ? row.conversationId : row.chatSessionId!;
-        byParent.set(id, [...(byParent.get(id) ?? []), row]);
-      }
-      for (const key of group) rowsByKey.set(key, byParent.get(key.parentId) ?? []);
-    }),
-  );
-  return keys.map((key) => rowsByKey.get(key)!);
+/** Rows in reading order (limit + 1 at most), per key; keys sharing the range share a query. */
+export async function loadBranchPages(prisma: PrismaClient, keys: readonly BranchPageKey[]): Promise<Message[][]> {
+  const branchOf = (end: BranchEnd) => JSON.stringify([end.conversationId, end.leafId]);
+  return inGroups(keys, (key) => [key.request, key.roles], branchOf, async (group) => {
+    const { request, roles } = group[0];
+    const ends = group.map(({ conversationId, leafId }) => ({ conversationId, leafId }));
+    const range = { after: request.after?.[0] ?? null, before: request.before?.[0] ?? null, limit: request.limit + 1, backward: request.backward, roles };
+    const rows = await prisma.$queryRaw<(Message & { branchLeafId: string })[]>(branchRowsQuery(ends, range, Prisma.sql`m.*`));
+    return rows.map((row) => ({ row, key: branchOf({ conversationId: row.conversationId, leafId: row.branchLeafId }) }));
+  });
 }
 
-function pageQuery(parent: MessagePageKey['parent'], parentIds: string[], request: PageRequest<[number]>, roles: MessageRole[] | null) {
-  const conditions = [Prisma.sql`m.${PARENT_COLUMN[parent]} = p.id`];
-  if (request.after) conditions.push(Prisma.sql`m."position" > ${request.after[0]}`);
-  if (request.before) conditions.push(Prisma.sql`m."position" < ${request.before[0]}`);
-  if (roles) conditions.push(Prisma.sql`m."role"::text = ANY(${roles}::text[])`);
-  const direction = Prisma.raw(request.backward ? 'DESC' : 'ASC');
-  return Prisma.sql`
-    SELECT page.* FROM unnest(${parentIds}::text[]) AS p(id)
-    CROSS JOIN LATERAL (
-      SELECT m.* FROM "Message" m WHERE ${Prisma.join(conditions, ' AND ')}
-      ORDER BY m."position" ${direction} LIMIT ${request.limit + 1}
-    ) page`;
+export async function loadSessionPages(prisma: PrismaClient, keys: readonly SessionPageKey[]): Promise<Message[][]> {
+  return inGroups(keys, (key) => [key.request], (key) => key.chatSessionId, async (group) => {
+    const { request } = group[0];
+    const conditions = [Prisma.sql`m."chatSessionId" = s.id`];
+    if (request.after) conditions.push(Prisma.sql`(m."position", m."id") > (${request.after[0]}::int, ${request.after[1]})`);
+    if (request.before) conditions.push(Prisma.sql`(m."position", m."id") < (${request.before[0]}::int, ${request.before[1]})`);
+    const direction = Prisma.raw(request.backward ? 'DESC' : 'ASC');
+    const rows = await prisma.$queryRaw<Message[]>`
+      SELECT page.* FROM unnest(${[...new Set(group.map((k) => k.chatSessionId))]}::text[]) AS s(id)
+      CROSS JOIN LATERAL (
+        SELECT m.* FROM "Message" m WHERE ${Prisma.join(conditions, ' AND ')}
+        ORDER BY m."position" ${direction}, m."id" ${direction} LIMIT ${request.limit + 1}
+      ) page`;
+    return rows.map((row) => ({ row, key: row.chatSessionId! }));
+  });
+}
+
+/**
+ * Answers keys a group at a time: keys of the same shape share one query; `load` tells each row's parent
+ * (as `parentOf` names a key's), and the rows go to their keys in one pass.
+ */
+async function inGroups<K, R>(
+  keys: readonly K[],
+  shapeOf: (key: K) => unknown[],
+  parentOf: (key: K) => string,
+  load: (group: K[]) => Promise<{ row: R; key: string }[]>,
+): Promise<R[][]> {
+  const groups = new Map<string, K[]>();
+  for (const key of keys) {
+    const shape = JSON.stringify(shapeOf(key));
+    const group = groups.get(shape);
+    if (group) group.push(key);
+    else groups.set(shape, [key]);
+  }
+  const rowsByParent = new Map<string, Map<string, R[]>>();
+  await Promise.all(
+    [...groups.entries()].map(async ([shape, group]) => {
+      const byParent = new Map<string, R[]>();
+      for (const { row, key } of await load(group)) {
+        const rows = byParent.get(key);
+        if (rows) rows.push(row);
+        else byParent.set(key, [row]);
+      }
+      rowsByParent.set(shape, byParent);
+    }),
+  );
+  return keys.map((key) => rowsByParent.get(JSON.stringify(shapeOf(key)))!.get(parentOf(key)) ?? []);
 }

@@ -1,12 +1,12 @@
 // Message rules: appending with gapless positions and consistent counters, tool-call shape, idempotency.
 import type { MessageRole, Prisma } from '../generated/prisma/client.ts';
-import type { MessageDeps } from '../services.ts';
-import { findOwnChatSession, findOwnConversation } from '../access.ts';
+import type { Access, MessageDeps } from '../services.ts';
+import { findOwnChatSession, findOwnConversation, findOwnMessage } from '../access.ts';
 import { badUserInput, invalidField } from '../errors.ts';
 import { idempotent } from '../idempotency.ts';
 import { countTokens } from '../tokens.ts';
 import { checkContent, checkLabel, checkMetadata, checkTokenCount, MAX_LABEL_CHARS } from '../validation.ts';
-import { insertMessage, publishMessageAdded, type StoredMessage } from './store.ts';
+import { insertMessage, publishMessageAdded, type NewMessage, type Parent, type StoredMessage } from './store.ts';
 
 export type AppendMessageInput = {
   conversationId: string;
@@ -17,6 +17,8 @@ export type AppendMessageInput = {
   tokens?: number | null;
   metadata?: unknown;
   chatSessionId?: string | null;
+  /** Under this message instead of the current one (a new branch when it has children already). */
+  parentMessageId?: string | null;
   idempotencyKey?: string | null;
 };
 
@@ -35,7 +37,22 @@ export async function appendMessage(ctx: MessageDeps, input: AppendMessageInput)
   const windowTokens = (await countTokens(input.content)) + (input.toolCalls != null ? await countTokens(JSON.stringify(input.toolCalls)) : 0);
   const tokens = input.tokens ?? windowTokens;
   if (input.chatSessionId != null) await checkChatSession(ctx, input.conversationId, input.chatSessionId);
+  if (input.parentMessageId != null) await checkParentMessage(ctx, input.conversationId, input.parentMessageId);
   const { idempotencyKey, ...fields } = input;
+  const message: NewMessage = {
+    conversationId: input.conversationId,
+    chatSessionId: input.chatSessionId ?? null,
+    role: input.role,
+    content: input.content,
+    status: 'COMPLETED',
+    toolCalls: (input.toolCalls ?? undefined) as Prisma.InputJsonValue | undefined,
+    toolCallId: input.toolCallId ?? null,
+    tokens,
+    windowTokens,
+    metadata: metadata as Prisma.InputJsonObject,
+    completedAt: new Date(),
+  };
+  const parent: Parent = input.parentMessageId ? { messageId: input.parentMessageId } : 'current';
 
   const { value, replayed } = await idempotent<StoredMessage>({
     prisma: ctx.prisma,
@@ -49,23 +66,16 @@ export async function appendMessage(ctx: MessageDeps, input: AppendMessageInput)
       const message = await ctx.prisma.message.findFirstOrThrow({ where: { id } });
       return { message, conversation: await findOwnConversation(ctx, message.conversationId) };
     },
-    create: (tx) =>
-      insertMessage(ctx, tx, {
-        conversationId: input.conversationId,
-        chatSessionId: input.chatSessionId ?? null,
-        role: input.role,
-        content: input.content,
-        status: 'COMPLETED',
-        toolCalls: (input.toolCalls ?? undefined) as Prisma.InputJsonValue | undefined,
-        toolCallId: input.toolCallId ?? null,
-        tokens,
-        windowTokens,
-        metadata: metadata as Prisma.InputJsonObject,
-        completedAt: new Date(),
-      }),
+    create: (tx) => insertMessage(ctx, tx, message, parent),
   });
   if (!replayed) publishMessageAdded(ctx.pubsub, value);
   return value;
+}
+
+/** A parent named by a client: a message of that conversation (another owner's is as absent as a missing one). */
+export async function checkParentMessage(ctx: Access, conversationId: string, parentMessageId: string): Promise<void> {
+  const parent = await findOwnMessage(ctx, parentMessageId);
+  if (parent.conversationId !== conversationId) throw invalidField('parentMessageId', 'is a message of another conversation');
 }
 
 async function checkChatSession(ctx: MessageDeps, conversationId: string, chatSessionId: string): Promise<void> {

@@ -1,50 +1,38 @@
-// Storing a message: the next position of an ACTIVE conversation, its counters moved in the same
-// transaction, and MESSAGE_ADDED for its subscribers. Used by appendMessage, sendMessage and every later
-// writer of messages.
+// Storing a message: placed in its ACTIVE conversation's tree (under the current message unless told
+// otherwise), made current, the counters moved in the same transaction, and MESSAGE_ADDED for its
+// subscribers. Used by appendMessage, sendMessage and every later writer of messages.
 import type { Conversation, Message, Prisma } from '../generated/prisma/client.ts';
 import { ownConversations } from '../access.ts';
 import { invalidField, isPrismaError, notFound } from '../errors.ts';
 import type { Transaction } from '../idempotency.ts';
 import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
 import type { Access } from '../services.ts';
+import { placeUnder } from './placement.ts';
+import { previewOf } from './preview.ts';
 
 export type StoredMessage = { message: Message; conversation: Conversation };
 
-export type NewMessage = Omit<Prisma.MessageUncheckedCreateInput, 'position' | 'id'> & { chatSessionId: string | null };
-
-export const PREVIEW_CHARS = 100;
-
-/** First 100 characters (code points, so an emoji is never cut in half). */
-export function previewOf(content: string): string {
-  let preview = '';
-  let count = 0;
-  for (const char of content) {
-    if (count++ === PREVIEW_CHARS) break;
-    preview += char;
-  }
-  return preview;
-}
+export type NewMessage = Omit<Prisma.MessageUncheckedCreateInput, 'id' | 'position' | 'parentId' | 'lane' | 'siblingIndex'> & { chatSessionId: string | null };
 
 /**
- * Inserts a message at the next position of an ACTIVE conversation of the viewer and moves its counters,
- * in the caller's transaction. Incrementing messageCount locks the conversation row, so concurrent appends
- * queue there and positions stay gapless; a rolled-back append gives its position back.
+ * Where a message goes: under the conversation's current message (`current`), under a message of the
+ * conversation (a new branch when that message has children already), or as a first message (`first`).
  */
-export async function insertMessage({ viewer }: Pick<Access, 'viewer'>, tx: Transaction, message: NewMessage): Promise<StoredMessage> {
+export type Parent = 'current' | 'first' | { messageId: string };
+
+/**
+ * Inserts a message into an ACTIVE conversation of the viewer, makes it the conversation's current
+ * message and moves the counters, in the caller's transaction. The first write locks the conversation
+ * row, so concurrent writers queue there: each finds the parent and the positions as the one before left
+ * them, and a rolled-back insert leaves no trace.
+ */
+export async function insertMessage({ viewer }: Pick<Access, 'viewer'>, tx: Transaction, message: NewMessage, parent: Parent = 'current'): Promise<StoredMessage> {
   const now = new Date();
-  const tokens = message.tokens ?? 0;
-  let conversation: Conversation;
+  let locked: Conversation;
   try {
-    conversation = await tx.conversation.update({
+    locked = await tx.conversation.update({
       where: { id: message.conversationId, ...ownConversations(viewer), status: 'ACTIVE' },
-      data: {
-        messageCount: { increment: 1 },
-        totalTokens: { increment: tokens },
-        // A reply that is only starting has no text yet: the preview stays on the message before it.
-        preview: message.status === 'STREAMING' ? undefined : previewOf(message.content ?? ''),
-        lastMessageAt: now,
-        updatedAt: now,
-      },
+      data: { totalTokens: { increment: message.tokens ?? 0 }, lastMessageAt: now, updatedAt: now },
     });
   } catch (error) {
     if (isPrismaError(error, 'P2025')) throw notFound('Conversation');
@@ -52,13 +40,24 @@ export async function insertMessage({ viewer }: Pick<Access, 'viewer'>, tx: Tran
   }
   if (message.chatSessionId) {
     const { count } = await tx.chatSession.updateMany({
-      where: { id: message.chatSessionId, conversationId: conversation.id, status: 'ACTIVE' },
+      where: { id: message.chatSessionId, conversationId: locked.id, status: 'ACTIVE' },
       data: { updatedAt: now },
     });
     if (count === 0) throw invalidField('chatSessionId', 'the chat session is completed');
   }
+  const parentId = parent === 'current' ? locked.currentMessageId : parent === 'first' ? null : parent.messageId;
+  const place = await placeUnder(tx, locked.id, parentId);
   const created = await tx.message.create({
-    data: { ...message, position: conversation.messageCount, createdAt: now },
+    data: { ...message, parentId: place.parentId, position: place.position, lane: place.lane, siblingIndex: place.siblingIndex, createdAt: now },
+  });
+  const conversation = await tx.conversation.update({
+    where: { id: locked.id },
+    data: {
+      currentMessageId: created.id,
+      messageCount: place.position,
+      // A reply that is only starting has no text yet: the preview is of the message it answers.
+      preview: message.status === 'STREAMING' ? place.parentPreview : previewOf(message.content ?? ''),
+    },
   });
   return { message: created, conversation };
 }

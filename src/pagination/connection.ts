@@ -103,3 +103,5 @@ const isPositiveInt4 = (value: unknown) => Number.isSafeInteger(value) && (value
 export const isTimeAndId = (values: unknown[]): values is [number, string] => values.length === 2 && isStorableTime(values[0]) && isStorableId(values[1]);
 
 export const isPosition = (values: unknown[]): values is [number] => values.length === 1 && isPositiveInt4(values[0]);
+
+export const isPositionAndId = (values: unknown[]): values is [number, string] => values.length === 2 && isPositiveInt4(values[0]) && isStorableId(values[1]);

@@ -16,6 +16,7 @@ const AppendMessageInput = builder.inputType('AppendMessageInput', {
     tokens: t.int({ description: 'Counted with the tokenizer when omitted.' }),
     metadata: t.field({ type: 'JSON' }),
     chatSessionId: t.globalID({ for: ChatSession }),
+    parentMessageId: t.globalID({ for: Message, description: 'Add under this message instead of currentMessage (a new branch when it has children).' }),
     idempotencyKey: t.string(),
   }),
 });
@@ -33,6 +34,11 @@ builder.mutationField('appendMessage', (t) =>
     description: 'Stores a message as given; no generation.',
     args: { input: t.arg({ type: AppendMessageInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      appendMessage(ctx, { ...input, conversationId: input.conversationId.id, chatSessionId: input.chatSessionId?.id ?? null }),
+      appendMessage(ctx, {
+        ...input,
+        conversationId: input.conversationId.id,
+        chatSessionId: input.chatSessionId?.id ?? null,
+        parentMessageId: input.parentMessageId?.id ?? null,
+      }),
   }),
 );

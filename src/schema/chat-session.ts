@@ -3,7 +3,7 @@ import type { ChatSession as ChatSessionRow, Message as MessageRow } from '../ge
 import { builder } from '../builder.ts';
 import { inOwnConversation } from '../access.ts';
 import { chatSessionCursor, completeChatSession, createChatSession, DEFAULT_CHAT_SESSION_PAGE } from '../chat-sessions/service.ts';
-import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
+import { DEFAULT_MESSAGE_PAGE, sessionMessageCursor } from '../messages/pages.ts';
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { Conversation } from './conversation.ts';
 import { Message, MessageConnection } from './message.ts';
@@ -24,11 +24,11 @@ export const ChatSession = builder.prismaNode('ChatSession', {
     messages: t.connection(
       {
         type: Message,
-        description: 'By position, ascending.',
+        description: 'By position, ascending (siblings, which share a position, oldest first), on every branch.',
         resolve: async (session, args, ctx) => {
-          const request = pageRequest(args, messageCursor, DEFAULT_MESSAGE_PAGE);
-          const rows = await ctx.loaders.messagePage.load({ parent: 'chatSession', parentId: session.id, request, roles: null });
-          return buildConnection(rows, request, (m: MessageRow) => [m.position] as [number], messageCursor, () =>
+          const request = pageRequest(args, sessionMessageCursor, DEFAULT_MESSAGE_PAGE);
+          const rows = await ctx.loaders.sessionMessagePage.load({ chatSessionId: session.id, request });
+          return buildConnection(rows, request, (m: MessageRow) => [m.position, m.id] as [number, string], sessionMessageCursor, () =>
             ctx.prisma.message.count({ where: { chatSessionId: session.id } }),
           );
         },

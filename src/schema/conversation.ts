@@ -92,11 +92,11 @@ builder.queryFields((t) => ({
 
 // ---- mutations ----
 
-const conversationPayload = (name: string) =>
+export const conversationPayload = (name: string) =>
   builder.objectRef<{ conversation: ConversationRow }>(name).implement({
     fields: (t) => ({ conversation: t.expose('conversation', { type: Conversation }) }),
   });
-const ConversationPayload = conversationPayload('ConversationPayload');
+export const ConversationPayload = conversationPayload('ConversationPayload');
 const CreateConversationPayload = conversationPayload('CreateConversationPayload');
 const UpdateConversationPayload = conversationPayload('UpdateConversationPayload');
 const PurgeConversationPayload = builder.objectRef<{ purgedConversationId: string }>('PurgeConversationPayload').implement({

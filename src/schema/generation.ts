@@ -12,7 +12,7 @@ import { idOf } from './subscription-ids.ts';
 import { ChatSession } from './chat-session.ts';
 import { ToolCall, ToolChoiceEnum, ToolInput } from './tools.ts';
 
-const ActiveGenerationPolicy = builder.enumType('ActiveGenerationPolicy', {
+export const ActiveGenerationPolicy = builder.enumType('ActiveGenerationPolicy', {
   description: 'What sendMessage does when the conversation already has a STREAMING message.',
   values: {
     REJECT: { description: 'Answer GENERATION_IN_PROGRESS.' },
@@ -31,6 +31,7 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
     onActiveGeneration: t.field({ type: ActiveGenerationPolicy, defaultValue: 'REJECT' }),
     tools: t.field({ type: [ToolInput], description: "Offered on this turn instead of the conversation's." }),
     toolChoice: t.field({ type: ToolChoiceEnum, defaultValue: 'AUTO' }),
+    parentMessageId: t.id({ description: 'Add under this message instead of currentMessage (a new branch when it has children).' }),
   }),
 });
 
@@ -52,12 +53,13 @@ const CancelGenerationInput = builder.inputType('CancelGenerationInput', {
   fields: (t) => ({ messageId: t.globalID({ required: true, for: Message }) }),
 });
 
-type SendArgs = { input: { conversationId: string | number; chatSessionId?: string | number | null } & Record<string, any> };
+type SendArgs = { input: { conversationId: string | number; chatSessionId?: string | number | null; parentMessageId?: string | number | null } & Record<string, any> };
 const sendInput = ({ input }: SendArgs) =>
   ({
     ...input,
     conversationId: idOf(input.conversationId, 'Conversation'),
     chatSessionId: input.chatSessionId == null ? null : idOf(input.chatSessionId, 'ChatSession'),
+    parentMessageId: input.parentMessageId == null ? null : idOf(input.parentMessageId, 'Message'),
   }) as Parameters<typeof sendMessage>[1];
 
 const ToolResultInput = builder.inputType('ToolResultInput', {

@@ -7,6 +7,7 @@ import './message.ts';
 import './chat-session.ts';
 import './append-message.ts';
 import './generation.ts';
+import './branches.ts';
 import './events.ts';
 
 export const schema = builder.toSchema();

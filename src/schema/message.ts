@@ -2,7 +2,9 @@ import { MessageRole, MessageStatus } from '../generated/prisma/enums.ts';
 import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
 import { inOwnConversation } from '../access.ts';
-import { invalidField } from '../errors.ts';
+import { invalidField, notFound } from '../errors.ts';
+import type { Context } from '../context.ts';
+import { branchCountQuery } from '../messages/branch.ts';
 import { saturatedInt } from '../validation.ts';
 import { contextWindow } from '../messages/context-window.ts';
 import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
@@ -38,7 +40,12 @@ export const Message = builder.prismaNode('Message', {
       type: Conversation,
       resolve: async (message, _args, ctx) => (await ctx.loaders.conversation.load(message.conversationId))!,
     }),
-    position: t.exposeInt('position', { description: '1, 2, 3, … within its conversation: gapless, never reused, the total order.' }),
+    position: t.exposeInt('position', {
+      description:
+        'Its depth on its branch: 1, 2, 3, … from the first message, gapless along every branch; alternatives (siblings) share a position. ' +
+        'Without edits or regenerations: the total order.',
+    }),
+    siblingIndex: t.exposeInt('siblingIndex', { description: "1-based among its parent's children (or the first messages), oldest first." }),
     role: t.expose('role', { type: MessageRoleEnum }),
     content: t.string({ description: 'While STREAMING: what has been persisted so far.', resolve: (message, _args, ctx) => chargeText(ctx, message.content, 'content') }),
     status: t.expose('status', { type: MessageStatusEnum, description: 'Non-assistant messages are COMPLETED.' }),
@@ -71,26 +78,62 @@ export const Message = builder.prismaNode('Message', {
   }),
 });
 
+const parentKeyOf = (message: MessageRow) => ({ conversationId: message.conversationId, parentId: message.parentId });
+
+// The tree: a message's parent and siblings (fields of Message that are Messages themselves).
+builder.prismaObjectFields('Message', (t) => ({
+  parent: t.field({
+    type: Message,
+    nullable: true,
+    description: "The message it follows; null for a conversation's first message.",
+    resolve: (message, _args, ctx) => (message.parentId ? ctx.loaders.message.load(message.parentId) : null),
+  }),
+  siblingCount: t.int({ resolve: (message, _args, ctx) => ctx.loaders.siblingCount.load(parentKeyOf(message)) }),
+  previousSibling: t.field({
+    type: Message,
+    nullable: true,
+    resolve: (message, _args, ctx) => (message.siblingIndex > 1 ? ctx.loaders.sibling.load({ ...parentKeyOf(message), siblingIndex: message.siblingIndex - 1 }) : null),
+  }),
+  nextSibling: t.field({
+    type: Message,
+    nullable: true,
+    resolve: (message, _args, ctx) => ctx.loaders.sibling.load({ ...parentKeyOf(message), siblingIndex: message.siblingIndex + 1 }),
+  }),
+}));
+
 export const MessageConnection = builder.connectionObject({ type: Message, name: 'MessageConnection' }, { name: 'MessageEdge' });
 
 builder.prismaObjectFields('Conversation', (t) => ({
   messages: t.connection(
     {
       type: Message,
-      description: 'By position, ascending.',
-      args: { roles: t.arg({ type: [MessageRoleEnum] }) },
+      description: 'The branch ending at leafId (default: currentMessage), by position.',
+      args: {
+        roles: t.arg({ type: [MessageRoleEnum] }),
+        leafId: t.arg.globalID({ for: Message, description: 'A message of this conversation: the branch that ends there.' }),
+      },
       resolve: async (conversation, args, ctx) => {
         const request = pageRequest(args, messageCursor, DEFAULT_MESSAGE_PAGE);
         const roles = args.roles?.length ? args.roles : null;
-        const rows = await ctx.loaders.messagePage.load({ parent: 'conversation', parentId: conversation.id, request, roles });
+        const leaf = args.leafId ? await leafOf(ctx, conversation, args.leafId.id) : { id: conversation.currentMessageId, position: conversation.messageCount };
+        const keyOf = (m: MessageRow) => [m.position] as [number];
+        if (leaf.id === null) return buildConnection([], request, keyOf, messageCursor, () => 0);
+        const branch = { conversationId: conversation.id, leafId: leaf.id };
+        const rows = await ctx.loaders.branchPage.load({ ...branch, request, roles });
         const totalCount = roles
-          ? () => ctx.prisma.message.count({ where: { conversationId: conversation.id, role: { in: roles } } })
-          : () => conversation.messageCount;
-        return buildConnection(rows, request, (m: MessageRow) => [m.position] as [number], messageCursor, totalCount);
+          ? async () => (await ctx.prisma.$queryRaw<{ count: number }[]>(branchCountQuery(branch, { roles })))[0].count
+          : () => leaf.position; // a branch holds one message per position
+        return buildConnection(rows, request, keyOf, messageCursor, totalCount);
       },
     },
     MessageConnection,
   ),
+  currentMessage: t.field({
+    type: Message,
+    nullable: true,
+    description: 'The end of the branch shown; null while empty.',
+    resolve: (conversation, _args, ctx) => (conversation.currentMessageId ? ctx.loaders.message.load(conversation.currentMessageId) : null),
+  }),
   activeGeneration: t.field({
     type: Message,
     nullable: true,
@@ -104,7 +147,15 @@ builder.prismaObjectFields('Conversation', (t) => ({
     resolve: (conversation, { maxTokens }, ctx) => {
       if (maxTokens < 1 || maxTokens > MAX_WINDOW_TOKENS) throw invalidField('maxTokens', `must be from 1 to ${MAX_WINDOW_TOKENS}`);
       chargeCostly(ctx, 'contextWindow');
-      return contextWindow(ctx.prisma, conversation as ConversationRow, maxTokens);
+      return contextWindow(ctx.prisma, conversation as ConversationRow, conversation.currentMessageId, maxTokens);
     },
   }),
 }));
+
+/** A leaf named by a client: a message of this conversation (another owner's is as absent as a missing one). */
+async function leafOf(ctx: Context, conversation: ConversationRow, id: string): Promise<MessageRow> {
+  const leaf = await ctx.loaders.message.load(id);
+  if (!leaf) throw notFound('Message');
+  if (leaf.conversationId !== conversation.id) throw invalidField('leafId', 'is a message of another conversation');
+  return leaf;
+}

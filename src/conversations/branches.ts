@@ -1,0 +1,122 @@
+// Branches of a conversation as a whole: switchBranch (which branch it shows) and forkConversation (a
+// branch copied into a conversation of its own).
+import { Prisma, type Conversation } from '../generated/prisma/client.ts';
+import { findOwnConversation, findOwnMessage, ownerOf } from '../access.ts';
+import type { ConversationDeps } from '../services.ts';
+import { conflict, invalidField, notFound } from '../errors.ts';
+import { idempotent } from '../idempotency.ts';
+import { publishConversationEvent } from '../pubsub.ts';
+import { checkTitle } from '../validation.ts';
+import { branchRowsQuery } from '../messages/branch.ts';
+import { PREVIEW_CHARS, previewOf } from '../messages/preview.ts';
+
+/**
+ * Shows the newest branch below a message: from it, the most recently added child at each step, to a
+ * leaf, which becomes the current message. +1 version, CONVERSATION_UPDATED.
+ */
+export async function switchBranch(ctx: ConversationDeps, messageId: string): Promise<Conversation> {
+  const target = await findOwnMessage(ctx, messageId);
+  const conversation = await ctx.prisma.$transaction(async (tx) => {
+    // Messages are added with this row locked: the walk below sees a tree no writer is changing.
+    const [locked] = await tx.$queryRaw<{ status: string }[]>`
+      SELECT "status" FROM "Conversation" WHERE "id" = ${target.conversationId} FOR UPDATE`;
+    if (!locked || locked.status === 'DELETED') throw notFound('Conversation');
+    const [leaf] = await tx.$queryRaw<{ id: string; position: number; preview: string }[]>`
+      WITH RECURSIVE walk AS (
+        SELECT ${target.id}::text AS "id"
+        UNION ALL
+        SELECT child."id" FROM walk
+        CROSS JOIN LATERAL (
+          SELECT c."id" FROM "Message" c
+          WHERE c."conversationId" = ${target.conversationId} AND c."parentId" = walk."id"
+          ORDER BY c."siblingIndex" DESC LIMIT 1
+        ) child
+      )
+      SELECT m."id", m."position", left(m."content", ${PREVIEW_CHARS}) AS "preview"
+      FROM walk JOIN "Message" m ON m."id" = walk."id"
+      ORDER BY m."position" DESC LIMIT 1`;
+    return tx.conversation.update({
+      where: { id: target.conversationId },
+      data: { currentMessageId: leaf.id, messageCount: leaf.position, preview: leaf.preview, version: { increment: 1 }, updatedAt: new Date() },
+    });
+  });
+  publishConversationEvent(ctx.pubsub, conversation, { type: 'CONVERSATION_UPDATED', conversationId: conversation.id, messageId: null });
+  return conversation;
+}
+
+export type ForkConversationInput = { messageId: string; title?: string | null; idempotencyKey?: string | null };
+
+/**
+ * A new ACTIVE conversation of the viewer holding copies of the branch from the first message to
+ * `messageId`, positions 1…n, with the source's model, system prompt, tools, project, agent and metadata.
+ * The copies keep their times, usage and tool calls; they belong to no chat session.
+ */
+export async function forkConversation(ctx: ConversationDeps, input: ForkConversationInput): Promise<Conversation> {
+  checkTitle(input.title);
+  const leaf = await findOwnMessage(ctx, input.messageId);
+  if (leaf.status === 'STREAMING') throw invalidField('messageId', 'is still being generated: fork once it has finished');
+  const source = await findOwnConversation(ctx, leaf.conversationId);
+  if (source.status === 'DELETED') throw notFound('Conversation');
+  const { idempotencyKey, ...fields } = input;
+
+  const { value, replayed } = await idempotent<Conversation>({
+    prisma: ctx.prisma,
+    viewer: ctx.viewer,
+    ttlMs: ctx.config.idempotencyTtlMs,
+    operation: 'forkConversation',
+    key: idempotencyKey,
+    input: fields,
+    idOf: (conversation) => conversation.id,
+    replay: (id) => findOwnConversation(ctx, id),
+    create: async (tx) => {
+      const fork = await tx.conversation.create({
+        data: {
+          ...ownerOf(ctx.viewer),
+          title: input.title ?? source.title,
+          projectId: source.projectId,
+          agentId: source.agentId,
+          model: source.model,
+          systemPrompt: source.systemPrompt,
+          systemPromptTokens: source.systemPromptTokens,
+          metadata: source.metadata as Prisma.InputJsonObject,
+          tools: source.tools as Prisma.InputJsonArray,
+        },
+      });
+      const branch = branchRowsQuery([{ conversationId: source.id, leafId: leaf.id }], { after: null, before: null, limit: leaf.position, backward: false, roles: null }, Prisma.sql`m.*`);
+      // One statement, whatever the branch's length: each copy goes under the copy of the message before it.
+      const [copied] = await tx.$queryRaw<{ count: number; streaming: number; tokens: bigint; lastMessageAt: Date | null; lastId: string | null }[]>`
+        WITH branch AS (${branch}),
+        copies AS (SELECT b.*, gen_random_uuid()::text AS "copyId" FROM branch b),
+        inserted AS (
+          INSERT INTO "Message" ("id", "conversationId", "parentId", "siblingIndex", "position", "lane", "role", "content", "status", "model",
+            "toolCalls", "toolCallId", "isError", "reasoning", "reasoningParts", "finishReason", "tokens", "windowTokens", "promptTokens",
+            "completionTokens", "reasoningTokens", "cachedPromptTokens", "error", "metadata", "createdAt", "completedAt", "sequenceNumber")
+          SELECT c."copyId", ${fork.id}, parent."copyId", 1, c."position", 0, c."role", c."content", c."status", c."model",
+            c."toolCalls", c."toolCallId", c."isError", c."reasoning", c."reasoningParts", c."finishReason", c."tokens", c."windowTokens", c."promptTokens",
+            c."completionTokens", c."reasoningTokens", c."cachedPromptTokens", c."error", c."metadata", c."createdAt", c."completedAt", c."sequenceNumber"
+          FROM copies c LEFT JOIN copies parent ON parent."position" = c."position" - 1
+          RETURNING "id", "position", "status", "tokens", "createdAt"
+        )
+        SELECT count(*)::int AS "count", count(*) FILTER (WHERE "status" = 'STREAMING')::int AS "streaming",
+          coalesce(sum("tokens"), 0)::bigint AS "tokens", max("createdAt") AS "lastMessageAt",
+          (array_agg("id" ORDER BY "position" DESC))[1] AS "lastId"
+        FROM inserted`;
+      // A reply still generating on the way to messageId (a message was added under it): its copy would
+      // never finish.
+      if (copied.streaming > 0) throw conflict('A reply on that branch is still being generated: fork once it has finished');
+      await tx.lane.create({ data: { conversationId: fork.id, number: 0, pathLanes: [0], pathStarts: [1] } });
+      return tx.conversation.update({
+        where: { id: fork.id },
+        data: {
+          currentMessageId: copied.lastId,
+          messageCount: copied.count,
+          totalTokens: copied.tokens,
+          preview: previewOf(leaf.content),
+          lastMessageAt: copied.lastMessageAt,
+        },
+      });
+    },
+  });
+  if (!replayed) publishConversationEvent(ctx.pubsub, value, { type: 'CONVERSATION_CREATED', conversationId: value.id, messageId: null });
+  return value;
+}

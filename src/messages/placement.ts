@@ -1,0 +1,50 @@
+// Where a new message goes in its conversation's tree: under which parent, at which position, in which
+// lane (see Lane in prisma/schema.prisma), as which of its siblings. Called with the conversation row
+// locked (store.ts), so each writer places its message in the tree as the writer before it left it.
+import type { Transaction } from '../idempotency.ts';
+import { notFound } from '../errors.ts';
+import { PREVIEW_CHARS } from './preview.ts';
+
+export type Placement = {
+  parentId: string | null;
+  position: number;
+  lane: number;
+  siblingIndex: number;
+  /** The start of the parent's content: what the conversation previews while a reply has no text yet. */
+  parentPreview: string | null;
+};
+
+/** Under `parentId` (a message of the conversation), or as a first message when it is null. */
+export async function placeUnder(tx: Transaction, conversationId: string, parentId: string | null): Promise<Placement> {
+  if (parentId === null) {
+    const { _max } = await tx.message.aggregate({ where: { conversationId, parentId: null }, _max: { siblingIndex: true } });
+    const lane = await startLane(tx, conversationId, null);
+    return { parentId: null, position: 1, lane, siblingIndex: (_max.siblingIndex ?? 0) + 1, parentPreview: null };
+  }
+  const [parent] = await tx.$queryRaw<{ lane: number; position: number; preview: string; children: number | null }[]>`
+    SELECT p."lane", p."position", left(p."content", ${PREVIEW_CHARS}) AS "preview",
+      (SELECT max(c."siblingIndex") FROM "Message" c WHERE c."conversationId" = p."conversationId" AND c."parentId" = p."id") AS "children"
+    FROM "Message" p
+    WHERE p."id" = ${parentId} AND p."conversationId" = ${conversationId}`;
+  if (!parent) throw notFound('Message');
+  const siblingIndex = (parent.children ?? 0) + 1;
+  // The first child goes on in its parent's lane (the parent ends it: it had no child); a later child starts one.
+  const lane = siblingIndex === 1 ? parent.lane : await startLane(tx, conversationId, parent);
+  return { parentId, position: parent.position + 1, lane, siblingIndex, parentPreview: parent.preview };
+}
+
+/** A new lane, starting under `from` (its path is the parent's branch, then itself) or at position 1. */
+async function startLane(tx: Transaction, conversationId: string, from: { lane: number; position: number } | null): Promise<number> {
+  const [{ number }] = await tx.$queryRaw<{ number: number }[]>`
+    SELECT coalesce(max("number") + 1, 0)::int AS "number" FROM "Lane" WHERE "conversationId" = ${conversationId}`;
+  let pathLanes = [number];
+  let pathStarts = [1];
+  if (from) {
+    const parentLane = await tx.lane.findUniqueOrThrow({ where: { conversationId_number: { conversationId, number: from.lane } } });
+    const kept = parentLane.pathStarts.filter((start) => start <= from.position).length;
+    pathLanes = [...parentLane.pathLanes.slice(0, kept), number];
+    pathStarts = [...parentLane.pathStarts.slice(0, kept), from.position + 1];
+  }
+  await tx.lane.create({ data: { conversationId, number, pathLanes, pathStarts } });
+  return number;
+}

@@ -1,0 +1,441 @@
+// Branches, black-box: edits and regenerations add siblings, a conversation shows one branch at a time
+// (currentMessage), switchBranch and leafId read any other, forkConversation copies one; with the
+// guarantees the contract already gives: gapless positions along every branch, idempotency, tenancy,
+// events and counters, under concurrent writers.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendMessage, createConversation, expectErrorCode, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
+import type { RunningServer } from '../src/server.ts';
+
+let t: TestApp;
+let server: RunningServer;
+beforeAll(async () => {
+  t = await startTestApp({ ECHO_DELAY_MS: '1', RATE_LIMIT_GENERATIONS_PER_MINUTE: '0' });
+  server = await t.listen();
+});
+afterAll(() => t.close());
+
+const NODE = 'id role content position parent { id } siblingIndex siblingCount previousSibling { id } nextSibling { id }';
+const BRANCH = `query($id: ID!, $leaf: ID) { conversation(id: $id) {
+  version messageCount totalTokens preview lastMessageAt currentMessage { id }
+  messages(first: 100, leafId: $leaf) { totalCount edges { node { ${NODE} } } } } }`;
+const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { userMessage { id } assistantMessage { id } } }`;
+const EDIT = `mutation($input: EditMessageInput!) { editMessage(input: $input) {
+  userMessage { ${NODE} } assistantMessage { id status } conversation { messageCount currentMessage { id } } } }`;
+const REGENERATE = `mutation($input: RegenerateMessageInput!) { regenerateMessage(input: $input) {
+  assistantMessage { ${NODE} status model } conversation { messageCount currentMessage { id } } } }`;
+const SWITCH = `mutation($id: ID!) { switchBranch(input: { messageId: $id }) { conversation { version messageCount preview currentMessage { id } } } }`;
+const FORK = `mutation($input: ForkConversationInput!) { forkConversation(input: $input) { conversation {
+  id title status model systemPrompt metadata projectId agentId tools { name } messageCount totalTokens preview version currentMessage { id }
+  messages(first: 100) { edges { node { id role content position toolCalls toolCallId parent { id } siblingCount chatSession { id } } } } } } }`;
+
+const gqlAs = (viewer: TestViewer) => (query: string, variables: Record<string, unknown>) => t.gql(query, variables, viewer);
+
+async function branch(viewer: TestViewer, id: string, leaf?: string) {
+  const { conversation } = await t.gql(BRANCH, { id, leaf }, viewer);
+  return { ...conversation, nodes: conversation.messages.edges.map((e: any) => e.node) };
+}
+
+/** sendMessage, then waits for the reply: [user message id, reply id]. */
+async function turn(viewer: TestViewer, conversationId: string, content: string, extra: Record<string, unknown> = {}): Promise<[string, string]> {
+  const { sendMessage } = await t.gql(SEND, { input: { conversationId, content, ...extra } }, viewer);
+  await waitForMessageStatus(gqlAs(viewer), sendMessage.assistantMessage.id, 'COMPLETED');
+  return [sendMessage.userMessage.id, sendMessage.assistantMessage.id];
+}
+
+const contents = (nodes: { content: string }[]) => nodes.map((n) => n.content);
+
+describe('a tree three levels deep', () => {
+  it('edits and regenerations at several depths; every branch switched to and read', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const [u1, a1] = await turn(viewer, c.id, 'one');
+    const [u2, a2] = await turn(viewer, c.id, 'two');
+    const [u3, a3] = await turn(viewer, c.id, 'three');
+    const linear = await branch(viewer, c.id);
+    expect(contents(linear.nodes)).toEqual(['one', 'one', 'two', 'two', 'three', 'three']);
+    expect(linear.nodes.map((n: any) => [n.position, n.parent?.id ?? null, n.siblingIndex, n.siblingCount])).toEqual([
+      [1, null, 1, 1],
+      [2, u1, 1, 1],
+      [3, a1, 1, 1],
+      [4, u2, 1, 1],
+      [5, a2, 1, 1],
+      [6, u3, 1, 1],
+    ]);
+
+    // Depth 3: a regeneration answers the same history: the echo of "three" again, beside the first.
+    const regenerated = (await t.gql(REGENERATE, { input: { messageId: a3 } }, viewer)).regenerateMessage;
+    const a3b = regenerated.assistantMessage.id;
+    expect(regenerated.assistantMessage).toMatchObject({ position: 6, parent: { id: u3 }, siblingIndex: 2, siblingCount: 2, previousSibling: { id: a3 }, nextSibling: null, model: 'builtin:echo' });
+    expect(regenerated.conversation).toEqual({ messageCount: 6, currentMessage: { id: a3b } });
+    expect((await waitForMessageStatus(gqlAs(viewer), a3b, 'COMPLETED')).content).toBe('three');
+
+    // Depth 2: an edit and its reply; the rest of the old branch stays where it was.
+    const edited = (await t.gql(EDIT, { input: { messageId: u2, content: 'two, edited' } }, viewer)).editMessage;
+    const [u2b, a2b] = [edited.userMessage.id, edited.assistantMessage.id];
+    expect(edited.userMessage).toMatchObject({ position: 3, parent: { id: a1 }, siblingIndex: 2, siblingCount: 2, previousSibling: { id: u2 } });
+    expect(edited.conversation).toEqual({ messageCount: 4, currentMessage: { id: a2b } }); // the reply ends the branch
+    await waitForMessageStatus(gqlAs(viewer), a2b, 'COMPLETED');
+    const afterEdit = await branch(viewer, c.id);
+    expect(contents(afterEdit.nodes)).toEqual(['one', 'one', 'two, edited', 'two, edited']);
+    expect(afterEdit).toMatchObject({ messageCount: 4, preview: 'two, edited', currentMessage: { id: a2b } });
+    expect(afterEdit.messages.totalCount).toBe(4);
+
+    // Depth 1: the first message edited without a reply; it has no parent, and is the second first message.
+    const root = (await t.gql(EDIT, { input: { messageId: u1, content: 'uno', generate: false } }, viewer)).editMessage;
+    const u1b = root.userMessage.id;
+    expect(root.userMessage).toMatchObject({ position: 1, parent: null, siblingIndex: 2, siblingCount: 2, previousSibling: { id: u1 } });
+    expect(root.assistantMessage).toBeNull();
+    expect((await branch(viewer, c.id)).nodes.map((n: any) => n.id)).toEqual([u1b]);
+
+    // Every branch, by its leaf.
+    expect((await branch(viewer, c.id, a3)).nodes.map((n: any) => n.id)).toEqual([u1, a1, u2, a2, u3, a3]);
+    expect((await branch(viewer, c.id, a3b)).nodes.map((n: any) => n.id)).toEqual([u1, a1, u2, a2, u3, a3b]);
+    expect((await branch(viewer, c.id, a2b)).nodes.map((n: any) => n.id)).toEqual([u1, a1, u2b, a2b]);
+    expect((await branch(viewer, c.id, u2)).nodes.map((n: any) => n.id)).toEqual([u1, a1, u2]); // a leaf may be any message
+
+    // Switching: the newest leaf below, the most recent child at each step.
+    const before = await branch(viewer, c.id);
+    let switched = (await t.gql(SWITCH, { id: u1 }, viewer)).switchBranch.conversation;
+    expect(switched).toEqual({ version: before.version + 1, messageCount: 4, preview: 'two, edited', currentMessage: { id: a2b } });
+    switched = (await t.gql(SWITCH, { id: u2 }, viewer)).switchBranch.conversation;
+    expect(switched).toMatchObject({ version: before.version + 2, messageCount: 6, preview: 'three', currentMessage: { id: a3b } });
+    switched = (await t.gql(SWITCH, { id: a3 }, viewer)).switchBranch.conversation;
+    expect(switched.currentMessage).toEqual({ id: a3 });
+    const shown = await branch(viewer, c.id);
+    expect(shown.nodes.map((n: any) => n.id)).toEqual([u1, a1, u2, a2, u3, a3]);
+    // Siblings on the page shown, and the window the next reply would see.
+    expect(shown.nodes.map((n: any) => [n.siblingIndex, n.siblingCount, n.nextSibling?.id ?? null])).toEqual([
+      [1, 2, u1b],
+      [1, 1, null],
+      [1, 2, u2b],
+      [1, 1, null],
+      [1, 1, null],
+      [1, 2, a3b],
+    ]);
+    const window = await t.gql(`query($id: ID!) { conversation(id: $id) { contextWindow(maxTokens: 1000) { id } } }`, { id: c.id }, viewer);
+    expect(window.conversation.contextWindow.map((m: any) => m.id)).toEqual([u1, a1, u2, a2, u3, a3]);
+
+    // A new turn goes under the current message; the counters count every message of every branch.
+    const [u4, a4] = await turn(viewer, c.id, 'four');
+    const latest = await branch(viewer, c.id);
+    expect(latest.nodes.map((n: any) => n.id)).toEqual([u1, a1, u2, a2, u3, a3, u4, a4]);
+    expect(latest.messageCount).toBe(8);
+    const every = [u1, a1, u2, a2, u3, a3, a3b, u2b, a2b, u1b, u4, a4];
+    const { nodes } = await t.gql(`query($ids: [ID!]!) { nodes(ids: $ids) { ... on Message { tokens createdAt } } }`, { ids: every }, viewer);
+    expect(latest.totalTokens).toBe(nodes.reduce((sum: number, m: any) => sum + m.tokens, 0));
+    expect(latest.lastMessageAt).toBe(nodes.map((m: any) => m.createdAt).sort().at(-1));
+  });
+
+  it('a reply to an edit sees the edited branch only; a regeneration with another model keeps the same history', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    await turn(viewer, c.id, 'first question');
+    const [u2, a2] = await turn(viewer, c.id, '/call lookup {"q":"x"}', { tools: [{ name: 'lookup', parameters: { type: 'object' } }] });
+    // The edit answers "other" with no tool call: the call on the old branch is not in its history.
+    const edited = (await t.gql(EDIT, { input: { messageId: u2, content: 'other' } }, viewer)).editMessage;
+    expect((await waitForMessageStatus(gqlAs(viewer), edited.assistantMessage.id, 'COMPLETED')).content).toBe('other');
+    // The old call message is still there, with its calls, and may be regenerated: same history (the /call).
+    const regenerated = (await t.gql(REGENERATE, { input: { messageId: a2, model: 'builtin:echo', tools: [{ name: 'lookup', parameters: { type: 'object' } }] } }, viewer))
+      .regenerateMessage.assistantMessage;
+    expect(regenerated).toMatchObject({ parent: { id: u2 }, siblingIndex: 2, siblingCount: 2 });
+    await waitForMessageStatus(gqlAs(viewer), regenerated.id, 'COMPLETED');
+    const { node } = await t.gql(`query($id: ID!) { node(id: $id) { ... on Message { toolCalls finishReason } } }`, { id: regenerated.id }, viewer);
+    expect(node.finishReason).toBe('TOOL_CALLS');
+    expect(node.toolCalls[0].function).toEqual({ name: 'lookup', arguments: '{"q":"x"}' });
+  });
+});
+
+describe('appendMessage and sendMessage under a given parent', () => {
+  it('adds a new branch under any message of the conversation, which becomes current', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer);
+    const m1 = (await appendMessage(t, viewer, c.id, { content: 'a' })).message;
+    const m2 = (await appendMessage(t, viewer, c.id, { content: 'b', role: 'ASSISTANT' })).message;
+    await appendMessage(t, viewer, c.id, { content: 'c' });
+    const side = await appendMessage(t, viewer, c.id, { content: 'b2', role: 'ASSISTANT', parentMessageId: m1.id });
+    expect(side.message.position).toBe(2);
+    expect(side.conversation).toMatchObject({ messageCount: 2, preview: 'b2' });
+    const shown = await branch(viewer, c.id);
+    expect(contents(shown.nodes)).toEqual(['a', 'b2']);
+    expect(shown.nodes[1]).toMatchObject({ siblingIndex: 2, siblingCount: 2, previousSibling: { id: m2.id } });
+    // sendMessage under the first message too: a third sibling, and a reply to it.
+    const [u, a] = await turn(viewer, c.id, 'again', { parentMessageId: m1.id, model: 'builtin:echo' });
+    expect((await branch(viewer, c.id)).nodes.map((n: any) => n.id)).toEqual([m1.id, u, a]);
+  });
+});
+
+describe('pagination inside a long branch', () => {
+  it('pages both ways along a branch of many lanes, exactly, while other branches grow', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer);
+    // 30 messages, then at every fifth one a side branch, and the branch read goes on from the last side.
+    const ids: string[] = [];
+    for (let i = 1; i <= 30; i++) ids.push((await appendMessage(t, viewer, c.id, { content: `m${i}` })).message.id);
+    const expected = [...ids];
+    for (const depth of [5, 10, 15, 20, 25]) {
+      expected.length = depth;
+      for (let i = 1; i <= 6; i++) {
+        const parent = expected.at(-1)!;
+        expected.push((await appendMessage(t, viewer, c.id, { content: `side ${depth}.${i}`, parentMessageId: parent })).message.id);
+      }
+      // …and the original branch goes on from there, so the branch read crosses a new lane every time.
+    }
+    const leaf = expected.at(-1)!;
+    const page = `query($id: ID!, $leaf: ID, $first: Int, $after: String, $last: Int, $before: String) { conversation(id: $id) {
+      messages(leafId: $leaf, first: $first, after: $after, last: $last, before: $before) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor startCursor } edges { node { id position } } } } }`;
+    const writers = (async () => {
+      for (let i = 0; i < 20; i++) await appendMessage(t, viewer, c.id, { content: `meanwhile ${i}`, parentMessageId: ids[i % 30] });
+    })();
+
+    const forward: { id: string; position: number }[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const { conversation }: any = await t.gql(page, { id: c.id, leaf, first: 7, after }, viewer);
+      forward.push(...conversation.messages.edges.map((e: any) => e.node));
+      expect(conversation.messages.totalCount).toBe(expected.length);
+      if (!conversation.messages.pageInfo.hasNextPage) break;
+      after = conversation.messages.pageInfo.endCursor;
+    }
+    const backward: { id: string; position: number }[] = [];
+    let before: string | null = null;
+    for (;;) {
+      const { conversation }: any = await t.gql(page, { id: c.id, leaf, last: 6, before }, viewer);
+      backward.unshift(...conversation.messages.edges.map((e: any) => e.node));
+      if (!conversation.messages.pageInfo.hasPreviousPage) break;
+      before = conversation.messages.pageInfo.startCursor;
+    }
+    await writers;
+    expect(forward.map((n) => n.id)).toEqual(expected);
+    expect(backward.map((n) => n.id)).toEqual(expected);
+    expect(forward.map((n) => n.position)).toEqual(expected.map((_, i) => i + 1));
+    // With a role filter, the same branch and only those roles.
+    const { conversation } = await t.gql(`query($id: ID!, $leaf: ID) { conversation(id: $id) { messages(leafId: $leaf, roles: [USER], first: 100) { totalCount edges { node { id } } } } }`, { id: c.id, leaf }, viewer);
+    expect(conversation.messages.edges.map((e: any) => e.node.id)).toEqual(expected);
+    expect(conversation.messages.totalCount).toBe(expected.length);
+  });
+
+  it('reads a page of a branch in the same number of SQL statements whatever its lanes, siblings included', async () => {
+    const viewer = await t.viewer();
+    const linear = await createConversation(t, viewer);
+    const tree = await createConversation(t, viewer);
+    const tip: Record<string, string> = {};
+    for (let i = 1; i <= 40; i++) {
+      tip.linear = (await appendMessage(t, viewer, linear.id, { content: `m${i}` })).message.id;
+      tip.tree = (await appendMessage(t, viewer, tree.id, { content: `m${i}` })).message.id;
+      // A sibling at every level of the tree, then back to the main branch: 40 lanes deep.
+      if (i % 2 === 0) {
+        await appendMessage(t, viewer, tree.id, { content: `alt${i}`, parentMessageId: tip.tree });
+        await appendMessage(t, viewer, tree.id, { content: `n${i}`, parentMessageId: tip.tree });
+        tip.tree = (await appendMessage(t, viewer, tree.id, { content: `alt${i}b`, parentMessageId: tip.tree })).message.id;
+      }
+    }
+    const query = `query($id: ID!) { conversation(id: $id) { messages(last: 30) { totalCount edges { node { id position siblingIndex siblingCount parent { id } previousSibling { id } nextSibling { id } } } } } }`;
+    const read = async (id: string) => t.countQueries(() => t.gql(query, { id }, viewer));
+    const [a, b] = [await read(linear.id), await read(tree.id)];
+    expect(b.count).toBe(a.count);
+    // The conversation, the page, the parents, the sibling counts, the siblings.
+    expect(a.count).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('forkConversation', () => {
+  it('copies a branch with its tool calls into a new conversation that goes on from there', async () => {
+    const viewer = await t.viewer();
+    const tools = [{ name: 'lookup', parameters: { type: 'object' } }];
+    const c = await createConversation(t, viewer, { model: 'builtin:echo', systemPrompt: 'Be brief.', metadata: { k: 1 }, projectId: 'p', agentId: 'a', tools });
+    await turn(viewer, c.id, 'hello');
+    const [, call] = await turn(viewer, c.id, '/call lookup {"q":"sea"}');
+    const { node } = await t.gql(`query($id: ID!) { node(id: $id) { ... on Message { toolCalls } } }`, { id: call }, viewer);
+    const submitted = await t.gql(
+      `mutation($input: SubmitToolResultsInput!) { submitToolResults(input: $input) { assistantMessage { id } } }`,
+      { input: { messageId: call, results: [{ toolCallId: node.toolCalls[0].id, content: 'salt water' }] } },
+      viewer,
+    );
+    const answer = submitted.submitToolResults.assistantMessage.id;
+    await waitForMessageStatus(gqlAs(viewer), answer, 'COMPLETED');
+    await turn(viewer, c.id, 'and after');
+    const source = await branch(viewer, c.id);
+
+    const fork = (await t.gql(FORK, { input: { messageId: answer, title: 'Forked', idempotencyKey: 'fork-1' } }, viewer)).forkConversation.conversation;
+    expect(fork).toMatchObject({ title: 'Forked', status: 'ACTIVE', model: 'builtin:echo', systemPrompt: 'Be brief.', metadata: { k: 1 }, projectId: 'p', agentId: 'a', tools: [{ name: 'lookup' }], version: 1 });
+    const copies = fork.messages.edges.map((e: any) => e.node);
+    expect(copies.map((m: any) => m.content)).toEqual(source.nodes.slice(0, 6).map((m: any) => m.content));
+    expect(copies.map((m: any) => m.position)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(copies.map((m: any) => m.parent?.id ?? null)).toEqual([null, ...copies.slice(0, -1).map((m: any) => m.id)]);
+    expect(copies[3].toolCalls).toEqual(node.toolCalls);
+    expect(copies[4]).toMatchObject({ role: 'TOOL', toolCallId: node.toolCalls[0].id, chatSession: null });
+    expect(copies.every((m: any) => !source.nodes.some((s: any) => s.id === m.id))).toBe(true);
+    expect(fork).toMatchObject({ messageCount: 6, preview: 'lookup returned: salt water', currentMessage: { id: copies[5].id } });
+    // A retry is the same fork; another key is another fork, with the source's title.
+    expect((await t.gql(FORK, { input: { messageId: answer, title: 'Forked', idempotencyKey: 'fork-1' } }, viewer)).forkConversation.conversation.id).toBe(fork.id);
+    const second = (await t.gql(FORK, { input: { messageId: call } }, viewer)).forkConversation.conversation;
+    expect(second).toMatchObject({ title: 'A conversation', messageCount: 4 });
+
+    // The fork goes on: its calls can be answered there, and a reply sees the copied history.
+    const callCopy = second.currentMessage.id;
+    const resumed = await t.gql(
+      `mutation($input: SubmitToolResultsInput!) { submitToolResults(input: $input) { assistantMessage { id } } }`,
+      { input: { messageId: callCopy, results: [{ toolCallId: node.toolCalls[0].id, content: 'fresh water' }] } },
+      viewer,
+    );
+    expect((await waitForMessageStatus(gqlAs(viewer), resumed.submitToolResults.assistantMessage.id, 'COMPLETED')).content).toBe('lookup returned: fresh water');
+    expect((await branch(viewer, c.id)).nodes.length).toBe(source.nodes.length); // the source is untouched
+  });
+
+  it('refuses a STREAMING message, another owner\'s, a bad title; stores nothing', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const { sendMessage } = await t.gql(SEND, { input: { conversationId: c.id, content: 'a long one '.repeat(1000) } }, viewer);
+    const streaming = await t.request(FORK, { input: { messageId: sendMessage.assistantMessage.id } }, viewer);
+    expectErrorCode(streaming.body, 'BAD_USER_INPUT');
+    expectErrorCode((await t.request(FORK, { input: { messageId: sendMessage.userMessage.id } }, await t.viewer())).body, 'NOT_FOUND');
+    expectErrorCode((await t.request(FORK, { input: { messageId: sendMessage.userMessage.id, title: 'x'.repeat(256) } }, viewer)).body, 'BAD_USER_INPUT');
+    const list = await t.gql(`{ conversations(first: 10) { totalCount } }`, {}, viewer);
+    expect(list.conversations.totalCount).toBe(1);
+  });
+});
+
+describe('concurrency', () => {
+  it('two tabs regenerating at once: one wins, the other is told; the tree stays whole', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const [u, a] = await turn(viewer, c.id, 'question');
+    const results = await Promise.all([1, 2].map(() => t.request(REGENERATE, { input: { messageId: a } }, viewer)));
+    const won = results.filter((r) => !r.body.errors);
+    expect(won).toHaveLength(1);
+    expectErrorCode(results.find((r) => r.body.errors)!.body, 'GENERATION_IN_PROGRESS');
+    await waitForMessageStatus(gqlAs(viewer), won[0].body.data.regenerateMessage.assistantMessage.id, 'COMPLETED');
+    const shown = await branch(viewer, c.id);
+    expect(shown.nodes.map((n: any) => [n.id, n.siblingIndex, n.siblingCount])).toEqual([
+      [u, 1, 1],
+      [won[0].body.data.regenerateMessage.assistantMessage.id, 2, 2],
+    ]);
+  });
+
+  it('many writers under the same parent at once all become siblings, numbered once each', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer);
+    const root = (await appendMessage(t, viewer, c.id, { content: 'root' })).message;
+    const edits = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        i % 2
+          ? t.gql(`mutation($input: AppendMessageInput!) { appendMessage(input: $input) { message { id siblingIndex position } } }`, { input: { conversationId: c.id, role: 'ASSISTANT', content: `r${i}`, parentMessageId: root.id } }, viewer).then((d) => d.appendMessage.message)
+          : t.gql(`mutation($input: AppendMessageInput!) { appendMessage(input: $input) { message { id siblingIndex position } } }`, { input: { conversationId: c.id, role: 'USER', content: `u${i}`, parentMessageId: root.id } }, viewer).then((d) => d.appendMessage.message),
+      ),
+    );
+    expect(edits.map((m) => m.siblingIndex).sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(new Set(edits.map((m) => m.position))).toEqual(new Set([2]));
+    const last = edits.find((m) => m.siblingIndex === 12)!;
+    const shown = await branch(viewer, c.id);
+    expect(shown.currentMessage.id).toBe(last.id); // the last writer's message is current
+    expect(shown.nodes.map((n: any) => n.siblingCount)).toEqual([1, 12]);
+    // Each sibling reads its own two-message branch.
+    for (const m of edits) expect((await branch(viewer, c.id, m.id)).nodes.map((n: any) => n.id)).toEqual([root.id, m.id]);
+  });
+
+  it('an edit while another branch generates: REJECT refuses, INTERRUPT cancels it and goes on', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const [u] = await turn(viewer, c.id, 'short');
+    const { sendMessage } = await t.gql(SEND, { input: { conversationId: c.id, content: 'long '.repeat(2000) } }, viewer);
+    expectErrorCode((await t.request(EDIT, { input: { messageId: u, content: 'edited' } }, viewer)).body, 'GENERATION_IN_PROGRESS');
+    const before = await branch(viewer, c.id);
+    expect(before.nodes).toHaveLength(4); // nothing stored by the refused edit
+    const edited = (await t.gql(EDIT, { input: { messageId: u, content: 'edited', onActiveGeneration: 'INTERRUPT' } }, viewer)).editMessage;
+    expect((await waitForMessageStatus(gqlAs(viewer), sendMessage.assistantMessage.id, 'CANCELLED')).status).toBe('CANCELLED');
+    expect((await waitForMessageStatus(gqlAs(viewer), edited.assistantMessage.id, 'COMPLETED')).content).toBe('edited');
+  });
+});
+
+describe('idempotency', () => {
+  it('a retried edit or regeneration returns the first result and adds nothing', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const [u, a] = await turn(viewer, c.id, 'hi');
+    const edit = { messageId: u, content: 'hello', idempotencyKey: 'edit-1' };
+    const first = (await t.gql(EDIT, { input: edit }, viewer)).editMessage;
+    await waitForMessageStatus(gqlAs(viewer), first.assistantMessage.id, 'COMPLETED');
+    const again = (await t.gql(EDIT, { input: edit }, viewer)).editMessage;
+    expect([again.userMessage.id, again.assistantMessage.id]).toEqual([first.userMessage.id, first.assistantMessage.id]);
+    expectErrorCode((await t.request(EDIT, { input: { ...edit, content: 'other' } }, viewer)).body, 'CONFLICT');
+
+    const regenerate = { messageId: a, idempotencyKey: 'regen-1' };
+    const r1 = (await t.gql(REGENERATE, { input: regenerate }, viewer)).regenerateMessage.assistantMessage;
+    await waitForMessageStatus(gqlAs(viewer), r1.id, 'COMPLETED');
+    const r2 = (await t.gql(REGENERATE, { input: regenerate }, viewer)).regenerateMessage.assistantMessage;
+    expect(r2.id).toBe(r1.id);
+    const { node } = await t.gql(`query($id: ID!) { node(id: $id) { ... on Message { siblingCount } } }`, { id: a }, viewer);
+    expect(node.siblingCount).toBe(2);
+  });
+});
+
+describe('refusals and tenancy', () => {
+  it('every new mutation and argument refuses another owner\'s messages, and wrong kinds, storing nothing', async () => {
+    const owner = await t.viewer();
+    const other = await t.viewer();
+    const c = await createConversation(t, owner, { model: 'builtin:echo' });
+    const [u, a] = await turn(owner, c.id, 'mine');
+    const elsewhere = await createConversation(t, owner);
+    const stranger = await createConversation(t, other);
+    const before = await branch(owner, c.id);
+
+    for (const [query, input] of [
+      [EDIT, { messageId: u, content: 'x' }],
+      [REGENERATE, { messageId: a }],
+      [FORK, { messageId: u }],
+    ] as const) {
+      expectErrorCode((await t.request(query, { input }, other)).body, 'NOT_FOUND');
+    }
+    expectErrorCode((await t.request(SWITCH, { id: u }, other)).body, 'NOT_FOUND');
+    // Naming the owner's message from the other's own conversation.
+    expectErrorCode((await t.request(`mutation($input: AppendMessageInput!) { appendMessage(input: $input) { message { id } } }`, { input: { conversationId: stranger.id, role: 'USER', content: 'x', parentMessageId: u } }, other)).body, 'NOT_FOUND');
+    expectErrorCode((await t.request(SEND, { input: { conversationId: stranger.id, content: 'x', parentMessageId: u } }, other)).body, 'NOT_FOUND');
+    expectErrorCode((await t.request(BRANCH, { id: stranger.id, leaf: u }, other)).body, 'NOT_FOUND');
+    // The owner's own message, of another conversation.
+    expectErrorCode((await t.request(`mutation($input: AppendMessageInput!) { appendMessage(input: $input) { message { id } } }`, { input: { conversationId: elsewhere.id, role: 'USER', content: 'x', parentMessageId: u } }, owner)).body, 'BAD_USER_INPUT');
+    expectErrorCode((await t.request(BRANCH, { id: elsewhere.id, leaf: u }, owner)).body, 'BAD_USER_INPUT');
+    // Wrong kinds: an assistant message is not edited, a user message not regenerated, a conversation is no message.
+    expectErrorCode((await t.request(EDIT, { input: { messageId: a, content: 'x' } }, owner)).body, 'BAD_USER_INPUT');
+    expectErrorCode((await t.request(EDIT, { input: { messageId: u, content: '  ' } }, owner)).body, 'BAD_USER_INPUT');
+    expectErrorCode((await t.request(REGENERATE, { input: { messageId: u } }, owner)).body, 'BAD_USER_INPUT');
+    expectErrorCode((await t.request(SWITCH, { id: c.id }, owner)).body, 'BAD_USER_INPUT');
+
+    expect(await branch(owner, c.id)).toEqual(before);
+    const others = await t.gql(`{ conversations(first: 10) { edges { node { id messageCount } } } }`, {}, other);
+    expect(others.conversations.edges).toEqual([{ node: { id: stranger.id, messageCount: 0 } }]);
+  });
+
+  it('edits and regenerations of an archived conversation are refused as sends are', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const [u, a] = await turn(viewer, c.id, 'x');
+    await t.gql(`mutation($id: ID!) { archiveConversation(input: { id: $id }) { conversation { id } } }`, { id: c.id }, viewer);
+    expectErrorCode((await t.request(EDIT, { input: { messageId: u, content: 'y' } }, viewer)).body, 'NOT_FOUND');
+    expectErrorCode((await t.request(REGENERATE, { input: { messageId: a } }, viewer)).body, 'NOT_FOUND');
+    // Reading and forking an archived conversation's branch still work.
+    expect((await t.gql(FORK, { input: { messageId: a } }, viewer)).forkConversation.conversation.messageCount).toBe(2);
+  });
+});
+
+describe('events', () => {
+  it('MESSAGE_ADDED for new siblings, CONVERSATION_UPDATED when the branch shown changes, on the chat and in the sidebar', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const [u] = await turn(viewer, c.id, 'x');
+    const client = wsClient(server, viewer);
+    const chat = subscribe(client, `subscription($id: ID!) { conversationEvents(conversationId: $id) { type message { id content } conversation { currentMessage { id } } } }`, { id: c.id });
+    const sidebar = subscribe(client, `subscription { conversationsChanged { type conversation { id messageCount } } }`);
+    await new Promise((r) => setTimeout(r, 150));
+    const edited = (await t.gql(EDIT, { input: { messageId: u, content: 'y', generate: false } }, viewer)).editMessage;
+    await t.gql(SWITCH, { id: u }, viewer);
+    const events = (await chat.next(2)).map((r) => r.data.conversationEvents);
+    expect(events).toEqual([
+      { type: 'MESSAGE_ADDED', message: { id: edited.userMessage.id, content: 'y' }, conversation: { currentMessage: { id: expect.any(String) } } },
+      { type: 'CONVERSATION_UPDATED', message: null, conversation: { currentMessage: { id: expect.any(String) } } },
+    ]);
+    const changes = (await sidebar.next(2)).map((r) => r.data.conversationsChanged);
+    expect(changes.map((e) => e.type)).toEqual(['MESSAGE_ADDED', 'CONVERSATION_UPDATED']);
+    expect(changes[1].conversation).toEqual({ id: c.id, messageCount: 2 });
+    await client.dispose();
+  });
+});
