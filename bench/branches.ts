@@ -33,7 +33,6 @@ const server = await startInstance('branches', {
   DATABASE_URL: values.db,
   AUTH_JWT_SECRET: JWT_SECRET,
   NODE_ENV: 'production',
-  LOG_LEVEL: 'warn',
   RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
 });
 const token = await benchToken('branches');
@@ -75,8 +74,19 @@ async function everyLevel(): Promise<string> {
   return id;
 }
 
+async function built(name: string, build: () => Promise<string>): Promise<string> {
+  const start = performance.now();
+  const id = await build();
+  console.error(`built ${name} in ${round((performance.now() - start) / 1000)} s`);
+  return id;
+}
+
 const started = performance.now();
-const conversations = { linear: await linear(), '20 branches': await twentyBranches(), 'every level': await everyLevel() };
+const conversations = {
+  linear: await built('linear', linear),
+  '20 branches': await built('20 branches', twentyBranches),
+  'every level': await built('every level', everyLevel),
+};
 const buildSeconds = round((performance.now() - started) / 1000);
 
 const WHOLE = `query($id: ID!, $after: String) { conversation(id: $id) { messages(first: 100, after: $after) {

@@ -157,6 +157,40 @@ describe('consistency with writers on every instance', () => {
     expect(updates.filter((u) => !u.body.errors)).toHaveLength(1);
     expect(updates.filter((u) => u.body.errors?.[0]?.extensions?.code === 'CONFLICT')).toHaveLength(2);
   });
+
+  it('keeps the tree whole when every instance adds siblings under one message, and a switch on one is seen on another', async () => {
+    const viewer = await makeViewer();
+    const conversation = await newConversation(a, viewer);
+    const APPEND = `mutation($c: ID!, $t: String!, $p: ID) { appendMessage(input: { conversationId: $c, role: USER, content: $t, parentMessageId: $p }) { message { id position } } }`;
+    const root = (await a.gql(APPEND, { c: conversation, t: 'root' }, viewer)).appendMessage.message.id;
+    const instances = [a, b, c];
+    const siblings = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => instances[i % 3].gql(APPEND, { c: conversation, t: `s${i}`, p: root }, viewer)),
+    );
+    expect(siblings.map((s) => s.appendMessage.message.position)).toEqual(Array(30).fill(2));
+
+    const client = wsClient(asServer(c), viewer);
+    const events = subscribe(client, `subscription($id: ID!) { conversationEvents(conversationId: $id) { type conversation { version currentMessage { content } } } }`, { id: conversation });
+    await new Promise((r) => setTimeout(r, 300));
+    const first = siblings.map((s) => s.appendMessage.message.id).sort()[0];
+    await a.gql(`mutation($m: ID!) { switchBranch(input: { messageId: $m }) { conversation { id } } }`, { m: first }, viewer);
+    const chosen = (await b.gql(`query($id: ID!) { node(id: $id) { ... on Message { content } } }`, { id: first }, viewer)).node.content;
+    const [event] = await events.next(1);
+    expect(event.data.conversationEvents).toEqual({ type: 'CONVERSATION_UPDATED', conversation: { version: 2, currentMessage: { content: chosen } } });
+    await client.dispose();
+
+    const read = await b.gql(
+      `query($id: ID!) { conversation(id: $id) { messageCount messages(first: 10) { edges { node { content siblingCount } } } } }`,
+      { id: conversation },
+      viewer,
+    );
+    expect(read.conversation.messageCount).toBe(2);
+    expect(read.conversation.messages.edges.map((e: any) => e.node)).toEqual([{ content: 'root', siblingCount: 1 }, { content: chosen, siblingCount: 30 }]);
+    const indexes = await Promise.all(
+      siblings.map((s) => b.gql(`query($id: ID!) { node(id: $id) { ... on Message { siblingIndex } } }`, { id: s.appendMessage.message.id }, viewer)),
+    );
+    expect(indexes.map((r) => r.node.siblingIndex).sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
 });
 
 describe('lifecycle', () => {
