@@ -15,6 +15,7 @@ import { withTimeout } from './timeout.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
 import { createMemoryEventLog } from './streams/memory-event-log.ts';
 import { GenerationRunner } from './generation/runner.ts';
+import { ConversationTitler } from './conversations/titles.ts';
 import { recoverAbandonedGenerations, STALE_AFTER_MS } from './generation/recovery.ts';
 import { stopActiveGeneration } from './generation/stop.ts';
 import { MessageFollowers } from './generation/stream.ts';
@@ -70,7 +71,8 @@ export async function createApp(config: Config, { log = createLogger(config), on
   metrics.watchEventLogBacklog(() => eventLog.backlog());
   const runnerId = randomUUID();
   const providers = createProviderStreams(models, config.models, log);
-  const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId, metrics });
+  const titler = new ConversationTitler({ prisma, providers, pubsub, log, mode: config.generation.titles });
+  const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId, metrics, titler });
   const rateLimiter = createRateLimiter(config.rateLimits, { redis: redis?.commands, log });
   const stopGeneration = (conversationId: string) => stopActiveGeneration({ prisma, pubsub, eventLog, generation, log }, conversationId);
   const followers = new MessageFollowers(prisma, log);
@@ -137,6 +139,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
     close: () =>
       (closed ??= (async () => {
         await drain();
+        titler.close();
         await providers.close();
         for (const timer of timers) clearInterval(timer);
         await cancelRequests.return?.();

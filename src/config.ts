@@ -73,6 +73,7 @@ const envSchema = z.object({
   CONTEXT_MAX_TOKENS: z.coerce.number().int().positive().default(16_000),
   STREAM_RETENTION_SECONDS: z.coerce.number().int().positive().default(3600),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  CONVERSATION_TITLES: z.enum(['model', 'first-words', 'off']).default('model'),
 });
 
 /** Every environment variable the server reads. */
@@ -118,6 +119,8 @@ export type Config = {
     streamRetentionMs: number;
     /** On shutdown, how long running generations may take to finish before they are interrupted. */
     shutdownGraceMs: number;
+    /** How untitled conversations are named after their first reply (conversations/titles.ts). */
+    titles: 'model' | 'first-words' | 'off';
   };
 };
 
@@ -210,6 +213,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       contextMaxTokens: values.CONTEXT_MAX_TOKENS,
       streamRetentionMs: values.STREAM_RETENTION_SECONDS * 1000,
       shutdownGraceMs: values.SHUTDOWN_GRACE_MS,
+      titles: values.CONVERSATION_TITLES,
     },
   };
 }

@@ -34,6 +34,7 @@ describe('conversations pagination', () => {
       CREATED_AT_DESC: ['c6', 'c5', 'c4', 'c3', 'c2', 'c1', 'c0'],
       UPDATED_AT_DESC: ['c6', 'c5', 'c4', 'c3', 'c2', 'c1', 'c0'],
       UPDATED_AT_ASC: ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6'],
+      LAST_ACTIVITY_DESC: ['c6', 'c5', 'c4', 'c3', 'c2', 'c1', 'c0'],
     };
     for (const [orderBy, order] of Object.entries(expected)) {
       const seen: string[] = [];
@@ -57,6 +58,20 @@ describe('conversations pagination', () => {
       }
       expect(back).toEqual(order);
     }
+  });
+
+  it('LAST_ACTIVITY_DESC: newest message first, creation time when empty; a rename does not move it', async () => {
+    const viewer = await t.viewer();
+    const [c0, c1, c2] = await seed(viewer, 3);
+    await appendMessage(t, viewer, c0.id);
+    await createConversation(t, viewer, { title: 'c3' });
+    await appendMessage(t, viewer, c1.id);
+    await t.gql(`mutation($id: ID!) { updateConversation(input: { id: $id, title: "c2 renamed" }) { conversation { id } } }`, { id: c2.id }, viewer);
+    const order = ['c1', 'c3', 'c0', 'c2 renamed'];
+    expect(titles(await list(viewer, { first: 10, orderBy: 'LAST_ACTIVITY_DESC' }))).toEqual(order);
+    const page = await list(viewer, { first: 2, orderBy: 'LAST_ACTIVITY_DESC' });
+    expect(titles(await list(viewer, { first: 10, after: page.pageInfo.endCursor, orderBy: 'LAST_ACTIVITY_DESC' }))).toEqual(order.slice(2));
+    expect(titles(await list(viewer, { first: 10, orderBy: 'LAST_ACTIVITY_DESC', filter: { search: 'c' } }))).toEqual(order);
   });
 
   it('stays stable while conversations are created during the walk', async () => {

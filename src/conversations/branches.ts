@@ -113,6 +113,7 @@ export async function forkConversation(ctx: ConversationDeps, input: ForkConvers
           totalTokens: copied.tokens,
           preview: previewOf(leaf.content),
           lastMessageAt: copied.lastMessageAt,
+          lastActivityAt: copied.lastMessageAt ?? fork.createdAt,
         },
       });
     },

@@ -12,7 +12,7 @@ import { countTokens } from '../tokens.ts';
 type ToolInput = Parameters<typeof checkTools>[0][number];
 import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection, type PageRequest } from '../pagination/connection.ts';
 
-export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC';
+export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC' | 'LAST_ACTIVITY_DESC';
 
 export type ConversationFilter = {
   status?: ConversationStatus[] | null;
@@ -196,7 +196,9 @@ const ORDER_FIELDS = {
   UPDATED_AT_ASC: ['updatedAt', 'asc'],
   CREATED_AT_DESC: ['createdAt', 'desc'],
   CREATED_AT_ASC: ['createdAt', 'asc'],
+  LAST_ACTIVITY_DESC: ['lastActivityAt', 'desc'],
 } as const;
+type OrderField = (typeof ORDER_FIELDS)[ConversationOrder][0];
 
 const codecs = Object.fromEntries(
   Object.keys(ORDER_FIELDS).map((order) => [order, cursorCodec<[number, string]>(`conversations:${order}`, isTimeAndId)]),
@@ -248,7 +250,7 @@ function searchPattern(search: string | null | undefined): string | null {
 }
 
 type SearchPage = {
-  field: 'updatedAt' | 'createdAt';
+  field: OrderField;
   readDirection: 'asc' | 'desc';
   request: PageRequest<[number, string]>;
   /** The comparison that keeps what sorts later in the list's order. */
@@ -293,7 +295,7 @@ async function searchPageWithTotal(ctx: ConversationDeps, filter: ConversationFi
 }
 
 /** Rows strictly past (time, id) in the given direction: the keyset condition. */
-function beyond(field: 'updatedAt' | 'createdAt', [time, id]: [number, string], op: 'lt' | 'gt'): Prisma.ConversationWhereInput {
+function beyond(field: OrderField, [time, id]: [number, string], op: 'lt' | 'gt'): Prisma.ConversationWhereInput {
   const at = new Date(time);
   return { OR: [{ [field]: { [op]: at } }, { [field]: at, id: { [op]: id } }] };
 }

@@ -19,6 +19,7 @@ import { tracer } from '../observability/tracing.ts';
 import { replyRequest } from './prompt.ts';
 import { AssembledReply } from './assembled-reply.ts';
 import { StreamPersister } from './persister.ts';
+import type { ConversationTitler } from '../conversations/titles.ts';
 
 export type GenerationJob = {
   messageId: string;
@@ -43,6 +44,8 @@ export type RunnerDeps = {
   /** This instance, as written in Message.runnerId. */
   runnerId: string;
   metrics: GenerationMetrics;
+  /** Told of every completed reply: names untitled conversations (conversations/titles.ts). */
+  titler: Pick<ConversationTitler, 'afterReply'>;
 };
 
 type StopReason = 'cancel' | 'shutdown' | 'timeout';
@@ -197,6 +200,7 @@ export class GenerationRunner {
     const tokens = reply.usage?.outputTokens ?? counted;
     try {
       await this.#finishDurably(job, { sequenceNumber: sequenceNumber + 1, outcome, reply, counted });
+      if (outcome.status === 'COMPLETED') this.#deps.titler.afterReply(job.conversation, job.model);
     } finally {
       this.#persister.untrack(job.messageId);
       metrics.finished(job.model, outcome.status, (performance.now() - startedAt) / 1000, tokens);

@@ -32,7 +32,7 @@ export async function insertMessage({ viewer }: Pick<Access, 'viewer'>, tx: Tran
   try {
     locked = await tx.conversation.update({
       where: { id: message.conversationId, ...ownConversations(viewer), status: 'ACTIVE' },
-      data: { totalTokens: { increment: message.tokens ?? 0 }, lastMessageAt: now, updatedAt: now },
+      data: { totalTokens: { increment: message.tokens ?? 0 }, lastMessageAt: now, lastActivityAt: now, updatedAt: now },
     });
   } catch (error) {
     if (isPrismaError(error, 'P2025')) throw notFound('Conversation');

@@ -19,7 +19,7 @@ import {
 export const ConversationStatusEnum = builder.enumType(ConversationStatus, { name: 'ConversationStatus' });
 
 export const ConversationOrderEnum = builder.enumType('ConversationOrder', {
-  values: ['UPDATED_AT_DESC', 'UPDATED_AT_ASC', 'CREATED_AT_DESC', 'CREATED_AT_ASC'] as const,
+  values: ['UPDATED_AT_DESC', 'UPDATED_AT_ASC', 'CREATED_AT_DESC', 'CREATED_AT_ASC', 'LAST_ACTIVITY_DESC'] as const,
 });
 
 export const Conversation = builder.prismaNode('Conversation', {
