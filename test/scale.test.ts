@@ -1,7 +1,7 @@
 // Scale-out: several server processes on PostgreSQL and Redis. Needs the machine's PostgreSQL and Redis;
 // without them this file fails (it never skips). The test that restarts Redis runs its own redis-server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeViewer, subscribe, waitForMessage, waitForMessageStatus, wsClient, type TestViewer } from './helpers.ts';
+import { makeViewer, subscribe, waitFor, waitForMessage, waitForMessageStatus, wsClient, type TestViewer } from './helpers.ts';
 import { startCluster, type Cluster, type Instance } from './cluster.ts';
 import { startTestRedis } from './redis-server.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
@@ -102,8 +102,11 @@ describe('generation streams across instances', () => {
     const viewer = await makeViewer();
     const conversation = await newConversation(a, viewer);
     const { assistantMessage } = (await a.gql(SEND, { c: conversation, t: 'long' }, viewer)).sendMessage;
+    // The reply's request (not a title's: conversations without one are named after a reply), streaming.
+    const replyRequest = () => vendor.requests.find((r) => JSON.stringify(r.body.messages.at(-1)).includes('"long"'));
+    await waitFor(() => replyRequest() !== undefined, 'the reply request');
     await new Promise((r) => setTimeout(r, 300));
-    const request = vendor.requests.at(-1)!;
+    const request = replyRequest()!;
     const started = Date.now();
     const { message } = (await b.gql(`mutation($id: ID!) { cancelGeneration(input: { messageId: $id }) { message { status content } } }`, { id: assistantMessage.id }, viewer))
       .cancelGeneration;
