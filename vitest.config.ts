@@ -17,6 +17,8 @@ export default defineConfig({
     // Each file starts its own app (an in-memory PGlite unless TEST_DATABASE_URL names a server).
     pool: 'forks',
     testTimeout: 30_000,
+    // A browser waits for what it is shown: expect.poll gives a page (on a busy machine) time to get there.
+    expect: { poll: { timeout: browserSuite ? 10_000 : 1_000 } },
     hookTimeout: 60_000,
   },
 });

@@ -1,5 +1,5 @@
 // Before `npm start`: rebuild dist/ when a source file is newer than it (a pull, an edit), so that the
-// compiled server is never older than the code. Production runs `node dist/main.js` and skips this.
+// compiled server and web app are never older than the code. Production runs `node dist/main.js` and skips this.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +11,8 @@ const newer = (dir) =>
     return entry.isDirectory() ? newer(file) : fs.statSync(file).mtimeMs > built;
   });
 
-if (built === 0 || newer('src') || newer('prisma')) {
+const webBuilt = fs.existsSync('dist/web/index.html');
+if (built === 0 || !webBuilt || newer('src') || newer('prisma') || newer('web/src')) {
   console.log('dist/ is older than the sources: building');
   const generate = spawnSync('npm', ['run', '-s', 'db:generate'], { stdio: 'inherit' });
   const build = generate.status === 0 ? spawnSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' }) : generate;

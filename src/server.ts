@@ -8,6 +8,7 @@ import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins
 import type { App } from './app.ts';
 import { GRAPHQL_PATH } from './yoga.ts';
 import { createGraphQLWebSocketServer } from './websocket.ts';
+import { loadWebApp } from './web-app.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { requestIdFrom, withRequest } from './observability/request-context.ts';
 
@@ -28,6 +29,8 @@ export async function startServer(app: App, { host, port }: { host: string; port
   const { config } = services;
   const origins = createOriginPolicy(config.corsOrigins, { loopbackOnly: !config.jwtSecret });
   let accepting = true;
+  const webApp = loadWebApp();
+  if (!webApp) services.log.warn('the web app is not built (npm run build): / serves nothing');
   const handleRequest: http.RequestListener = (req, res) => {
     const path = req.url?.split('?')[0];
     if (path === '/health') {
@@ -52,7 +55,10 @@ export async function startServer(app: App, { host, port }: { host: string; port
     // One id per request: returned to the client, and on every log line written while serving it.
     const requestId = requestIdFrom(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
-    withRequest({ requestId }, () => yoga(req, res));
+    const graphql = () => withRequest({ requestId }, () => yoga(req, res));
+    // Every other page a browser asks for is the web app's (which answers 404 through yoga if missing).
+    if (webApp && path !== GRAPHQL_PATH && (req.method === 'GET' || req.method === 'HEAD')) return webApp(req, res, graphql);
+    graphql();
   };
 
   // WebSocket upgrades are taken from every listener below (noServer), on the GraphQL path only.

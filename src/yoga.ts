@@ -91,7 +91,9 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
         maxAliases: { n: 30 },
         maxDirectives: { n: 30 },
         maxTokens: { n: 5000 },
-        costLimit: { maxCost: 20000, ignoreIntrospection: true },
+        // A chat's page (50 messages with their versions and parents) costs about 47,000; a sidebar page
+        // of 100 conversations with 100 messages each, over 300,000.
+        costLimit: { maxCost: 100_000, ignoreIntrospection: true },
         blockFieldSuggestion: { enabled: config.env === 'production' },
       }),
     ],

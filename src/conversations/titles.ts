@@ -1,7 +1,7 @@
-// Titles for untitled conversations, so that a sidebar does not fill with rows of "New chat". After a
-// conversation's first completed reply the server names it from its first user message: by the
-// conversation's model in a few words, or with builtin:echo (or when the model fails) by the message's
-// first words. A title a client set meanwhile is never overwritten.
+// Titles for untitled conversations, so that a sidebar does not fill with rows of "New chat". When a
+// conversation's first reply ends (completed, stopped or failed), the server names it from its first
+// user message: by the conversation's model in a few words, or with builtin:echo (or when the model
+// fails) by the message's first words. A title a client set meanwhile is never overwritten.
 import type { Conversation, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { ProviderStreams } from '../models/provider-streams.ts';
@@ -29,7 +29,7 @@ export class ConversationTitler {
     this.#deps = deps;
   }
 
-  /** After a completed reply: names the conversation if it has no title yet (in the background). */
+  /** After a reply: names the conversation if it has no title yet (in the background). */
   afterReply(conversation: Pick<Conversation, 'id' | 'orgId' | 'userId' | 'title'>, model: string): void {
     if (conversation.title !== null || this.#deps.mode === 'off') return;
     const controller = new AbortController();

@@ -200,7 +200,8 @@ export class GenerationRunner {
     const tokens = reply.usage?.outputTokens ?? counted;
     try {
       await this.#finishDurably(job, { sequenceNumber: sequenceNumber + 1, outcome, reply, counted });
-      if (outcome.status === 'COMPLETED') this.#deps.titler.afterReply(job.conversation, job.model);
+      // Named from its first message, so whatever the reply's fate (not while shutting down, though).
+      if (outcome.status !== 'INTERRUPTED') this.#deps.titler.afterReply(job.conversation, job.model);
     } finally {
       this.#persister.untrack(job.messageId);
       metrics.finished(job.model, outcome.status, (performance.now() - startedAt) / 1000, tokens);

@@ -1,0 +1,41 @@
+// The web app (web/, built by Vite into dist/web/) served at /: its files, and index.html for the app's
+// own paths (/c/<id>), so that a reload or a shared link opens the same chat. Hashed assets are cached
+// for good; index.html is revalidated, so a new build is picked up at the next load.
+import fs from 'node:fs';
+import type http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import sirv from 'sirv';
+
+/** Compiled, dist/web-app.js sits beside dist/web/; from the sources (tests, `npm run dev`), src/ beside dist/. */
+const WEB_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.js') ? './web/' : '../dist/web/', import.meta.url));
+
+/**
+ * The page may load from this server alone: scripts and styles from its own files (no inline code), data
+ * from its API (HTTP and WebSocket), images inline or its own; it may not be framed.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export type WebApp = (req: http.IncomingMessage, res: http.ServerResponse, notFound: () => void) => void;
+
+/** The handler, or null when the app has not been built (`npm run build` builds it). */
+export function loadWebApp(root = WEB_ROOT): WebApp | null {
+  if (!fs.existsSync(`${root}/index.html`)) return null;
+  const serve = sirv(root, {
+    single: true,
+    etag: true,
+    setHeaders(res, pathname) {
+      res.setHeader('cache-control', pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
+      res.setHeader('x-content-type-options', 'nosniff');
+      res.setHeader('referrer-policy', 'same-origin');
+    },
+  });
+  return (req, res, notFound) => serve(req, res, notFound);
+}

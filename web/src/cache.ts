@@ -1,0 +1,113 @@
+// The Apollo cache and everything that edits it, in one place. Lists are kept right from payloads and
+// from conversationsChanged events, never by refetching:
+// - the sidebar's lists (one per search) hold ACTIVE conversations, newest activity first;
+// - a chat's list holds the branch ending at the conversation's current message, oldest first.
+import { InMemoryCache, type ApolloCache, type Reference } from '@apollo/client';
+import { relayStylePagination } from '@apollo/client/utilities';
+import type { ConversationItemFragment, MessageFieldsFragment } from './gql/graphql';
+
+export function createCache(): InMemoryCache {
+  return new InMemoryCache({
+    typePolicies: {
+      Query: {
+        fields: {
+          // One list per filter (a search); pages appended as the sidebar scrolls.
+          conversations: relayStylePagination(['filter', 'orderBy']),
+          conversation: { read: (_, { args, toReference }) => toReference({ __typename: 'Conversation', id: args?.id }) },
+        },
+      },
+      // The branch shown, one list whatever page size was asked for; older pages prepended.
+      Conversation: { fields: { messages: relayStylePagination(['leafId', 'roles']) } },
+    },
+  });
+}
+
+type Edge = { __typename?: string; cursor?: string | null; node: Reference };
+type Connection = { edges: Edge[]; pageInfo?: unknown };
+type Event = {
+  type: string;
+  conversationId: string;
+  conversation?: ConversationItemFragment | null;
+  message?: MessageFieldsFragment | null;
+};
+
+/** Applies one conversationsChanged event (the fields of its objects are already in the cache). */
+export function applyConversationEvent(cache: ApolloCache, event: Event): void {
+  const { conversation, message } = event;
+  if (event.type === 'CONVERSATION_DELETED' || !conversation) {
+    cache.evict({ id: cache.identify({ __typename: 'Conversation', id: event.conversationId }) });
+    cache.gc();
+    return;
+  }
+  placeInSidebar(cache, conversation);
+  if (event.type === 'MESSAGE_ADDED' && message) {
+    const current = conversation.currentMessage?.id === message.id;
+    // Another tab or device changed the branch shown in a way this list cannot follow (an edit whose
+    // reply is already current, say): the chat reads its branch again.
+    if (!showMessage(cache, conversation.id, message, { current })) cache.evict({ id: cache.identify(conversation), fieldName: 'messages' });
+  }
+}
+
+/**
+ * Puts a conversation where it belongs in every sidebar list: out of them unless ACTIVE; into the
+ * unfiltered one if missing (a new conversation, a restored one); every list ordered by last activity.
+ */
+export function placeInSidebar(cache: ApolloCache, conversation: Pick<ConversationItemFragment, 'id' | 'status'>): void {
+  const ref = cache.identify({ __typename: 'Conversation', id: conversation.id });
+  if (!ref) return;
+  cache.modify({
+    id: 'ROOT_QUERY',
+    fields: {
+      conversations(value, { storeFieldName, readField, toReference }) {
+        const existing = value as Connection | undefined;
+        if (!existing) return value;
+        const edges = existing.edges.filter((edge) => readField('id', edge.node) !== conversation.id);
+        const searching = storeFieldName.includes('"search"');
+        if (conversation.status === 'ACTIVE' && (!searching || edges.length < existing.edges.length)) {
+          edges.push({ __typename: 'ConversationEdge', cursor: null, node: toReference(ref) as Reference });
+        }
+        const activity = (edge: Edge) => String(readField('lastMessageAt', edge.node) ?? readField('createdAt', edge.node) ?? '');
+        edges.sort((a, b) => (activity(a) < activity(b) ? 1 : activity(a) > activity(b) ? -1 : 0));
+        return { ...existing, edges } as typeof value;
+      },
+    },
+  });
+}
+
+/**
+ * Shows a new message at the end of a chat's branch when it continues it (its parent is the last
+ * message shown), or, when it is the conversation's current message (`current`: an edit or a
+ * regeneration), in place of what followed its parent. False when the list cannot tell: it is not
+ * there already, and its parent is neither the last message nor, for a current one, in the list.
+ */
+export function showMessage(
+  cache: ApolloCache,
+  conversationId: string,
+  message: Pick<MessageFieldsFragment, 'id' | 'parent'>,
+  { current }: { current: boolean },
+): boolean {
+  const ref = cache.identify({ __typename: 'Message', id: message.id });
+  const conversation = cache.identify({ __typename: 'Conversation', id: conversationId });
+  if (!ref || !conversation) return false;
+  let placed = true;
+  cache.modify({
+    id: conversation,
+    fields: {
+      messages(value, { readField, toReference }) {
+        const existing = value as Connection | undefined;
+        if (!existing) return value;
+        const ids = existing.edges.map((edge) => readField<string>('id', edge.node));
+        if (ids.includes(message.id)) return value;
+        const parentAt = message.parent ? ids.indexOf(message.parent.id) : -1;
+        const continues = parentAt === ids.length - 1;
+        if ((message.parent && parentAt < 0) || (!continues && !current)) {
+          placed = false;
+          return value;
+        }
+        const kept = existing.edges.slice(0, parentAt + 1);
+        return { ...existing, edges: [...kept, { __typename: 'MessageEdge', cursor: null, node: toReference(ref) as Reference }] } as typeof value;
+      },
+    },
+  });
+  return placed;
+}
