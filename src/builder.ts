@@ -31,10 +31,30 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
-    edgesFieldOptions: { nullable: false },
-    nodeFieldOptions: { nullable: false },
+    edgesFieldOptions: { nullable: false, description: 'The items of this page, each with its cursor.' },
+    nodeFieldOptions: { nullable: false, description: 'The item.' },
+    cursorFieldOptions: { description: "The item's place in the list: pass it as after or before to page from it." },
+    pageInfoFieldOptions: { description: 'Where this page sits in the list.' },
+    hasNextPageFieldOptions: { description: 'More items follow this page (in the direction of first/after).' },
+    hasPreviousPageFieldOptions: { description: 'More items precede this page (in the direction of last/before).' },
+    startCursorFieldOptions: { description: "The first item's cursor; null on an empty page." },
+    endCursorFieldOptions: { description: "The last item's cursor; null on an empty page." },
+    firstArgOptions: { description: 'At most this many items from the start (or from after), 0 to 100; not with last.' },
+    lastArgOptions: { description: 'At most this many items from the end (or from before), 0 to 100; not with first.' },
+    afterArgOptions: { description: 'Items after the one with this cursor.' },
+    beforeArgOptions: { description: 'Items before the one with this cursor.' },
+    pageInfoTypeOptions: { description: 'Where a page sits in its list (Relay cursor connections).' },
+    nodeTypeOptions: { description: 'An object with a global ID: fetch any of them again with node(id:).' },
+    idFieldOptions: { description: 'Its global ID: opaque, stable, and unique across types.' },
+    defaultConnectionTypeOptions: { description: 'A page of a list, in the list\'s order (a Relay cursor connection).' },
+    defaultEdgeTypeOptions: { description: 'An item of a page, with its cursor.' },
+    nodeQueryOptions: {
+      description: 'The object of this global ID, if the viewer may see it.',
+      args: { id: { description: 'A global ID of any type of this API.' } },
+    },
     decodeGlobalID: decodeGlobalId,
     nodesQueryOptions: {
+      args: { ids: { description: `Global IDs of any types of this API, at most ${MAX_NODE_IDS}.` } },
       description: `The nodes of these IDs, in order (null for one not found); at most ${MAX_NODE_IDS} IDs.`,
       resolve: (_root, { ids }, _ctx, _info, resolveNodes) => {
         if (ids.length > MAX_NODE_IDS) throw invalidField('ids', `must be at most ${MAX_NODE_IDS} IDs`);
@@ -49,9 +69,9 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+builder.queryType({ description: "Reads: the viewer's conversations and their messages, models, any object by its ID." });
+builder.mutationType({ description: 'Writes: conversations, messages, turns (which start replies), branches, chat sessions.' });
+builder.subscriptionType({ description: 'Live: replies as they stream, and changes to conversations (over graphql-ws or SSE).' });
 
 builder.globalConnectionField('totalCount', (t) =>
   t.int({ description: 'How many items the whole list has, across all pages.', resolve: (connection) => connection.totalCount() }),

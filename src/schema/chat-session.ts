@@ -8,19 +8,27 @@ import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { Conversation } from './conversation.ts';
 import { Message, MessageConnection } from './message.ts';
 
-const ChatSessionStatusEnum = builder.enumType(ChatSessionStatus, { name: 'ChatSessionStatus' });
+const ChatSessionStatusEnum = builder.enumType('ChatSessionStatus', {
+  description: 'Whether a chat session takes new turns.',
+  values: {
+    ACTIVE: { value: ChatSessionStatus.ACTIVE, description: 'Open: turns sent in it use its model.' },
+    COMPLETED: { value: ChatSessionStatus.COMPLETED, description: 'Closed by completeChatSession: it takes no new turn.' },
+  },
+});
 
 export const ChatSession = builder.prismaNode('ChatSession', {
+  description: 'A run of turns in a conversation with a model of its own (a session of an agent, say).',
   id: { field: 'id' },
   nullable: true,
   findUnique: (id, ctx) => ({ id, ...inOwnConversation(ctx.viewer) }),
   fields: (t) => ({
     conversation: t.field({
       type: Conversation,
+      description: 'The conversation it belongs to.',
       resolve: async (session, _args, ctx) => (await ctx.loaders.conversation.load(session.conversationId))!,
     }),
-    model: t.exposeString('model'),
-    status: t.expose('status', { type: ChatSessionStatusEnum }),
+    model: t.exposeString('model', { description: 'The model its turns use unless a turn names another.' }),
+    status: t.expose('status', { type: ChatSessionStatusEnum, description: 'ACTIVE or COMPLETED.' }),
     messages: t.connection(
       {
         type: Message,
@@ -35,8 +43,8 @@ export const ChatSession = builder.prismaNode('ChatSession', {
       },
       MessageConnection,
     ),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When it last changed.' }),
   }),
 });
 
@@ -44,11 +52,15 @@ builder.prismaObjectField('Message', 'chatSession', (t) =>
   t.field({
     type: ChatSession,
     nullable: true,
+    description: 'The chat session it was sent in, if any.',
     resolve: (message, _args, ctx) => (message.chatSessionId ? ctx.loaders.chatSession.load(message.chatSessionId) : null),
   }),
 );
 
-const ChatSessionConnection = builder.connectionObject({ type: ChatSession, name: 'ChatSessionConnection' }, { name: 'ChatSessionEdge' });
+const ChatSessionConnection = builder.connectionObject(
+  { type: ChatSession, name: 'ChatSessionConnection', description: 'A page of chat sessions.' },
+  { name: 'ChatSessionEdge', description: 'A chat session of a page, with its cursor.' },
+);
 
 builder.prismaObjectFields('Conversation', (t) => ({
   chatSessions: t.connection(
@@ -69,33 +81,38 @@ builder.prismaObjectFields('Conversation', (t) => ({
 
 const chatSessionPayload = (name: string) =>
   builder.objectRef<{ chatSession: ChatSessionRow }>(name).implement({
-    fields: (t) => ({ chatSession: t.expose('chatSession', { type: ChatSession }) }),
+    description: 'What a chat session mutation returns.',
+    fields: (t) => ({ chatSession: t.expose('chatSession', { type: ChatSession, description: 'The chat session as the mutation left it.' }) }),
   });
 const CreateChatSessionPayload = chatSessionPayload('CreateChatSessionPayload');
 const ChatSessionPayload = chatSessionPayload('ChatSessionPayload');
 
 const CreateChatSessionInput = builder.inputType('CreateChatSessionInput', {
+  description: 'A new chat session.',
   fields: (t) => ({
-    conversationId: t.globalID({ required: true, for: Conversation }),
-    model: t.string({ required: true }),
+    conversationId: t.globalID({ required: true, for: Conversation, description: 'The conversation it runs in.' }),
+    model: t.string({ required: true, description: 'Its model: one of models.' }),
   }),
 });
 
 const ChatSessionRefInput = builder.inputType('ChatSessionRefInput', {
-  fields: (t) => ({ id: t.globalID({ required: true, for: ChatSession }) }),
+  description: 'A chat session, by its ID.',
+  fields: (t) => ({ id: t.globalID({ required: true, for: ChatSession, description: 'The chat session.' }) }),
 });
 
 builder.mutationFields((t) => ({
   createChatSession: t.field({
     type: CreateChatSessionPayload,
-    args: { input: t.arg({ type: CreateChatSessionInput, required: true }) },
+    description: 'A new ACTIVE chat session in a conversation of the viewer.',
+    args: { input: t.arg({ type: CreateChatSessionInput, required: true, description: 'Its conversation and model.' }) },
     resolve: async (_root, { input }, ctx) => ({
       chatSession: await createChatSession(ctx, { conversationId: input.conversationId.id, model: input.model }),
     }),
   }),
   completeChatSession: t.field({
     type: ChatSessionPayload,
-    args: { input: t.arg({ type: ChatSessionRefInput, required: true }) },
+    description: 'Closes a chat session: COMPLETED, it takes no new turn.',
+    args: { input: t.arg({ type: ChatSessionRefInput, required: true, description: 'The chat session.' }) },
     resolve: async (_root, { input }, ctx) => ({ chatSession: await completeChatSession(ctx, input.id.id) }),
   }),
 }));

@@ -7,22 +7,31 @@ import { Message } from './message.ts';
 import { idOf } from './subscription-ids.ts';
 
 const ConversationEventTypeEnum = builder.enumType('ConversationEventType', {
-  values: ['CONVERSATION_CREATED', 'CONVERSATION_UPDATED', 'CONVERSATION_DELETED', 'MESSAGE_ADDED', 'MESSAGE_UPDATED'] as const,
+  description: 'What changed.',
+  values: {
+    CONVERSATION_CREATED: { description: 'A new conversation (created or forked).' },
+    CONVERSATION_UPDATED: { description: 'Its settings, title, status or branch shown changed.' },
+    CONVERSATION_DELETED: { description: 'Purged: gone for good (conversation is null).' },
+    MESSAGE_ADDED: { description: 'A message was added (message), on any branch.' },
+    MESSAGE_UPDATED: { description: 'A message changed: a reply finished, say (message).' },
+  } as const,
 });
 
 const ConversationEvent = builder.objectRef<ConversationEventPayload>('ConversationEvent').implement({
   description: 'A change to a conversation. `conversation` is null once it has been purged.',
   fields: (t) => ({
-    type: t.expose('type', { type: ConversationEventTypeEnum }),
-    conversationId: t.globalID({ resolve: (event) => ({ type: 'Conversation', id: event.conversationId }) }),
+    type: t.expose('type', { type: ConversationEventTypeEnum, description: 'What changed.' }),
+    conversationId: t.globalID({ description: 'The conversation, even once purged.', resolve: (event) => ({ type: 'Conversation', id: event.conversationId }) }),
     conversation: t.field({
       type: Conversation,
       nullable: true,
+      description: 'The conversation as it is when the event is delivered; null once purged.',
       resolve: (event, _args, ctx) => ctx.loaders.conversation.load(event.conversationId),
     }),
     message: t.field({
       type: Message,
       nullable: true,
+      description: 'MESSAGE_ADDED and MESSAGE_UPDATED: the message.',
       resolve: (event, _args, ctx) => (event.messageId ? ctx.loaders.message.load(event.messageId) : null),
     }),
   }),
@@ -37,7 +46,7 @@ builder.subscriptionFields((t) => ({
   conversationEvents: t.field({
     type: ConversationEvent,
     description: 'Every change to one conversation.',
-    args: { conversationId: t.arg.id({ required: true }) },
+    args: { conversationId: t.arg.id({ required: true, description: 'A conversation of the viewer.' }) },
     subscribe: async (_root, args, ctx) => {
       const conversationId = idOf(args.conversationId, 'Conversation');
       await findOwnConversation(ctx, conversationId); // NOT_FOUND for a missing or foreign conversation

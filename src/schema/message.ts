@@ -16,28 +16,48 @@ import { chargeCostly, chargeText } from './costly.ts';
 /** The largest context window asked for: the largest models' (a window is that many tokens of text). */
 const MAX_WINDOW_TOKENS = 1_000_000;
 
-export const MessageRoleEnum = builder.enumType(MessageRole, { name: 'MessageRole' });
-export const MessageStatusEnum = builder.enumType(MessageStatus, { name: 'MessageStatus' });
+export const MessageRoleEnum = builder.enumType('MessageRole', {
+  description: 'Who a message is from.',
+  values: {
+    SYSTEM: { value: MessageRole.SYSTEM, description: 'Instructions for the model, kept in every context window.' },
+    USER: { value: MessageRole.USER, description: 'The person (or the client) talking to the model.' },
+    ASSISTANT: { value: MessageRole.ASSISTANT, description: 'The model: a reply, tool calls, reasoning.' },
+    TOOL: { value: MessageRole.TOOL, description: 'The result of a tool call, answering toolCallId.' },
+  },
+});
+export const MessageStatusEnum = builder.enumType('MessageStatus', {
+  description: 'Where a message is: only assistant replies are ever anything but COMPLETED.',
+  values: {
+    STREAMING: { value: MessageStatus.STREAMING, description: 'Being generated; follow it with messageStream.' },
+    COMPLETED: { value: MessageStatus.COMPLETED, description: 'Whole.' },
+    FAILED: { value: MessageStatus.FAILED, description: 'The provider failed; the text it sent is kept, and error says why.' },
+    CANCELLED: { value: MessageStatus.CANCELLED, description: 'Stopped by cancelGeneration (or a newer turn); the text so far is kept.' },
+    INTERRUPTED: { value: MessageStatus.INTERRUPTED, description: 'Its server stopped while it streamed; the persisted text is kept.' },
+  },
+});
 
 type Usage = { promptTokens: number; completionTokens: number; reasoningTokens: number | null; cachedPromptTokens: number | null };
 
 const TokenUsage = builder.objectRef<Usage>('TokenUsage').implement({
+  description: 'Tokens a reply cost, as the provider reported them.',
   fields: (t) => ({
-    promptTokens: t.exposeInt('promptTokens'),
-    completionTokens: t.exposeInt('completionTokens'),
-    totalTokens: t.int({ resolve: (usage) => saturatedInt(usage.promptTokens + usage.completionTokens) }),
+    promptTokens: t.exposeInt('promptTokens', { description: 'Tokens of the prompt sent.' }),
+    completionTokens: t.exposeInt('completionTokens', { description: 'Tokens of the reply, reasoning and tool calls included.' }),
+    totalTokens: t.int({ description: 'promptTokens + completionTokens.', resolve: (usage) => saturatedInt(usage.promptTokens + usage.completionTokens) }),
     reasoningTokens: t.exposeInt('reasoningTokens', { nullable: true, description: 'Of the completion tokens, those spent reasoning (when the provider reports them).' }),
     cachedPromptTokens: t.exposeInt('cachedPromptTokens', { nullable: true, description: 'Of the prompt tokens, those read from the provider\'s cache (when it reports them).' }),
   }),
 });
 
 export const Message = builder.prismaNode('Message', {
+  description: 'A message of a conversation: a node of its tree of branches.',
   id: { field: 'id' },
   nullable: true,
   findUnique: (id, ctx) => ({ id, ...inOwnConversation(ctx.viewer) }),
   fields: (t) => ({
     conversation: t.field({
       type: Conversation,
+      description: 'The conversation it belongs to.',
       resolve: async (message, _args, ctx) => (await ctx.loaders.conversation.load(message.conversationId))!,
     }),
     position: t.exposeInt('position', {
@@ -46,7 +66,7 @@ export const Message = builder.prismaNode('Message', {
         'Without edits or regenerations: the total order.',
     }),
     siblingIndex: t.exposeInt('siblingIndex', { description: "1-based among its parent's children (or the first messages), oldest first." }),
-    role: t.expose('role', { type: MessageRoleEnum }),
+    role: t.expose('role', { type: MessageRoleEnum, description: 'Who it is from.' }),
     content: t.string({ description: 'While STREAMING: what has been persisted so far.', resolve: (message, _args, ctx) => chargeText(ctx, message.content, 'content') }),
     status: t.expose('status', { type: MessageStatusEnum, description: 'Non-assistant messages are COMPLETED.' }),
     model: t.exposeString('model', { nullable: true, description: 'Assistant messages: the model that wrote it.' }),
@@ -63,7 +83,7 @@ export const Message = builder.prismaNode('Message', {
       nullable: true,
       description: 'Assistant messages: why the model stopped; null while STREAMING and when it did not finish (CANCELLED, INTERRUPTED).',
     }),
-    tokens: t.exposeInt('tokens'),
+    tokens: t.exposeInt('tokens', { description: "Its size in tokens: the client's count, the provider's, or the server's (o200k)." }),
     usage: t.field({
       type: TokenUsage,
       nullable: true,
@@ -72,9 +92,9 @@ export const Message = builder.prismaNode('Message', {
         promptTokens != null && completionTokens != null ? { promptTokens, completionTokens, reasoningTokens, cachedPromptTokens } : null,
     }),
     error: t.exposeString('error', { nullable: true, description: 'FAILED: why, in words fit for a user.' }),
-    metadata: t.expose('metadata', { type: 'JSON' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+    metadata: t.expose('metadata', { type: 'JSON', description: 'A JSON object of the client, at most 16 KiB serialised.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was added.' }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true, description: 'Assistant messages: when the reply ended; null while STREAMING.' }),
   }),
 });
 
@@ -88,20 +108,25 @@ builder.prismaObjectFields('Message', (t) => ({
     description: "The message it follows; null for a conversation's first message.",
     resolve: (message, _args, ctx) => (message.parentId ? ctx.loaders.message.load(message.parentId) : null),
   }),
-  siblingCount: t.int({ resolve: (message, _args, ctx) => ctx.loaders.siblingCount.load(parentKeyOf(message)) }),
+  siblingCount: t.int({ description: 'How many versions this message has: its parent\'s children (or the first messages), itself included.', resolve: (message, _args, ctx) => ctx.loaders.siblingCount.load(parentKeyOf(message)) }),
   previousSibling: t.field({
     type: Message,
     nullable: true,
+    description: 'The version before this one (siblingIndex - 1); null for the first.',
     resolve: (message, _args, ctx) => (message.siblingIndex > 1 ? ctx.loaders.sibling.load({ ...parentKeyOf(message), siblingIndex: message.siblingIndex - 1 }) : null),
   }),
   nextSibling: t.field({
     type: Message,
     nullable: true,
+    description: 'The version after this one (siblingIndex + 1); null for the last.',
     resolve: (message, _args, ctx) => ctx.loaders.sibling.load({ ...parentKeyOf(message), siblingIndex: message.siblingIndex + 1 }),
   }),
 }));
 
-export const MessageConnection = builder.connectionObject({ type: Message, name: 'MessageConnection' }, { name: 'MessageEdge' });
+export const MessageConnection = builder.connectionObject(
+  { type: Message, name: 'MessageConnection', description: 'A page of messages of one branch, by position.' },
+  { name: 'MessageEdge', description: 'A message of a page, with its cursor.' },
+);
 
 builder.prismaObjectFields('Conversation', (t) => ({
   messages: t.connection(
@@ -109,7 +134,7 @@ builder.prismaObjectFields('Conversation', (t) => ({
       type: Message,
       description: 'The branch ending at leafId (default: currentMessage), by position.',
       args: {
-        roles: t.arg({ type: [MessageRoleEnum] }),
+        roles: t.arg({ type: [MessageRoleEnum], description: 'Only messages of these roles (all when omitted or empty).' }),
         leafId: t.arg.globalID({ for: Message, description: 'A message of this conversation: the branch that ends there.' }),
       },
       resolve: async (conversation, args, ctx) => {

@@ -11,79 +11,126 @@ export type ActiveGenerationPolicy =
   /** Answer GENERATION_IN_PROGRESS. */
   | 'REJECT';
 
+/** What changed. */
 export type ConversationEventType =
+  /** A new conversation (created or forked). */
   | 'CONVERSATION_CREATED'
+  /** Purged: gone for good (conversation is null). */
   | 'CONVERSATION_DELETED'
+  /** Its settings, title, status or branch shown changed. */
   | 'CONVERSATION_UPDATED'
+  /** A message was added (message), on any branch. */
   | 'MESSAGE_ADDED'
+  /** A message changed: a reply finished, say (message). */
   | 'MESSAGE_UPDATED';
 
+/** Which conversations a list holds; every condition given must hold. */
 export type ConversationFilter = {
+  /** Only those of this agent. */
   agentId?: string | null | undefined;
+  /** Only those of this project. */
   projectId?: string | null | undefined;
   /** Case-insensitive; matches the title or any message content. */
   search?: string | null | undefined;
   /** Default [ACTIVE]; DELETED ones appear only when asked for. */
   status?: Array<ConversationStatus> | null | undefined;
+  /** Only those changed after this time. */
   updatedAfter?: string | null | undefined;
+  /** Only those changed before this time. */
   updatedBefore?: string | null | undefined;
 };
 
+/** Where a conversation is in its lifecycle. */
 export type ConversationStatus =
+  /** Open: listed by default, takes new messages. */
   | 'ACTIVE'
+  /** Put away: listed when asked for, takes no new messages; unarchive brings it back. */
   | 'ARCHIVED'
+  /** Soft-deleted: listed only when asked for; restore brings it back, purge removes it for good. */
   | 'DELETED';
 
+/** A new conversation; every field is optional. */
 export type CreateConversationInput = {
+  /** The client's own agent, to filter on. */
   agentId?: string | null | undefined;
   /** A repeat with the same key returns the first result (24 hours at least). */
   idempotencyKey?: string | null | undefined;
+  /** A JSON object of the client, at most 16 KiB serialised. */
   metadata?: unknown;
   /** Defaults to the server's default model. */
   model?: string | null | undefined;
+  /** The client's own project, to filter on. */
   projectId?: string | null | undefined;
+  /** Sent first on every turn. */
   systemPrompt?: string | null | undefined;
+  /** At most 255 characters; without one, the server names it after its first reply. */
   title?: string | null | undefined;
   /** Offered to the model on every turn that gives none of its own. */
   tools?: Array<ToolInput> | null | undefined;
 };
 
+/** Why the model stopped. */
 export type FinishReason =
+  /** The provider's content filter stopped it. */
   | 'CONTENT_FILTER'
+  /** The provider reported an error. */
   | 'ERROR'
+  /** It reached its token limit. */
   | 'LENGTH'
+  /** Any other reason the provider gave. */
   | 'OTHER'
+  /** It had finished. */
   | 'STOP'
+  /** It called tools: answer them with submitToolResults. */
   | 'TOOL_CALLS';
 
+/** Who a message is from. */
 export type MessageRole =
+  /** The model: a reply, tool calls, reasoning. */
   | 'ASSISTANT'
+  /** Instructions for the model, kept in every context window. */
   | 'SYSTEM'
+  /** The result of a tool call, answering toolCallId. */
   | 'TOOL'
+  /** The person (or the client) talking to the model. */
   | 'USER';
 
+/** Where a message is: only assistant replies are ever anything but COMPLETED. */
 export type MessageStatus =
+  /** Stopped by cancelGeneration (or a newer turn); the text so far is kept. */
   | 'CANCELLED'
+  /** Whole. */
   | 'COMPLETED'
+  /** The provider failed; the text it sent is kept, and error says why. */
   | 'FAILED'
+  /** Its server stopped while it streamed; the persisted text is kept. */
   | 'INTERRUPTED'
+  /** Being generated; follow it with messageStream. */
   | 'STREAMING';
 
+/** A user message and the reply to generate. */
 export type SendMessageInput = {
+  /** An ACTIVE chat session of the conversation: its model answers. */
   chatSessionId?: string | number | null | undefined;
+  /** The user message (at most MAX_MESSAGE_CHARS characters). */
   content: string;
+  /** An ACTIVE conversation of the viewer. */
   conversationId: string | number;
+  /** A repeat with the same key returns the first result and starts nothing new; another input under it: CONFLICT. */
   idempotencyKey?: string | null | undefined;
   /** For this turn; defaults to the chat session's model, then the conversation's. */
   model?: string | null | undefined;
+  /** What to do if a reply of this conversation is STREAMING. */
   onActiveGeneration?: ActiveGenerationPolicy | null | undefined;
   /** Add under this message instead of currentMessage (a new branch when it has children). */
   parentMessageId?: string | number | null | undefined;
+  /** Whether the model may, must or must not call a tool. */
   toolChoice?: ToolChoice | null | undefined;
   /** Offered on this turn instead of the conversation's. */
   tools?: Array<ToolInput> | null | undefined;
 };
 
+/** Whether the model may, must or must not call a tool on this turn. */
 export type ToolChoice =
   /** The model decides whether to call a tool. */
   | 'AUTO'
@@ -94,6 +141,7 @@ export type ToolChoice =
 
 /** A function the client runs when the model calls it. */
 export type ToolInput = {
+  /** What it does, for the model. */
   description?: string | null | undefined;
   /** [A-Za-z0-9_-]{1,64}, unique in a list. */
   name: string;
@@ -101,20 +149,29 @@ export type ToolInput = {
   parameters: unknown;
 };
 
+/** The result of one tool call. */
 export type ToolResultInput = {
+  /** What the tool returned, as text (JSON is fine). */
   content: string;
   /** The tool failed; content says how. */
   isError?: boolean | null | undefined;
+  /** The call it answers (ToolCall.id). */
   toolCallId: string;
 };
 
+/** Changes to a conversation: a field left out stays as it is, null clears it (where it may be null). */
 export type UpdateConversationInput = {
   /** If the current version differs: CONFLICT and nothing changes. */
   expectedVersion?: number | null | undefined;
+  /** The conversation. */
   id: string | number;
+  /** Replaces the object (at most 16 KiB serialised). */
   metadata?: unknown;
+  /** The model for new turns: one of models. */
   model?: string | null | undefined;
+  /** Sent first on every turn. */
   systemPrompt?: string | null | undefined;
+  /** At most 255 characters. */
   title?: string | null | undefined;
   /** Replaces the list. */
   tools?: Array<ToolInput> | null | undefined;
