@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startTestApp, signToken, type TestApp } from '../helpers.ts';
 import type { RunningServer } from '../../src/server.ts';
+import { startFakeOpenAI, type FakeOpenAI } from '../fake-openai.ts';
 
 const LAUNCH = {
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -13,6 +14,7 @@ const LAUNCH = {
 };
 const SCREENSHOTS = process.env.WEB_SCREENSHOTS;
 
+let vendor: FakeOpenAI;
 let t: TestApp;
 let server: RunningServer;
 let origin: string;
@@ -23,7 +25,18 @@ const consoleErrors: string[] = [];
 const outsideRequests: string[] = [];
 
 beforeAll(async () => {
-  t = await startTestApp({ AUTH_JWT_SECRET: '', ECHO_DELAY_MS: '25' });
+  // A provider besides echo, whose model "broken" answers every request with an HTTP 500.
+  vendor = await startFakeOpenAI();
+  vendor.script('broken', { status: 500 });
+  t = await startTestApp({
+    AUTH_JWT_SECRET: '',
+    ECHO_DELAY_MS: '25',
+    OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL,
+    OPENAI_COMPATIBLE_NAME: 'fake',
+    OPENAI_COMPATIBLE_MODELS: 'broken',
+    DEFAULT_MODEL: 'builtin:echo',
+    CONVERSATION_TITLES: 'first-words',
+  });
   server = await t.listen();
   origin = new URL(server.url).origin;
   browser = await chromium.launch(LAUNCH);
@@ -33,6 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await t?.close();
+  await vendor?.close();
 });
 
 async function newPage(into: BrowserContext = context): Promise<Page> {
@@ -91,6 +105,22 @@ describe('the web app', () => {
     await expect.poll(() => today.getByRole('link').first().innerText(), { timeout: 10_000 }).toContain('Plans A bold start w0 w1');
     expect(await page.getByRole('main').locator('header h1').innerText()).toBe('Plans A bold start w0 w1');
     await shoot(page, 'chat');
+    await page.close();
+  }, 60_000);
+
+  it('the sidebar loads more as it scrolls, and searches', async () => {
+    for (let i = 0; i < 45; i++) await t.gql(`mutation($t: String!) { createConversation(input: { title: $t }) { conversation { id } } }`, { t: `bulk ${i}` }, null);
+    const page = await newPage();
+    await page.goto(origin);
+    const bulk = () => sidebar(page).getByRole('link', { name: /^bulk \d+/ }).count();
+    await expect.poll(bulk).toBe(30); // the first page
+    await sidebar(page).getByRole('link', { name: /^bulk \d+/ }).last().scrollIntoViewIfNeeded();
+    await sidebar(page).locator('.sentinel').scrollIntoViewIfNeeded();
+    await expect.poll(bulk).toBe(45);
+    await sidebar(page).getByRole('searchbox', { name: 'Search conversations' }).fill('bulk 7');
+    await expect.poll(() => sidebar(page).getByRole('link').allInnerTexts()).toEqual(['bulk 7']);
+    await sidebar(page).getByRole('searchbox', { name: 'Search conversations' }).fill('');
+    await expect.poll(bulk).toBeGreaterThanOrEqual(30);
     await page.close();
   }, 60_000);
 
@@ -174,7 +204,7 @@ describe('the web app', () => {
     await page.close();
   }, 60_000);
 
-  it('two tabs stay in sync: a chat started in one appears, streams its title and is renamed in the other', async () => {
+  it('two tabs stay in sync: a chat started in one appears in the other, with its title, and its new messages and replies follow there', async () => {
     const [a, b] = [await newPage(), await newPage()];
     await Promise.all([a.goto(origin), b.goto(origin)]);
     await sidebar(b).getByRole('button', { name: 'New chat' }).waitFor();
@@ -240,6 +270,18 @@ describe('the web app', () => {
     await page.close();
   }, 60_000);
 
+  it('the model picker lists the models; a reply that fails says so in place', async () => {
+    const page = await newPage();
+    await page.goto(origin);
+    const picker = page.getByRole('combobox', { name: 'Model' });
+    expect(await picker.locator('option').allInnerTexts()).toEqual(['echo (builtin)', 'broken (fake)']);
+    await picker.selectOption({ label: 'broken (fake)' });
+    await send(page, 'this will fail');
+    await lastReply(page).getByRole('alert').filter({ hasText: 'The reply failed' }).waitFor({ timeout: 15_000 });
+    expect(await page.getByRole('combobox', { name: 'Model' }).inputValue()).toBe('fake:broken');
+    await page.close();
+  }, 30_000);
+
   it('on a phone, Toggle sidebar shows and hides the conversations', async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const page = await newPage(phone);
@@ -261,8 +303,8 @@ describe('the web app', () => {
 });
 
 describe('with AUTH_JWT_SECRET', () => {
-  it('asks for a token, keeps it for the tab, and works as that viewer', async () => {
-    const secured = await startTestApp({ ECHO_DELAY_MS: '0' });
+  it('asks for a token, keeps it for the tab, and works as that viewer; a rate limit is told in place', async () => {
+    const secured = await startTestApp({ ECHO_DELAY_MS: '0', RATE_LIMIT_GENERATIONS_PER_MINUTE: '1' });
     const securedServer = await secured.listen();
     const context = await browser.newContext();
     try {
@@ -278,6 +320,10 @@ describe('with AUTH_JWT_SECRET', () => {
       const { conversations } = await secured.gql('{ conversations { edges { node { title } } } }', {}, { userId: 'browser-user', orgId: null, token: await signToken({ sub: 'browser-user' }) });
       expect(conversations.edges.map((e: any) => e.node.title)).toEqual(['signed in']);
       expect(await page.evaluate(() => sessionStorage.getItem('chat.token'))).toBeTruthy();
+      // A second reply within the minute is over this server's limit: said where the message was typed, and kept.
+      await send(page, 'one too many');
+      await page.getByRole('alert').filter({ hasText: 'Too many requests' }).waitFor();
+      expect(await page.getByRole('textbox', { name: 'Message' }).inputValue()).toBe('one too many');
     } finally {
       await context.close();
       await secured.close();
