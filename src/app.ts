@@ -16,6 +16,7 @@ import type { GenerationEventLog } from './streams/event-log.ts';
 import { createMemoryEventLog } from './streams/memory-event-log.ts';
 import { GenerationRunner } from './generation/runner.ts';
 import { ConversationTitler } from './conversations/titles.ts';
+import { EventLoaders } from './event-loaders.ts';
 import { recoverAbandonedGenerations, STALE_AFTER_MS } from './generation/recovery.ts';
 import { stopActiveGeneration } from './generation/stop.ts';
 import { MessageFollowers } from './generation/stream.ts';
@@ -88,6 +89,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
     stopGeneration,
     followers,
     metrics,
+    eventLoaders: new EventLoaders(prisma),
     authenticate: createAuthenticator(config),
   };
 

@@ -7,6 +7,7 @@ import type { Logger } from './logger.ts';
 import type { ModelRegistry } from './models/registry.ts';
 import type { AppPubSub } from './pubsub.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
+import type { EventLoaders } from './event-loaders.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
 import type { GenerationRunner } from './generation/runner.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -28,6 +29,8 @@ export type AppServices = {
   stopGeneration: StopGeneration;
   followers: MessageFollowers;
   metrics: Metrics;
+  /** Loaders shared by the subscribers of one event. */
+  eventLoaders: EventLoaders;
 };
 
 export type ServiceContext = AppServices & { viewer: Viewer };
@@ -47,10 +50,11 @@ export function createContext(services: AppServices, viewer: Viewer): Context {
 
 /**
  * A subscription keeps one context for its whole life; each event must see current rows, not what an
- * earlier event cached. Called before an event's fields resolve.
+ * earlier event cached. Called before an event's fields resolve, with the event as it was published
+ * (or logged): its subscribers of one viewer share the loaders, so its rows are read once for them all.
  */
-export function refreshLoaders(ctx: Context): void {
-  ctx.loaders = createLoaders(ctx.prisma, ctx.viewer);
+export function refreshLoaders(ctx: Context, event: object): void {
+  ctx.loaders = ctx.eventLoaders.for(event, ctx.viewer);
   ctx.inSubscriptionEvent = true;
   ctx.textCharacters = 0; // each event is a response of its own
 }

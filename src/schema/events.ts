@@ -38,7 +38,7 @@ const ConversationEvent = builder.objectRef<ConversationEventPayload>('Conversat
 });
 
 function freshEvent(event: ConversationEventPayload, _args: unknown, ctx: Parameters<typeof refreshLoaders>[0]): ConversationEventPayload {
-  refreshLoaders(ctx);
+  refreshLoaders(ctx, event);
   return event;
 }
 

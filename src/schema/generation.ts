@@ -234,7 +234,7 @@ builder.objectRef<MessageStreamPayload>('MessageFailed').implement({
  * subscription's start. The others (deltas, tool calls) carry no message and skip this: they are nearly every event.
  */
 function freshPayload(payload: MessageStreamPayload, _args: unknown, ctx: Context): MessageStreamPayload {
-  if (payload.event.type === 'started' || payload.event.type === 'completed' || payload.event.type === 'failed') refreshLoaders(ctx);
+  if (payload.event.type === 'started' || payload.event.type === 'completed' || payload.event.type === 'failed') refreshLoaders(ctx, payload.event);
   return payload;
 }
 

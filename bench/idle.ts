@@ -1,0 +1,77 @@
+// Idle subscriptions: what one costs the server in memory while nothing happens. One server process;
+// SUBSCRIPTIONS conversationsChanged subscriptions (a sidebar's, with the conversation's fields) over
+// SOCKETS sockets of one viewer. Measured from the server's own /metrics (V8's used heap, and the
+// resident set), after the sockets are open (with one subscription each) and again after the rest of the
+// subscriptions; the heap is read three times a second apart, and the least reading kept (garbage left
+// over from opening them goes in between).
+//
+//   node --import tsx bench/idle.ts [--subscriptions 4000] [--sockets 50] [--out bench/results/idle.json]
+import { parseArgs } from 'node:util';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { startInstance } from '../test/cluster.ts';
+import { JWT_SECRET } from '../test/helpers.ts';
+import { benchToken, inBatches, round, rssKb, writeResult } from './lib.ts';
+
+const { values } = parseArgs({
+  options: {
+    subscriptions: { type: 'string', default: '4000' },
+    sockets: { type: 'string', default: '50' },
+    db: { type: 'string', default: 'pglite:memory' },
+    out: { type: 'string', default: 'bench/results/idle.json' },
+  },
+});
+const SUBSCRIPTIONS = Number(values.subscriptions);
+const SOCKETS = Number(values.sockets);
+
+const server = await startInstance('idle', {
+  DATABASE_URL: values.db,
+  AUTH_JWT_SECRET: JWT_SECRET,
+  NODE_ENV: 'production',
+  RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
+  WS_MAX_SOCKETS_PER_USER: '100000',
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '10000',
+});
+const token = await benchToken('idle');
+const metricsUrl = server.url.replace('/graphql', '/metrics');
+
+/** The server's used heap (bytes), the least of three readings a second apart (what garbage is left goes). */
+async function heapUsed(): Promise<number> {
+  const readings: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const text = await (await fetch(metricsUrl)).text();
+    readings.push(Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)![1]));
+  }
+  return Math.min(...readings);
+}
+
+const clients: Client[] = await inBatches(SOCKETS, 25, async () => {
+  const client = createClient({ url: server.url.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, connectionParams: { authorization: `Bearer ${token}` } });
+  await new Promise<void>((resolve) => client.on('connected', () => resolve()));
+  return client;
+});
+// One subscription of each socket first, so the one-off costs (compiling the document, the pubsub's
+// first listener) fall before the first reading.
+const open = (client: Client) =>
+  client.subscribe({ query: 'subscription { conversationsChanged { type conversationId conversation { id title preview messageCount updatedAt } } }' }, { next: () => {}, error: (e) => console.error(e), complete: () => {} });
+for (const client of clients) open(client);
+await new Promise((resolve) => setTimeout(resolve, 1000));
+const heapBefore = await heapUsed();
+const rssBefore = rssKb(server.process.pid!);
+for (let i = SOCKETS; i < SUBSCRIPTIONS; i++) open(clients[i % SOCKETS]);
+await new Promise((resolve) => setTimeout(resolve, 2000));
+const heapAfter = await heapUsed();
+const rssAfter = rssKb(server.process.pid!);
+const added = SUBSCRIPTIONS - SOCKETS;
+const result = {
+  subscriptions: SUBSCRIPTIONS,
+  sockets: SOCKETS,
+  heapKbPerSubscription: round((heapAfter - heapBefore) / 1024 / added),
+  rssKbPerSubscription: round((rssAfter - rssBefore) / added),
+};
+writeResult(values.out, { date: new Date().toISOString(), node: process.version, ...result });
+console.log(`\n${SUBSCRIPTIONS} idle conversationsChanged subscriptions over ${SOCKETS} sockets`);
+console.log(`| heap per subscription | resident set per subscription |\n| --- | --- |\n| ${result.heapKbPerSubscription} KiB | ${result.rssKbPerSubscription} KiB |`);
+server.process.kill('SIGTERM');
+process.exit(0);
