@@ -141,7 +141,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
     close: () =>
       (closed ??= (async () => {
         await drain();
-        titler.close();
+        await titler.close();
         await providers.close();
         for (const timer of timers) clearInterval(timer);
         await cancelRequests.return?.();

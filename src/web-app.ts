@@ -1,6 +1,7 @@
 // The web app (web/, built by Vite into dist/web/) served at /: its files, and index.html for the app's
-// own paths (/c/<id>), so that a reload or a shared link opens the same chat. Hashed assets are cached
-// for good; index.html is revalidated, so a new build is picked up at the next load.
+// own paths (/ and /c/<id>), so that a reload or a shared link opens the same chat; any other path is not
+// the app's (404 from the GraphQL handler). Hashed assets are cached for good; index.html is revalidated,
+// so a new build is picked up at the next load.
 import fs from 'node:fs';
 import type http from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +29,6 @@ export type WebApp = (req: http.IncomingMessage, res: http.ServerResponse, notFo
 export function loadWebApp(root = WEB_ROOT): WebApp | null {
   if (!fs.existsSync(`${root}/index.html`)) return null;
   const serve = sirv(root, {
-    single: true,
     etag: true,
     setHeaders(res, pathname) {
       res.setHeader('cache-control', pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
@@ -37,5 +37,12 @@ export function loadWebApp(root = WEB_ROOT): WebApp | null {
       res.setHeader('referrer-policy', 'same-origin');
     },
   });
-  return (req, res, notFound) => serve(req, res, notFound);
+  return (req, res, notFound) => {
+    // The app's own pages are index.html; any other path is a file of the build or nothing (404).
+    if (APP_PAGE.test(req.url?.split('?')[0] ?? '')) req.url = '/';
+    serve(req, res, notFound);
+  };
 }
+
+/** The paths the app answers itself: a new chat, and a conversation's. */
+const APP_PAGE = /^\/c\/[^/]+$/;

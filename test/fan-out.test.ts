@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { appendMessage, createConversation, startTestApp, subscribe, waitFor, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
+import { EventLoaders } from '../src/event-loaders.ts';
 
 let t: TestApp;
 let server: RunningServer;
@@ -92,4 +93,16 @@ it("another viewer's sidebars read their own rows, and get only their own events
   for (const s of bobSidebars.subs) expect(s.results.map((r) => r.data.conversationsChanged.conversation.title)).toEqual(["bob's", "bob's"]);
   await aliceSidebars.close();
   await bobSidebars.close();
+});
+
+it('shares loaders between the subscribers of one event only when they act as the same viewer', async () => {
+  const loaders = new EventLoaders(t.app.services.prisma);
+  const event = { type: 'MESSAGE_ADDED' };
+  const alice = { userId: 'alice', orgId: null };
+  expect(loaders.for(event, alice)).toBe(loaders.for(event, { userId: 'alice', orgId: null }));
+  expect(loaders.for(event, alice)).not.toBe(loaders.for(event, { userId: 'bob', orgId: null }));
+  expect(loaders.for(event, alice)).not.toBe(loaders.for(event, { userId: 'alice', orgId: 'acme' }));
+  // A user id holding what a naive key would join on is another viewer still.
+  expect(loaders.for(event, { userId: 'a\u0000b', orgId: null })).not.toBe(loaders.for(event, { userId: 'b', orgId: 'a' }));
+  expect(loaders.for({ type: 'MESSAGE_ADDED' }, alice)).not.toBe(loaders.for(event, alice)); // another event, fresh rows
 });

@@ -1,7 +1,8 @@
 // Titles for untitled conversations, so that a sidebar does not fill with rows of "New chat". When a
-// conversation's first reply ends (completed, stopped or failed), the server names it from its first
-// user message: by the conversation's model in a few words, or with builtin:echo (or when the model
-// fails) by the message's first words. A title a client set meanwhile is never overwritten.
+// reply of an untitled conversation ends (completed, stopped or failed; not interrupted by a shutdown),
+// the server names it from its first user message: in a few words by the model that replied, or with
+// builtin:echo (or when the model fails) by the message's first words. Once per conversation and
+// process; a title a client set meanwhile is never overwritten.
 import type { Conversation, PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { ProviderStreams } from '../models/provider-streams.ts';
@@ -16,6 +17,10 @@ const MAX_TITLE = 60;
 const FIRST_WORDS = 6;
 /** A model that takes longer than this for a few words is not waited for (the first words are used). */
 const MODEL_TIMEOUT_MS = 15_000;
+/** Titles being written at once, at most: past it, a conversation stays untitled until a later reply. */
+const MAX_PENDING = 16;
+/** Conversations remembered as tried (once per conversation and process, whatever came of it). */
+const MAX_TRIED = 10_000;
 
 const INSTRUCTION =
   'Write a title of at most six words for a conversation that begins with the message below. ' +
@@ -23,7 +28,8 @@ const INSTRUCTION =
 
 export class ConversationTitler {
   readonly #deps: TitleDeps;
-  readonly #pending = new Set<AbortController>();
+  readonly #pending = new Map<AbortController, Promise<void>>();
+  readonly #tried = new Set<string>();
 
   constructor(deps: TitleDeps) {
     this.#deps = deps;
@@ -32,16 +38,20 @@ export class ConversationTitler {
   /** After a reply: names the conversation if it has no title yet (in the background). */
   afterReply(conversation: Pick<Conversation, 'id' | 'orgId' | 'userId' | 'title'>, model: string): void {
     if (conversation.title !== null || this.#deps.mode === 'off') return;
+    if (this.#tried.has(conversation.id) || this.#pending.size >= MAX_PENDING) return;
+    if (this.#tried.size >= MAX_TRIED) this.#tried.clear();
+    this.#tried.add(conversation.id);
     const controller = new AbortController();
-    this.#pending.add(controller);
-    void this.#name(conversation, model, controller.signal)
+    const naming = this.#name(conversation, model, controller.signal)
       .catch((err) => this.#deps.log.warn({ err, conversationId: conversation.id }, 'could not title the conversation'))
       .finally(() => this.#pending.delete(controller));
+    this.#pending.set(controller, naming);
   }
 
-  /** Shutdown: titles still being written by a model are given up (the conversation stays untitled). */
-  close(): void {
-    for (const controller of this.#pending) controller.abort(new Error('shutting down'));
+  /** Shutdown: titles still asked of a model are given up (those conversations stay untitled), the rest written. */
+  async close(): Promise<void> {
+    for (const controller of this.#pending.keys()) controller.abort(new Error('shutting down'));
+    await Promise.all(this.#pending.values());
   }
 
   async #name(conversation: Pick<Conversation, 'id' | 'orgId' | 'userId'>, model: string, signal: AbortSignal): Promise<void> {
@@ -55,7 +65,7 @@ export class ConversationTitler {
     if (!text) return;
     const title = (model === ECHO_MODEL_ID || this.#deps.mode === 'first-words' ? null : await this.#byModel(model, text, signal)) ?? firstWords(text);
     if (!title || signal.aborted) return;
-    const { count } = await prisma.conversation.updateMany({ where: { id: conversation.id, title: null }, data: { title } });
+    const { count } = await prisma.conversation.updateMany({ where: { id: conversation.id, title: null }, data: { title, updatedAt: new Date() } });
     if (count) publishConversationEvent(pubsub, conversation, { type: 'CONVERSATION_UPDATED', conversationId: conversation.id, messageId: null });
   }
 

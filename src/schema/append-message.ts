@@ -11,7 +11,7 @@ const AppendMessageInput = builder.inputType('AppendMessageInput', {
   fields: (t) => ({
     conversationId: t.globalID({ required: true, for: Conversation, description: 'An ACTIVE conversation of the viewer.' }),
     role: t.field({ type: MessageRoleEnum, required: true, description: 'Who it is from.' }),
-    content: t.string({ required: true, description: 'Its text (at most MAX_MESSAGE_CHARS characters).' }),
+    content: t.string({ required: true, description: "Its text, up to the server's limit (100,000 characters by default)." }),
     toolCalls: t.field({ type: 'JSON', description: "ASSISTANT messages: tool calls in OpenAI's shape." }),
     toolCallId: t.string({ description: 'TOOL messages: the call this result answers.' }),
     tokens: t.int({ description: 'Counted with the tokenizer when omitted.' }),

@@ -11,7 +11,7 @@ const ConversationEventTypeEnum = builder.enumType('ConversationEventType', {
   values: {
     CONVERSATION_CREATED: { description: 'A new conversation (created or forked).' },
     CONVERSATION_UPDATED: { description: 'Its settings, title, status or branch shown changed.' },
-    CONVERSATION_DELETED: { description: 'Purged: gone for good (conversation is null).' },
+    CONVERSATION_DELETED: { description: 'Deleted (conversation is DELETED, restorable) or purged (conversation is null: gone for good).' },
     MESSAGE_ADDED: { description: 'A message was added (message), on any branch.' },
     MESSAGE_UPDATED: { description: 'A message changed: a reply finished, say (message).' },
   } as const,

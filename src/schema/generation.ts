@@ -25,7 +25,7 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
   description: 'A user message and the reply to generate.',
   fields: (t) => ({
     conversationId: t.id({ required: true, description: 'An ACTIVE conversation of the viewer.' }),
-    content: t.string({ required: true, description: 'The user message (at most MAX_MESSAGE_CHARS characters).' }),
+    content: t.string({ required: true, description: "The user message, up to the server's limit (100,000 characters by default)." }),
     model: t.string({ description: "For this turn; defaults to the chat session's model, then the conversation's." }),
     chatSessionId: t.id({ description: 'An ACTIVE chat session of the conversation: its model answers.' }),
     idempotencyKey: t.string({ description: 'A repeat with the same key returns the first result and starts nothing new; another input under it: CONFLICT.' }),

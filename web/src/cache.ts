@@ -4,7 +4,7 @@
 // - a chat's list holds the branch ending at the conversation's current message, oldest first.
 import { InMemoryCache, type ApolloCache, type Reference } from '@apollo/client';
 import { relayStylePagination } from '@apollo/client/utilities';
-import type { ConversationItemFragment, MessageFieldsFragment } from './gql/graphql';
+import type { ConversationItemFragment, MessageFieldsFragment, SendMessageMutation } from './gql/graphql';
 
 export function createCache(): InMemoryCache {
   return new InMemoryCache({
@@ -34,7 +34,8 @@ type Event = {
 /** Applies one conversationsChanged event (the fields of its objects are already in the cache). */
 export function applyConversationEvent(cache: ApolloCache, event: Event): void {
   const { conversation, message } = event;
-  if (event.type === 'CONVERSATION_DELETED' || !conversation) {
+  if (!conversation) {
+    // Purged: gone for good.
     cache.evict({ id: cache.identify({ __typename: 'Conversation', id: event.conversationId }) });
     cache.gc();
     return;
@@ -42,10 +43,42 @@ export function applyConversationEvent(cache: ApolloCache, event: Event): void {
   placeInSidebar(cache, conversation);
   if (event.type === 'MESSAGE_ADDED' && message) {
     const current = conversation.currentMessage?.id === message.id;
-    // Another tab or device changed the branch shown in a way this list cannot follow (an edit whose
-    // reply is already current, say): the chat reads its branch again.
-    if (!showMessage(cache, conversation.id, message, { current })) cache.evict({ id: cache.identify(conversation), fieldName: 'messages' });
+    // An edit elsewhere whose reply is already current, say: the list cannot follow, and reads its branch again.
+    if (!showMessage(cache, conversation.id, message, { current })) readBranchAgain(cache, conversation.id);
   }
+  // A switch elsewhere changes the branch shown with no message added.
+  if (event.type === 'CONVERSATION_UPDATED') followCurrentBranch(cache, conversation);
+}
+
+/** A send's two messages at the end of the branch shown, and its conversation first in the sidebar. */
+export function showSent(cache: ApolloCache, { sendMessage }: SendMessageMutation): void {
+  const { conversation, userMessage, assistantMessage } = sendMessage;
+  const shown = showMessage(cache, conversation.id, userMessage, { current: true }) && showMessage(cache, conversation.id, assistantMessage, { current: true });
+  if (!shown) readBranchAgain(cache, conversation.id); // sent under a message this tab did not show (switched elsewhere)
+  placeInSidebar(cache, conversation);
+}
+
+/** When the chat's list does not end at the conversation's current message, the chat reads its branch again. */
+function followCurrentBranch(cache: ApolloCache, conversation: Pick<ConversationItemFragment, 'id' | 'currentMessage'>): void {
+  const id = cache.identify({ __typename: 'Conversation', id: conversation.id });
+  if (!id) return;
+  let stale = false;
+  cache.modify({
+    id,
+    fields: {
+      messages(value, { readField }) {
+        const edges = (value as Connection | undefined)?.edges;
+        if (edges) stale ||= (edges.length ? readField<string>('id', edges[edges.length - 1].node) : null) !== (conversation.currentMessage?.id ?? null);
+        return value;
+      },
+    },
+  });
+  if (stale) readBranchAgain(cache, conversation.id);
+}
+
+/** Drops the chat's list: the query showing it reads it again (the one case where this app refetches). */
+function readBranchAgain(cache: ApolloCache, conversationId: string): void {
+  cache.evict({ id: cache.identify({ __typename: 'Conversation', id: conversationId }), fieldName: 'messages' });
 }
 
 /**

@@ -30,5 +30,9 @@ export function createConnection(): Connection {
   const http = new SetContextLink(({ headers }) => ({ headers: { ...headers, ...authorization() } })).concat(new HttpLink({ uri: GRAPHQL_PATH }));
   const link = ApolloLink.split(({ query }) => isSubscriptionOperation(query), new GraphQLWsLink(socket), http);
   const client = new ApolloClient({ link, cache: createCache() });
+  // Events missed while the socket was down are not replayed: after a reconnection, what is shown is read again.
+  socket.on('connected', (_socket, _payload, wasRetry) => {
+    if (wasRetry) void client.refetchQueries({ include: 'active' });
+  });
   return { client, socket };
 }

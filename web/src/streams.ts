@@ -15,12 +15,24 @@ export type StreamedReply = {
 
 const EMPTY: StreamedReply = { text: '', reasoning: '', calls: {}, after: -1 };
 const storageKey = (messageId: string) => `chat.stream.${messageId}`;
+/** A reply is saved for a reload at most this often (each save writes all of it). */
+const SAVE_EVERY_MS = 500;
+
+/** Saves what a reply has streamed, for a reload to resume from; a full storage only loses the shortcut. */
+function save(messageId: string, reply: StreamedReply): void {
+  try {
+    sessionStorage.setItem(storageKey(messageId), JSON.stringify(reply));
+  } catch {
+    sessionStorage.removeItem(storageKey(messageId)); // a reload then replays the reply from its start
+  }
+}
 
 export class ReplyStreams {
   readonly #client: ApolloClient;
   readonly #replies = new Map<string, StreamedReply>();
   readonly #following = new Map<string, { unsubscribe(): void }>();
   readonly #listeners = new Set<() => void>();
+  readonly #lastSaved = new Map<string, number>();
 
   constructor(client: ApolloClient) {
     this.#client = client;
@@ -52,10 +64,6 @@ export class ReplyStreams {
     this.#following.set(messageId, subscription);
   }
 
-  stopAll(): void {
-    for (const id of [...this.#following.keys()]) this.#end(id, { keepSaved: true });
-  }
-
   #apply(messageId: string, event: { __typename?: string; sequenceNumber: number } & Record<string, any>): void {
     const reply = this.#replies.get(messageId);
     if (!reply || event.sequenceNumber <= reply.after) return;
@@ -82,7 +90,11 @@ export class ReplyStreams {
         return;
     }
     this.#set(messageId, next);
-    sessionStorage.setItem(storageKey(messageId), JSON.stringify(next));
+    const now = Date.now();
+    if (now - (this.#lastSaved.get(messageId) ?? 0) >= SAVE_EVERY_MS) {
+      this.#lastSaved.set(messageId, now);
+      save(messageId, next);
+    }
   }
 
   #set(messageId: string, reply: StreamedReply): void {
@@ -90,11 +102,12 @@ export class ReplyStreams {
     for (const listener of this.#listeners) listener();
   }
 
-  #end(messageId: string, { keepSaved = false } = {}): void {
+  #end(messageId: string): void {
     this.#following.get(messageId)?.unsubscribe();
     this.#following.delete(messageId);
     this.#replies.delete(messageId);
-    if (!keepSaved) sessionStorage.removeItem(storageKey(messageId));
+    this.#lastSaved.delete(messageId);
+    sessionStorage.removeItem(storageKey(messageId));
     for (const listener of this.#listeners) listener();
   }
 }

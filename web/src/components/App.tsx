@@ -32,6 +32,7 @@ function Layout({ models }: { models: { id: string; name: string; provider: stri
     },
     [open],
   );
+  const undone = useCallback(() => setDeleted(null), []);
   const onDeleted = useCallback(
     ({ id }: { id: string }) => {
       setDeleted(id);
@@ -46,7 +47,7 @@ function Layout({ models }: { models: { id: string; name: string; provider: stri
       </button>
       <Sidebar openId={openId} onOpen={onOpen} onDeleted={onDeleted} />
       <Chat key={openId ?? 'new'} conversationId={openId} models={models} onOpen={onOpen} />
-      {deleted && <UndoToast conversationId={deleted} onDone={() => setDeleted(null)} />}
+      {deleted && <UndoToast conversationId={deleted} onDone={undone} />}
     </div>
   );
 }

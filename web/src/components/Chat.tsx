@@ -1,11 +1,9 @@
 // A chat: the branch a conversation shows, the model, and the message box. With no conversation open,
 // the first message sent creates one.
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import type { ApolloCache } from '@apollo/client';
 import { useApolloClient, useMutation, useQuery } from '@apollo/client/react';
 import { CANCEL_GENERATION, CHAT, CREATE_CONVERSATION, OLDER_MESSAGES, SEND_MESSAGE, UPDATE_CONVERSATION } from '../operations';
-import type { SendMessageMutation } from '../gql/graphql';
-import { placeInSidebar, showMessage } from '../cache';
+import { placeInSidebar, showSent } from '../cache';
 import { describeError } from '../errors';
 import { Composer } from './Composer';
 import { MessageView } from './MessageView';
@@ -87,14 +85,6 @@ export function Chat({ conversationId, models, onOpen }: Props) {
       <Composer onSend={onSend} onStop={onStop} disabled={Boolean(streaming) || waitingForTools} />
     </main>
   );
-}
-
-/** A send's two messages at the end of the branch shown, and its conversation first in the sidebar. */
-function showSent(cache: ApolloCache, { sendMessage }: SendMessageMutation): void {
-  const { conversation, userMessage, assistantMessage } = sendMessage;
-  showMessage(cache, conversation.id, userMessage, { current: true });
-  showMessage(cache, conversation.id, assistantMessage, { current: true });
-  placeInSidebar(cache, conversation);
 }
 
 /** Keeps the end of the chat in view as it grows, unless the reader has scrolled up. */

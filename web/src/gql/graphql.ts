@@ -15,7 +15,7 @@ export type ActiveGenerationPolicy =
 export type ConversationEventType =
   /** A new conversation (created or forked). */
   | 'CONVERSATION_CREATED'
-  /** Purged: gone for good (conversation is null). */
+  /** Deleted (conversation is DELETED, restorable) or purged (conversation is null: gone for good). */
   | 'CONVERSATION_DELETED'
   /** Its settings, title, status or branch shown changed. */
   | 'CONVERSATION_UPDATED'
@@ -112,7 +112,7 @@ export type MessageStatus =
 export type SendMessageInput = {
   /** An ACTIVE chat session of the conversation: its model answers. */
   chatSessionId?: string | number | null | undefined;
-  /** The user message (at most MAX_MESSAGE_CHARS characters). */
+  /** The user message, up to the server's limit (100,000 characters by default). */
   content: string;
   /** An ACTIVE conversation of the viewer. */
   conversationId: string | number;
