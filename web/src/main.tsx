@@ -1,7 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { ApolloProvider } from '@apollo/client/react';
-import { createConnection } from './client';
+import { createConnection } from './apollo/client';
 import { ReplyStreams } from './streams';
 import { StreamsContext } from './stream-context';
 import { App } from './components/App';

@@ -1,55 +1,6 @@
-// Every GraphQL document of the app, typed by GraphQL Codegen's client preset (src/gql/).
+// The app's operations, typed by GraphQL Codegen's client preset (src/gql/). The fragments they spread
+// sit beside the components that show them (ConversationItem, MessageFields, ChatConversation).
 import { graphql } from './gql';
-
-export const CONVERSATION_ITEM = graphql(`
-  fragment ConversationItem on Conversation {
-    id
-    title
-    preview
-    status
-    version
-    model
-    messageCount
-    createdAt
-    lastMessageAt
-    activeGeneration { id }
-    currentMessage { id }
-  }
-`);
-
-export const MESSAGE_FIELDS = graphql(`
-  fragment MessageFields on Message {
-    id
-    role
-    content
-    status
-    error
-    model
-    position
-    reasoning
-    toolCalls
-    toolCallId
-    isError
-    finishReason
-    createdAt
-    parent { id }
-    siblingIndex
-    siblingCount
-    previousSibling { id }
-    nextSibling { id }
-  }
-`);
-
-/** The messages a chat shows: the current branch's last ones. Payloads that change branch select it too. */
-export const CHAT_CONVERSATION = graphql(`
-  fragment ChatConversation on Conversation {
-    ...ConversationItem
-    messages(last: 50) {
-      pageInfo { hasPreviousPage startCursor }
-      edges { cursor node { ...MessageFields } }
-    }
-  }
-`);
 
 export const VIEWER = graphql(`
   query Viewer { viewer { userId } models { id name provider isDefault } }

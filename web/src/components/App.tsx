@@ -1,8 +1,8 @@
 // The page: the sidebar beside the open chat. It listens to conversationsChanged once, for both.
 import { useCallback, useState } from 'react';
-import { useApolloClient, useQuery, useSubscription } from '@apollo/client/react';
-import { CONVERSATIONS_CHANGED, VIEWER } from '../operations';
-import { applyConversationEvent } from '../cache';
+import { useQuery } from '@apollo/client/react';
+import { VIEWER } from '../operations';
+import { useConversationEvents } from '../apollo/conversation-events';
 import { errorCode } from '../errors';
 import { readToken } from '../auth';
 import { useOpenConversation } from '../route';
@@ -20,11 +20,10 @@ export function App() {
 }
 
 function Layout({ models }: { models: { id: string; name: string; provider: string; isDefault: boolean }[] }) {
-  const client = useApolloClient();
   const [openId, open] = useOpenConversation();
   const [sidebarShown, setSidebarShown] = useState(false);
   const [deleted, setDeleted] = useState<string | null>(null);
-  useSubscription(CONVERSATIONS_CHANGED, { onData: ({ data }) => data.data && applyConversationEvent(client.cache, data.data.conversationsChanged) });
+  useConversationEvents();
   const onOpen = useCallback(
     (id: string | null) => {
       open(id);

@@ -1,28 +1,38 @@
 // A chat: the branch a conversation shows, the model, and the message box. With no conversation open,
 // the first message sent creates one.
-import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { useApolloClient, useMutation, useQuery } from '@apollo/client/react';
-import { CANCEL_GENERATION, CHAT, CREATE_CONVERSATION, OLDER_MESSAGES, SEND_MESSAGE, UPDATE_CONVERSATION } from '../operations';
-import { placeInSidebar, showSent } from '../cache';
+import { useEffect, useState } from 'react';
+import { useMutation, useQuery } from '@apollo/client/react';
+import { CANCEL_GENERATION, CHAT, CREATE_CONVERSATION, SEND_MESSAGE, UPDATE_CONVERSATION } from '../operations';
+import { afterConversationChange, afterSend } from '../apollo/cache-updates';
 import { describeError } from '../errors';
 import { Composer } from './Composer';
-import { MessageView } from './MessageView';
+import { MessageList } from './MessageList';
 import { ModelPicker } from './ModelPicker';
-import { ToolResults } from './ToolResults';
+import { graphql } from '../gql';
+
+/** What a chat shows: the conversation, and the last messages of its current branch. Payloads that change the branch select it too. */
+export const CHAT_CONVERSATION = graphql(`
+  fragment ChatConversation on Conversation {
+    ...ConversationItem
+    messages(last: 50) {
+      pageInfo { hasPreviousPage startCursor }
+      edges { cursor node { ...MessageFields } }
+    }
+  }
+`);
 
 type Model = { id: string; name: string; provider: string; isDefault: boolean };
 type Props = { conversationId: string | null; models: Model[]; onOpen: (id: string) => void };
 
 export function Chat({ conversationId, models, onOpen }: Props) {
-  const client = useApolloClient();
   const { data, error: loadError } = useQuery(CHAT, { variables: { id: conversationId! }, skip: !conversationId });
   const conversation = conversationId ? data?.conversation : null;
   const messages = conversation?.messages.edges.map((edge) => edge.node) ?? [];
   const [newChatModel, setNewChatModel] = useState<string | null>(null);
   const model = conversation?.model ?? newChatModel ?? models.find((m) => m.isDefault)?.id ?? models[0]?.id ?? '';
   const [error, setError] = useState<string | null>(null);
-  const [create] = useMutation(CREATE_CONVERSATION);
-  const [send] = useMutation(SEND_MESSAGE, { update: (cache, { data: sent }) => sent && showSent(cache, sent) });
+  const [create] = useMutation(CREATE_CONVERSATION, { update: afterConversationChange });
+  const [send] = useMutation(SEND_MESSAGE, { update: afterSend });
   const [cancel] = useMutation(CANCEL_GENERATION);
   const [update] = useMutation(UPDATE_CONVERSATION);
   const streaming = messages.find((m) => m.status === 'STREAMING') ?? null;
@@ -30,7 +40,6 @@ export function Chat({ conversationId, models, onOpen }: Props) {
   const waitingForTools = last?.role === 'ASSISTANT' && last.status === 'COMPLETED' && last.finishReason === 'TOOL_CALLS';
 
   useEffect(() => setError(null), [conversationId]);
-  const bottom = useAutoScroll([messages.length, streaming?.id]);
 
   const onSend = async (text: string): Promise<boolean> => {
     try {
@@ -38,7 +47,6 @@ export function Chat({ conversationId, models, onOpen }: Props) {
       if (!id) {
         const created = await create({ variables: { input: { model } } });
         id = created.data!.createConversation.conversation.id;
-        placeInSidebar(client.cache, created.data!.createConversation.conversation);
       }
       await send({ variables: { input: { conversationId: id, content: text } } });
       if (id !== conversationId) onOpen(id);
@@ -61,22 +69,11 @@ export function Chat({ conversationId, models, onOpen }: Props) {
         <h1>{conversation?.title ?? 'New chat'}</h1>
         {models.length > 0 && <ModelPicker models={models} value={model} onChange={onModel} />}
       </header>
-      <section className="messages" aria-label="Messages" aria-live="polite">
-        {conversation?.messages.pageInfo.hasPreviousPage && (
-          <button
-            type="button"
-            className="older"
-            onClick={() => void client.query({ query: OLDER_MESSAGES, variables: { id: conversation.id, before: conversation.messages.pageInfo.startCursor } })}
-          >
-            Earlier messages
-          </button>
-        )}
-        {messages.map((message) => (
-          <MessageView key={message.id} message={message} busy={Boolean(streaming)} />
-        ))}
-        {waitingForTools && <ToolResults key={last.id} messageId={last.id} calls={(last.toolCalls as never) ?? []} />}
-        <div ref={bottom} />
-      </section>
+      {conversation ? (
+        <MessageList conversation={conversation} busy={Boolean(streaming)} waitingForTools={waitingForTools} />
+      ) : (
+        <section className="messages" aria-label="Messages" />
+      )}
       {error && (
         <p role="alert" className="error">
           {error}
@@ -85,21 +82,4 @@ export function Chat({ conversationId, models, onOpen }: Props) {
       <Composer onSend={onSend} onStop={onStop} disabled={Boolean(streaming) || waitingForTools} />
     </main>
   );
-}
-
-/** Keeps the end of the chat in view as it grows, unless the reader has scrolled up. */
-function useAutoScroll(deps: unknown[]) {
-  const bottom = useRef<HTMLDivElement>(null);
-  useLayoutEffect(() => {
-    const end = bottom.current;
-    const list = end?.parentElement;
-    if (!end || !list) return;
-    const follow = () => list.scrollHeight - list.scrollTop - list.clientHeight < 120 && end.scrollIntoView({ block: 'end' });
-    follow();
-    const observer = new MutationObserver(follow);
-    observer.observe(list, { childList: true, subtree: true, characterData: true });
-    return () => observer.disconnect();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, deps);
-  return bottom;
 }

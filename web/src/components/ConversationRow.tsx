@@ -1,13 +1,30 @@
 // One conversation in the sidebar, with its actions: rename (a dialog), archive, delete (confirmed; the
 // app offers to undo it).
 import { useState } from 'react';
-import type { ApolloCache } from '@apollo/client';
 import { useMutation } from '@apollo/client/react';
 import { ARCHIVE_CONVERSATION, DELETE_CONVERSATION, UPDATE_CONVERSATION } from '../operations';
 import type { ConversationItemFragment } from '../gql/graphql';
-import { placeInSidebar } from '../cache';
+import { afterConversationChange } from '../apollo/cache-updates';
 import { describeError } from '../errors';
 import { Dialog } from './Dialog';
+import { graphql } from '../gql';
+
+/** What a row of the sidebar shows (and what the sidebar sorts and groups by). */
+export const CONVERSATION_ITEM = graphql(`
+  fragment ConversationItem on Conversation {
+    id
+    title
+    preview
+    status
+    version
+    model
+    messageCount
+    createdAt
+    lastMessageAt
+    activeGeneration { id }
+    currentMessage { id }
+  }
+`);
 
 type Props = { conversation: ConversationItemFragment; open: boolean; onOpen: (id: string) => void; onDeleted: (conversation: ConversationItemFragment) => void };
 
@@ -15,15 +32,8 @@ export function ConversationRow({ conversation, open, onOpen, onDeleted }: Props
   const [menu, setMenu] = useState(false);
   const [dialog, setDialog] = useState<'rename' | 'delete' | null>(null);
   const [error, setError] = useState<string | null>(null);
-  // The payload's conversation (archived, deleted) leaves the sidebar's lists at once.
-  const refit = {
-    update: (cache: ApolloCache, { data }: { data?: Record<string, { conversation: ConversationItemFragment }> | null }) => {
-      const changed = data && Object.values(data)[0]?.conversation;
-      if (changed) placeInSidebar(cache, changed);
-    },
-  };
-  const [archive] = useMutation(ARCHIVE_CONVERSATION, { variables: { id: conversation.id }, ...refit });
-  const [remove] = useMutation(DELETE_CONVERSATION, { variables: { id: conversation.id }, ...refit });
+  const [archive] = useMutation(ARCHIVE_CONVERSATION, { variables: { id: conversation.id }, update: afterConversationChange });
+  const [remove] = useMutation(DELETE_CONVERSATION, { variables: { id: conversation.id }, update: afterConversationChange });
   const title = conversation.title ?? 'New chat';
 
   const act = async (action: () => Promise<unknown>) => {

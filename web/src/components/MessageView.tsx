@@ -3,10 +3,36 @@
 import { useState } from 'react';
 import { useMutation } from '@apollo/client/react';
 import type { MessageFieldsFragment } from '../gql/graphql';
-import { EDIT_MESSAGE, REGENERATE_MESSAGE, SWITCH_BRANCH } from '../operations';
+import { EDIT_MESSAGE, REGENERATE_MESSAGE } from '../operations';
 import { describeError } from '../errors';
 import { useStreamedReply } from '../stream-context';
 import { Markdown } from './Markdown';
+import { BranchPicker } from './BranchPicker';
+import { graphql } from '../gql';
+
+/** What a message shows: its text as it stands, its versions (siblings), its tool calls and reasoning. */
+export const MESSAGE_FIELDS = graphql(`
+  fragment MessageFields on Message {
+    id
+    role
+    content
+    status
+    error
+    model
+    position
+    reasoning
+    toolCalls
+    toolCallId
+    isError
+    finishReason
+    createdAt
+    parent { id }
+    siblingIndex
+    siblingCount
+    previousSibling { id }
+    nextSibling { id }
+  }
+`);
 
 type ToolCall = { id: string; function: { name: string; arguments: string } };
 
@@ -53,7 +79,7 @@ export function MessageView({ message, busy }: { message: MessageFieldsFragment;
       {message.status === 'INTERRUPTED' && <p className="note">Interrupted.</p>}
       {error && <p role="alert">{error}</p>}
       <footer>
-        <Versions message={message} />
+        <BranchPicker message={message} />
         {!streaming && (
           <button type="button" disabled={busy} onClick={() => run(regenerate)}>
             Regenerate
@@ -92,7 +118,7 @@ function UserMessage({ message, busy }: { message: MessageFieldsFragment; busy: 
         <p className="text">{message.content}</p>
       )}
       <footer>
-        <Versions message={message} />
+        <BranchPicker message={message} />
         {!editing && (
           <button type="button" onClick={() => (setText(message.content), setEditing(true))}>
             Edit
@@ -100,26 +126,5 @@ function UserMessage({ message, busy }: { message: MessageFieldsFragment; busy: 
         )}
       </footer>
     </article>
-  );
-}
-
-/** ‹ N / M ›: the other versions of a message (its siblings); switching shows that version's branch. */
-function Versions({ message }: { message: MessageFieldsFragment }) {
-  const [switchBranch, { error }] = useMutation(SWITCH_BRANCH);
-  if (message.siblingCount < 2) return null;
-  const go = (sibling: { id: string } | null | undefined) => sibling && switchBranch({ variables: { messageId: sibling.id } }).catch(() => {});
-  return (
-    <span className="versions">
-      <button type="button" aria-label="Previous version" disabled={!message.previousSibling} onClick={() => go(message.previousSibling)}>
-        ‹
-      </button>
-      <span>
-        {message.siblingIndex} / {message.siblingCount}
-      </span>
-      <button type="button" aria-label="Next version" disabled={!message.nextSibling} onClick={() => go(message.nextSibling)}>
-        ›
-      </button>
-      {error && <span role="alert">{describeError(error)}</span>}
-    </span>
   );
 }

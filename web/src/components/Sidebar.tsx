@@ -1,5 +1,5 @@
 // The sidebar: a new chat, a search, and the viewer's conversations by last activity, grouped by day,
-// loaded page by page as it scrolls. Events from other tabs and devices keep it current (cache.ts).
+// loaded page by page as it scrolls. Events from other tabs and devices keep it current (apollo/cache-updates.ts).
 import { useEffect, useRef, useState } from 'react';
 import { useQuery } from '@apollo/client/react';
 import { SIDEBAR } from '../operations';

@@ -2,14 +2,14 @@
 import { useEffect } from 'react';
 import { useMutation } from '@apollo/client/react';
 import { RESTORE_CONVERSATION } from '../operations';
-import { placeInSidebar } from '../cache';
+import { afterConversationChange } from '../apollo/cache-updates';
 
 const OFFER_MS = 10_000;
 
 export function UndoToast({ conversationId, onDone }: { conversationId: string; onDone: () => void }) {
   const [restore] = useMutation(RESTORE_CONVERSATION, {
     variables: { id: conversationId },
-    update: (cache, { data }) => data && placeInSidebar(cache, data.restoreConversation.conversation),
+    update: afterConversationChange,
   });
   useEffect(() => {
     const timer = setTimeout(onDone, OFFER_MS);

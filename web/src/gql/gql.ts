@@ -14,9 +14,9 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  fragment ChatConversation on Conversation {\n    ...ConversationItem\n    messages(last: 50) {\n      pageInfo { hasPreviousPage startCursor }\n      edges { cursor node { ...MessageFields } }\n    }\n  }\n": typeof types.ChatConversationFragmentDoc,
     "\n  fragment ConversationItem on Conversation {\n    id\n    title\n    preview\n    status\n    version\n    model\n    messageCount\n    createdAt\n    lastMessageAt\n    activeGeneration { id }\n    currentMessage { id }\n  }\n": typeof types.ConversationItemFragmentDoc,
     "\n  fragment MessageFields on Message {\n    id\n    role\n    content\n    status\n    error\n    model\n    position\n    reasoning\n    toolCalls\n    toolCallId\n    isError\n    finishReason\n    createdAt\n    parent { id }\n    siblingIndex\n    siblingCount\n    previousSibling { id }\n    nextSibling { id }\n  }\n": typeof types.MessageFieldsFragmentDoc,
-    "\n  fragment ChatConversation on Conversation {\n    ...ConversationItem\n    messages(last: 50) {\n      pageInfo { hasPreviousPage startCursor }\n      edges { cursor node { ...MessageFields } }\n    }\n  }\n": typeof types.ChatConversationFragmentDoc,
     "\n  query Viewer { viewer { userId } models { id name provider isDefault } }\n": typeof types.ViewerDocument,
     "\n  query Sidebar($first: Int!, $after: String, $filter: ConversationFilter) {\n    conversations(first: $first, after: $after, filter: $filter, orderBy: LAST_ACTIVITY_DESC) {\n      pageInfo { hasNextPage endCursor }\n      edges { cursor node { ...ConversationItem } }\n    }\n  }\n": typeof types.SidebarDocument,
     "\n  query Chat($id: ID!) { conversation(id: $id) { ...ChatConversation } }\n": typeof types.ChatDocument,
@@ -36,9 +36,9 @@ type Documents = {
     "\n  mutation RestoreConversation($id: ID!) { restoreConversation(input: { id: $id }) { conversation { ...ConversationItem } } }\n": typeof types.RestoreConversationDocument,
 };
 const documents: Documents = {
+    "\n  fragment ChatConversation on Conversation {\n    ...ConversationItem\n    messages(last: 50) {\n      pageInfo { hasPreviousPage startCursor }\n      edges { cursor node { ...MessageFields } }\n    }\n  }\n": types.ChatConversationFragmentDoc,
     "\n  fragment ConversationItem on Conversation {\n    id\n    title\n    preview\n    status\n    version\n    model\n    messageCount\n    createdAt\n    lastMessageAt\n    activeGeneration { id }\n    currentMessage { id }\n  }\n": types.ConversationItemFragmentDoc,
     "\n  fragment MessageFields on Message {\n    id\n    role\n    content\n    status\n    error\n    model\n    position\n    reasoning\n    toolCalls\n    toolCallId\n    isError\n    finishReason\n    createdAt\n    parent { id }\n    siblingIndex\n    siblingCount\n    previousSibling { id }\n    nextSibling { id }\n  }\n": types.MessageFieldsFragmentDoc,
-    "\n  fragment ChatConversation on Conversation {\n    ...ConversationItem\n    messages(last: 50) {\n      pageInfo { hasPreviousPage startCursor }\n      edges { cursor node { ...MessageFields } }\n    }\n  }\n": types.ChatConversationFragmentDoc,
     "\n  query Viewer { viewer { userId } models { id name provider isDefault } }\n": types.ViewerDocument,
     "\n  query Sidebar($first: Int!, $after: String, $filter: ConversationFilter) {\n    conversations(first: $first, after: $after, filter: $filter, orderBy: LAST_ACTIVITY_DESC) {\n      pageInfo { hasNextPage endCursor }\n      edges { cursor node { ...ConversationItem } }\n    }\n  }\n": types.SidebarDocument,
     "\n  query Chat($id: ID!) { conversation(id: $id) { ...ChatConversation } }\n": types.ChatDocument,
@@ -75,15 +75,15 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  fragment ChatConversation on Conversation {\n    ...ConversationItem\n    messages(last: 50) {\n      pageInfo { hasPreviousPage startCursor }\n      edges { cursor node { ...MessageFields } }\n    }\n  }\n"): (typeof documents)["\n  fragment ChatConversation on Conversation {\n    ...ConversationItem\n    messages(last: 50) {\n      pageInfo { hasPreviousPage startCursor }\n      edges { cursor node { ...MessageFields } }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  fragment ConversationItem on Conversation {\n    id\n    title\n    preview\n    status\n    version\n    model\n    messageCount\n    createdAt\n    lastMessageAt\n    activeGeneration { id }\n    currentMessage { id }\n  }\n"): (typeof documents)["\n  fragment ConversationItem on Conversation {\n    id\n    title\n    preview\n    status\n    version\n    model\n    messageCount\n    createdAt\n    lastMessageAt\n    activeGeneration { id }\n    currentMessage { id }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  fragment MessageFields on Message {\n    id\n    role\n    content\n    status\n    error\n    model\n    position\n    reasoning\n    toolCalls\n    toolCallId\n    isError\n    finishReason\n    createdAt\n    parent { id }\n    siblingIndex\n    siblingCount\n    previousSibling { id }\n    nextSibling { id }\n  }\n"): (typeof documents)["\n  fragment MessageFields on Message {\n    id\n    role\n    content\n    status\n    error\n    model\n    position\n    reasoning\n    toolCalls\n    toolCallId\n    isError\n    finishReason\n    createdAt\n    parent { id }\n    siblingIndex\n    siblingCount\n    previousSibling { id }\n    nextSibling { id }\n  }\n"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "\n  fragment ChatConversation on Conversation {\n    ...ConversationItem\n    messages(last: 50) {\n      pageInfo { hasPreviousPage startCursor }\n      edges { cursor node { ...MessageFields } }\n    }\n  }\n"): (typeof documents)["\n  fragment ChatConversation on Conversation {\n    ...ConversationItem\n    messages(last: 50) {\n      pageInfo { hasPreviousPage startCursor }\n      edges { cursor node { ...MessageFields } }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -177,11 +177,11 @@ export type UpdateConversationInput = {
   tools?: Array<ToolInput> | null | undefined;
 };
 
+export type ChatConversationFragment = { id: string, title: string | null, preview: string | null, status: ConversationStatus, version: number, model: string, messageCount: number, createdAt: string, lastMessageAt: string | null, messages: { pageInfo: { hasPreviousPage: boolean, startCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, role: MessageRole, content: string, status: MessageStatus, error: string | null, model: string | null, position: number, reasoning: string | null, toolCalls: unknown, toolCallId: string | null, isError: boolean, finishReason: FinishReason | null, createdAt: string, siblingIndex: number, siblingCount: number, parent: { id: string } | null, previousSibling: { id: string } | null, nextSibling: { id: string } | null } }> }, activeGeneration: { id: string } | null, currentMessage: { id: string } | null };
+
 export type ConversationItemFragment = { id: string, title: string | null, preview: string | null, status: ConversationStatus, version: number, model: string, messageCount: number, createdAt: string, lastMessageAt: string | null, activeGeneration: { id: string } | null, currentMessage: { id: string } | null };
 
 export type MessageFieldsFragment = { id: string, role: MessageRole, content: string, status: MessageStatus, error: string | null, model: string | null, position: number, reasoning: string | null, toolCalls: unknown, toolCallId: string | null, isError: boolean, finishReason: FinishReason | null, createdAt: string, siblingIndex: number, siblingCount: number, parent: { id: string } | null, previousSibling: { id: string } | null, nextSibling: { id: string } | null };
-
-export type ChatConversationFragment = { id: string, title: string | null, preview: string | null, status: ConversationStatus, version: number, model: string, messageCount: number, createdAt: string, lastMessageAt: string | null, messages: { pageInfo: { hasPreviousPage: boolean, startCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, role: MessageRole, content: string, status: MessageStatus, error: string | null, model: string | null, position: number, reasoning: string | null, toolCalls: unknown, toolCallId: string | null, isError: boolean, finishReason: FinishReason | null, createdAt: string, siblingIndex: number, siblingCount: number, parent: { id: string } | null, previousSibling: { id: string } | null, nextSibling: { id: string } | null } }> }, activeGeneration: { id: string } | null, currentMessage: { id: string } | null };
 
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 

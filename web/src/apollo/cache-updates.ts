@@ -1,26 +1,9 @@
-// The Apollo cache and everything that edits it, in one place. Lists are kept right from payloads and
-// from conversationsChanged events, never by refetching:
+// Every edit of the Apollo cache, in one place: from payloads and from conversationsChanged events. Lists
+// are kept right without refetching:
 // - the sidebar's lists (one per search) hold ACTIVE conversations, newest activity first;
 // - a chat's list holds the branch ending at the conversation's current message, oldest first.
-import { InMemoryCache, type ApolloCache, type Reference } from '@apollo/client';
-import { relayStylePagination } from '@apollo/client/utilities';
-import type { ConversationItemFragment, MessageFieldsFragment, SendMessageMutation } from './gql/graphql';
-
-export function createCache(): InMemoryCache {
-  return new InMemoryCache({
-    typePolicies: {
-      Query: {
-        fields: {
-          // One list per filter (a search); pages appended as the sidebar scrolls.
-          conversations: relayStylePagination(['filter', 'orderBy']),
-          conversation: { read: (_, { args, toReference }) => toReference({ __typename: 'Conversation', id: args?.id }) },
-        },
-      },
-      // The branch shown, one list whatever page size was asked for; older pages prepended.
-      Conversation: { fields: { messages: relayStylePagination(['leafId', 'roles']) } },
-    },
-  });
-}
+import type { ApolloCache, Reference } from '@apollo/client';
+import type { ConversationItemFragment, MessageFieldsFragment, SendMessageMutation } from '../gql/graphql';
 
 type Edge = { __typename?: string; cursor?: string | null; node: Reference };
 type Connection = { edges: Edge[]; pageInfo?: unknown };
@@ -50,9 +33,10 @@ export function applyConversationEvent(cache: ApolloCache, event: Event): void {
   if (event.type === 'CONVERSATION_UPDATED') followCurrentBranch(cache, conversation);
 }
 
-/** A send's two messages at the end of the branch shown, and its conversation first in the sidebar. */
-export function showSent(cache: ApolloCache, { sendMessage }: SendMessageMutation): void {
-  const { conversation, userMessage, assistantMessage } = sendMessage;
+/** After sendMessage: its two messages at the end of the branch shown, its conversation first in the sidebar. */
+export function afterSend(cache: ApolloCache, { data }: { data?: SendMessageMutation | null }): void {
+  if (!data) return;
+  const { conversation, userMessage, assistantMessage } = data.sendMessage;
   const shown = showMessage(cache, conversation.id, userMessage, { current: true }) && showMessage(cache, conversation.id, assistantMessage, { current: true });
   if (!shown) readBranchAgain(cache, conversation.id); // sent under a message this tab did not show (switched elsewhere)
   placeInSidebar(cache, conversation);
@@ -82,10 +66,19 @@ function readBranchAgain(cache: ApolloCache, conversationId: string): void {
 }
 
 /**
+ * After a mutation whose payload holds a conversation (create, archive, delete, restore): the sidebar
+ * lists take it in or out as its status says.
+ */
+export function afterConversationChange(cache: ApolloCache, { data }: { data?: Record<string, unknown> | null }): void {
+  const payload = data && (Object.values(data)[0] as { conversation?: ConversationItemFragment } | undefined);
+  if (payload?.conversation) placeInSidebar(cache, payload.conversation);
+}
+
+/**
  * Puts a conversation where it belongs in every sidebar list: out of them unless ACTIVE; into the
  * unfiltered one if missing (a new conversation, a restored one); every list ordered by last activity.
  */
-export function placeInSidebar(cache: ApolloCache, conversation: Pick<ConversationItemFragment, 'id' | 'status'>): void {
+function placeInSidebar(cache: ApolloCache, conversation: Pick<ConversationItemFragment, 'id' | 'status'>): void {
   const ref = cache.identify({ __typename: 'Conversation', id: conversation.id });
   if (!ref) return;
   cache.modify({
@@ -113,7 +106,7 @@ export function placeInSidebar(cache: ApolloCache, conversation: Pick<Conversati
  * regeneration), in place of what followed its parent. False when the list cannot tell: it is not
  * there already, and its parent is neither the last message nor, for a current one, in the list.
  */
-export function showMessage(
+function showMessage(
   cache: ApolloCache,
   conversationId: string,
   message: Pick<MessageFieldsFragment, 'id' | 'parent'>,

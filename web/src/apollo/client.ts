@@ -5,8 +5,8 @@ import { SetContextLink } from '@apollo/client/link/context';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { isSubscriptionOperation } from '@apollo/client/utilities';
 import { createClient, type Client } from 'graphql-ws';
-import { readToken } from './auth';
-import { createCache } from './cache';
+import { readToken } from '../auth';
+import { createCache } from './type-policies';
 
 const GRAPHQL_PATH = '/graphql';
 
