@@ -15,6 +15,8 @@ export type StreamedReply = {
 
 const EMPTY: StreamedReply = { text: '', reasoning: '', calls: {}, after: -1 };
 const storageKey = (messageId: string) => `chat.stream.${messageId}`;
+/** How often a failing subscription to a reply is tried again before the stored copy is left to show. */
+const MAX_FAILURES = 4;
 /** A reply is saved for a reload at most this often (each save writes all of it). */
 const SAVE_EVERY_MS = 500;
 
@@ -53,12 +55,22 @@ export class ReplyStreams {
     if (this.#following.has(messageId)) return;
     const saved = sessionStorage.getItem(storageKey(messageId));
     this.#set(messageId, saved ? (JSON.parse(saved) as StreamedReply) : EMPTY);
-    // The socket's automatic re-subscription after a drop repeats these variables: events already
-    // applied come again and are skipped by their numbers.
-    const after = saved ? this.#replies.get(messageId)!.after : undefined;
-    const subscription = this.#client.subscribe({ query: MESSAGE_STREAM, variables: { messageId, after } }).subscribe({
+    this.#subscribe(messageId, 0);
+  }
+
+  /**
+   * Subscribes from the last event applied (all of them when none was). The socket's own re-subscription
+   * after a drop repeats these variables: events already applied come again and are skipped by their
+   * numbers. A subscription that fails is tried again a few times, later each time, from where it was.
+   */
+  #subscribe(messageId: string, failures: number): void {
+    const { after } = this.#replies.get(messageId)!;
+    const subscription = this.#client.subscribe({ query: MESSAGE_STREAM, variables: { messageId, after: after < 0 ? undefined : after } }).subscribe({
       next: ({ data }) => data && this.#apply(messageId, data.messageStream),
-      error: () => this.#end(messageId),
+      error: () => {
+        if (failures >= MAX_FAILURES || !this.#following.has(messageId)) return this.#end(messageId);
+        setTimeout(() => this.#following.has(messageId) && this.#subscribe(messageId, failures + 1), 1000 * 2 ** failures);
+      },
       complete: () => this.#end(messageId),
     });
     this.#following.set(messageId, subscription);
