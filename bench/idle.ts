@@ -2,8 +2,8 @@
 // SUBSCRIPTIONS conversationsChanged subscriptions (a sidebar's, with the conversation's fields) over
 // SOCKETS sockets of one viewer. Measured from the server's own /metrics (V8's used heap, and the
 // resident set), after the sockets are open (with one subscription each) and again after the rest of the
-// subscriptions; the heap is read three times a second apart, and the least reading kept (garbage left
-// over from opening them goes in between).
+// subscriptions. The heap is read through the server's inspector (started on a free port for this), after a
+// full garbage collection asked the same way: what is left is what the subscriptions hold.
 //
 //   node --import tsx bench/idle.ts [--subscriptions 4000] [--sockets 50] [--out bench/results/idle.json]
 import { parseArgs } from 'node:util';
@@ -28,22 +28,35 @@ const server = await startInstance('idle', {
   DATABASE_URL: values.db,
   AUTH_JWT_SECRET: JWT_SECRET,
   NODE_ENV: 'production',
+  NODE_OPTIONS: '--inspect=127.0.0.1:0',
   RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
   WS_MAX_SOCKETS_PER_USER: '100000',
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '10000',
 });
 const token = await benchToken('idle');
-const metricsUrl = server.url.replace('/graphql', '/metrics');
+const inspector = new WebSocket(/Debugger listening on (ws:\/\/\S+)/.exec(server.output())![1]);
+await new Promise((resolve) => inspector.once('open', resolve));
+let calls = 0;
+/** One call of the inspector protocol (Chrome DevTools Protocol) to the server. */
+function inspect(method: string): Promise<any> {
+  const id = ++calls;
+  inspector.send(JSON.stringify({ id, method }));
+  return new Promise((resolve) => {
+    const onMessage = (raw: WebSocket.RawData) => {
+      const message = JSON.parse(String(raw));
+      if (message.id !== id) return;
+      inspector.off('message', onMessage);
+      resolve(message.result);
+    };
+    inspector.on('message', onMessage);
+  });
+}
 
-/** The server's used heap (bytes), the least of three readings a second apart (what garbage is left goes). */
+/** The server's used heap (bytes) after a full garbage collection. */
 async function heapUsed(): Promise<number> {
-  const readings: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const text = await (await fetch(metricsUrl)).text();
-    readings.push(Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)![1]));
-  }
-  return Math.min(...readings);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await inspect('HeapProfiler.collectGarbage');
+  return (await inspect('Runtime.getHeapUsage')).usedSize;
 }
 
 const clients: Client[] = await inBatches(SOCKETS, 25, async () => {
@@ -73,5 +86,6 @@ const result = {
 writeResult(values.out, { date: new Date().toISOString(), node: process.version, ...result });
 console.log(`\n${SUBSCRIPTIONS} idle conversationsChanged subscriptions over ${SOCKETS} sockets`);
 console.log(`| heap per subscription | resident set per subscription |\n| --- | --- |\n| ${result.heapKbPerSubscription} KiB | ${result.rssKbPerSubscription} KiB |`);
+inspector.close();
 server.process.kill('SIGTERM');
 process.exit(0);

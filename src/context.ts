@@ -36,8 +36,8 @@ export type AppServices = {
 export type ServiceContext = AppServices & { viewer: Viewer };
 export type Context = ServiceContext & {
   loaders: Loaders;
-  /** The costly fields this request has resolved (each may be resolved once: schema/costly.ts). */
-  costly: Set<string>;
+  /** The costly fields this request has resolved (each may be resolved once: schema/costly.ts); made when first needed. */
+  costly: Set<string> | null;
   /** Set while a subscription's events resolve: costly fields are not resolved for every event. */
   inSubscriptionEvent: boolean;
   /** Characters of stored text (message content, reasoning) this response holds so far. */
@@ -45,7 +45,7 @@ export type Context = ServiceContext & {
 };
 
 export function createContext(services: AppServices, viewer: Viewer): Context {
-  return { ...services, viewer, loaders: createLoaders(services.prisma, viewer), costly: new Set(), inSubscriptionEvent: false, textCharacters: 0 };
+  return { ...services, viewer, loaders: createLoaders(services.prisma, viewer), costly: null, inSubscriptionEvent: false, textCharacters: 0 };
 }
 
 /**

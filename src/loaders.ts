@@ -11,40 +11,54 @@ export type Loaders = ReturnType<typeof buildLoaders>;
 
 /**
  * Each loader is built the first time it is used: a subscription refreshes its loaders for every event,
- * and most events (stream deltas) use none.
+ * and most events (stream deltas) use none. A class, so that what each request or idle subscription
+ * holds is three fields, its getters shared on the prototype.
  */
+class LazyLoaders implements Loaders {
+  readonly #prisma: PrismaClient;
+  readonly #viewer: Viewer;
+  #built: Loaders | undefined;
+
+  constructor(prisma: PrismaClient, viewer: Viewer) {
+    this.#prisma = prisma;
+    this.#viewer = viewer;
+  }
+
+  #all(): Loaders {
+    return (this.#built ??= buildLoaders(this.#prisma, this.#viewer));
+  }
+
+  get conversation() {
+    return this.#all().conversation;
+  }
+  get chatSession() {
+    return this.#all().chatSession;
+  }
+  get message() {
+    return this.#all().message;
+  }
+  get activeGeneration() {
+    return this.#all().activeGeneration;
+  }
+  get branchPage() {
+    return this.#all().branchPage;
+  }
+  get sessionMessagePage() {
+    return this.#all().sessionMessagePage;
+  }
+  get siblingCount() {
+    return this.#all().siblingCount;
+  }
+  get sibling() {
+    return this.#all().sibling;
+  }
+  get chatSessionPage() {
+    return this.#all().chatSessionPage;
+  }
+}
+
 export function createLoaders(prisma: PrismaClient, viewer: Viewer): Loaders {
-  let built: Loaders | undefined;
-  const all = () => (built ??= buildLoaders(prisma, viewer));
-  return {
-    get conversation() {
-      return all().conversation;
-    },
-    get chatSession() {
-      return all().chatSession;
-    },
-    get message() {
-      return all().message;
-    },
-    get activeGeneration() {
-      return all().activeGeneration;
-    },
-    get branchPage() {
-      return all().branchPage;
-    },
-    get sessionMessagePage() {
-      return all().sessionMessagePage;
-    },
-    get siblingCount() {
-      return all().siblingCount;
-    },
-    get sibling() {
-      return all().sibling;
-    },
-    get chatSessionPage() {
-      return all().chatSessionPage;
-    },
-  };
+  return new LazyLoaders(prisma, viewer);
 }
 
 const byJson = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };

@@ -56,14 +56,14 @@ export function useOperationObservation(metrics: Metrics, log: Logger): Plugin {
         onSubscribeResult({ result }) {
           if (!isAsyncIterable(result)) return void line(errorCodes(result), 'operation');
           metrics.subscriptionOpened();
-          const codes = new Set<string>();
+          let codes: Set<string> | null = null; // most subscriptions never see an error
           return {
             onNext({ result: event }) {
-              if (event.errors) for (const code of errorCodes(event)) codes.add(code);
+              if (event.errors) for (const code of errorCodes(event)) (codes ??= new Set()).add(code);
             },
             onEnd() {
               metrics.subscriptionClosed();
-              line([...codes], 'subscription ended');
+              line([...(codes ?? [])], 'subscription ended');
             },
           };
         },

@@ -19,6 +19,7 @@ export function chargeText(ctx: Context, text: string, field: string): string {
 
 export function chargeCostly(ctx: Context, field: string): void {
   if (ctx.inSubscriptionEvent) throw invalidField(field, 'is not available in subscription events; query it');
-  if (ctx.costly.has(field)) throw invalidField(field, 'may be asked for once per request');
-  ctx.costly.add(field);
+  const costly = (ctx.costly ??= new Set());
+  if (costly.has(field)) throw invalidField(field, 'may be asked for once per request');
+  costly.add(field);
 }
