@@ -1,4 +1,3 @@
-import { ChatSessionStatus } from '../generated/prisma/enums.ts';
 import type { ChatSession as ChatSessionRow, Message as MessageRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
 import { inOwnConversation } from '../access.ts';
@@ -11,9 +10,9 @@ import { Message, MessageConnection } from './message.ts';
 const ChatSessionStatusEnum = builder.enumType('ChatSessionStatus', {
   description: 'Whether a chat session takes new turns.',
   values: {
-    ACTIVE: { value: ChatSessionStatus.ACTIVE, description: 'Open: turns sent in it use its model.' },
-    COMPLETED: { value: ChatSessionStatus.COMPLETED, description: 'Closed by completeChatSession: it takes no new turn.' },
-  },
+    ACTIVE: { description: 'Open: turns sent in it use its model.' },
+    COMPLETED: { description: 'Closed by completeChatSession: it takes no new turn.' },
+  } as const,
 });
 
 export const ChatSession = builder.prismaNode('ChatSession', {

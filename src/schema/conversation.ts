@@ -1,4 +1,3 @@
-import { ConversationStatus } from '../generated/prisma/enums.ts';
 import type { Conversation as ConversationRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
 import { ownConversations } from '../access.ts';
@@ -19,10 +18,10 @@ import {
 export const ConversationStatusEnum = builder.enumType('ConversationStatus', {
   description: 'Where a conversation is in its lifecycle.',
   values: {
-    ACTIVE: { value: ConversationStatus.ACTIVE, description: 'Open: listed by default, takes new messages.' },
-    ARCHIVED: { value: ConversationStatus.ARCHIVED, description: 'Put away: listed when asked for, takes no new messages; unarchive brings it back.' },
-    DELETED: { value: ConversationStatus.DELETED, description: 'Soft-deleted: listed only when asked for; restore brings it back, purge removes it for good.' },
-  },
+    ACTIVE: { description: 'Open: listed by default, takes new messages.' },
+    ARCHIVED: { description: 'Put away: listed when asked for, takes no new messages; unarchive brings it back.' },
+    DELETED: { description: 'Soft-deleted: listed only when asked for; restore brings it back, purge removes it for good.' },
+  } as const,
 });
 
 export const ConversationOrderEnum = builder.enumType('ConversationOrder', {

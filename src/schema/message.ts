@@ -1,4 +1,3 @@
-import { MessageRole, MessageStatus } from '../generated/prisma/enums.ts';
 import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
 import { inOwnConversation } from '../access.ts';
@@ -19,21 +18,21 @@ const MAX_WINDOW_TOKENS = 1_000_000;
 export const MessageRoleEnum = builder.enumType('MessageRole', {
   description: 'Who a message is from.',
   values: {
-    SYSTEM: { value: MessageRole.SYSTEM, description: 'Instructions for the model, kept in every context window.' },
-    USER: { value: MessageRole.USER, description: 'The person (or the client) talking to the model.' },
-    ASSISTANT: { value: MessageRole.ASSISTANT, description: 'The model: a reply, tool calls, reasoning.' },
-    TOOL: { value: MessageRole.TOOL, description: 'The result of a tool call, answering toolCallId.' },
-  },
+    SYSTEM: { description: 'Instructions for the model, kept in every context window.' },
+    USER: { description: 'The person (or the client) talking to the model.' },
+    ASSISTANT: { description: 'The model: a reply, tool calls, reasoning.' },
+    TOOL: { description: 'The result of a tool call, answering toolCallId.' },
+  } as const,
 });
 export const MessageStatusEnum = builder.enumType('MessageStatus', {
   description: 'Where a message is: only assistant replies are ever anything but COMPLETED.',
   values: {
-    STREAMING: { value: MessageStatus.STREAMING, description: 'Being generated; follow it with messageStream.' },
-    COMPLETED: { value: MessageStatus.COMPLETED, description: 'Whole.' },
-    FAILED: { value: MessageStatus.FAILED, description: 'The provider failed; the text it sent is kept, and error says why.' },
-    CANCELLED: { value: MessageStatus.CANCELLED, description: 'Stopped by cancelGeneration (or a newer turn); the text so far is kept.' },
-    INTERRUPTED: { value: MessageStatus.INTERRUPTED, description: 'Its server stopped while it streamed; the persisted text is kept.' },
-  },
+    STREAMING: { description: 'Being generated; follow it with messageStream.' },
+    COMPLETED: { description: 'Whole.' },
+    FAILED: { description: 'The provider failed; the text it sent is kept, and error says why.' },
+    CANCELLED: { description: 'Stopped by cancelGeneration (or a newer turn); the text so far is kept.' },
+    INTERRUPTED: { description: 'Its server stopped while it streamed; the persisted text is kept.' },
+  } as const,
 });
 
 type Usage = { promptTokens: number; completionTokens: number; reasoningTokens: number | null; cachedPromptTokens: number | null };
