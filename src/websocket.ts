@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { getOperationAST, type ExecutionArgs } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { AppServices } from './context.ts';
+import { createContext, type AppServices } from './context.ts';
 import type { GraphQLHandler } from './yoga.ts';
 import type { Viewer } from './auth.ts';
 import { runAt, type OpenConnections } from './connection-limits.ts';
@@ -69,13 +69,10 @@ export function createGraphQLWebSocketServer(
         if (Object.keys(ctx.subscriptions).length > subscriptionsPerSocket) {
           return [rateLimitedError(`Too many subscriptions on this connection (at most ${subscriptionsPerSocket})`)];
         }
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-          viewer: ctx.extra.viewer,
-        });
+        const viewer = ctx.extra.viewer!; // onConnect set it before any subscribe
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped(
+          { ...createContext(services, viewer), req: ctx.extra.request, socket: ctx.extra.socket, params },
+        );
         let document;
         let contextValue;
         try {
