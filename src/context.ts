@@ -64,3 +64,9 @@ export function refreshLoaders(ctx: Context, event: object): void {
   ctx.inSubscriptionEvent = true;
   ctx.textCharacters = 0; // each event is a response of its own
 }
+
+/** What a response counted so far, cleared for a query that is run again (compiled/queries.ts). */
+export function restartResponse(ctx: Context): void {
+  ctx.costly = null;
+  ctx.textCharacters = 0;
+}

@@ -3,9 +3,11 @@ import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { NoSchemaIntrospectionCustomRule, type GraphQLError } from 'graphql';
 import { schema } from './schema/index.ts';
-import { createContext, type AppServices, type Context } from './context.ts';
+import { createContext, restartResponse, type AppServices, type Context } from './context.ts';
 import { maskError, withContractCode } from './errors.ts';
-import { useCompiledSubscriptionEvents } from './compiled-subscriptions.ts';
+import { createCompiledOperations } from './compiled/cache.ts';
+import { useCompiledQueries } from './compiled/queries.ts';
+import { useCompiledSubscriptionEvents } from './compiled/subscription-events.ts';
 import { useInputGuard } from './input-guard.ts';
 import { useOperationLimits } from './operation-limits.ts';
 import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins.ts';
@@ -40,6 +42,7 @@ export async function loadGraphiQL(on: boolean): Promise<HandlerOptions['renderG
 export function createGraphQLHandler(services: AppServices, { plugins = [], persistedOperations = null, renderGraphiQL }: HandlerOptions = {}) {
   const { log, config, metrics } = services;
   const origins = createOriginPolicy(config.corsOrigins, { loopbackOnly: !config.jwtSecret });
+  const compiledOperations = createCompiledOperations();
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -75,6 +78,8 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       error: (...args) => log.debug(args.map(String).join(' ')),
     },
     plugins: [
+      // First, so that the plugins after it (tracing's) wrap the compiled execution too.
+      useCompiledQueries(compiledOperations, (context) => restartResponse(context as Context)),
       ...plugins,
       useOriginPolicy(origins),
       ...(persistedOperations ? [usePersistedOperationsOnly(persistedOperations)] : []),
@@ -84,7 +89,7 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       useContractErrorCodes(),
       useInputGuard(),
       useOperationLimits(services.rateLimiter),
-      useCompiledSubscriptionEvents(),
+      useCompiledSubscriptionEvents(compiledOperations),
       // Limits on what one document may ask for: nesting, aliases, size, cost.
       EnvelopArmorPlugin({
         maxDepth: { n: 12, ignoreIntrospection: true },

@@ -38,6 +38,19 @@ describe('with AUTH_JWT_SECRET', () => {
     expect(body.data).toBeUndefined();
   });
 
+  it('keeps a verified token no longer than it is valid, and a changed signature is checked anew', async () => {
+    const token = await signToken({ sub: 'carol' }, { expiresIn: '2s' });
+    expect((await t.request(VIEWER, {}, { token })).body.data).toEqual({ viewer: { userId: 'carol', orgId: null } });
+    // The same claims with another signature: not the token verified a moment ago.
+    const [header, payload] = token.split('.');
+    const forged = `${header}.${payload}.${Buffer.from('x'.repeat(32)).toString('base64url')}`;
+    expect((await t.request(VIEWER, {}, { token: forged })).status).toBe(401);
+    await new Promise((resolve) => setTimeout(resolve, 3000 - (Date.now() % 1000))); // past its exp (whole seconds)
+    const late = await t.request(VIEWER, {}, { token });
+    expect(late.status).toBe(401);
+    expectErrorCode(late.body, 'UNAUTHENTICATED');
+  });
+
   it('answers 401 to an Authorization header that is not a bearer token', async () => {
     const response = await t.app.yoga.fetch('http://localhost/graphql', {
       method: 'POST',

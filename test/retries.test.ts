@@ -69,7 +69,12 @@ describe('a conversation deleted while sends arrive', () => {
       // Sends keep coming until after the delete has answered: one lands whenever no reply runs.
       let deleted = false;
       const sender = async (i: number) => {
-        for (let n = 0; !deleted; n++) await t.request(SEND, { input: { conversationId: c.id, content: `racing ${i} ${n} `.repeat(20) } }, viewer);
+        for (let n = 0; !deleted; n++) {
+          await t.request(SEND, { input: { conversationId: c.id, content: `racing ${i} ${n} `.repeat(20) } }, viewer);
+          // A client's next request arrives as I/O does. In process, on the embedded database, a request can
+          // complete in microtasks alone, and a loop of them would never let the timer below fire.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       };
       const senders = [0, 1, 2].map(sender);
       await new Promise((resolve) => setTimeout(resolve, 60));

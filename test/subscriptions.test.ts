@@ -19,15 +19,26 @@ const SIDEBAR = /* GraphQL */ `subscription { conversationsChanged { type conver
 
 const settle = () => new Promise((r) => setTimeout(r, 150)); // the subscription is registered server-side
 
-async function driveLifecycle(viewer: TestViewer, id: string) {
+/**
+ * Each change of a conversation's life, one after another. An event's rows are read when it is delivered,
+ * so `delivered(n)` (when given) waits for the n-th event before the next change: what an event shows is
+ * then the row as that change left it.
+ */
+async function driveLifecycle(viewer: TestViewer, id: string, delivered: (n: number) => Promise<unknown> = async () => {}) {
   const m = (name: string, extra = '') => t.gql(`mutation($id: ID!) { ${name}(input: { id: $id${extra} }) { __typename } }`, { id }, viewer);
-  await m('updateConversation', ', title: "renamed"');
-  await appendMessage(t, viewer, id, { content: 'hello' });
-  await m('archiveConversation');
-  await m('unarchiveConversation');
-  await m('deleteConversation');
-  await m('restoreConversation');
-  await m('purgeConversation');
+  const changes = [
+    () => m('updateConversation', ', title: "renamed"'),
+    () => appendMessage(t, viewer, id, { content: 'hello' }),
+    () => m('archiveConversation'),
+    () => m('unarchiveConversation'),
+    () => m('deleteConversation'),
+    () => m('restoreConversation'),
+    () => m('purgeConversation'),
+  ];
+  for (const [i, change] of changes.entries()) {
+    await change();
+    await delivered(i + 1);
+  }
 }
 
 describe('over graphql-ws', () => {
@@ -37,7 +48,7 @@ describe('over graphql-ws', () => {
     const client = wsClient(server, viewer);
     const sub = subscribe(client, EVENTS, { id: c.id });
     await settle();
-    await driveLifecycle(viewer, c.id);
+    await driveLifecycle(viewer, c.id, (n) => sub.next(n));
     const events = (await sub.next(7)).map((r) => r.data.conversationEvents);
     expect(events.map((e) => e.type)).toEqual([
       'CONVERSATION_UPDATED', 'MESSAGE_ADDED', 'CONVERSATION_UPDATED', 'CONVERSATION_UPDATED',

@@ -1,0 +1,83 @@
+// Queries run compiled (graphql-jit) from the second time their document comes, and a compiled run with any
+// error runs again through graphql-js. Each query here is asked three times (interpreted, then compiled)
+// and must answer the same each time: data, errors and their codes, another viewer's rows.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { appendMessage, createConversation, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
+
+// Counts the runs of compiled queries, so the test knows the compiled path was taken.
+const compiledRuns = vi.hoisted(() => ({ count: 0 }));
+vi.mock('graphql-jit', async (importOriginal) => {
+  const jit = await importOriginal<typeof import('graphql-jit')>();
+  return {
+    ...jit,
+    compileQuery: (...args: Parameters<typeof jit.compileQuery>) => {
+      const compiled = jit.compileQuery(...args);
+      if (!('query' in compiled)) return compiled;
+      const query = compiled.query.bind(compiled);
+      return Object.assign(compiled, { query: (...a: Parameters<typeof query>) => (compiledRuns.count++, query(...a)) });
+    },
+  };
+});
+
+let t: TestApp;
+let owner: TestViewer;
+let other: TestViewer;
+let conversationId: string;
+let messageId: string;
+beforeAll(async () => {
+  t = await startTestApp();
+  [owner, other] = await Promise.all([t.viewer(), t.viewer()]);
+  for (let i = 0; i < 3; i++) {
+    const c = await createConversation(t, owner, { title: `chat ${i}` });
+    conversationId = c.id;
+    for (let j = 0; j < 4; j++) messageId = (await appendMessage(t, owner, c.id, { content: `message ${j} of ${i}` })).message.id;
+  }
+  await createConversation(t, other, { title: 'not yours' });
+});
+afterAll(() => t.close());
+
+const SIDEBAR = `query($first: Int) { conversations(first: $first) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id title messageCount preview lastMessageAt
+  messages(first: 5) { edges { node { id position role content status } } } } } } }`;
+const BRANCH = `query($id: ID!) { conversation(id: $id) { id messages(last: 50) { pageInfo { hasPreviousPage } edges { node { id role content position createdAt } } } } }`;
+const NODE = `query($id: ID!) { node(id: $id) { __typename id ... on Message { content role conversation { title } } ... on Conversation { title } } }`;
+
+const cases: [string, () => [string, Record<string, unknown>, () => TestViewer]][] = [
+  ['a sidebar page with nested messages', () => [SIDEBAR, { first: 2 }, () => owner]],
+  ['a branch page', () => [BRANCH, { id: conversationId }, () => owner]],
+  ['a node by its ID, with fragments', () => [NODE, { id: messageId }, () => owner]],
+  ["another viewer's conversation (null)", () => [BRANCH, { id: conversationId }, () => other]],
+  ["another viewer's message as a node (null)", () => [NODE, { id: messageId }, () => other]],
+  ['a malformed cursor', () => [`query { conversations(first: 2, after: "not-a-cursor") { edges { node { id } } } }`, {}, () => owner]],
+  ['a variable of the wrong type', () => [SIDEBAR, { first: 'two' }, () => owner]],
+  ['a page size over the limit', () => [SIDEBAR, { first: 100_000 }, () => owner]],
+  ['a costly field asked for twice', () => [`query { a: conversations(filter: { search: "chat" }) { totalCount } b: conversations(filter: { search: "chat" }) { totalCount } }`, {}, () => owner]],
+  ['a malformed ID', () => [NODE, { id: 'garbage' }, () => owner]],
+];
+
+describe('compiled queries', () => {
+  it.each(cases)('answer %s as the interpreter does', async (_name, make) => {
+    const [query, variables, viewer] = make();
+    const interpreted = await t.request(query, variables, viewer());
+    const before = compiledRuns.count;
+    const compiled = await t.request(query, variables, viewer());
+    const again = await t.request(query, variables, viewer());
+    expect(compiledRuns.count).toBeGreaterThan(before); // not the interpreter again
+    expect(compiled).toEqual(interpreted);
+    expect(again).toEqual(interpreted);
+  });
+
+  it('answer a successful query without running it twice', async () => {
+    const text = `${NODE} # a text of its own: a document not seen before`;
+    const interpreted = await t.countQueries(() => t.request(text, { id: messageId }, owner));
+    const compiled = await t.countQueries(() => t.request(text, { id: messageId }, owner));
+    expect(interpreted.count).toBeGreaterThan(0);
+    expect(compiled.count).toBe(interpreted.count); // a compiled run that failed would read everything again
+    const { body } = await t.request(text, { id: messageId }, owner);
+    expect(body).toEqual({ data: { node: { __typename: 'Message', id: messageId, content: 'message 3 of 2', role: 'USER', conversation: { title: 'chat 2' } } } });
+  });
+
+  it('take the same codes as the contract where the interpreter gives them', async () => {
+    const { body } = await t.request(cases[5][1]()[0], {}, owner);
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
