@@ -309,14 +309,16 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       vendor.script('normal', { tokens: ['once'] });
       const viewer = await t.viewer();
       const c = await createConversation(t, viewer);
-      const before = vendor.requests.length;
+      // Replies only: the conversation's title is asked of the same vendor after the first reply, when it may.
+      const replies = () => vendor.requests.filter((r) => !String(r.body.messages?.[0]?.content).startsWith('Write a title')).length;
+      const before = replies();
       const input = { conversationId: c.id, content: 'retry me', idempotencyKey: 'send-1' };
       const a = await send(viewer, input);
       await waitForStatus(viewer, a.assistantMessage.id, 'COMPLETED');
       const b = await send(viewer, input);
       expect(b.assistantMessage.id).toBe(a.assistantMessage.id);
       expect(b.userMessage.id).toBe(a.userMessage.id);
-      expect(vendor.requests.length - before).toBe(1);
+      expect(replies() - before).toBe(1);
       expect((await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer)).conversation.messageCount).toBe(2);
     });
 
