@@ -15,7 +15,10 @@ import type { Viewer } from './auth.ts';
 import { useErrorMetrics, useOperationObservation } from './observability/operations.ts';
 import { usePersistedOperationsOnly, type PersistedOperations } from './persisted-operations.ts';
 
-/** Set by the WebSocket server, which authenticates once per connection. */
+/**
+ * Set by the WebSocket server, which authenticates once per connection (it hands over a whole context
+ * with this viewer; the context factory's result then replaces its fields: src/websocket.ts).
+ */
 export type ServerContext = { viewer?: Viewer };
 
 export const GRAPHQL_PATH = '/graphql';

@@ -2,7 +2,9 @@
 // error runs again through graphql-js. Each query here is asked three times (interpreted, then compiled)
 // and must answer the same each time: data, errors and their codes, another viewer's rows.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { appendMessage, createConversation, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
+import { parse } from 'graphql';
+import { safeToCompile } from '../src/compiled/cache.ts';
+import { appendMessage, createConversation, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 
 // Counts the runs of compiled queries, so the test knows the compiled path was taken.
 const compiledRuns = vi.hoisted(() => ({ count: 0 }));
@@ -79,5 +81,48 @@ describe('compiled queries', () => {
   it('take the same codes as the contract where the interpreter gives them', async () => {
     const { body } = await t.request(cases[5][1]()[0], {}, owner);
     expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+// graphql-jit turns a string of the form "__MAGIC_DATE__<its uuid>(…)" in the code it generates into
+// `new Date(…)`: such a literal must never reach it, or a client runs code on the server.
+const MARKER = '__MAGIC_DATE__33a9e76d_02e0_4128_8e92_3530ad3da74d';
+const INJECTED = 'globalThis.jitInjected=1,0';
+
+describe('literals that graphql-jit would run as code', () => {
+  it.each([
+    ['as written', `${MARKER}(${INJECTED})`],
+    ['escaped', `${MARKER.replace(/_/g, '\\u005F')}(${INJECTED})`],
+  ])('are never compiled into a query (%s)', async (_name, literal) => {
+    const query = `query { conversations(first: 1, after: "${literal}") { edges { node { id } } } }`;
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await t.request(query, {}, owner));
+    expect((globalThis as { jitInjected?: unknown }).jitInjected).toBeUndefined();
+    expect(answers[0].body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(answers[2]).toEqual(answers[0]);
+  });
+
+  it('are never compiled into a subscription event', async () => {
+    const server = await t.listen();
+    const client = wsClient(server, owner);
+    const sub = subscribe(client, `subscription { conversationsChanged { type conversation { messages(first: 1, after: "${MARKER}(${INJECTED})") { edges { node { id } } } } } }`);
+    await new Promise((resolve) => setTimeout(resolve, 150)); // registered server-side
+    await createConversation(t, owner, { title: 'an event' });
+    await sub.next(1);
+    expect((globalThis as { jitInjected?: unknown }).jitInjected).toBeUndefined();
+    await client.dispose();
+  });
+
+  it('are found in strings, block strings, names and enum values, escaped or not, and in variable defaults', () => {
+    const unsafe = [
+      `{ a(s: "${MARKER}(1)") }`,
+      `{ a(s: """${MARKER}(1)""") }`,
+      `{ a(s: "\\u005F_MAGIC_DATE__x(1)") }`,
+      `{ a(o: { k: [1, { j: "__MAGIC_NAN__" }] }) }`,
+      `{ a(e: __MAGIC_X) }`,
+      `query($s: String = "x") { a(s: $s) }`,
+    ];
+    for (const text of unsafe) expect(safeToCompile(parse(text)), text).toBe(false);
+    expect(safeToCompile(parse(`query($s: String) { a(s: $s, t: "plain", n: 1) { b @include(if: true) } }`))).toBe(true);
   });
 });

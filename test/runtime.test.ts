@@ -74,12 +74,12 @@ describe('signals', () => {
   }, 60_000);
 
   it('SIGTERM stops a server whose log reader stopped reading, then went away (the lines it could not write are dropped)', async () => {
-    const started = await start([process.execPath, 'dist/main.js'], { NODE_ENV: 'production' });
+    const started = await start([process.execPath, 'dist/main.js'], { NODE_ENV: 'production', RATE_LIMIT_REQUESTS_PER_MINUTE: '0' });
     const viewer = await makeViewer();
     // The reader stops: the pipe fills and the logger keeps what it cannot write in its buffer.
     started.process.stdout!.removeAllListeners('data');
     started.process.stdout!.pause();
-    const body = JSON.stringify({ query: '{ viewer { id } }' });
+    const body = JSON.stringify({ query: '{ viewer { userId } }' }); // one log line each
     const post = () => fetch(started.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` }, body }).then((r) => r.text());
     for (let round = 0; round < 300; round++) await Promise.all(Array.from({ length: 10 }, post));
     // Then it is gone (a log shipper that died), and the server is told to stop.
