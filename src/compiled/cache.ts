@@ -1,8 +1,13 @@
-// One compiled form (graphql-jit) per document and operation. Yoga's parser cache hands out one document
-// per query text, so each operation is compiled once. graphql-jit is loaded with the first operation that
-// needs it.
-import { BREAK, Kind, visit, type DocumentNode, type ExecutionArgs } from 'graphql';
+// One compiled form (graphql-jit) per document and operation, for the documents that may be compiled.
+// Yoga's parser cache hands out one document per query text, so each operation is compiled once; at most
+// COMPILED_DOCUMENTS are kept (the oldest dropped first). graphql-jit is loaded with the first operation
+// that needs it.
+import { BREAK, Kind, visit, type DocumentNode, type ExecutionArgs, type SelectionSetNode } from 'graphql';
 import type { CompiledQuery } from 'graphql-jit';
+
+const COMPILED_DOCUMENTS = 200;
+/** Fields of an operation, its fragments spread out: compiling costs about a millisecond and 10 KB each. */
+const MAX_COMPILED_FIELDS = 150;
 
 export type CompiledOperations = {
   /** The operation compiled, or null where it is not (the executor runs it as before). */
@@ -10,13 +15,16 @@ export type CompiledOperations = {
 };
 
 export function createCompiledOperations(): CompiledOperations {
-  const byDocument = new WeakMap<DocumentNode, Map<string | null, CompiledQuery | null>>();
+  const byDocument = new Map<DocumentNode, Map<string | null, CompiledQuery | null>>();
   let jit: typeof import('graphql-jit') | undefined;
   return {
     async compiled({ schema, document, operationName }) {
       jit ??= await import('graphql-jit');
       let byOperation = byDocument.get(document);
-      if (!byOperation) byDocument.set(document, (byOperation = new Map()));
+      if (!byOperation) {
+        if (byDocument.size >= COMPILED_DOCUMENTS) byDocument.delete(byDocument.keys().next().value!);
+        byDocument.set(document, (byOperation = new Map()));
+      }
       const name = operationName ?? null;
       if (!byOperation.has(name)) {
         const result = safeToCompile(document) ? jit.compileQuery(schema, document, operationName ?? undefined) : null;
@@ -28,24 +36,59 @@ export function createCompiledOperations(): CompiledOperations {
 }
 
 /**
- * graphql-jit writes a document's literal arguments into the code it generates, through JSON.stringify and
- * then a replacement of its marker strings (`"__MAGIC_DATE__<uuid>(…)"` becomes `new Date(…)`, with
- * whatever stands between the parentheses): a client's string literal holding a marker would run as code
- * on the server. Such a document, and one whose variables have defaults (written into the code the same
- * way, and a DateTime default reaches resolvers as a string there), is left to the executor. The values
- * checked are the decoded ones, so an escape (`\u005F`) does not hide a marker.
+ * Whether a document is in the subset graphql-jit (0.8.9) compiles as the executor would run it, and safely;
+ * the rest is left to the executor.
+ * - A literal holding one of its marker strings: it writes literals into the code it generates and turns
+ *   `"__MAGIC_DATE__<uuid>(…)"` into `new Date(…)`, so the client's text would run as code on the server.
+ *   The values checked are the decoded ones, so an escape (`\u005F`) does not hide a marker.
+ * - Variable defaults: written into the code the same way (and a DateTime default reaches resolvers as a string).
+ * - Directives: it records `@skip`/`@include` on the document's nodes, which yoga shares between requests of
+ *   the same text, and the conditions pile up (fields dropped for later operations).
+ * - Aliases with `_`: it names each field's resolve info by its path joined with `_`, so `totalCount_c`
+ *   and `c { totalCount }` would share one, and a resolver would read another field's selection.
+ * - The name `__proto__` (an alias, a variable): it sets an object's prototype where the executor sets a key.
+ * - More than MAX_COMPILED_FIELDS fields: compiling a large document costs far more than running it.
  */
 export function safeToCompile(document: DocumentNode): boolean {
   let safe = true;
   visit(document, {
     enter(node) {
-      const marked = (node.kind === Kind.STRING || node.kind === Kind.NAME || node.kind === Kind.ENUM) && node.value.includes('__MAGIC_');
-      if (marked || (node.kind === Kind.VARIABLE_DEFINITION && node.defaultValue)) {
-        safe = false;
-        return BREAK;
-      }
-      return undefined;
+      const unsafe =
+        ((node.kind === Kind.STRING || node.kind === Kind.NAME || node.kind === Kind.ENUM) && (node.value.includes('__MAGIC_') || node.value === '__proto__')) ||
+        (node.kind === Kind.VARIABLE_DEFINITION && node.defaultValue !== undefined) ||
+        node.kind === Kind.DIRECTIVE ||
+        (node.kind === Kind.FIELD && node.alias?.value.includes('_'));
+      if (!unsafe) return undefined;
+      safe = false;
+      return BREAK;
     },
   });
-  return safe;
+  return safe && fieldsSpreadOut(document, MAX_COMPILED_FIELDS) <= MAX_COMPILED_FIELDS;
+}
+
+/** The fields of the document's largest operation with its fragments spread out, counted up to just past `limit`. */
+function fieldsSpreadOut(document: DocumentNode, limit: number): number {
+  const fragments = new Map<string, SelectionSetNode>();
+  for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition.selectionSet);
+  const perFragment = new Map<string, number>(); // each fragment counted once
+  const count = (set: SelectionSetNode | undefined): number => {
+    let fields = 0;
+    for (const selection of set?.selections ?? []) {
+      if (selection.kind === Kind.FIELD) fields += 1 + count(selection.selectionSet);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) fields += count(selection.selectionSet);
+      else {
+        const name = selection.name.value;
+        if (!perFragment.has(name)) {
+          perFragment.set(name, limit + 1); // a cycle (validation refuses them) counts as too many
+          perFragment.set(name, count(fragments.get(name)));
+        }
+        fields += perFragment.get(name)!;
+      }
+      if (fields > limit) return limit + 1;
+    }
+    return fields;
+  };
+  let largest = 0;
+  for (const definition of document.definitions) if (definition.kind === Kind.OPERATION_DEFINITION) largest = Math.max(largest, count(definition.selectionSet));
+  return largest;
 }
