@@ -1,6 +1,7 @@
 // Queries run compiled (graphql-jit) from the second time their document comes, and a compiled run with any
-// error runs again through graphql-js. Each query here is asked three times (interpreted, then compiled)
-// and must answer the same each time: data, errors and their codes, another viewer's rows.
+// error runs again through the executor. Each query here is asked three times (interpreted, then compiled)
+// and must answer the same each time: data, errors and their codes, another viewer's rows. Documents that
+// graphql-jit would run as code, or answer otherwise, are never compiled.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'graphql';
 import { safeToCompile } from '../src/compiled/cache.ts';

@@ -21,10 +21,10 @@ const settle = () => new Promise((r) => setTimeout(r, 150)); // the subscription
 
 /**
  * Each change of a conversation's life, one after another. An event's rows are read when it is delivered,
- * so `delivered(n)` (when given) waits for the n-th event before the next change: what an event shows is
- * then the row as that change left it.
+ * so `delivered(n)` waits for the n-th event before the next change: what an event shows is then the row
+ * as that change left it.
  */
-async function driveLifecycle(viewer: TestViewer, id: string, delivered: (n: number) => Promise<unknown> = async () => {}) {
+async function driveLifecycle(viewer: TestViewer, id: string, delivered: (n: number) => Promise<unknown>) {
   const m = (name: string, extra = '') => t.gql(`mutation($id: ID!) { ${name}(input: { id: $id${extra} }) { __typename } }`, { id }, viewer);
   const changes = [
     () => m('updateConversation', ', title: "renamed"'),
