@@ -6,7 +6,7 @@
 // Each round, CONCURRENCY clients ask one process for one page as fast as it answers for SECONDS; the
 // processes take turns, ROUNDS times each, and the ratio is of the medians of requests a second.
 //
-//   node --import tsx bench/pages.ts [--db postgresql://postgres@127.0.0.1:5432/bench] [--rounds 3] [--seconds 5] [--out bench/results/pages.json]
+//   node --import tsx bench/pages.ts [--db postgresql://postgres@127.0.0.1:5432/bench] [--rounds 3] [--seconds 5] [--pages sidebar,branch] [--out bench/results/pages.json]
 import { parseArgs } from 'node:util';
 import { startInstance, type Instance } from '../test/cluster.ts';
 import { JWT_SECRET } from '../test/helpers.ts';
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '8' },
     out: { type: 'string', default: 'bench/results/pages.json' },
+    pages: { type: 'string', default: 'sidebar,branch' },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -92,7 +93,8 @@ for (const [name, page] of Object.entries(pages)) {
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const results = [];
-for (const [name, page] of Object.entries(pages)) {
+const measured = Object.entries(pages).filter(([name]) => values.pages.split(',').includes(name));
+for (const [name, page] of measured) {
   await rate(page.server); // warm-up, both
   await rate(page.floor);
   const server: number[] = [];

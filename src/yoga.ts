@@ -50,6 +50,10 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
+    // The server refuses a body over its limit or without a length before yoga sees it (src/server.ts),
+    // and Node reads no more than the length: yoga's own limit would only pipe every body through a
+    // byte-counting stream (some 3% of a page's CPU).
+    maxRequestBodySize: false,
     // Off in production unless GRAPHIQL=true, with introspection (useIntrospection below).
     graphiql: renderGraphiQL ? { title: 'Chat GraphQL API', subscriptionsProtocol: 'WS' } : false,
     renderGraphiQL,

@@ -209,7 +209,7 @@ export const DEFAULT_CONVERSATION_PAGE = 20;
 export async function listConversations(
   ctx: ConversationDeps,
   args: ConnectionArgs & { filter?: ConversationFilter | null; orderBy?: ConversationOrder | null },
-  { withTotal = false }: { withTotal?: boolean } = {},
+  { withTotal = false, columns = null }: { withTotal?: boolean; columns?: readonly (keyof Conversation)[] | null } = {},
 ): Promise<Connection<Conversation>> {
   const order = args.orderBy ?? 'UPDATED_AT_DESC';
   const [field, direction] = ORDER_FIELDS[order];
@@ -233,11 +233,13 @@ export async function listConversations(
   const bounds: Prisma.ConversationWhereInput[] = [];
   if (request.after) bounds.push(beyond(field, request.after, later));
   if (request.before) bounds.push(beyond(field, request.before, earlier));
-  const rows = await ctx.prisma.conversation.findMany({
+  // Rows read with some columns only are typed as whole ones (see src/schema/row-columns.ts).
+  const rows = (await ctx.prisma.conversation.findMany({
     where: { AND: [where, ...bounds] },
     orderBy: [{ [field]: readDirection }, { id: readDirection }],
     take: request.limit + 1,
-  });
+    ...(columns && { select: Object.fromEntries(columns.map((column) => [column, true])) }),
+  })) as Conversation[];
   return buildConnection(rows, request, keyOf, codec, () => ctx.prisma.conversation.count({ where }));
 }
 

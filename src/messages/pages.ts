@@ -11,20 +11,27 @@ export const messageCursor = cursorCodec<[number]>('messages', isPosition);
 export const sessionMessageCursor = cursorCodec<[number, string]>('sessionMessages', isPositionAndId);
 export const DEFAULT_MESSAGE_PAGE = 50;
 
-export type BranchPageKey = { conversationId: string; leafId: string; request: PageRequest<[number]>; roles: MessageRole[] | null };
+/** `columns`: those the rows are read with (the rest left out of them), or null for whole rows. */
+export type BranchPageKey = { conversationId: string; leafId: string; request: PageRequest<[number]>; roles: MessageRole[] | null; columns: readonly (keyof Message)[] | null };
 export type SessionPageKey = { chatSessionId: string; request: PageRequest<[number, string]> };
 
-/** Rows in reading order (limit + 1 at most), per key; keys sharing the range share a query. */
+/**
+ * Rows in reading order (limit + 1 at most), per key; keys sharing the range and columns share a query.
+ * A row read with some columns only is typed as a whole one: its fields beyond them are undefined.
+ */
 export async function loadBranchPages(prisma: PrismaClient, keys: readonly BranchPageKey[]): Promise<Message[][]> {
   const branchOf = (end: BranchEnd) => JSON.stringify([end.conversationId, end.leafId]);
-  return inGroups(keys, (key) => [key.request, key.roles], branchOf, async (group) => {
-    const { request, roles } = group[0];
+  return inGroups(keys, (key) => [key.request, key.roles, key.columns], branchOf, async (group) => {
+    const { request, roles, columns } = group[0];
     const ends = group.map(({ conversationId, leafId }) => ({ conversationId, leafId }));
     const range = { after: request.after?.[0] ?? null, before: request.before?.[0] ?? null, limit: request.limit + 1, backward: request.backward, roles };
-    const rows = await prisma.$queryRaw<(Message & { branchLeafId: string })[]>(branchRowsQuery(ends, range, Prisma.sql`m.*`));
+    const rows = await prisma.$queryRaw<(Message & { branchLeafId: string })[]>(branchRowsQuery(ends, range, columnsSql(columns)));
     return rows.map((row) => ({ row, key: branchOf({ conversationId: row.conversationId, leafId: row.branchLeafId }) }));
   });
 }
+
+/** Column names come from the schema's own list (src/schema/message-columns.ts), never from a client. */
+const columnsSql = (columns: readonly string[] | null) => (columns ? Prisma.raw(columns.map((column) => `m."${column}"`).join(', ')) : Prisma.sql`m.*`);
 
 export async function loadSessionPages(prisma: PrismaClient, keys: readonly SessionPageKey[]): Promise<Message[][]> {
   return inGroups(keys, (key) => [key.request], (key) => key.chatSessionId, async (group) => {

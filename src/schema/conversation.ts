@@ -4,7 +4,8 @@ import { ownConversations } from '../access.ts';
 import type { Tool as ToolShape } from '../tools.ts';
 import { Tool, ToolInput } from './tools.ts';
 import { saturatedInt } from '../validation.ts';
-import { selectsField } from './selection.ts';
+import { fieldsAt, selectsField } from './selection.ts';
+import { columnsFor, CONVERSATION_COLUMNS } from './row-columns.ts';
 import { chargeCostly } from './costly.ts';
 import {
   createConversation,
@@ -100,9 +101,12 @@ builder.queryFields((t) => ({
       },
       resolve: async (_root, args, ctx, info) => {
         if (args.filter?.search?.trim()) chargeCostly(ctx, 'conversations(filter: { search })');
-        const page = await listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount') });
-        // Messages on the page ask for their conversation: these rows answer without another query.
-        for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
+        // Messages on the page that ask for their conversation are answered from these rows, whole ones
+        // then (a loader holds only whole rows): that costs less than reading them again.
+        const wholeRows = fieldsAt(info, ['edges', 'node', 'messages', 'edges', 'node']).has('conversation');
+        const columns = wholeRows ? null : columnsFor(CONVERSATION_COLUMNS, fieldsAt(info, ['edges', 'node']));
+        const page = await listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount'), columns });
+        if (!columns) for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
         return page;
       },
     },

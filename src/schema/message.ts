@@ -11,6 +11,8 @@ import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
 import { chargeCostly, chargeText } from './costly.ts';
+import { fieldsAt } from './selection.ts';
+import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
 
 /** The largest context window asked for: the largest models' (a window is that many tokens of text). */
 const MAX_WINDOW_TOKENS = 1_000_000;
@@ -136,14 +138,15 @@ builder.prismaObjectFields('Conversation', (t) => ({
         roles: t.arg({ type: [MessageRoleEnum], description: 'Only messages of these roles (all when omitted or empty).' }),
         leafId: t.arg.globalID({ for: Message, description: 'A message of this conversation: the branch that ends there.' }),
       },
-      resolve: async (conversation, args, ctx) => {
+      resolve: async (conversation, args, ctx, info) => {
         const request = pageRequest(args, messageCursor, DEFAULT_MESSAGE_PAGE);
         const roles = args.roles?.length ? args.roles : null;
         const leaf = args.leafId ? await leafOf(ctx, conversation, args.leafId.id) : { id: conversation.currentMessageId, position: conversation.messageCount };
         const keyOf = (m: MessageRow) => [m.position] as [number];
         if (leaf.id === null) return buildConnection([], request, keyOf, messageCursor, () => 0);
         const branch = { conversationId: conversation.id, leafId: leaf.id };
-        const rows = await ctx.loaders.branchPage.load({ ...branch, request, roles });
+        const columns = columnsFor(MESSAGE_COLUMNS, fieldsAt(info, ['edges', 'node']));
+        const rows = await ctx.loaders.branchPage.load({ ...branch, request, roles, columns });
         const totalCount = roles
           ? async () => (await ctx.prisma.$queryRaw<{ count: number }[]>(branchCountQuery(branch, { roles })))[0].count
           : () => leaf.position; // a branch holds one message per position

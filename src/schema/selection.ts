@@ -1,22 +1,57 @@
 // What a field's selection asks for, looked up before resolving it: a resolver can then skip work nobody
 // asked for, or do two things in one.
-import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import { Kind, type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 
 /** Whether the selection of the field being resolved has `name` directly (through fragments too). */
 export function selectsField(info: GraphQLResolveInfo, name: string): boolean {
+  return fieldsAt(info, []).has(name);
+}
+
+/**
+ * The names of the fields selected at `path` below the field being resolved (`['edges', 'node']`: what a
+ * connection's nodes are asked for), through fragments and aliases: a superset, since a type condition or
+ * a directive that would leave a field out is not looked into.
+ */
+export function fieldsAt(info: GraphQLResolveInfo, path: readonly string[]): ReadonlySet<string> {
+  // A field of a list is resolved once per item, with the same nodes: looked up once for them all.
+  let byPath = lookedUp.get(info.fieldNodes);
+  if (!byPath) lookedUp.set(info.fieldNodes, (byPath = new Map()));
+  const key = path.join('.');
+  let fields = byPath.get(key);
+  if (!fields) byPath.set(key, (fields = lookUp(info, path)));
+  return fields;
+}
+
+/** Keyed by the field's nodes, which belong to one document (its fragments too). */
+const lookedUp = new WeakMap<readonly FieldNode[], Map<string, ReadonlySet<string>>>();
+
+function lookUp(info: GraphQLResolveInfo, path: readonly string[]): ReadonlySet<string> {
+  let level = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
+  for (const name of path) {
+    const below: SelectionSetNode[] = [];
+    for (const field of fieldNodesOf(level, info.fragments)) {
+      if (field.name.value === name && field.selectionSet) below.push(field.selectionSet);
+    }
+    level = below;
+  }
+  return new Set(fieldNodesOf(level, info.fragments).map((field) => field.name.value));
+}
+
+/** The fields of selection sets, fragments spread out (each fragment once). */
+function fieldNodesOf(sets: SelectionSetNode[], fragments: Record<string, FragmentDefinitionNode>) {
   const seen = new Set<string>();
-  const stack: SelectionSetNode[] = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
+  const stack = [...sets];
+  const fields = [];
   while (stack.length) {
     for (const selection of stack.pop()!.selections) {
-      if (selection.kind === Kind.FIELD) {
-        if (selection.name.value === name) return true;
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) stack.push(selection.selectionSet);
+      if (selection.kind === Kind.FIELD) fields.push(selection);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) stack.push(selection.selectionSet);
       else if (!seen.has(selection.name.value)) {
         seen.add(selection.name.value);
-        const fragment = info.fragments[selection.name.value];
+        const fragment = fragments[selection.name.value];
         if (fragment) stack.push(fragment.selectionSet);
       }
     }
   }
-  return false;
+  return fields;
 }

@@ -1,0 +1,116 @@
+// Lists read only the columns their selection needs (src/schema/row-columns.ts). Every field of Message
+// and of Conversation, asked alone and all together, is answered through a list as it is through a whole
+// row (node, conversation), interpreted and compiled; the statements name only the columns asked for.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { getNamedType, isObjectType, type GraphQLField, type GraphQLObjectType } from 'graphql';
+import { schema } from '../src/schema/index.ts';
+import { appendMessage, createConversation, startTestApp, waitForMessageStatus, type TestApp, type TestViewer } from './helpers.ts';
+
+let t: TestApp;
+let viewer: TestViewer;
+let conversationId: string;
+let messageIds: string[];
+
+beforeAll(async () => {
+  t = await startTestApp();
+  viewer = await t.viewer();
+  const gql = (query: string, variables: Record<string, unknown>) => t.gql(query, variables, viewer);
+  // Every kind of row: a client's message with metadata, tool calls and their result, a generated reply
+  // (model, usage, finish reason, completion time), in a conversation with settings of its own.
+  const conversation = await createConversation(t, viewer, {
+    title: 'columns',
+    projectId: 'p1',
+    agentId: 'a1',
+    model: 'builtin:echo',
+    systemPrompt: 'Be brief.',
+    metadata: { colour: 'blue' },
+    tools: [{ name: 'lookup', description: 'Looks up', parameters: { type: 'object', properties: {} } }],
+  });
+  conversationId = conversation.id;
+  await appendMessage(t, viewer, conversationId, { content: 'first', metadata: { n: 1 }, tokens: 3 });
+  const toolCalls = [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{}' } }];
+  await appendMessage(t, viewer, conversationId, { role: 'ASSISTANT', content: '', toolCalls });
+  await appendMessage(t, viewer, conversationId, { role: 'TOOL', content: '{"found":true}', toolCallId: 'call_1' });
+  const sent = await gql(`mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "one two three" }) { assistantMessage { id } } }`, { c: conversationId });
+  await waitForMessageStatus(gql, sent.sendMessage.assistantMessage.id, 'COMPLETED');
+  for (let i = 0; i < 3; i++) await createConversation(t, viewer, { title: `other ${i}`, metadata: { i } });
+  const page = await gql(`query($c: ID!) { conversation(id: $c) { messages(first: 20) { edges { node { id } } } } }`, { c: conversationId });
+  messageIds = page.conversation.messages.edges.map((edge: any) => edge.node.id);
+  expect(messageIds).toHaveLength(5);
+});
+afterAll(() => t.close());
+
+/** A selection of a field's value: scalars bare, objects with their scalar fields, lists of a connection by ids. */
+function selectionOf(field: GraphQLField<unknown, unknown>): string {
+  const args = field.args.some((arg) => arg.name === 'maxTokens') ? '(maxTokens: 100000)' : '';
+  const type = getNamedType(field.type);
+  if (!isObjectType(type)) return `${field.name}${args}`;
+  const fields = Object.values(type.getFields());
+  if (fields.some((f) => f.name === 'edges')) return `${field.name}${args} { totalCount edges { cursor node { ... on Node { id } } } }`;
+  const scalars = fields.filter((f) => !isObjectType(getNamedType(f.type)) && !f.args.some((arg) => arg.type.toString().endsWith('!')));
+  return `${field.name}${args} { ${scalars.map((f) => f.name).join(' ')} }`;
+}
+
+// contextWindow is costly, once per request: a list can't ask it of each conversation (asked of one below).
+const fieldsOf = (type: string) => Object.values((schema.getType(type) as GraphQLObjectType).getFields()).filter((field) => field.name !== 'contextWindow');
+const selections = (type: string) => [...fieldsOf(type).map(selectionOf), fieldsOf(type).map(selectionOf).join(' ')];
+
+/** Asked three times: the first run is interpreted, the later ones compiled; all must agree. */
+async function thrice(query: string, variables: Record<string, unknown>) {
+  const runs = [];
+  for (let i = 0; i < 3; i++) runs.push((await t.request(query, variables, viewer)).body);
+  expect(runs[1]).toEqual(runs[0]);
+  expect(runs[2]).toEqual(runs[0]);
+  expect(runs[0].errors).toBeUndefined();
+  return runs[0].data;
+}
+
+it.each(selections('Message'))('answers Message { %s } through a page as through node', async (selection) => {
+  const listed = await thrice(`query($c: ID!) { conversation(id: $c) { messages(first: 20) { edges { node { id ${selection} } } } } }`, { c: conversationId });
+  const nodes = listed.conversation.messages.edges.map((edge: any) => edge.node);
+  expect(nodes.map((node: any) => node.id)).toEqual(messageIds);
+  for (const node of nodes) {
+    const whole = await t.gql(`query($id: ID!) { node(id: $id) { ... on Message { id ${selection} } } }`, { id: node.id }, viewer);
+    expect(node).toEqual(whole.node);
+  }
+});
+
+it.each(selections('Conversation'))('answers Conversation { %s } through a list as through conversation(id)', async (selection) => {
+  const listed = await thrice(`{ conversations(first: 10) { edges { node { id ${selection} } } } }`, {});
+  const nodes = listed.conversations.edges.map((edge: any) => edge.node);
+  expect(nodes).toHaveLength(4);
+  for (const node of nodes) {
+    const whole = await t.gql(`query($id: ID!) { conversation(id: $id) { id ${selection} } }`, { id: node.id }, viewer);
+    expect(node).toEqual(whole.conversation);
+  }
+});
+
+it('reads only the columns a page asks for, and whole rows for a field it does not know', async () => {
+  const messagesOf = (statements: string[]) => statements.filter((sql) => sql.includes('"branchLeafId"'));
+  const conversationsOf = (statements: string[]) => statements.filter((sql) => /FROM "public"."Conversation"/.test(sql));
+  const sidebar = `{ conversations(first: 10) { edges { node { id title preview messages(first: 5) { edges { node { id role content } } } } } } }`;
+  const lean = await t.countQueries(() => t.gql(sidebar, {}, viewer));
+  expect(messagesOf(lean.statements), lean.statements.join('\n')).toHaveLength(1);
+  expect(messagesOf(lean.statements)[0]).toContain('m."content"');
+  expect(messagesOf(lean.statements)[0]).not.toMatch(/"metadata"|SELECT m\.\*, e\."leafId"|"toolCalls"/);
+  expect(conversationsOf(lean.statements), lean.statements.join('\n')).toHaveLength(1);
+  expect(conversationsOf(lean.statements)[0]).toContain('"title"');
+  expect(conversationsOf(lean.statements)[0]).not.toMatch(/"systemPrompt"|"metadata"|"tools"/);
+
+  // contextWindow reads the conversation's every setting: not listed, so whole rows.
+  const windowQuery = `{ conversations(first: 1) { edges { node { id contextWindow(maxTokens: 1000) { id content } } } } }`;
+  let listed: any;
+  const whole = await t.countQueries(async () => (listed = await t.gql(windowQuery, {}, viewer)));
+  expect(conversationsOf(whole.statements)[0]).toMatch(/"systemPrompt"/);
+  const { id } = listed.conversations.edges[0].node;
+  const alone = await t.gql(`query($id: ID!) { conversation(id: $id) { id contextWindow(maxTokens: 1000) { id content } } }`, { id }, viewer);
+  expect(listed.conversations.edges[0].node).toEqual(alone.conversation);
+});
+
+it('keeps tenancy: another viewer lists none of these rows, whatever the columns', async () => {
+  const other = await t.viewer();
+  const data = await t.gql(`{ conversations(first: 10) { edges { node { id title } } } }`, {}, other);
+  expect(data.conversations.edges).toEqual([]);
+  const page = await t.request(`query($c: ID!) { conversation(id: $c) { messages(first: 5) { edges { node { id content } } } } }`, { c: conversationId }, other);
+  expect(page.body.data?.conversation).toBeNull();
+});
