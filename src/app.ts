@@ -81,6 +81,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
     config,
     log,
     prisma,
+    readRows: database.readRows,
     pubsub,
     models,
     eventLog,
@@ -89,7 +90,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
     stopGeneration,
     followers,
     metrics,
-    eventLoaders: new EventLoaders(prisma),
+    eventLoaders: new EventLoaders({ prisma, readRows: database.readRows }),
     authenticate: createAuthenticator(config),
   };
 

@@ -7,6 +7,7 @@ import type { Logger } from './logger.ts';
 import type { ModelRegistry } from './models/registry.ts';
 import type { AppPubSub } from './pubsub.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
+import type { ReadRows } from './row-reads.ts';
 import type { EventLoaders } from './event-loaders.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
 import type { GenerationRunner } from './generation/runner.ts';
@@ -19,6 +20,7 @@ import type { Metrics } from './observability/metrics.ts';
 export type AppServices = {
   config: Config;
   prisma: PrismaClient;
+  readRows: ReadRows;
   pubsub: AppPubSub;
   models: ModelRegistry;
   log: Logger;
@@ -51,7 +53,7 @@ export type Context = ServiceContext & {
  * long-lived subscription about 1.5 KB more than a fast object.
  */
 export function createContext(services: AppServices, viewer: Viewer): Context {
-  return { ...services, viewer, loaders: createLoaders(services.prisma, viewer), costly: null, inSubscriptionEvent: false, textCharacters: 0 };
+  return { ...services, viewer, loaders: createLoaders(services, viewer), costly: null, inSubscriptionEvent: false, textCharacters: 0 };
 }
 
 /**

@@ -2,13 +2,17 @@
 import fs from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from './generated/prisma/client.ts';
 import { MIGRATIONS_DIR } from './migrate/engine.mjs';
 import type { Logger } from './logger.ts';
+import { pgliteReads, poolReads, type ReadRows } from './row-reads.ts';
 
 export type Database = {
   prisma: PrismaClient;
+  /** Hot reads, through the same connections, past Prisma's mapping of raw rows (src/row-reads.ts). */
+  readRows: ReadRows;
   kind: 'pglite' | 'postgres';
   close: () => Promise<void>;
 };
@@ -43,19 +47,23 @@ export async function openDatabase(url: string, { log, migrate = false, poolSize
     const state = await migrationState((sql) => pglite.query<MigrationRow>(sql).then((r) => r.rows));
     if (state.pending.length || state.failed.length) await applyMigrations(pglite, log);
     const prisma = clientFor(new PrismaPGlite(pglite));
-    return { prisma, kind: 'pglite', close: async () => (await prisma.$disconnect(), await pglite.close()) };
+    return { prisma, readRows: pgliteReads(pglite, observe), kind: 'pglite', close: async () => (await prisma.$disconnect(), await pglite.close()) };
   }
   if (migrate) await applyMigrations(url, log);
-  const prisma = clientFor(new PrismaPg({ connectionString: url, max: poolSize }));
+  // One pool for Prisma and the hot reads; Prisma leaves a pool it was given open, so close ends it.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  pool.on('error', (err) => log.warn({ err }, 'an idle database connection failed')); // the pool replaces it
+  const prisma = clientFor(new PrismaPg(pool));
+  const close = async () => (await prisma.$disconnect(), await pool.end());
   if (!migrate) {
     // A server database is migrated by `npm run db:migrate`; refuse to serve a schema older than the code.
     const { pending, failed, missingTable } = await migrationState((sql) => prisma.$queryRawUnsafe<MigrationRow[]>(sql));
     if (missingTable || pending.length || failed.length) {
-      await prisma.$disconnect();
+      await close();
       throw new Error(`The database is not migrated (${pending.length} pending, ${failed.length} failed): run \`npm run db:migrate\``);
     }
   }
-  return { prisma, kind: 'postgres', close: () => prisma.$disconnect() };
+  return { prisma, readRows: poolReads(pool, observe), kind: 'postgres', close };
 }
 
 export async function applyMigrations(target: string | PGlite, log: Logger): Promise<string[]> {

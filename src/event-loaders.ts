@@ -5,9 +5,8 @@
 // as the same viewer share one set of loaders, made for that event: the rows are read once, by the first
 // of them, through the same owner checks as before. Different viewers never share (tenancy), and a set
 // is dropped soon after its event has gone by.
-import type { PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
-import { createLoaders, type Loaders } from './loaders.ts';
+import { createLoaders, type LoaderSources, type Loaders } from './loaders.ts';
 import { ownerKey } from './access.ts';
 
 /** Subscribers of one event get it within this long of each other, or read the rows again themselves. */
@@ -15,11 +14,11 @@ const SHARED_FOR_MS = 2_000;
 // (The timer bounds how long a set lives; the WeakMap lets an event that is dropped sooner take its set along.)
 
 export class EventLoaders {
-  readonly #prisma: PrismaClient;
+  readonly #sources: LoaderSources;
   readonly #byEvent = new WeakMap<object, Map<string, Loaders>>();
 
-  constructor(prisma: PrismaClient) {
-    this.#prisma = prisma;
+  constructor(sources: LoaderSources) {
+    this.#sources = sources;
   }
 
   /** The loaders of this event for this viewer: made by the first subscriber that asks. */
@@ -31,7 +30,7 @@ export class EventLoaders {
     }
     const key = ownerKey(viewer);
     let loaders = byViewer.get(key);
-    if (!loaders) byViewer.set(key, (loaders = createLoaders(this.#prisma, viewer)));
+    if (!loaders) byViewer.set(key, (loaders = createLoaders(this.#sources, viewer)));
     return loaders;
   }
 }

@@ -15,7 +15,7 @@ export const MAX_DOCUMENT_NESTING = 128;
 
 export function useInputGuard(): Plugin {
   const refuse = ({ args, setResultAndStopExecution }: { args: { document: DocumentNode; variableValues?: unknown }; setResultAndStopExecution: (result: any) => void }) => {
-    const problem = variablesProblem(args.variableValues) ?? literalsProblem(args.document);
+    const problem = variablesProblem(args.variableValues) ?? literalsProblemOnce(args.document);
     if (problem) setResultAndStopExecution({ errors: [badUserInput(`${problem.field}: ${problem.message}`, [problem])] });
   };
   return {
@@ -85,6 +85,14 @@ export function variablesProblem(variables: unknown): FieldError | null {
     }
   }
   return null;
+}
+
+/** A document's literals are what they are: yoga hands the same parsed document to each request of its text. */
+const literalsChecked = new WeakMap<DocumentNode, FieldError | null>();
+function literalsProblemOnce(document: DocumentNode): FieldError | null {
+  let problem = literalsChecked.get(document);
+  if (problem === undefined) literalsChecked.set(document, (problem = literalsProblem(document)));
+  return problem;
 }
 
 /** The first bad literal in the document, named by its path from the argument: `input.content`. */

@@ -2,6 +2,7 @@
 import DataLoader from 'dataloader';
 import type { ChatSession, Conversation, Message, PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
+import type { ReadRows } from './row-reads.ts';
 import { inOwnConversation, ownConversations } from './access.ts';
 import { loadBranchPages, loadSessionPages, type BranchPageKey, type SessionPageKey } from './messages/pages.ts';
 import { loadSiblingCounts, loadSiblings, type SiblingKey } from './messages/siblings.ts';
@@ -9,23 +10,26 @@ import { loadChatSessionPages, type ChatSessionPageKey } from './chat-sessions/s
 
 export type Loaders = ReturnType<typeof buildLoaders>;
 
+/** Where loaders read from: Prisma, and the driver straight for the hot pages. */
+export type LoaderSources = { prisma: PrismaClient; readRows: ReadRows };
+
 /**
  * Each loader is built the first time it is used: a subscription refreshes its loaders for every event,
  * and most events (stream deltas) use none. A class, so that what each request or idle subscription
  * holds is three fields, its getters shared on the prototype.
  */
 class LazyLoaders implements Loaders {
-  readonly #prisma: PrismaClient;
+  readonly #sources: LoaderSources;
   readonly #viewer: Viewer;
   #built: Loaders | undefined;
 
-  constructor(prisma: PrismaClient, viewer: Viewer) {
-    this.#prisma = prisma;
+  constructor(sources: LoaderSources, viewer: Viewer) {
+    this.#sources = sources;
     this.#viewer = viewer;
   }
 
   #all(): Loaders {
-    return (this.#built ??= buildLoaders(this.#prisma, this.#viewer));
+    return (this.#built ??= buildLoaders(this.#sources, this.#viewer));
   }
 
   get conversation() {
@@ -57,8 +61,8 @@ class LazyLoaders implements Loaders {
   }
 }
 
-export function createLoaders(prisma: PrismaClient, viewer: Viewer): Loaders {
-  return new LazyLoaders(prisma, viewer);
+export function createLoaders(sources: LoaderSources, viewer: Viewer): Loaders {
+  return new LazyLoaders(sources, viewer);
 }
 
 const byJson = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
@@ -69,7 +73,7 @@ function inOrder<R>(keys: readonly string[], rows: R[], keyOf: (row: R) => strin
   return keys.map((key) => byKey.get(key) ?? null);
 }
 
-function buildLoaders(prisma: PrismaClient, viewer: Viewer) {
+function buildLoaders({ prisma, readRows }: LoaderSources, viewer: Viewer) {
   return {
     /** The viewer's conversations by id (null for another owner's or a missing one). */
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
@@ -86,7 +90,7 @@ function buildLoaders(prisma: PrismaClient, viewer: Viewer) {
       const rows = await prisma.message.findMany({ where: { conversationId: { in: [...conversationIds] }, status: 'STREAMING' } });
       return inOrder(conversationIds, rows, (row) => row.conversationId);
     }),
-    branchPage: new DataLoader<BranchPageKey, Message[], string>((keys) => loadBranchPages(prisma, keys), byJson),
+    branchPage: new DataLoader<BranchPageKey, Message[], string>((keys) => loadBranchPages(readRows, keys), byJson),
     sessionMessagePage: new DataLoader<SessionPageKey, Message[], string>((keys) => loadSessionPages(prisma, keys), byJson),
     /** How many children a message has (or first messages its conversation has): a sibling's count. */
     siblingCount: new DataLoader<Omit<SiblingKey, 'siblingIndex'>, number, string>((keys) => loadSiblingCounts(prisma, keys), byJson),

@@ -96,7 +96,7 @@ it("another viewer's sidebars read their own rows, and get only their own events
 });
 
 it('shares loaders between the subscribers of one event only when they act as the same viewer', async () => {
-  const loaders = new EventLoaders(t.app.services.prisma);
+  const loaders = new EventLoaders(t.app.services);
   const event = { type: 'MESSAGE_ADDED' };
   const alice = { userId: 'alice', orgId: null };
   expect(loaders.for(event, alice)).toBe(loaders.for(event, { userId: 'alice', orgId: null }));

@@ -6,6 +6,10 @@ import { getNamedType, isObjectType, type GraphQLField, type GraphQLObjectType }
 import { schema } from '../src/schema/index.ts';
 import { appendMessage, createConversation, startTestApp, waitForMessageStatus, type TestApp, type TestViewer } from './helpers.ts';
 
+// Not UTC, so that a time read in the process's zone instead of as stored (UTC) would show (Node takes
+// a change of TZ at once; each test file runs in a process of its own).
+process.env.TZ = 'America/New_York';
+
 let t: TestApp;
 let viewer: TestViewer;
 let conversationId: string;

@@ -4,6 +4,7 @@
 import { Prisma, type Message, type MessageRole, type PrismaClient } from '../generated/prisma/client.ts';
 import { cursorCodec, isPosition, isPositionAndId, type PageRequest } from '../pagination/connection.ts';
 import { branchRowsQuery, type BranchEnd } from './branch.ts';
+import type { ReadRows } from '../row-reads.ts';
 
 /** Along a branch a position is one message. */
 export const messageCursor = cursorCodec<[number]>('messages', isPosition);
@@ -19,13 +20,14 @@ export type SessionPageKey = { chatSessionId: string; request: PageRequest<[numb
  * Rows in reading order (limit + 1 at most), per key; keys sharing the range and columns share a query.
  * A row read with some columns only is typed as a whole one: its fields beyond them are undefined.
  */
-export async function loadBranchPages(prisma: PrismaClient, keys: readonly BranchPageKey[]): Promise<Message[][]> {
-  const branchOf = (end: BranchEnd) => JSON.stringify([end.conversationId, end.leafId]);
+export async function loadBranchPages(readRows: ReadRows, keys: readonly BranchPageKey[]): Promise<Message[][]> {
+  // Ids are uuids: a space cannot be in one, so it separates them unambiguously.
+  const branchOf = (end: BranchEnd) => `${end.conversationId} ${end.leafId}`;
   return inGroups(keys, (key) => [key.request, key.roles, key.columns], branchOf, async (group) => {
     const { request, roles, columns } = group[0];
     const ends = group.map(({ conversationId, leafId }) => ({ conversationId, leafId }));
     const range = { after: request.after?.[0] ?? null, before: request.before?.[0] ?? null, limit: request.limit + 1, backward: request.backward, roles };
-    const rows = await prisma.$queryRaw<(Message & { branchLeafId: string })[]>(branchRowsQuery(ends, range, columnsSql(columns)));
+    const rows = await readRows<Message & { branchLeafId: string }>(branchRowsQuery(ends, range, columnsSql(columns)));
     return rows.map((row) => ({ row, key: branchOf({ conversationId: row.conversationId, leafId: row.branchLeafId }) }));
   });
 }
@@ -61,12 +63,12 @@ async function inGroups<K, R>(
   load: (group: K[]) => Promise<{ row: R; key: string }[]>,
 ): Promise<R[][]> {
   const groups = new Map<string, K[]>();
-  for (const key of keys) {
-    const shape = JSON.stringify(shapeOf(key));
-    const group = groups.get(shape);
+  const shapes = keys.map((key) => JSON.stringify(shapeOf(key)));
+  keys.forEach((key, i) => {
+    const group = groups.get(shapes[i]);
     if (group) group.push(key);
-    else groups.set(shape, [key]);
-  }
+    else groups.set(shapes[i], [key]);
+  });
   const rowsByParent = new Map<string, Map<string, R[]>>();
   await Promise.all(
     [...groups.entries()].map(async ([shape, group]) => {
@@ -79,5 +81,5 @@ async function inGroups<K, R>(
       rowsByParent.set(shape, byParent);
     }),
   );
-  return keys.map((key) => rowsByParent.get(JSON.stringify(shapeOf(key)))!.get(parentOf(key)) ?? []);
+  return keys.map((key, i) => rowsByParent.get(shapes[i])!.get(parentOf(key)) ?? []);
 }

@@ -63,18 +63,35 @@ export function buildConnection<T, K>(
   const hasMore = rows.length > request.limit;
   const page = rows.slice(0, request.limit);
   if (request.backward) page.reverse();
-  const edges = page.map((node) => ({ cursor: codec.encode(keyOf(node)), node }));
+  const edges = page.map((node) => new PageEdge(node, () => codec.encode(keyOf(node))));
   return {
     edges,
     pageInfo: {
       // Rows beyond the bound we came from are known to exist when a cursor was given.
       hasNextPage: request.backward ? request.before !== null : hasMore,
       hasPreviousPage: request.backward ? hasMore : request.after !== null,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      get startCursor() {
+        return edges[0]?.cursor ?? null;
+      },
+      get endCursor() {
+        return edges.at(-1)?.cursor ?? null;
+      },
     },
     totalCount,
   };
+}
+
+/** An edge whose cursor is made when asked for: most pages are read without their cursors. */
+class PageEdge<T> implements Edge<T> {
+  #cursor: string | undefined;
+  constructor(
+    readonly node: T,
+    private readonly encode: () => string,
+  ) {}
+
+  get cursor(): string {
+    return (this.#cursor ??= this.encode());
+  }
 }
 
 /** An opaque cursor: base64url of a JSON array that starts with the list's kind, checked on decode. */

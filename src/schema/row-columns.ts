@@ -73,8 +73,20 @@ export const CONVERSATION_COLUMNS: ColumnsOfFields<ConversationRow> = {
   },
 };
 
-/** The columns the fields need, in a stable order; null (every column) if one of them is not listed. */
-export function columnsFor<Row>({ keys, fields: byField }: ColumnsOfFields<Row>, fields: Iterable<string>): (keyof Row)[] | null {
+/**
+ * The columns the fields need, in a stable order; null (every column) if one of them is not listed.
+ * Worked out once per set of fields (fieldsAt gives a field of a list the same set for every item).
+ */
+export function columnsFor<Row>(spec: ColumnsOfFields<Row>, fields: ReadonlySet<string>): readonly (keyof Row)[] | null {
+  let bySpec = known.get(fields);
+  if (!bySpec) known.set(fields, (bySpec = new Map()));
+  if (!bySpec.has(spec)) bySpec.set(spec, neededColumns(spec, fields));
+  return bySpec.get(spec) as (keyof Row)[] | null;
+}
+
+const known = new WeakMap<ReadonlySet<string>, Map<ColumnsOfFields<never>, readonly PropertyKey[] | null>>();
+
+function neededColumns<Row>({ keys, fields: byField }: ColumnsOfFields<Row>, fields: Iterable<string>): (keyof Row)[] | null {
   const columns = new Set<keyof Row>(keys);
   for (const field of fields) {
     if (!Object.hasOwn(byField, field)) return null;
