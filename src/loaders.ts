@@ -1,6 +1,6 @@
 // Per-request batching: every row a resolver needs by id is loaded once per request, in one query per kind.
 import DataLoader from 'dataloader';
-import type { ChatSession, Conversation, Message, PrismaClient } from './generated/prisma/client.ts';
+import { Prisma, type ChatSession, type Conversation, type Message, type PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
 import type { ReadRows } from './row-reads.ts';
 import { inOwnConversation, ownConversations } from './access.ts';
@@ -77,7 +77,10 @@ function buildLoaders({ prisma, readRows }: LoaderSources, viewer: Viewer) {
   return {
     /** The viewer's conversations by id (null for another owner's or a missing one). */
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
-      return inOrder(ids, await prisma.conversation.findMany({ where: { id: { in: [...ids] }, ...ownConversations(viewer) } }), (row) => row.id);
+      const { orgId, userId } = ownConversations(viewer);
+      const rows = await readRows<Conversation>(Prisma.sql`
+        SELECT c.* FROM "Conversation" AS c WHERE c."id" = ANY(${[...ids]}::text[]) AND c."orgId" = ${orgId} AND c."userId" = ${userId}`);
+      return inOrder(ids, rows, (row) => row.id);
     }),
     chatSession: new DataLoader<string, ChatSession | null>(async (ids) => {
       return inOrder(ids, await prisma.chatSession.findMany({ where: { id: { in: [...ids] }, ...inOwnConversation(viewer) } }), (row) => row.id);

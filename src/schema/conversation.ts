@@ -9,12 +9,12 @@ import { columnsFor, CONVERSATION_COLUMNS } from './row-columns.ts';
 import { chargeCostly } from './costly.ts';
 import {
   createConversation,
-  listConversations,
   purgeConversation,
   transitionConversation,
   updateConversation,
   type LifecycleAction,
 } from '../conversations/service.ts';
+import { listConversations } from '../conversations/list.ts';
 
 export const ConversationStatusEnum = builder.enumType('ConversationStatus', {
   description: 'Where a conversation is in its lifecycle.',

@@ -1,0 +1,125 @@
+// Listing a viewer's conversations: filters, five orders, keyset pages and their total. One SQL statement
+// for a page (through the driver, with only the columns asked for: the sidebar is the hottest read), one
+// for its total when asked; a search with its total is one statement for both.
+import { Prisma, type Conversation, type ConversationStatus } from '../generated/prisma/client.ts';
+import { ownerOf } from '../access.ts';
+import type { Viewer } from '../auth.ts';
+import { invalidField } from '../errors.ts';
+import type { ReadRows } from '../row-reads.ts';
+import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection, type PageRequest } from '../pagination/connection.ts';
+
+export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC' | 'LAST_ACTIVITY_DESC';
+
+export type ConversationFilter = {
+  status?: ConversationStatus[] | null;
+  projectId?: string | null;
+  agentId?: string | null;
+  search?: string | null;
+  updatedAfter?: Date | null;
+  updatedBefore?: Date | null;
+};
+
+export type ListDeps = { readRows: ReadRows; viewer: Viewer };
+
+export type ListOptions = {
+  /** Count the whole list too (totalCount). */
+  withTotal?: boolean;
+  /** Read these columns only (the rest of each row is left out), or whole rows. */
+  columns?: readonly (keyof Conversation)[] | null;
+};
+
+const ORDER_FIELDS = {
+  UPDATED_AT_DESC: ['updatedAt', 'desc'],
+  UPDATED_AT_ASC: ['updatedAt', 'asc'],
+  CREATED_AT_DESC: ['createdAt', 'desc'],
+  CREATED_AT_ASC: ['createdAt', 'asc'],
+  LAST_ACTIVITY_DESC: ['lastActivityAt', 'desc'],
+} as const;
+
+const codecs = Object.fromEntries(
+  Object.keys(ORDER_FIELDS).map((order) => [order, cursorCodec<[number, string]>(`conversations:${order}`, isTimeAndId)]),
+) as Record<ConversationOrder, ReturnType<typeof cursorCodec<[number, string]>>>;
+
+export const DEFAULT_CONVERSATION_PAGE = 20;
+
+export async function listConversations(
+  ctx: ListDeps,
+  args: ConnectionArgs & { filter?: ConversationFilter | null; orderBy?: ConversationOrder | null },
+  { withTotal = false, columns = null }: ListOptions = {},
+): Promise<Connection<Conversation>> {
+  const order = args.orderBy ?? 'UPDATED_AT_DESC';
+  const [field, direction] = ORDER_FIELDS[order];
+  const codec = codecs[order];
+  const request = pageRequest(args, codec, DEFAULT_CONVERSATION_PAGE);
+  const filter = args.filter ?? {};
+  const search = searchPattern(filter.search);
+  const keyOf = (c: Conversation) => [c[field].getTime(), c.id] as [number, string];
+  const readDirection = request.backward ? (direction === 'desc' ? 'asc' : 'desc') : direction;
+  const conditions = filterConditions(ctx.viewer, filter, search);
+
+  // Keyset bounds in the list's order: `after` keeps what sorts later, `before` what sorts earlier.
+  const later = direction === 'desc' ? '<' : '>';
+  const earlier = direction === 'desc' ? '>' : '<';
+  const column = Prisma.raw(`"${field}"`);
+  const beyond = ([time, id]: [number, string], op: string) => Prisma.sql`(c.${column}, c."id") ${Prisma.raw(op)} (${timestamp(new Date(time))}::timestamp(3), ${id})`;
+  const bounds = [Prisma.sql`TRUE`];
+  if (request.after) bounds.push(beyond(request.after, later));
+  if (request.before) bounds.push(beyond(request.before, earlier));
+  const dir = Prisma.raw(readDirection.toUpperCase());
+  const page = (from: Prisma.Sql, columns: Prisma.Sql, where: Prisma.Sql[]) => Prisma.sql`
+    SELECT ${columns} FROM ${from} AS c WHERE ${Prisma.join([...where, ...bounds], ' AND ')}
+    ORDER BY c.${column} ${dir}, c."id" ${dir} LIMIT ${request.limit + 1}`;
+
+  // A search with its total: the matches are found once (a materialised CTE: title, or any message's
+  // content, through the trigram indexes) and both the page and the count are read from them. The total
+  // comes on a row of its own, so it is there even when the page is empty.
+  if (search && withTotal) {
+    const rows = await ctx.readRows<Conversation & { total: number; matched: boolean }>(Prisma.sql`
+      WITH matched AS MATERIALIZED (SELECT c.* FROM "Conversation" AS c WHERE ${Prisma.join(conditions, ' AND ')})
+      SELECT t.total, page.id IS NOT NULL AS matched, page.*
+      FROM (SELECT count(*)::int AS total FROM matched) AS t
+      LEFT JOIN LATERAL (${page(Prisma.raw('matched'), Prisma.sql`c.*`, [])}) AS page ON TRUE`);
+    const total = rows[0]?.total ?? 0;
+    const found = rows.filter((row) => row.matched).map(({ total: _total, matched: _matched, ...conversation }) => conversation as Conversation);
+    return buildConnection(found, request, keyOf, codec, () => total);
+  }
+
+  // The columns come from the schema's own list (src/schema/row-columns.ts), never from a client; a row
+  // read with some of them only is typed as a whole one.
+  const selected = columns ? Prisma.raw(columns.map((name) => `c."${name}"`).join(', ')) : Prisma.sql`c.*`;
+  const rows = await ctx.readRows<Conversation>(page(Prisma.raw('"Conversation"'), selected, conditions));
+  return buildConnection(rows, request, keyOf, codec, async () => {
+    const [{ total }] = await ctx.readRows<{ total: number }>(Prisma.sql`SELECT count(*)::int AS total FROM "Conversation" AS c WHERE ${Prisma.join(conditions, ' AND ')}`);
+    return total;
+  });
+}
+
+/** A time as a parameter: ISO text, read as the UTC time it is (a `timestamp` column holds UTC). */
+const timestamp = (time: Date) => time.toISOString();
+
+/** The ILIKE pattern of a search (its wildcards escaped so they match themselves), or null for none. */
+function searchPattern(search: string | null | undefined): string | null {
+  const text = search?.trim();
+  if (!text) return null;
+  if (text.length > 200) throw invalidField('filter.search', 'must be at most 200 characters');
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** The viewer's conversations the filter keeps (ACTIVE ones by default), over `c`. */
+function filterConditions(viewer: Viewer, filter: ConversationFilter, pattern: string | null): Prisma.Sql[] {
+  const { orgId, userId } = ownerOf(viewer);
+  const conditions = [
+    Prisma.sql`c."orgId" = ${orgId}`,
+    Prisma.sql`c."userId" = ${userId}`,
+    // As the enum, not as text: the status leads every list's index.
+    Prisma.sql`c."status" = ANY(${filter.status?.length ? filter.status : ['ACTIVE']}::text[]::"ConversationStatus"[])`,
+  ];
+  if (pattern) {
+    conditions.push(Prisma.sql`(c."title" ILIKE ${pattern} OR EXISTS (SELECT 1 FROM "Message" AS m WHERE m."conversationId" = c."id" AND m."content" ILIKE ${pattern}))`);
+  }
+  if (filter.projectId != null) conditions.push(Prisma.sql`c."projectId" = ${filter.projectId}`);
+  if (filter.agentId != null) conditions.push(Prisma.sql`c."agentId" = ${filter.agentId}`);
+  if (filter.updatedAfter) conditions.push(Prisma.sql`c."updatedAt" > ${timestamp(filter.updatedAfter)}::timestamp(3)`);
+  if (filter.updatedBefore) conditions.push(Prisma.sql`c."updatedAt" < ${timestamp(filter.updatedBefore)}::timestamp(3)`);
+  return conditions;
+}
