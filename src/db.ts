@@ -54,7 +54,13 @@ export async function openDatabase(url: string, { log, migrate = false, poolSize
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   pool.on('error', (err) => log.warn({ err }, 'an idle database connection failed')); // the pool replaces it
   const prisma = clientFor(new PrismaPg(pool));
-  const close = async () => (await prisma.$disconnect(), await pool.end());
+  const close = async () => {
+    try {
+      await prisma.$disconnect();
+    } finally {
+      await pool.end();
+    }
+  };
   if (!migrate) {
     // A server database is migrated by `npm run db:migrate`; refuse to serve a schema older than the code.
     const { pending, failed, missingTable } = await migrationState((sql) => prisma.$queryRawUnsafe<MigrationRow[]>(sql));

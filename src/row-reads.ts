@@ -5,6 +5,7 @@
 // a BIGINT a bigint.
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { Prisma } from './generated/prisma/client.ts';
 import { tracer } from './observability/tracing.ts';
 
@@ -38,6 +39,10 @@ function traced(observe: ((sql: string) => void) | undefined, read: ReadRows): R
     const span = tracer().startSpan('db.query', { attributes: { 'db.system': 'postgresql', 'db.statement': query.text } });
     try {
       return await read<Row>(query);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
     } finally {
       span.end();
     }

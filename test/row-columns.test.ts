@@ -115,6 +115,20 @@ it('reads only the columns a page asks for, and whole rows for a field it does n
   expect(listed.conversations.edges[0].node).toEqual(alone.conversation);
 });
 
+it('reads a list whole, and answers the conversations asked for below it from those rows', async () => {
+  const conversationReads = (statements: string[]) => statements.filter((sql) => /FROM ("public"\.)?"Conversation"/.test(sql));
+  for (const query of [
+    `{ conversations(first: 10) { edges { node { id title currentMessage { id conversation { title } } } } } }`,
+    `{ conversations(first: 10) { edges { node { id messages(first: 2) { edges { node { parent { conversation { title } } } } } } } } }`,
+    `{ conversations(first: 10, filter: { search: "col" }) { totalCount edges { node { id currentMessage { conversation { title } } } } } }`,
+  ]) {
+    let data: any;
+    const read = await t.countQueries(async () => (data = await t.gql(query, {}, viewer)));
+    expect(data.conversations.edges.length).toBeGreaterThan(0);
+    expect(conversationReads(read.statements), read.statements.join('\n')).toHaveLength(1);
+  }
+});
+
 it('keeps tenancy: another viewer lists none of these rows, whatever the columns', async () => {
   const other = await t.viewer();
   const data = await t.gql(`{ conversations(first: 10) { edges { node { id title } } } }`, {}, other);

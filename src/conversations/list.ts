@@ -6,7 +6,7 @@ import { ownerOf } from '../access.ts';
 import type { Viewer } from '../auth.ts';
 import { invalidField } from '../errors.ts';
 import type { ReadRows } from '../row-reads.ts';
-import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection, type PageRequest } from '../pagination/connection.ts';
+import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection } from '../pagination/connection.ts';
 
 export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC' | 'LAST_ACTIVITY_DESC';
 
@@ -24,7 +24,7 @@ export type ListDeps = { readRows: ReadRows; viewer: Viewer };
 export type ListOptions = {
   /** Count the whole list too (totalCount). */
   withTotal?: boolean;
-  /** Read these columns only (the rest of each row is left out), or whole rows. */
+  /** Read these columns only (the rest of each row is left out), or whole rows; `whole` says which came. */
   columns?: readonly (keyof Conversation)[] | null;
 };
 
@@ -46,7 +46,7 @@ export async function listConversations(
   ctx: ListDeps,
   args: ConnectionArgs & { filter?: ConversationFilter | null; orderBy?: ConversationOrder | null },
   { withTotal = false, columns = null }: ListOptions = {},
-): Promise<Connection<Conversation>> {
+): Promise<{ page: Connection<Conversation>; whole: boolean }> {
   const order = args.orderBy ?? 'UPDATED_AT_DESC';
   const [field, direction] = ORDER_FIELDS[order];
   const codec = codecs[order];
@@ -66,7 +66,7 @@ export async function listConversations(
   if (request.after) bounds.push(beyond(request.after, later));
   if (request.before) bounds.push(beyond(request.before, earlier));
   const dir = Prisma.raw(readDirection.toUpperCase());
-  const page = (from: Prisma.Sql, columns: Prisma.Sql, where: Prisma.Sql[]) => Prisma.sql`
+  const pageQuery = (from: Prisma.Sql, columns: Prisma.Sql, where: Prisma.Sql[]) => Prisma.sql`
     SELECT ${columns} FROM ${from} AS c WHERE ${Prisma.join([...where, ...bounds], ' AND ')}
     ORDER BY c.${column} ${dir}, c."id" ${dir} LIMIT ${request.limit + 1}`;
 
@@ -78,20 +78,21 @@ export async function listConversations(
       WITH matched AS MATERIALIZED (SELECT c.* FROM "Conversation" AS c WHERE ${Prisma.join(conditions, ' AND ')})
       SELECT t.total, page.id IS NOT NULL AS matched, page.*
       FROM (SELECT count(*)::int AS total FROM matched) AS t
-      LEFT JOIN LATERAL (${page(Prisma.raw('matched'), Prisma.sql`c.*`, [])}) AS page ON TRUE`);
+      LEFT JOIN LATERAL (${pageQuery(Prisma.raw('matched'), Prisma.sql`c.*`, [])}) AS page ON TRUE`);
     const total = rows[0]?.total ?? 0;
     const found = rows.filter((row) => row.matched).map(({ total: _total, matched: _matched, ...conversation }) => conversation as Conversation);
-    return buildConnection(found, request, keyOf, codec, () => total);
+    return { page: buildConnection(found, request, keyOf, codec, () => total), whole: true };
   }
 
   // The columns come from the schema's own list (src/schema/row-columns.ts), never from a client; a row
   // read with some of them only is typed as a whole one.
   const selected = columns ? Prisma.raw(columns.map((name) => `c."${name}"`).join(', ')) : Prisma.sql`c.*`;
-  const rows = await ctx.readRows<Conversation>(page(Prisma.raw('"Conversation"'), selected, conditions));
-  return buildConnection(rows, request, keyOf, codec, async () => {
+  const rows = await ctx.readRows<Conversation>(pageQuery(Prisma.raw('"Conversation"'), selected, conditions));
+  const page = buildConnection(rows, request, keyOf, codec, async () => {
     const [{ total }] = await ctx.readRows<{ total: number }>(Prisma.sql`SELECT count(*)::int AS total FROM "Conversation" AS c WHERE ${Prisma.join(conditions, ' AND ')}`);
     return total;
   });
+  return { page, whole: columns === null };
 }
 
 /** A time as a parameter: ISO text, read as the UTC time it is (a `timestamp` column holds UTC). */

@@ -32,7 +32,7 @@ export async function loadBranchPages(readRows: ReadRows, keys: readonly BranchP
   });
 }
 
-/** Column names come from the schema's own list (src/schema/message-columns.ts), never from a client. */
+/** Column names come from the schema's own list (src/schema/row-columns.ts), never from a client. */
 const columnsSql = (columns: readonly string[] | null) => (columns ? Prisma.raw(columns.map((column) => `m."${column}"`).join(', ')) : Prisma.sql`m.*`);
 
 export async function loadSessionPages(prisma: PrismaClient, keys: readonly SessionPageKey[]): Promise<Message[][]> {

@@ -4,7 +4,7 @@ import { ownConversations } from '../access.ts';
 import type { Tool as ToolShape } from '../tools.ts';
 import { Tool, ToolInput } from './tools.ts';
 import { saturatedInt } from '../validation.ts';
-import { fieldsAt, selectsField } from './selection.ts';
+import { fieldsAt, fieldsBelow, selectsField } from './selection.ts';
 import { columnsFor, CONVERSATION_COLUMNS } from './row-columns.ts';
 import { chargeCostly } from './costly.ts';
 import {
@@ -101,12 +101,12 @@ builder.queryFields((t) => ({
       },
       resolve: async (_root, args, ctx, info) => {
         if (args.filter?.search?.trim()) chargeCostly(ctx, 'conversations(filter: { search })');
-        // Messages on the page that ask for their conversation are answered from these rows, whole ones
+        // Messages below the page that ask for their conversation are answered from these rows, whole ones
         // then (a loader holds only whole rows): that costs less than reading them again.
-        const wholeRows = fieldsAt(info, ['edges', 'node', 'messages', 'edges', 'node']).has('conversation');
+        const wholeRows = fieldsBelow(info, ['edges', 'node']).has('conversation');
         const columns = wholeRows ? null : columnsFor(CONVERSATION_COLUMNS, fieldsAt(info, ['edges', 'node']));
-        const page = await listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount'), columns });
-        if (!columns) for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
+        const { page, whole } = await listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount'), columns });
+        if (whole) for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
         return page;
       },
     },

@@ -13,19 +13,37 @@ export function selectsField(info: GraphQLResolveInfo, name: string): boolean {
  * a directive that would leave a field out is not looked into.
  */
 export function fieldsAt(info: GraphQLResolveInfo, path: readonly string[]): ReadonlySet<string> {
-  // A field of a list is resolved once per item, with the same nodes: looked up once for them all.
-  let byPath = lookedUp.get(info.fieldNodes);
-  if (!byPath) lookedUp.set(info.fieldNodes, (byPath = new Map()));
-  const key = path.join('.');
-  let fields = byPath.get(key);
-  if (!fields) byPath.set(key, (fields = lookUp(info, path)));
+  return once(info, `at ${path.join('.')}`, () => new Set(fieldNodesOf(selectionSetsAt(info, path), info.fragments).map((field) => field.name.value)));
+}
+
+/** The names of the fields selected anywhere below `path`, at any depth (a superset, as fieldsAt's). */
+export function fieldsBelow(info: GraphQLResolveInfo, path: readonly string[]): ReadonlySet<string> {
+  return once(info, `below ${path.join('.')}`, () => {
+    const names = new Set<string>();
+    let level = selectionSetsAt(info, path);
+    while (level.length) {
+      const fields = fieldNodesOf(level, info.fragments);
+      for (const field of fields) names.add(field.name.value);
+      level = fields.flatMap((field) => (field.selectionSet ? [field.selectionSet] : []));
+    }
+    return names;
+  });
+}
+
+/** A field of a list is resolved once per item, with the same nodes: each look-up is made once for them all. */
+function once(info: GraphQLResolveInfo, key: string, lookUp: () => ReadonlySet<string>): ReadonlySet<string> {
+  let byKey = lookedUp.get(info.fieldNodes);
+  if (!byKey) lookedUp.set(info.fieldNodes, (byKey = new Map()));
+  let fields = byKey.get(key);
+  if (!fields) byKey.set(key, (fields = lookUp()));
   return fields;
 }
 
 /** Keyed by the field's nodes, which belong to one document (its fragments too). */
 const lookedUp = new WeakMap<readonly FieldNode[], Map<string, ReadonlySet<string>>>();
 
-function lookUp(info: GraphQLResolveInfo, path: readonly string[]): ReadonlySet<string> {
+/** The selection sets at `path` below the field being resolved. */
+function selectionSetsAt(info: GraphQLResolveInfo, path: readonly string[]): SelectionSetNode[] {
   let level = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
   for (const name of path) {
     const below: SelectionSetNode[] = [];
@@ -34,7 +52,7 @@ function lookUp(info: GraphQLResolveInfo, path: readonly string[]): ReadonlySet<
     }
     level = below;
   }
-  return new Set(fieldNodesOf(level, info.fragments).map((field) => field.name.value));
+  return level;
 }
 
 /** The fields of selection sets, fragments spread out (each fragment once). */
