@@ -1,6 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SignJWT, UnsecuredJWT } from 'jose';
+import { createAuthenticator } from '../src/auth.ts';
 import { expectErrorCode, JWT_SECRET, signToken, startTestApp, subscribe, wsClient, type TestApp } from './helpers.ts';
+
+// Counts the signatures verified, so a test can tell a kept token from one verified again.
+const verifications = vi.hoisted(() => ({ count: 0 }));
+vi.mock('jose', async (importOriginal) => {
+  const jose = await importOriginal<typeof import('jose')>();
+  return { ...jose, jwtVerify: (...args: Parameters<typeof jose.jwtVerify>) => (verifications.count++, jose.jwtVerify(...args)) };
+});
 
 const VIEWER = '{ viewer { userId orgId } }';
 
@@ -117,5 +125,23 @@ describe('request size', () => {
     expect(chunked.status).toBe(411);
     const normal = await fetch(server.url, { method: 'POST', headers, body: JSON.stringify({ query: '{ viewer { userId } }' }) });
     expect(normal.status).toBe(200);
+  });
+});
+
+describe('the verified tokens kept', () => {
+  it('are 10,000 at most, the oldest dropped first', async () => {
+    const authenticate = createAuthenticator({ jwtSecret: JWT_SECRET, env: 'test' });
+    const tokens = await Promise.all(Array.from({ length: 10_001 }, (_, i) => signToken({ sub: `user-${i}` })));
+    const start = verifications.count;
+    const verified = () => verifications.count - start;
+    expect(await authenticate(`Bearer ${tokens[0]}`)).toMatchObject({ userId: 'user-0' });
+    await authenticate(`Bearer ${tokens[0]}`);
+    expect(verified()).toBe(1); // kept
+    for (const token of tokens.slice(1)) await authenticate(`Bearer ${token}`);
+    expect(verified()).toBe(10_001);
+    await authenticate(`Bearer ${tokens[10_000]}`); // the newest is still kept
+    expect(verified()).toBe(10_001);
+    expect(await authenticate(`Bearer ${tokens[0]}`)).toMatchObject({ userId: 'user-0' }); // the oldest was dropped: verified again
+    expect(verified()).toBe(10_002);
   });
 });

@@ -4,16 +4,18 @@
 // graphql-jit would run as code, or answer otherwise, are never compiled.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'graphql';
-import { safeToCompile } from '../src/compiled/cache.ts';
+import { createCompiledOperations, safeToCompile } from '../src/compiled/cache.ts';
+import { schema } from '../src/schema/index.ts';
 import { appendMessage, createConversation, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 
-// Counts the runs of compiled queries, so the test knows the compiled path was taken.
-const compiledRuns = vi.hoisted(() => ({ count: 0 }));
+// Counts the runs of compiled queries, so the test knows the compiled path was taken, and the compilations.
+const compiledRuns = vi.hoisted(() => ({ count: 0, compilations: 0 }));
 vi.mock('graphql-jit', async (importOriginal) => {
   const jit = await importOriginal<typeof import('graphql-jit')>();
   return {
     ...jit,
     compileQuery: (...args: Parameters<typeof jit.compileQuery>) => {
+      compiledRuns.compilations++;
       const compiled = jit.compileQuery(...args);
       if (!('query' in compiled)) return compiled;
       const query = compiled.query.bind(compiled);
@@ -155,5 +157,24 @@ describe('documents graphql-jit would answer otherwise', () => {
     ];
     for (const text of unsafe) expect(safeToCompile(parse(text)), text).toBe(false);
     expect(safeToCompile(parse(`{ ...F ...F } fragment F on Q { ${fields(60)} }`))).toBe(true);
+  });
+});
+
+describe('the compiled documents kept', () => {
+  it('are 200 at most, the oldest dropped first', async () => {
+    const operations = createCompiledOperations();
+    const documents = Array.from({ length: 201 }, (_, i) => parse(`{ n${i}: __typename }`));
+    const compile = (document: (typeof documents)[number]) => operations.compiled({ schema, document });
+    const compilations = () => compiledRuns.compilations;
+    const start = compilations();
+    await compile(documents[0]);
+    await compile(documents[0]);
+    expect(compilations() - start).toBe(1); // kept
+    for (const document of documents.slice(1)) await compile(document);
+    expect(compilations() - start).toBe(201);
+    await compile(documents[200]); // the newest is still kept
+    expect(compilations() - start).toBe(201);
+    await compile(documents[0]); // the oldest was dropped for the 201st: compiled again
+    expect(compilations() - start).toBe(202);
   });
 });
