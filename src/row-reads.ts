@@ -1,12 +1,12 @@
-// Hot reads (lists of conversations, pages of messages) straight through the driver. Prisma's raw queries map every cell of a
-// result again after the driver has (some 0.9 µs a cell here: half the cost of a page's read); these
-// statements are built with Prisma.sql all the same, and their rows come as the driver parses them, with
-// the differences from Prisma's fixed: a `timestamp` (without time zone, as Prisma stores it) is UTC, and
-// a BIGINT a bigint.
+// Hot reads (lists of conversations, pages of messages) straight through the driver. Prisma's raw queries
+// map every cell of a result again after the driver has (some 0.9 µs a cell here: half the cost of a page's
+// read); these statements are built with Prisma.sql all the same, and their rows come as the driver parses
+// them, with the differences from Prisma's fixed: a `timestamp` (without time zone, as Prisma stores it)
+// is UTC, and a BIGINT a bigint.
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { Prisma } from './generated/prisma/client.ts';
+import { Prisma } from './generated/prisma/client.ts';
 import { tracer } from './observability/tracing.ts';
 
 /** The rows of a SELECT, each an object by column name: numbers, text, booleans, JSON parsed, enums as text, times as Dates, BIGINTs as bigints. */
@@ -23,6 +23,14 @@ const PARSERS: Record<number, (text: string) => unknown> = { [TIMESTAMP_OID]: ut
 const POOL_TYPES = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => PARSERS[oid] ?? pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
+
+/**
+ * `alias."a", alias."b"` for the columns given, or `alias.*` for whole rows. The names come from the
+ * schema's own list (src/schema/row-columns.ts), never from a client.
+ */
+export function selectList(alias: string, columns: readonly string[] | null): Prisma.Sql {
+  return Prisma.raw(columns ? columns.map((column) => `${alias}."${column}"`).join(', ') : `${alias}.*`);
+}
 
 export function poolReads(pool: pg.Pool, observe: ((sql: string) => void) | undefined): ReadRows {
   return traced(observe, async <Row>({ text, values }: Prisma.Sql) => (await pool.query({ text, values, types: POOL_TYPES })).rows as Row[]);

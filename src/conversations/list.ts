@@ -5,7 +5,7 @@ import { Prisma, type Conversation, type ConversationStatus } from '../generated
 import { ownerOf } from '../access.ts';
 import type { Viewer } from '../auth.ts';
 import { invalidField } from '../errors.ts';
-import type { ReadRows } from '../row-reads.ts';
+import { selectList, type ReadRows } from '../row-reads.ts';
 import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection } from '../pagination/connection.ts';
 
 export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC' | 'LAST_ACTIVITY_DESC';
@@ -78,16 +78,14 @@ export async function listConversations(
       WITH matched AS MATERIALIZED (SELECT c.* FROM "Conversation" AS c WHERE ${Prisma.join(conditions, ' AND ')})
       SELECT t.total, page.id IS NOT NULL AS matched, page.*
       FROM (SELECT count(*)::int AS total FROM matched) AS t
-      LEFT JOIN LATERAL (${pageQuery(Prisma.raw('matched'), Prisma.sql`c.*`, [])}) AS page ON TRUE`);
+      LEFT JOIN LATERAL (${pageQuery(Prisma.raw('matched'), selectList('c', null), [])}) AS page ON TRUE`);
     const total = rows[0]?.total ?? 0;
     const found = rows.filter((row) => row.matched).map(({ total: _total, matched: _matched, ...conversation }) => conversation as Conversation);
     return { page: buildConnection(found, request, keyOf, codec, () => total), whole: true };
   }
 
-  // The columns come from the schema's own list (src/schema/row-columns.ts), never from a client; a row
-  // read with some of them only is typed as a whole one.
-  const selected = columns ? Prisma.raw(columns.map((name) => `c."${name}"`).join(', ')) : Prisma.sql`c.*`;
-  const rows = await ctx.readRows<Conversation>(pageQuery(Prisma.raw('"Conversation"'), selected, conditions));
+  // A row read with some of the columns only is typed as a whole one.
+  const rows = await ctx.readRows<Conversation>(pageQuery(Prisma.raw('"Conversation"'), selectList('c', columns), conditions));
   const page = buildConnection(rows, request, keyOf, codec, async () => {
     const [{ total }] = await ctx.readRows<{ total: number }>(Prisma.sql`SELECT count(*)::int AS total FROM "Conversation" AS c WHERE ${Prisma.join(conditions, ' AND ')}`);
     return total;

@@ -4,7 +4,7 @@
 import { Prisma, type Message, type MessageRole, type PrismaClient } from '../generated/prisma/client.ts';
 import { cursorCodec, isPosition, isPositionAndId, type PageRequest } from '../pagination/connection.ts';
 import { branchRowsQuery, type BranchEnd } from './branch.ts';
-import type { ReadRows } from '../row-reads.ts';
+import { selectList, type ReadRows } from '../row-reads.ts';
 
 /** Along a branch a position is one message. */
 export const messageCursor = cursorCodec<[number]>('messages', isPosition);
@@ -27,13 +27,10 @@ export async function loadBranchPages(readRows: ReadRows, keys: readonly BranchP
     const { request, roles, columns } = group[0];
     const ends = group.map(({ conversationId, leafId }) => ({ conversationId, leafId }));
     const range = { after: request.after?.[0] ?? null, before: request.before?.[0] ?? null, limit: request.limit + 1, backward: request.backward, roles };
-    const rows = await readRows<Message & { branchLeafId: string }>(branchRowsQuery(ends, range, columnsSql(columns)));
+    const rows = await readRows<Message & { branchLeafId: string }>(branchRowsQuery(ends, range, selectList('m', columns)));
     return rows.map((row) => ({ row, key: branchOf({ conversationId: row.conversationId, leafId: row.branchLeafId }) }));
   });
 }
-
-/** Column names come from the schema's own list (src/schema/row-columns.ts), never from a client. */
-const columnsSql = (columns: readonly string[] | null) => (columns ? Prisma.raw(columns.map((column) => `m."${column}"`).join(', ')) : Prisma.sql`m.*`);
 
 export async function loadSessionPages(prisma: PrismaClient, keys: readonly SessionPageKey[]): Promise<Message[][]> {
   return inGroups(keys, (key) => [key.request], (key) => key.chatSessionId, async (group) => {

@@ -83,14 +83,17 @@ export function buildConnection<T, K>(
 
 /** An edge whose cursor is made when asked for: most pages are read without their cursors. */
 class PageEdge<T> implements Edge<T> {
+  readonly node: T;
+  readonly #encode: () => string;
   #cursor: string | undefined;
-  constructor(
-    readonly node: T,
-    private readonly encode: () => string,
-  ) {}
+
+  constructor(node: T, encode: () => string) {
+    this.node = node;
+    this.#encode = encode;
+  }
 
   get cursor(): string {
-    return (this.#cursor ??= this.encode());
+    return (this.#cursor ??= this.#encode());
   }
 }
 
