@@ -1,7 +1,7 @@
 // Ownership, written once. A conversation belongs to the (org, user) that created it; its messages and
 // chat sessions inherit that. Every read on behalf of a viewer goes through these filters and look-ups,
 // which answer NOT_FOUND alike for a missing row and for another owner's.
-import type { ChatSession, Conversation, Message } from './generated/prisma/client.ts';
+import { Prisma, type ChatSession, type Conversation, type Message } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
 import { notFound } from './errors.ts';
 import type { Access } from './services.ts';
@@ -21,6 +21,12 @@ export function ownerKey(owner: Pick<Viewer, 'orgId' | 'userId'>): string {
 
 /** The viewer's conversations. */
 export const ownConversations = (viewer: Viewer): Owner => ownerOf(viewer);
+
+/** The same in SQL, for the reads written as SQL: `alias` names the "Conversation" row. */
+export function ownConversationsSql(viewer: Viewer, alias: string): Prisma.Sql {
+  const { orgId, userId } = ownerOf(viewer);
+  return Prisma.sql`${Prisma.raw(alias)}."orgId" = ${orgId} AND ${Prisma.raw(alias)}."userId" = ${userId}`;
+}
 
 /** Rows that belong to one of the viewer's conversations: messages and chat sessions. */
 export const inOwnConversation = (viewer: Viewer) => ({ conversation: ownerOf(viewer) });

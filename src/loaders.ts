@@ -3,7 +3,7 @@ import DataLoader from 'dataloader';
 import { Prisma, type ChatSession, type Conversation, type Message, type PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
 import type { ReadRows } from './row-reads.ts';
-import { inOwnConversation, ownConversations } from './access.ts';
+import { inOwnConversation, ownConversationsSql } from './access.ts';
 import { loadBranchPages, loadSessionPages, type BranchPageKey, type SessionPageKey } from './messages/pages.ts';
 import { loadSiblingCounts, loadSiblings, type SiblingKey } from './messages/siblings.ts';
 import { loadChatSessionPages, type ChatSessionPageKey } from './chat-sessions/service.ts';
@@ -77,9 +77,8 @@ function buildLoaders({ prisma, readRows }: LoaderSources, viewer: Viewer) {
   return {
     /** The viewer's conversations by id (null for another owner's or a missing one). */
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
-      const { orgId, userId } = ownConversations(viewer);
       const rows = await readRows<Conversation>(Prisma.sql`
-        SELECT c.* FROM "Conversation" AS c WHERE c."id" = ANY(${[...ids]}::text[]) AND c."orgId" = ${orgId} AND c."userId" = ${userId}`);
+        SELECT c.* FROM "Conversation" AS c WHERE c."id" = ANY(${[...ids]}::text[]) AND ${ownConversationsSql(viewer, 'c')}`);
       return inOrder(ids, rows, (row) => row.id);
     }),
     chatSession: new DataLoader<string, ChatSession | null>(async (ids) => {

@@ -2,7 +2,7 @@
 // for a page (through the driver, with only the columns asked for: the sidebar is the hottest read), one
 // for its total when asked; a search with its total is one statement for both.
 import { Prisma, type Conversation, type ConversationStatus } from '../generated/prisma/client.ts';
-import { ownerOf } from '../access.ts';
+import { ownConversationsSql } from '../access.ts';
 import type { Viewer } from '../auth.ts';
 import { invalidField } from '../errors.ts';
 import { selectList, type ReadRows } from '../row-reads.ts';
@@ -106,10 +106,8 @@ function searchPattern(search: string | null | undefined): string | null {
 
 /** The viewer's conversations the filter keeps (ACTIVE ones by default), over `c`. */
 function filterConditions(viewer: Viewer, filter: ConversationFilter, pattern: string | null): Prisma.Sql[] {
-  const { orgId, userId } = ownerOf(viewer);
   const conditions = [
-    Prisma.sql`c."orgId" = ${orgId}`,
-    Prisma.sql`c."userId" = ${userId}`,
+    ownConversationsSql(viewer, 'c'),
     // As the enum, not as text: the status leads every list's index.
     Prisma.sql`c."status" = ANY(${filter.status?.length ? filter.status : ['ACTIVE']}::text[]::"ConversationStatus"[])`,
   ];
