@@ -8,6 +8,7 @@ import { getDatamodel } from './generated/pothos-types.ts';
 import type { Context } from './context.ts';
 import { decodeGlobalId } from './global-ids.ts';
 import { invalidField } from './errors.ts';
+import { itemsPerId } from './operation-cost.ts';
 
 /** nodes(ids:) at once: a page's worth, as connections have. */
 const MAX_NODE_IDS = 100;
@@ -56,6 +57,7 @@ export const builder = new SchemaBuilder<{
     nodesQueryOptions: {
       args: { ids: { description: `Global IDs of any types of this API, at most ${MAX_NODE_IDS}.` } },
       description: `The nodes of these IDs, in order (null for one not found); at most ${MAX_NODE_IDS} IDs.`,
+      extensions: itemsPerId(MAX_NODE_IDS),
       resolve: (_root, { ids }, _ctx, _info, resolveNodes) => {
         if (ids.length > MAX_NODE_IDS) throw invalidField('ids', `must be at most ${MAX_NODE_IDS} IDs`);
         return resolveNodes(ids);

@@ -10,6 +10,7 @@ import { useCompiledQueries } from './compiled/queries.ts';
 import { useCompiledSubscriptionEvents } from './compiled/subscription-events.ts';
 import { useInputGuard } from './input-guard.ts';
 import { useOperationLimits } from './operation-limits.ts';
+import { useOperationCost } from './operation-cost.ts';
 import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins.ts';
 import type { Viewer } from './auth.ts';
 import { useErrorMetrics, useOperationObservation } from './observability/operations.ts';
@@ -97,15 +98,15 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       useInputGuard(),
       useOperationLimits(services.rateLimiter),
       useCompiledSubscriptionEvents(compiledOperations),
+      useOperationCost(),
       // Limits on what one document may ask for: nesting, aliases, size, cost.
       EnvelopArmorPlugin({
         maxDepth: { n: 12, ignoreIntrospection: true },
         maxAliases: { n: 30 },
         maxDirectives: { n: 30 },
         maxTokens: { n: 5000 },
-        // A chat's page (50 messages with their versions and parents) costs about 47,000; a sidebar page
-        // of 100 conversations with 100 messages each, over 300,000.
-        costLimit: { maxCost: 100_000, ignoreIntrospection: true },
+        // What an operation costs depends on its variables: counted when it runs (useOperationCost).
+        costLimit: { enabled: false },
         blockFieldSuggestion: { enabled: config.env === 'production' },
       }),
     ],

@@ -4,6 +4,7 @@ import { inOwnConversation } from '../access.ts';
 import { chatSessionCursor, completeChatSession, createChatSession, DEFAULT_CHAT_SESSION_PAGE } from '../chat-sessions/service.ts';
 import { DEFAULT_MESSAGE_PAGE, sessionMessageCursor } from '../messages/pages.ts';
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
+import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { Message, MessageConnection } from './message.ts';
 
@@ -32,6 +33,7 @@ export const ChatSession = builder.prismaNode('ChatSession', {
       {
         type: Message,
         description: 'By position, ascending (siblings, which share a position, oldest first), on every branch.',
+        extensions: pageItems(DEFAULT_MESSAGE_PAGE),
         resolve: async (session, args, ctx) => {
           const request = pageRequest(args, sessionMessageCursor, DEFAULT_MESSAGE_PAGE);
           const rows = await ctx.loaders.sessionMessagePage.load({ chatSessionId: session.id, request });
@@ -66,6 +68,7 @@ builder.prismaObjectFields('Conversation', (t) => ({
     {
       type: ChatSession,
       description: 'Oldest first.',
+      extensions: pageItems(DEFAULT_CHAT_SESSION_PAGE),
       resolve: async (conversation, args, ctx) => {
         const request = pageRequest(args, chatSessionCursor, DEFAULT_CHAT_SESSION_PAGE);
         const rows = await ctx.loaders.chatSessionPage.load({ conversationId: conversation.id, request });

@@ -14,7 +14,8 @@ import {
   updateConversation,
   type LifecycleAction,
 } from '../conversations/service.ts';
-import { listConversations } from '../conversations/list.ts';
+import { DEFAULT_CONVERSATION_PAGE, listConversations } from '../conversations/list.ts';
+import { pageItems } from '../operation-cost.ts';
 
 export const ConversationStatusEnum = builder.enumType('ConversationStatus', {
   description: 'Where a conversation is in its lifecycle.',
@@ -95,6 +96,7 @@ builder.queryFields((t) => ({
     {
       type: Conversation,
       description: "The viewer's conversations, a page at a time (20 by default).",
+      extensions: pageItems(DEFAULT_CONVERSATION_PAGE),
       args: {
         filter: t.arg({ type: ConversationFilter, description: 'Default: ACTIVE ones.' }),
         orderBy: t.arg({ type: ConversationOrderEnum, defaultValue: 'UPDATED_AT_DESC', description: 'The order; a cursor belongs to the order it was made in.' }),

@@ -8,6 +8,7 @@ import { saturatedInt } from '../validation.ts';
 import { contextWindow } from '../messages/context-window.ts';
 import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
+import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
 import { chargeCostly, chargeText } from './costly.ts';
@@ -134,6 +135,7 @@ builder.prismaObjectFields('Conversation', (t) => ({
     {
       type: Message,
       description: 'The branch ending at leafId (default: currentMessage), by position.',
+      extensions: pageItems(DEFAULT_MESSAGE_PAGE),
       args: {
         roles: t.arg({ type: [MessageRoleEnum], description: 'Only messages of these roles (all when omitted or empty).' }),
         leafId: t.arg.globalID({ for: Message, description: 'A message of this conversation: the branch that ends there.' }),

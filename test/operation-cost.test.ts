@@ -1,0 +1,113 @@
+// What one operation may cost is counted with its variables: a page size given as a variable costs what the
+// same number written in the document does, over HTTP, over a WebSocket and in a subscription. (graphql-armor's
+// count saw only literals: `messages(first: $n)` nested under itself went through at any size and held the
+// server for seconds.) The web app's own operations stay far below the limit.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, type DocumentNode } from 'graphql';
+import { schema } from '../src/schema/index.ts';
+import { MAX_OPERATION_COST, operationCost } from '../src/operation-cost.ts';
+import * as webOperations from '../web/src/gql/graphql.ts';
+import { appendMessage, createConversation, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
+
+let t: TestApp;
+let viewer: TestViewer;
+let conversationId: string;
+beforeAll(async () => {
+  t = await startTestApp();
+  viewer = await t.viewer();
+  conversationId = (await createConversation(t, viewer)).id;
+  for (let i = 0; i < 3; i++) await appendMessage(t, viewer, conversationId, { content: `message ${i}` });
+});
+afterAll(() => t.close());
+
+/** Every message's conversation's messages, `size` a page: size × size messages. */
+const nested = (size: string) => `
+  conversation(id: $id) { messages(first: ${size}) { edges { node { conversation { messages(first: ${size}) { edges { node { id content } } } } } } } }`;
+const WITH_VARIABLE = `query($id: ID!, $n: Int) { ${nested('$n')} }`;
+const withLiteral = (n: number) => `query($id: ID!) { ${nested(String(n))} }`;
+
+// Each fragment spreads the next twice: 2^20 spreads of the last one, in a few hundred tokens.
+const FRAGMENT_BOMB = [
+  `query($id: ID!) { conversation(id: $id) { messages(first: 1) { edges { node { ...F0 } } } } }`,
+  ...Array.from({ length: 20 }, (_, i) => `fragment F${i} on Message { id ${i < 19 ? `...F${i + 1} ...F${i + 1}` : ''} }`),
+].join('\n');
+
+const costOf = (query: string, variables: Record<string, unknown> = {}) => operationCost(schema, parse(query), variables);
+
+describe('the count', () => {
+  it('counts a page size in a variable as the same number written in the document', () => {
+    for (const n of [0, 7, 100]) expect(costOf(WITH_VARIABLE, { id: 'x', n })).toBe(costOf(withLiteral(n), { id: 'x' }));
+    expect(costOf(WITH_VARIABLE, { id: 'x', n: 100 })).toBeGreaterThan(MAX_OPERATION_COST);
+  });
+
+  it("counts an omitted page size as the field's default, and nodes(ids:) by its IDs", () => {
+    const omitted = `query($id: ID!) { conversation(id: $id) { messages { edges { node { id } } } } }`;
+    const fifty = `query($id: ID!) { conversation(id: $id) { messages(first: 50) { edges { node { id } } } } }`;
+    expect(costOf(omitted, { id: 'x' })).toBe(costOf(fifty, { id: 'x' }));
+    const nodes = `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`;
+    expect(costOf(nodes, { ids: Array(40).fill('x') })).toBe(1 + 40 * 1);
+    // Larger pages and lists are refused by their fields before anything below them runs.
+    expect(costOf(WITH_VARIABLE, { id: 'x', n: 1_000_000 })).toBe(costOf(withLiteral(100), { id: 'x' }));
+  });
+
+  it("leaves the web app's operations far below the limit, with its largest pages", () => {
+    const documents = Object.entries(webOperations).filter(([name]) => name.endsWith('Document')) as [string, DocumentNode][];
+    expect(documents.length).toBeGreaterThan(10);
+    const largest = { first: 100, id: 'x', ids: Array(100).fill('x'), input: {}, content: 'x', results: [] };
+    for (const [name, document] of documents) {
+      // A required input object the count does not look into still has to be of its type.
+      const cost = (() => {
+        try {
+          return operationCost(schema, document, largest);
+        } catch {
+          return null;
+        }
+      })();
+      if (cost !== null) expect(cost, name).toBeLessThan(MAX_OPERATION_COST / 5);
+    }
+    expect(operationCost(schema, webOperations.SidebarDocument, { first: 100 })).toBeLessThan(MAX_OPERATION_COST / 5);
+    expect(operationCost(schema, webOperations.ChatDocument, { id: 'x' })).toBeLessThan(MAX_OPERATION_COST / 5);
+  });
+});
+
+describe('a request over the limit', () => {
+  it('is refused over HTTP with BAD_USER_INPUT before anything runs, whether its page size is a variable or not', async () => {
+    const asVariable = await t.request(WITH_VARIABLE, { id: conversationId, n: 100 }, viewer);
+    const asLiteral = await t.request(withLiteral(100), { id: conversationId }, viewer);
+    for (const { body } of [asVariable, asLiteral]) {
+      expect(body.data).toBeUndefined();
+      expect(body.errors).toHaveLength(1);
+      expect(body.errors![0].extensions?.code).toBe('BAD_USER_INPUT');
+      expect(body.errors![0].message).toContain(`more than the ${MAX_OPERATION_COST}`);
+    }
+    const small = await t.gql(WITH_VARIABLE, { id: conversationId, n: 10 }, viewer);
+    expect(small.conversation.messages.edges).toHaveLength(3);
+    expect(small.conversation.messages.edges[0].node.conversation.messages.edges).toHaveLength(3);
+  });
+
+  it('still gets the executor’s error for a variable of the wrong type', async () => {
+    const { body } = await t.request(WITH_VARIABLE, { id: conversationId, n: 1.5 }, viewer);
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(body.errors?.[0]?.message).toContain('Int cannot represent non-integer value: 1.5');
+  });
+
+  it('is refused as a subscription over a WebSocket, which stays open for the next one', async () => {
+    const server = await t.listen();
+    const client = wsClient(server, viewer);
+    const tooMuch = subscribe(client, `subscription($n: Int) { conversationsChanged { conversation { messages(first: $n) { edges { node { conversation { messages(first: $n) { edges { node { id } } } } } } } } } }`, { n: 100 });
+    const [refused] = await tooMuch.next(1);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(refused.errors?.[0]?.message).toContain(`more than the ${MAX_OPERATION_COST}`);
+    const query = subscribe(client, WITH_VARIABLE.replace('query', 'query Small'), { id: conversationId, n: 5 });
+    const [answered] = await query.next(1);
+    expect(answered.data?.conversation.messages.edges).toHaveLength(3);
+    await client.dispose();
+  });
+
+  it('is refused when its fragments, spread within each other, would take too long to count', async () => {
+    expect(() => costOf(FRAGMENT_BOMB, { id: 'x' })).toThrow(/maximum allowed number of nodes/);
+    const { body } = await t.request(FRAGMENT_BOMB, { id: conversationId }, viewer);
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(body.data).toBeUndefined();
+  });
+});
