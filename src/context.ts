@@ -44,6 +44,8 @@ export type Context = ServiceContext & {
   inSubscriptionEvent: boolean;
   /** Characters of stored text (message content, reasoning) this response holds so far. */
   textCharacters: number;
+  /** Items of lists (pages, a context window) this response holds so far. */
+  listItems: number;
 };
 
 /**
@@ -53,7 +55,7 @@ export type Context = ServiceContext & {
  * long-lived subscription about 1.5 KB more than a fast object.
  */
 export function createContext(services: AppServices, viewer: Viewer): Context {
-  return { ...services, viewer, loaders: createLoaders(services, viewer), costly: null, inSubscriptionEvent: false, textCharacters: 0 };
+  return { ...services, viewer, loaders: createLoaders(services, viewer), costly: null, inSubscriptionEvent: false, textCharacters: 0, listItems: 0 };
 }
 
 /**
@@ -65,10 +67,12 @@ export function refreshLoaders(ctx: Context, event: object): void {
   ctx.loaders = ctx.eventLoaders.for(event, ctx.viewer);
   ctx.inSubscriptionEvent = true;
   ctx.textCharacters = 0; // each event is a response of its own
+  ctx.listItems = 0;
 }
 
 /** What a response counted so far, cleared for a query that is run again (compiled/queries.ts). */
 export function restartResponse(ctx: Context): void {
   ctx.costly = null;
   ctx.textCharacters = 0;
+  ctx.listItems = 0;
 }

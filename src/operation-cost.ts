@@ -14,7 +14,7 @@ import { MAX_PAGE_SIZE, type ConnectionArgs } from './pagination/connection.ts';
 /**
  * Fields one operation may resolve. The web app's chat page (50 messages with their versions, tool calls
  * and usage) counts about 1,400, its sidebar of 100 conversations about 1,900; 100 conversations with
- * 100 messages each, about 60,000, is refused. An operation just under the limit takes some 100 ms.
+ * 100 messages each, about 60,000, is refused. (15,000 fields of message IDs took 50–170 ms here.)
  */
 export const MAX_OPERATION_COST = 25_000;
 

@@ -111,3 +111,21 @@ describe('a request over the limit', () => {
     expect(body.data).toBeUndefined();
   });
 });
+
+describe('a response whose lists are longer than counted', () => {
+  it("refuses the pages past 25,000 items below a context window, whose length is known only once it is read", async () => {
+    const c = await createConversation(t, viewer);
+    const append = `mutation($c: ID!) { ${Array.from({ length: 10 }, (_, i) => `m${i}: appendMessage(input: { conversationId: $c, role: USER, content: "a" }) { message { id } }`).join(' ')} }`;
+    for (let i = 0; i < 30; i++) await t.gql(append, { c: c.id }, viewer);
+    // Counted before it runs as one window message with its page: 300 messages with a page of 100 each.
+    const query = `query($id: ID!) { conversation(id: $id) { contextWindow(maxTokens: 100000) { id conversation { messages(first: 100) { edges { node { id } } } } } } }`;
+    expect(costOf(query, { id: 'x' })).toBeLessThan(1_000);
+    const fine = await t.gql(query.replace('first: 100', 'first: 50'), { id: c.id }, viewer); // 300 + 300 × 50 items
+    expect(fine.conversation.contextWindow).toHaveLength(300);
+    const { body } = await t.request(query, { id: c.id }, viewer);
+    // A page is not nullable, nor the window's messages: the refusal takes the conversation with it.
+    expect(body.data?.conversation).toBeNull();
+    expect(body.errors!.length).toBeGreaterThan(0);
+    expect(body.errors!.every((e) => e.extensions?.code === 'BAD_USER_INPUT' && e.message.includes('more than 25000 items of lists'))).toBe(true);
+  }, 60_000);
+});

@@ -5,6 +5,7 @@ import { chatSessionCursor, completeChatSession, createChatSession, DEFAULT_CHAT
 import { DEFAULT_MESSAGE_PAGE, sessionMessageCursor } from '../messages/pages.ts';
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
+import { chargeItems } from './costly.ts';
 import { Conversation } from './conversation.ts';
 import { Message, MessageConnection } from './message.ts';
 
@@ -37,6 +38,7 @@ export const ChatSession = builder.prismaNode('ChatSession', {
         resolve: async (session, args, ctx) => {
           const request = pageRequest(args, sessionMessageCursor, DEFAULT_MESSAGE_PAGE);
           const rows = await ctx.loaders.sessionMessagePage.load({ chatSessionId: session.id, request });
+          chargeItems(ctx, rows.length, 'messages');
           return buildConnection(rows, request, (m: MessageRow) => [m.position, m.id] as [number, string], sessionMessageCursor, () =>
             ctx.prisma.message.count({ where: { chatSessionId: session.id } }),
           );
@@ -72,6 +74,7 @@ builder.prismaObjectFields('Conversation', (t) => ({
       resolve: async (conversation, args, ctx) => {
         const request = pageRequest(args, chatSessionCursor, DEFAULT_CHAT_SESSION_PAGE);
         const rows = await ctx.loaders.chatSessionPage.load({ conversationId: conversation.id, request });
+        chargeItems(ctx, rows.length, 'chatSessions');
         return buildConnection(rows, request, (s: ChatSessionRow) => [s.createdAt.getTime(), s.id] as [number, string], chatSessionCursor, () =>
           ctx.prisma.chatSession.count({ where: { conversationId: conversation.id } }),
         );

@@ -9,6 +9,19 @@ const MAX_RESPONSE_CHARACTERS = 8_000_000;
 /** And one event of a subscription, which every subscriber receives. */
 const MAX_EVENT_CHARACTERS = 1_000_000;
 
+/**
+ * List items one response (or event) may carry. Pages are counted before an operation runs
+ * (operation-cost.ts), but how many messages a context window holds is known only once it is read: pages
+ * below each of its messages are counted here, as they come.
+ */
+const MAX_RESPONSE_ITEMS = 25_000;
+
+/** Counts a list's items into the response; refuses the field past the limit (the rest of the response stands). */
+export function chargeItems(ctx: Context, items: number, field: string): void {
+  ctx.listItems += items;
+  if (ctx.listItems > MAX_RESPONSE_ITEMS) throw invalidField(field, `this response would hold more than ${MAX_RESPONSE_ITEMS} items of lists; ask for fewer`);
+}
+
 /** Counts `text` into the response; refuses the field past the limit (the rest of the response stands). */
 export function chargeText(ctx: Context, text: string, field: string): string {
   ctx.textCharacters += text.length;

@@ -11,7 +11,7 @@ import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
-import { chargeCostly, chargeText } from './costly.ts';
+import { chargeCostly, chargeItems, chargeText } from './costly.ts';
 import { fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
 
@@ -149,6 +149,7 @@ builder.prismaObjectFields('Conversation', (t) => ({
         const branch = { conversationId: conversation.id, leafId: leaf.id };
         const columns = columnsFor(MESSAGE_COLUMNS, fieldsAt(info, ['edges', 'node']));
         const rows = await ctx.loaders.branchPage.load({ ...branch, request, roles, columns });
+        chargeItems(ctx, rows.length, 'messages');
         const totalCount = roles
           ? async () => (await ctx.prisma.$queryRaw<{ count: number }[]>(branchCountQuery(branch, { roles })))[0].count
           : () => leaf.position; // a branch holds one message per position
@@ -173,10 +174,12 @@ builder.prismaObjectFields('Conversation', (t) => ({
     type: [Message],
     description: 'What the model would be sent: the system prompt always kept, oldest turns dropped first.',
     args: { maxTokens: t.arg.int({ required: true, description: `1 to ${MAX_WINDOW_TOKENS}.` }) },
-    resolve: (conversation, { maxTokens }, ctx) => {
+    resolve: async (conversation, { maxTokens }, ctx) => {
       if (maxTokens < 1 || maxTokens > MAX_WINDOW_TOKENS) throw invalidField('maxTokens', `must be from 1 to ${MAX_WINDOW_TOKENS}`);
       chargeCostly(ctx, 'contextWindow');
-      return contextWindow(ctx.prisma, conversation as ConversationRow, conversation.currentMessageId, maxTokens);
+      const window = await contextWindow(ctx.prisma, conversation as ConversationRow, conversation.currentMessageId, maxTokens);
+      chargeItems(ctx, window.length, 'contextWindow');
+      return window;
     },
   }),
 }));
