@@ -7,6 +7,16 @@ export const MAX_METADATA_BYTES = 16 * 1024;
 export const MAX_IDEMPOTENCY_KEY_CHARS = 255;
 export const MAX_LABEL_CHARS = 255; // projectId, agentId, toolCallId
 
+/**
+ * A filter's list of enum values, each kept once (null when empty). A list longer than the enum repeats
+ * itself: refused, as each alias of a field would carry it into a statement and a cache key.
+ */
+export function distinctValues<T>(values: readonly T[] | null | undefined, valueCount: number, field: string): T[] | null {
+  if (!values?.length) return null;
+  if (values.length > valueCount) throw invalidField(field, `must name each of its ${valueCount} values at most once`);
+  return [...new Set(values)];
+}
+
 export function checkTitle(title: string | null | undefined, field = 'title'): void {
   if (title != null && [...title].length > MAX_TITLE_CHARS) throw invalidField(field, `must be at most ${MAX_TITLE_CHARS} characters`);
 }

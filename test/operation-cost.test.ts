@@ -112,7 +112,7 @@ describe('a request over the limit', () => {
   });
 });
 
-describe('a response whose lists are longer than counted', () => {
+describe('what a response may carry, counted as it resolves', () => {
   it("refuses the pages past 25,000 items below a context window, whose length is known only once it is read", async () => {
     const c = await createConversation(t, viewer);
     const append = `mutation($c: ID!) { ${Array.from({ length: 10 }, (_, i) => `m${i}: appendMessage(input: { conversationId: $c, role: USER, content: "a" }) { message { id } }`).join(' ')} }`;
@@ -128,4 +128,36 @@ describe('a response whose lists are longer than counted', () => {
     expect(body.errors!.length).toBeGreaterThan(0);
     expect(body.errors!.every((e) => e.extensions?.code === 'BAD_USER_INPUT' && e.message.includes('more than 25000 items of lists'))).toBe(true);
   }, 60_000);
+
+  it.each([
+    ['a system prompt', `conversation { systemPrompt }`],
+    ['metadata', `metadata`],
+  ])('counts %s as the text it is: repeated past 8,000,000 characters, it is refused', async (_name, field) => {
+    const c = await createConversation(t, viewer, { systemPrompt: 'p'.repeat(99_000) });
+    const metadata = { notes: 'm'.repeat(16_000) };
+    const append = `mutation($c: ID!, $m: JSON) { ${Array.from({ length: 10 }, (_, i) => `m${i}: appendMessage(input: { conversationId: $c, role: USER, content: "a", metadata: $m }) { message { id } }`).join(' ')} }`;
+    for (let i = 0; i < 10; i++) await t.gql(append, { c: c.id, m: metadata }, viewer);
+    // 50 × 50 × 16,000 characters of metadata, or of 99,000 of the system prompt, from one stored copy each.
+    const query = `query($id: ID!) { conversation(id: $id) { messages(first: 50) { edges { node { conversation { messages(first: 50) { edges { node { id ${field} } } } } } } } } }`;
+    const { body } = await t.request(query, { id: c.id }, viewer);
+    expect(body.errors!.length).toBeGreaterThan(0);
+    expect(body.errors!.every((e) => e.extensions?.code === 'BAD_USER_INPUT' && e.message.includes('more than 8000000 characters'))).toBe(true);
+    expect(JSON.stringify(body).length).toBeLessThan(20_000_000);
+  }, 60_000);
 });
+
+describe('lists of enum values in filters', () => {
+  it('keeps each value once and refuses a list longer than the enum', async () => {
+    const roles = (r: string[]) => t.request(`query($id: ID!, $r: [MessageRole!]) { conversation(id: $id) { messages(roles: $r) { totalCount } } }`, { id: conversationId, r }, viewer);
+    const once = await roles(['USER']);
+    const twice = await roles(['USER', 'USER', 'USER']);
+    expect(twice.body).toEqual(once.body);
+    expect(once.body.data.conversation.messages.totalCount).toBe(3);
+    const tooMany = await roles(Array(250_000).fill('USER'));
+    expect(tooMany.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(tooMany.body.errors?.[0]?.message).toContain('roles: must name each of its 4 values at most once');
+    const statuses = await t.request(`query($s: [ConversationStatus!]) { conversations(filter: { status: $s }) { totalCount } }`, { s: Array(1_000).fill('ACTIVE') }, viewer);
+    expect(statuses.body.errors?.[0]?.message).toContain('filter.status: must name each of its 3 values at most once');
+  });
+});
+

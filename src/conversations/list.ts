@@ -1,12 +1,13 @@
 // Listing a viewer's conversations: filters, five orders, keyset pages and their total. One SQL statement
 // for a page (through the driver, with only the columns asked for: the sidebar is the hottest read), one
 // for its total when asked; a search with its total is one statement for both.
-import { Prisma, type Conversation, type ConversationStatus } from '../generated/prisma/client.ts';
+import { ConversationStatus, Prisma, type Conversation } from '../generated/prisma/client.ts';
 import { ownConversationsSql } from '../access.ts';
 import type { Viewer } from '../auth.ts';
 import { invalidField } from '../errors.ts';
 import { selectList, type ReadRows } from '../row-reads.ts';
 import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection } from '../pagination/connection.ts';
+import { distinctValues } from '../validation.ts';
 
 export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC' | 'LAST_ACTIVITY_DESC';
 
@@ -51,7 +52,7 @@ export async function listConversations(
   const [field, direction] = ORDER_FIELDS[order];
   const codec = codecs[order];
   const request = pageRequest(args, codec, DEFAULT_CONVERSATION_PAGE);
-  const filter = args.filter ?? {};
+  const filter = { ...args.filter, status: distinctValues(args.filter?.status, Object.keys(ConversationStatus).length, 'filter.status') };
   const search = searchPattern(filter.search);
   const keyOf = (c: Conversation) => [c[field].getTime(), c.id] as [number, string];
   const readDirection = request.backward ? (direction === 'desc' ? 'asc' : 'desc') : direction;

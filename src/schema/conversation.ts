@@ -6,7 +6,7 @@ import { Tool, ToolInput } from './tools.ts';
 import { saturatedInt } from '../validation.ts';
 import { fieldsAt, fieldsBelow, selectsField } from './selection.ts';
 import { columnsFor, CONVERSATION_COLUMNS } from './row-columns.ts';
-import { chargeCostly, chargeItems } from './costly.ts';
+import { chargeCostly, chargeItems, chargeJson, chargeText } from './costly.ts';
 import {
   createConversation,
   purgeConversation,
@@ -49,9 +49,21 @@ export const Conversation = builder.prismaNode('Conversation', {
     projectId: t.exposeString('projectId', { nullable: true, description: "The client's own grouping (a project), to filter on." }),
     agentId: t.exposeString('agentId', { nullable: true, description: "The client's own agent this conversation belongs to, to filter on." }),
     model: t.exposeString('model', { description: 'The model for new turns.' }),
-    systemPrompt: t.exposeString('systemPrompt', { nullable: true, description: 'Sent first on every turn, before the messages.' }),
-    metadata: t.expose('metadata', { type: 'JSON', description: 'A JSON object, at most 16 KiB serialised.' }),
-    tools: t.field({ type: [Tool], description: 'Offered on every turn that gives no tools of its own; [] by default.', resolve: (conversation) => conversation.tools as unknown as ToolShape[] }),
+    systemPrompt: t.string({
+      nullable: true,
+      description: 'Sent first on every turn, before the messages.',
+      resolve: (conversation, _args, ctx) => (conversation.systemPrompt === null ? null : chargeText(ctx, conversation.systemPrompt, 'systemPrompt')),
+    }),
+    metadata: t.field({ type: 'JSON', description: 'A JSON object, at most 16 KiB serialised.', resolve: (conversation, _args, ctx) => chargeJson(ctx, conversation.metadata, 'metadata') }),
+    tools: t.field({
+      type: [Tool],
+      description: 'Offered on every turn that gives no tools of its own; [] by default.',
+      resolve: (conversation, _args, ctx) => {
+        const tools = chargeJson(ctx, conversation.tools as unknown as ToolShape[], 'tools');
+        chargeItems(ctx, tools.length, 'tools');
+        return tools;
+      },
+    }),
     version: t.exposeInt('version', { description: 'Starts at 1; +1 on every change made through the conversation mutations.' }),
     messageCount: t.exposeInt('messageCount', { description: 'The length of the branch shown (the position of currentMessage).' }),
     totalTokens: t.int({

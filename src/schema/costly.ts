@@ -4,7 +4,10 @@
 import type { Context } from '../context.ts';
 import { invalidField } from '../errors.ts';
 
-/** Stored text one response may carry: a page of the longest messages, not thirty aliases of it. */
+/**
+ * Stored text one response may carry (messages' content and reasoning, system prompts, metadata, tool calls
+ * and tools): a page of the longest messages, not thirty aliases of it, nor one system prompt a thousand times.
+ */
 const MAX_RESPONSE_CHARACTERS = 8_000_000;
 /** And one event of a subscription, which every subscriber receives. */
 const MAX_EVENT_CHARACTERS = 1_000_000;
@@ -20,6 +23,12 @@ const MAX_RESPONSE_ITEMS = 25_000;
 export function chargeItems(ctx: Context, items: number, field: string): void {
   ctx.listItems += items;
   if (ctx.listItems > MAX_RESPONSE_ITEMS) throw invalidField(field, `this response would hold more than ${MAX_RESPONSE_ITEMS} items of lists; ask for fewer`);
+}
+
+/** Counts a JSON value (metadata, tool calls, tools) into the response as its text. */
+export function chargeJson<T>(ctx: Context, value: T, field: string): T {
+  if (value != null) chargeText(ctx, JSON.stringify(value), field);
+  return value;
 }
 
 /** Counts `text` into the response; refuses the field past the limit (the rest of the response stands). */

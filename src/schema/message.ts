@@ -1,17 +1,17 @@
-import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
+import { MessageRole, type Conversation as ConversationRow, type Message as MessageRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
 import { inOwnConversation } from '../access.ts';
 import { invalidField, notFound } from '../errors.ts';
 import type { Context } from '../context.ts';
 import { branchCountQuery } from '../messages/branch.ts';
-import { saturatedInt } from '../validation.ts';
+import { distinctValues, saturatedInt } from '../validation.ts';
 import { contextWindow } from '../messages/context-window.ts';
 import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
-import { chargeCostly, chargeItems, chargeText } from './costly.ts';
+import { chargeCostly, chargeItems, chargeJson, chargeText } from './costly.ts';
 import { fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
 
@@ -72,7 +72,7 @@ export const Message = builder.prismaNode('Message', {
     content: t.string({ description: 'While STREAMING: what has been persisted so far.', resolve: (message, _args, ctx) => chargeText(ctx, message.content, 'content') }),
     status: t.expose('status', { type: MessageStatusEnum, description: 'Non-assistant messages are COMPLETED.' }),
     model: t.exposeString('model', { nullable: true, description: 'Assistant messages: the model that wrote it.' }),
-    toolCalls: t.expose('toolCalls', { type: 'JSON', nullable: true, description: 'Assistant tool-call requests, OpenAI shape.' }),
+    toolCalls: t.field({ type: 'JSON', nullable: true, description: 'Assistant tool-call requests, OpenAI shape.', resolve: (message, _args, ctx) => chargeJson(ctx, message.toolCalls, 'toolCalls') }),
     toolCallId: t.exposeString('toolCallId', { nullable: true, description: 'TOOL messages: the call they answer.' }),
     isError: t.exposeBoolean('isError', { description: 'TOOL messages: the result is an error the tool reported.' }),
     reasoning: t.string({
@@ -94,7 +94,7 @@ export const Message = builder.prismaNode('Message', {
         promptTokens != null && completionTokens != null ? { promptTokens, completionTokens, reasoningTokens, cachedPromptTokens } : null,
     }),
     error: t.exposeString('error', { nullable: true, description: 'FAILED: why, in words fit for a user.' }),
-    metadata: t.expose('metadata', { type: 'JSON', description: 'A JSON object of the client, at most 16 KiB serialised.' }),
+    metadata: t.field({ type: 'JSON', description: 'A JSON object of the client, at most 16 KiB serialised.', resolve: (message, _args, ctx) => chargeJson(ctx, message.metadata, 'metadata') }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was added.' }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true, description: 'Assistant messages: when the reply ended; null while STREAMING.' }),
   }),
@@ -142,7 +142,7 @@ builder.prismaObjectFields('Conversation', (t) => ({
       },
       resolve: async (conversation, args, ctx, info) => {
         const request = pageRequest(args, messageCursor, DEFAULT_MESSAGE_PAGE);
-        const roles = args.roles?.length ? args.roles : null;
+        const roles = distinctValues(args.roles, Object.keys(MessageRole).length, 'roles');
         const leaf = args.leafId ? await leafOf(ctx, conversation, args.leafId.id) : { id: conversation.currentMessageId, position: conversation.messageCount };
         const keyOf = (m: MessageRow) => [m.position] as [number];
         if (leaf.id === null) return buildConnection([], request, keyOf, messageCursor, () => 0);

@@ -1,6 +1,7 @@
 // The types of agent turns shared by several schema files: tools offered to a model, the choice of tool,
 // why a model stopped, and a tool call as the model made it.
 import { builder } from '../builder.ts';
+import { chargeText } from './costly.ts';
 import type { Tool as ToolShape } from '../tools.ts';
 
 export const ToolInput = builder.inputType('ToolInput', {
@@ -49,6 +50,6 @@ export const ToolCall = builder.objectRef<ToolCallShape>('ToolCall').implement({
   fields: (t) => ({
     id: t.exposeString('id', { description: 'The call\'s ID: answer it with a result of this toolCallId.' }),
     name: t.exposeString('name', { description: 'The tool called.' }),
-    arguments: t.exposeString('arguments', { description: 'The JSON text the model wrote.' }),
+    arguments: t.string({ description: 'The JSON text the model wrote.', resolve: (call, _args, ctx) => chargeText(ctx, call.arguments, 'arguments') }),
   }),
 });
