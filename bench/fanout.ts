@@ -52,6 +52,7 @@ const server = await startInstance('fanout', {
   RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
   RATE_LIMIT_GENERATIONS_PER_MINUTE: '0',
   WS_MAX_SOCKETS_PER_USER: '100000',
+  SUBSCRIPTION_COST_PER_USER: '100000000', // one bench viewer holds every subscription
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '1000',
   OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL,
   OPENAI_COMPATIBLE_NAME: 'bench',

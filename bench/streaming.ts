@@ -86,6 +86,7 @@ const server = await startInstance('server', {
   RATE_LIMIT_REQUESTS_PER_MINUTE: '0', // one bench viewer drives every stream
   RATE_LIMIT_GENERATIONS_PER_MINUTE: '0',
   WS_MAX_SOCKETS_PER_USER: '1000000',
+  SUBSCRIPTION_COST_PER_USER: '100000000', // one bench viewer holds every subscription
 }, values.server === 'relay' ? 'bench/relay.ts' : 'src/main.ts');
 const token = await benchToken();
 const gql = (query: string, variables: Record<string, unknown> = {}) => gqlAt(server.url, token, query, variables);

@@ -45,6 +45,7 @@ const envSchema = z.object({
   CORS_ORIGINS: originList.optional(),
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).default(100),
   WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
+  SUBSCRIPTION_COST_PER_USER: z.coerce.number().int().min(1).default(25_000),
 
   // Operations.
   GRAPHIQL: z.enum(['true', 'false']).optional(),
@@ -101,6 +102,8 @@ export type Config = {
   corsOrigins: string[];
   /** Per WebSocket, and per viewer on this instance. */
   webSocketLimits: { subscriptionsPerSocket: number; socketsPerUser: number };
+  /** Fields a viewer's open subscriptions on this instance may resolve for one event (WebSocket and SSE). */
+  subscriptionCostPerUser: number;
   /** GraphiQL and introspection: on outside production unless GRAPHIQL=false, off in production unless GRAPHIQL=true. */
   graphiql: boolean;
   /** GET /metrics wants `Authorization: Bearer <token>` when set. */
@@ -187,6 +190,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimits: { requestsPerMinute: values.RATE_LIMIT_REQUESTS_PER_MINUTE, generationsPerMinute: values.RATE_LIMIT_GENERATIONS_PER_MINUTE },
     corsOrigins: (values.CORS_ORIGINS ?? []).map((origin) => origin.replace(/\/$/, '')),
     webSocketLimits: { subscriptionsPerSocket: values.WS_MAX_SUBSCRIPTIONS_PER_SOCKET, socketsPerUser: values.WS_MAX_SOCKETS_PER_USER },
+    subscriptionCostPerUser: values.SUBSCRIPTION_COST_PER_USER,
     graphiql: values.GRAPHIQL ? values.GRAPHIQL === 'true' : values.NODE_ENV !== 'production',
     metricsToken: values.METRICS_TOKEN,
     tracing: { endpoint: values.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: values.OTEL_SERVICE_NAME },

@@ -4,10 +4,13 @@
 // only literals: `messages(first: $n)` nested under itself cost as much as one page, and took seconds).
 // Fields that return lists say how many items they may return with an `items` extension; any other field
 // returns one. Linear in the document: fragments are walked where they are spread, and a document whose
-// walk exceeds MAX_COUNTED_NODES is refused before it runs.
+// walk exceeds MAX_COUNTED_NODES is refused before it runs. Every event of a subscription runs its selection
+// again: its cost is held against its viewer's share while it is open (SubscriptionCosts).
 import { getOperationAST, getVariableValues, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { Viewer } from './auth.ts';
+import type { SubscriptionCosts } from './connection-limits.ts';
 import { badUserInput } from './errors.ts';
 import { MAX_PAGE_SIZE, type ConnectionArgs } from './pagination/connection.ts';
 
@@ -51,7 +54,7 @@ const KEPT_PER_DOCUMENT = 16;
 /** Variables longer than this as JSON (a message's text) are counted each time rather than kept. */
 const MAX_KEPT_VARIABLES = 512;
 
-export function useOperationCost(): Plugin {
+export function useOperationCost(subscriptions: SubscriptionCosts): Plugin {
   const kept = new WeakMap<DocumentNode, Map<string, number>>();
   const costOf = ({ schema, document, variableValues, operationName }: OperationArgs): number => {
     const variables = JSON.stringify(variableValues ?? {});
@@ -66,22 +69,44 @@ export function useOperationCost(): Plugin {
     costs.set(key, cost);
     return cost;
   };
-  const refuseCostly = ({ args, setResultAndStopExecution }: { args: OperationArgs; setResultAndStopExecution: (result: any) => void }) => {
+  /** The operation's cost, or null when it is refused (its result is set). */
+  const refuseCostly = ({ args, setResultAndStopExecution }: { args: OperationArgs; setResultAndStopExecution: (result: any) => void }): number | null => {
     let cost: number;
     try {
       cost = costOf(args);
     } catch (error) {
       if (!(error instanceof GraphQLError)) throw error;
-      if (variablesRefused(args)) return; // the executor refuses them before anything runs, in its own words
-      return setResultAndStopExecution({ errors: [badUserInput(error.message)] }); // a walk too long
+      if (variablesRefused(args)) return null; // the executor refuses them before anything runs, in its own words
+      setResultAndStopExecution({ errors: [badUserInput(error.message)] }); // a walk too long
+      return null;
     }
     if (cost > MAX_OPERATION_COST) {
       setResultAndStopExecution({
         errors: [badUserInput(`This operation may resolve ${cost} fields, more than the ${MAX_OPERATION_COST} one may: ask for smaller pages or fewer fields`)],
       });
+      return null;
     }
+    return cost;
   };
-  return { onExecute: refuseCostly, onSubscribe: refuseCostly };
+  return {
+    onExecute: (payload) => void refuseCostly(payload),
+    onSubscribe(payload) {
+      const cost = refuseCostly(payload);
+      if (cost === null) return;
+      const { viewer } = payload.args.contextValue as unknown as { viewer: Viewer };
+      // Held from when the subscription is open until it ends, each event resolving up to `cost` fields.
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (!isAsyncIterable(result)) return;
+          if (!subscriptions.hold(viewer, cost)) {
+            void result.return?.();
+            return setResult({ errors: [subscriptions.tooMuch(cost) as never] });
+          }
+          return { onEnd: () => subscriptions.release(viewer, cost) };
+        },
+      };
+    },
+  };
 }
 
 function variablesRefused({ schema, document, variableValues, operationName }: OperationArgs): boolean {

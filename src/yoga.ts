@@ -11,6 +11,7 @@ import { useCompiledSubscriptionEvents } from './compiled/subscription-events.ts
 import { useInputGuard } from './input-guard.ts';
 import { useOperationLimits } from './operation-limits.ts';
 import { useOperationCost } from './operation-cost.ts';
+import { SubscriptionCosts } from './connection-limits.ts';
 import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins.ts';
 import type { Viewer } from './auth.ts';
 import { useErrorMetrics, useOperationObservation } from './observability/operations.ts';
@@ -98,7 +99,7 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       useInputGuard(),
       useOperationLimits(services.rateLimiter),
       useCompiledSubscriptionEvents(compiledOperations),
-      useOperationCost(),
+      useOperationCost(new SubscriptionCosts(config.subscriptionCostPerUser)),
       // Limits on what one document may ask for: nesting, aliases, size, cost.
       EnvelopArmorPlugin({
         maxDepth: { n: 12, ignoreIntrospection: true },

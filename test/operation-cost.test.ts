@@ -7,7 +7,7 @@ import { parse, type DocumentNode } from 'graphql';
 import { schema } from '../src/schema/index.ts';
 import { MAX_OPERATION_COST, operationCost } from '../src/operation-cost.ts';
 import * as webOperations from '../web/src/gql/graphql.ts';
-import { appendMessage, createConversation, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
+import { appendMessage, createConversation, startTestApp, subscribe, waitFor, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 
 let t: TestApp;
 let viewer: TestViewer;
@@ -161,3 +161,42 @@ describe('lists of enum values in filters', () => {
   });
 });
 
+
+describe("a viewer's open subscriptions", () => {
+  const SUBSCRIPTION = `subscription { conversationsChanged { conversation { messages(first: 20) { edges { node { id content } } } } } }`;
+  const cost = () => costOf(SUBSCRIPTION);
+  let limited: TestApp;
+  beforeAll(async () => {
+    limited = await startTestApp({ SUBSCRIPTION_COST_PER_USER: String(Math.floor(2.5 * cost())) });
+  });
+  afterAll(() => limited.close());
+
+  it('may resolve at most SUBSCRIPTION_COST_PER_USER fields per event between them, on any socket; a closed one frees its share', async () => {
+    const server = await limited.listen();
+    const [one, other] = await Promise.all([limited.viewer(), limited.viewer()]);
+    /** A subscription of `viewer`'s, once it has its first result: a refusal, or an event (made until one comes). */
+    const opened = async (socket: ReturnType<typeof wsClient>, viewer: TestViewer) => {
+      const subscription = subscribe(socket, SUBSCRIPTION);
+      await waitFor(async () => {
+        if (subscription.results.length === 0) await limited.gql(`mutation { createConversation(input: { title: "x" }) { conversation { id } } }`, {}, viewer);
+        return subscription.results.length > 0;
+      }, 'a first result');
+      return { subscription, refused: subscription.results[0].errors?.[0] };
+    };
+    const sockets = [wsClient(server, one), wsClient(server, one)];
+    const first = await opened(sockets[0], one);
+    const second = await opened(sockets[1], one);
+    expect([first.refused, second.refused]).toEqual([undefined, undefined]);
+    const third = await opened(sockets[1], one);
+    expect(third.refused?.extensions?.code).toBe('RATE_LIMITED');
+    expect(third.refused?.message).toContain(`may resolve ${cost()} fields per event`);
+    expect(first.subscription.completed || second.subscription.completed).toBe(false);
+    // Another viewer has a budget of its own.
+    const theirs = wsClient(server, other);
+    expect((await opened(theirs, other)).refused).toBeUndefined();
+    // Closing one lets another open.
+    first.subscription.dispose();
+    await waitFor(async () => (await opened(sockets[0], one)).refused === undefined, 'a subscription accepted once another was closed');
+    await Promise.all([...sockets, theirs].map((socket) => socket.dispose()));
+  });
+});
