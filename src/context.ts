@@ -42,7 +42,7 @@ export type Context = ServiceContext & {
   costly: Set<string> | null;
   /** Set while a subscription's events resolve: costly fields are not resolved for every event. */
   inSubscriptionEvent: boolean;
-  /** Characters of stored text (message content, reasoning) this response holds so far. */
+  /** Characters of stored text (contents, reasoning, system prompts, metadata, tools) this response holds so far. */
   textCharacters: number;
   /** Items of lists (pages, a context window) this response holds so far. */
   listItems: number;
@@ -65,8 +65,13 @@ export function createContext(services: AppServices, viewer: Viewer): Context {
  */
 export function refreshLoaders(ctx: Context, event: object): void {
   ctx.loaders = ctx.eventLoaders.for(event, ctx.viewer);
+  startEvent(ctx);
+}
+
+/** Each event of a subscription is a response of its own: what it carries is counted afresh. */
+export function startEvent(ctx: Context): void {
   ctx.inSubscriptionEvent = true;
-  ctx.textCharacters = 0; // each event is a response of its own
+  ctx.textCharacters = 0;
   ctx.listItems = 0;
 }
 

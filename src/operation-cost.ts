@@ -5,7 +5,8 @@
 // Fields that return lists say how many items they may return with an `items` extension; any other field
 // returns one. Linear in the document: fragments are walked where they are spread, and a document whose
 // walk exceeds MAX_COUNTED_NODES is refused before it runs. Every event of a subscription runs its selection
-// again: its cost is held against its viewer's share while it is open (SubscriptionCosts).
+// again: its cost is held against its viewer's share from before it starts until it ends, however it ends
+// (SubscriptionCosts).
 import { getOperationAST, getVariableValues, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
@@ -30,6 +31,9 @@ type ItemsOf = (args: Record<string, unknown>) => number;
 export const pageItems = (defaultSize: number) => ({
   items: ((args: ConnectionArgs) => clamp(args.first ?? args.last ?? defaultSize, MAX_PAGE_SIZE)) as ItemsOf,
 });
+
+/** The extension of a list field of at most `max` items, whatever its arguments. */
+export const atMostItems = (max: number) => ({ items: (() => max) as ItemsOf });
 
 /** The extension of a field that returns one item per ID it is given, at most `max`. */
 export const itemsPerId = (max: number) => ({ items: ((args: { ids?: unknown[] }) => clamp(args.ids?.length ?? 0, max)) as ItemsOf });
@@ -94,16 +98,19 @@ export function useOperationCost(subscriptions: SubscriptionCosts): Plugin {
       const cost = refuseCostly(payload);
       if (cost === null) return;
       const { viewer } = payload.args.contextValue as unknown as { viewer: Viewer };
-      // Held from when the subscription is open until it ends, each event resolving up to `cost` fields.
+      // Held before the subscription's resolver runs (`chat` sends a message): a refused one does nothing.
+      if (!subscriptions.hold(viewer, cost)) return payload.setResultAndStopExecution({ errors: [subscriptions.tooMuch(cost)] });
+      let held = true;
+      const release = () => {
+        if (held) subscriptions.release(viewer, cost);
+        held = false;
+      };
+      // Released however the subscription ends: refused or failed at once, finished, closed, or failed mid-stream.
+      const { subscribeFn, setSubscribeFn } = payload;
+      setSubscribeFn((args) => Promise.resolve(subscribeFn(args)).catch((error: unknown) => (release(), Promise.reject(error))));
       return {
-        onSubscribeResult({ result, setResult }) {
-          if (!isAsyncIterable(result)) return;
-          if (!subscriptions.hold(viewer, cost)) {
-            void result.return?.();
-            return setResult({ errors: [subscriptions.tooMuch(cost) as never] });
-          }
-          return { onEnd: () => subscriptions.release(viewer, cost) };
-        },
+        onSubscribeResult: ({ result }) => (isAsyncIterable(result) ? { onEnd: release } : release()),
+        onSubscribeError: release,
       };
     },
   };

@@ -8,13 +8,14 @@ export const MAX_IDEMPOTENCY_KEY_CHARS = 255;
 export const MAX_LABEL_CHARS = 255; // projectId, agentId, toolCallId
 
 /**
- * A filter's list of enum values, each kept once (null when empty). A list longer than the enum repeats
- * itself: refused, as each alias of a field would carry it into a statement and a cache key.
+ * A filter's list of enum values, each kept once and sorted (null when empty), so that the same filter is
+ * the same statement and cache key. A list longer than the enum has no use: refused, as each alias of a
+ * field would carry it into a statement and a cache key.
  */
-export function distinctValues<T>(values: readonly T[] | null | undefined, valueCount: number, field: string): T[] | null {
+export function distinctValues<T extends string>(values: readonly T[] | null | undefined, valueCount: number, field: string): T[] | null {
   if (!values?.length) return null;
-  if (values.length > valueCount) throw invalidField(field, `must name each of its ${valueCount} values at most once`);
-  return [...new Set(values)];
+  if (values.length > valueCount) throw invalidField(field, `must list at most ${valueCount} values, each once`);
+  return [...new Set(values)].sort();
 }
 
 export function checkTitle(title: string | null | undefined, field = 'title'): void {

@@ -100,7 +100,7 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       useOperationLimits(services.rateLimiter),
       useCompiledSubscriptionEvents(compiledOperations),
       useOperationCost(new SubscriptionCosts(config.subscriptionCostPerUser)),
-      // Limits on what one document may ask for: nesting, aliases, size, cost.
+      // Limits on what one document may ask for: nesting, aliases, directives, size (its cost: useOperationCost).
       EnvelopArmorPlugin({
         maxDepth: { n: 12, ignoreIntrospection: true },
         maxAliases: { n: 30 },

@@ -85,7 +85,7 @@ async function checkChatSession(ctx: MessageDeps, conversationId: string, chatSe
 }
 
 /** Calls in one assistant message: models make a handful; the limit keeps the checks and the prompt small. */
-const MAX_TOOL_CALLS = 128;
+export const MAX_TOOL_CALLS = 128;
 
 /** OpenAI's shape: [{ id, type: "function", function: { name, arguments: "<JSON text>" } }]. */
 function checkToolCalls(toolCalls: unknown, maxChars: number): void {

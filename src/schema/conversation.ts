@@ -1,7 +1,7 @@
 import type { Conversation as ConversationRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
 import { ownConversations } from '../access.ts';
-import type { Tool as ToolShape } from '../tools.ts';
+import { MAX_TOOLS, type Tool as ToolShape } from '../tools.ts';
 import { Tool, ToolInput } from './tools.ts';
 import { saturatedInt } from '../validation.ts';
 import { fieldsAt, fieldsBelow, selectsField } from './selection.ts';
@@ -15,7 +15,7 @@ import {
   type LifecycleAction,
 } from '../conversations/service.ts';
 import { DEFAULT_CONVERSATION_PAGE, listConversations } from '../conversations/list.ts';
-import { pageItems } from '../operation-cost.ts';
+import { atMostItems, pageItems } from '../operation-cost.ts';
 
 export const ConversationStatusEnum = builder.enumType('ConversationStatus', {
   description: 'Where a conversation is in its lifecycle.',
@@ -58,6 +58,7 @@ export const Conversation = builder.prismaNode('Conversation', {
     tools: t.field({
       type: [Tool],
       description: 'Offered on every turn that gives no tools of its own; [] by default.',
+      extensions: atMostItems(MAX_TOOLS),
       resolve: (conversation, _args, ctx) => {
         const tools = chargeJson(ctx, conversation.tools as unknown as ToolShape[], 'tools');
         chargeItems(ctx, tools.length, 'tools');

@@ -35,7 +35,7 @@ export function chargeJson<T>(ctx: Context, value: T, field: string): T {
 export function chargeText(ctx: Context, text: string, field: string): string {
   ctx.textCharacters += text.length;
   const limit = ctx.inSubscriptionEvent ? MAX_EVENT_CHARACTERS : MAX_RESPONSE_CHARACTERS;
-  if (ctx.textCharacters > limit) throw invalidField(field, `this response would hold more than ${limit} characters of messages; ask for fewer`);
+  if (ctx.textCharacters > limit) throw invalidField(field, `this response would hold more than ${limit} characters of stored text; ask for fewer`);
   return text;
 }
 

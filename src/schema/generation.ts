@@ -2,7 +2,7 @@
 // streams of assistant messages (messageStream, chat).
 import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
 import { builder } from '../builder.ts';
-import { refreshLoaders, type Context } from '../context.ts';
+import { refreshLoaders, startEvent, type Context } from '../context.ts';
 import { notFound } from '../errors.ts';
 import { cancelGeneration, generateReply, sendMessage, submitToolResults } from '../generation/service.ts';
 import { followMessage, openMessageStream, type MessageStreamPayload } from '../generation/stream.ts';
@@ -11,6 +11,8 @@ import { Message } from './message.ts';
 import { idOf } from './subscription-ids.ts';
 import { ChatSession } from './chat-session.ts';
 import { ToolCall, ToolChoiceEnum, ToolInput } from './tools.ts';
+import { MAX_TOOL_CALLS } from '../messages/service.ts';
+import { atMostItems } from '../operation-cost.ts';
 
 export const ActiveGenerationPolicy = builder.enumType('ActiveGenerationPolicy', {
   description: 'What sendMessage does when the conversation already has a STREAMING message.',
@@ -94,7 +96,7 @@ const SubmitToolResultsPayload = builder
   .implement({
     description: 'What submitToolResults returns.',
     fields: (t) => ({
-      toolMessages: t.expose('toolMessages', { type: [Message], description: 'In the order of the calls.' }),
+      toolMessages: t.expose('toolMessages', { type: [Message], description: 'In the order of the calls.', extensions: atMostItems(MAX_TOOL_CALLS) }),
       assistantMessage: t.expose('assistantMessage', { type: Message, nullable: true, description: 'The next reply, STREAMING, unless generate was false.' }),
       conversation: t.expose('conversation', { type: Conversation, description: 'Its conversation, counters moved.' }),
     }),
@@ -235,6 +237,7 @@ builder.objectRef<MessageStreamPayload>('MessageFailed').implement({
  */
 function freshPayload(payload: MessageStreamPayload, _args: unknown, ctx: Context): MessageStreamPayload {
   if (payload.event.type === 'started' || payload.event.type === 'completed' || payload.event.type === 'failed') refreshLoaders(ctx, payload.event);
+  else startEvent(ctx);
   return payload;
 }
 
