@@ -125,6 +125,16 @@ describe('what a response may carry, counted as it resolves', () => {
     expect(body.data?.conversation).toBeNull();
     expect(body.errors!.length).toBeGreaterThan(0);
     expect(body.errors!.every((e) => e.extensions?.code === 'BAD_USER_INPUT' && e.message.includes('more than 25000 items of lists'))).toBe(true);
+    // No page below, but many fields for each message: 300 × 89 fields, counted before it ran as 90.
+    const FIELDS = 'id content role status position tokens createdAt siblingIndex isError toolCallId model finishReason completedAt reasoning';
+    const deep = `query($id: ID!) { conversation(id: $id) { contextWindow(maxTokens: 100000) { ...M parent { ...M parent { ...M parent { ...M parent { ...M parent { ...M } } } } } } } }
+      fragment M on Message { ${FIELDS} }`;
+    expect(costOf(deep, { id: 'x' })).toBeLessThan(200);
+    const refused = await t.request(deep, { id: c.id }, viewer);
+    expect(refused.body.data?.conversation).toBeNull();
+    expect(refused.body.errors?.[0]?.message).toContain('contextWindow: this response would hold more than 25000 items of lists');
+    const window = await t.gql(deep.replace('...M parent { ...M parent { ...M parent { ...M } } }', '...M'), { id: c.id }, viewer); // 300 × 44
+    expect(window.conversation.contextWindow).toHaveLength(300);
   }, 60_000);
 
   it.each([

@@ -14,10 +14,10 @@ const MAX_EVENT_CHARACTERS = 1_000_000;
 
 /**
  * List items one response (or event) may carry. Pages are counted before an operation runs
- * (operation-cost.ts), but how many messages a context window holds is known only once it is read: pages
- * below each of its messages are counted here, as they come.
+ * (operation-cost.ts), but how many messages a context window holds is known only once it is read: its
+ * messages (each as the fields below it) and the pages below them are counted here, as they come.
  */
-const MAX_RESPONSE_ITEMS = 25_000;
+export const MAX_RESPONSE_ITEMS = 25_000;
 
 /** Counts a list's items into the response; refuses the field past the limit (the rest of the response stands). */
 export function chargeItems(ctx: Context, items: number, field: string): void {

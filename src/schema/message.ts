@@ -11,8 +11,8 @@ import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
-import { chargeCostly, chargeItems, chargeJson, chargeText } from './costly.ts';
-import { fieldsAt } from './selection.ts';
+import { chargeCostly, chargeItems, chargeJson, chargeText, MAX_RESPONSE_ITEMS } from './costly.ts';
+import { fieldCountBelow, fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
 
 /** The largest context window asked for: the largest models' (a window is that many tokens of text). */
@@ -174,11 +174,13 @@ builder.prismaObjectFields('Conversation', (t) => ({
     type: [Message],
     description: 'What the model would be sent: the system prompt always kept, oldest turns dropped first.',
     args: { maxTokens: t.arg.int({ required: true, description: `1 to ${MAX_WINDOW_TOKENS}.` }) },
-    resolve: async (conversation, { maxTokens }, ctx) => {
+    resolve: async (conversation, { maxTokens }, ctx, info) => {
       if (maxTokens < 1 || maxTokens > MAX_WINDOW_TOKENS) throw invalidField('maxTokens', `must be from 1 to ${MAX_WINDOW_TOKENS}`);
       chargeCostly(ctx, 'contextWindow');
       const window = await contextWindow(ctx.prisma, conversation as ConversationRow, conversation.currentMessageId, maxTokens);
-      chargeItems(ctx, window.length, 'contextWindow');
+      // Counted before it ran as one message: its length is known only now. Each message resolves the fields
+      // below it (pages below them count their rows as they come).
+      chargeItems(ctx, window.length * Math.max(1, fieldCountBelow(info, MAX_RESPONSE_ITEMS)), 'contextWindow');
       return window;
     },
   }),

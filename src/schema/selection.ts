@@ -30,6 +30,31 @@ export function fieldsBelow(info: GraphQLResolveInfo, path: readonly string[]): 
   });
 }
 
+/**
+ * How many fields the selection below the field being resolved holds, at every depth, each fragment counted
+ * where it is spread: what one item of a list resolves when nothing below it is a list. At most `max`.
+ */
+export function fieldCountBelow(info: GraphQLResolveInfo, max: number): number {
+  const known = fieldCounts.get(info.fieldNodes);
+  if (known !== undefined) return known;
+  let count = 0;
+  const stack = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
+  while (stack.length && count < max) {
+    for (const selection of stack.pop()!.selections) {
+      if (selection.kind === Kind.FIELD) {
+        count++;
+        if (selection.selectionSet) stack.push(selection.selectionSet);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) stack.push(selection.selectionSet);
+      else if (info.fragments[selection.name.value]) stack.push(info.fragments[selection.name.value].selectionSet);
+    }
+  }
+  const bounded = Math.min(count, max);
+  fieldCounts.set(info.fieldNodes, bounded);
+  return bounded;
+}
+
+const fieldCounts = new WeakMap<readonly FieldNode[], number>();
+
 /** A field of a list is resolved once per item, with the same nodes: each look-up is made once for them all. */
 function once(info: GraphQLResolveInfo, key: string, lookUp: () => ReadonlySet<string>): ReadonlySet<string> {
   let byKey = lookedUp.get(info.fieldNodes);
