@@ -5,25 +5,37 @@ import type { Viewer } from './auth.ts';
 import { ownerKey } from './access.ts';
 import { rateLimitedError } from './errors.ts';
 
-export class OpenConnections {
-  readonly #open = new Map<string, number>();
+/** Amounts a viewer holds on this instance, each viewer up to the same limit. */
+class PerViewerShares {
+  readonly #held = new Map<string, number>();
 
-  constructor(private readonly perViewer: number) {}
+  constructor(protected readonly perViewer: number) {}
 
-  /** Counts one more for the viewer; false (and nothing counted) when it has its fill. */
-  open(viewer: Viewer): boolean {
+  /** Holds `amount` for the viewer; false (and nothing held) when it would pass the limit. */
+  hold(viewer: Viewer, amount: number): boolean {
     const key = ownerKey(viewer);
-    const open = this.#open.get(key) ?? 0;
-    if (open >= this.perViewer) return false;
-    this.#open.set(key, open + 1);
+    const held = this.#held.get(key) ?? 0;
+    if (held + amount > this.perViewer) return false;
+    this.#held.set(key, held + amount);
     return true;
   }
 
-  close(viewer: Viewer): void {
+  release(viewer: Viewer, amount: number): void {
     const key = ownerKey(viewer);
-    const left = (this.#open.get(key) ?? 1) - 1;
-    if (left > 0) this.#open.set(key, left);
-    else this.#open.delete(key);
+    const left = (this.#held.get(key) ?? amount) - amount;
+    if (left > 0) this.#held.set(key, left);
+    else this.#held.delete(key);
+  }
+}
+
+export class OpenConnections extends PerViewerShares {
+  /** Counts one more for the viewer; false (and nothing counted) when it has its fill. */
+  open(viewer: Viewer): boolean {
+    return this.hold(viewer, 1);
+  }
+
+  close(viewer: Viewer): void {
+    this.release(viewer, 1);
   }
 
   tooMany(): Error {
@@ -36,27 +48,7 @@ export class OpenConnections {
  * the sum of their operations' costs (operation-cost.ts). Without it, 100 subscriptions of 25,000 fields
  * each on one socket made every append cost 10 s of the event loop.
  */
-export class SubscriptionCosts {
-  readonly #held = new Map<string, number>();
-
-  constructor(private readonly perViewer: number) {}
-
-  /** Holds `cost` for the viewer; false (and nothing held) when it would pass the limit. */
-  hold(viewer: Viewer, cost: number): boolean {
-    const key = ownerKey(viewer);
-    const held = this.#held.get(key) ?? 0;
-    if (held + cost > this.perViewer) return false;
-    this.#held.set(key, held + cost);
-    return true;
-  }
-
-  release(viewer: Viewer, cost: number): void {
-    const key = ownerKey(viewer);
-    const left = (this.#held.get(key) ?? cost) - cost;
-    if (left > 0) this.#held.set(key, left);
-    else this.#held.delete(key);
-  }
-
+export class SubscriptionCosts extends PerViewerShares {
   tooMuch(cost: number): Error {
     return rateLimitedError(
       `This subscription may resolve ${cost} fields per event; with this user's open subscriptions that is more than the ${this.perViewer} allowed: close some, or ask for less`,
