@@ -107,7 +107,14 @@ export function useOperationCost(subscriptions: SubscriptionCosts): Plugin {
       };
       // Released however the subscription ends: refused or failed at once, finished, closed, or failed mid-stream.
       const { subscribeFn, setSubscribeFn } = payload;
-      setSubscribeFn((args) => Promise.resolve(subscribeFn(args)).catch((error: unknown) => (release(), Promise.reject(error))));
+      setSubscribeFn(async (args) => {
+        try {
+          return await subscribeFn(args);
+        } catch (error) {
+          release(); // thrown at once or rejected: no stream, nothing held
+          throw error;
+        }
+      });
       return {
         onSubscribeResult: ({ result }) => (isAsyncIterable(result) ? { onEnd: release } : release()),
         onSubscribeError: release,

@@ -245,6 +245,14 @@ describe('the share a subscription holds', () => {
     return { result, events };
   };
 
+  it('is given back when the subscription cannot start at all', async () => {
+    const costs = new SubscriptionCosts(2);
+    const cannotStart = { onSubscribe: ({ setSubscribeFn }: { setSubscribeFn: (fn: () => never) => void }) => setSubscribeFn(() => { throw new Error('no stream'); }) };
+    const { subscribe: open } = envelop({ plugins: [useEngine({ parse, validate, execute, subscribe: graphqlSubscribe }), useSchema(tiny), cannotStart, useOperationCost(costs)] })({});
+    await expect(Promise.resolve().then(() => open({ schema: tiny, document: parse('subscription { tick }'), contextValue: { viewer: owner } }))).rejects.toThrow('no stream');
+    expect(costs.hold(owner, 2)).toBe(true);
+  });
+
   it.each(['finishes', 'fails'] as const)('is given back when its stream %s, and a refused one never starts', async (how) => {
     ends.how = how;
     ends.started = 0;
