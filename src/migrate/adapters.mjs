@@ -101,7 +101,7 @@ function awaitPgliteScripts(adapter) {
 }
 
 /**
- * An embedded database with the extensions the migrations use (pg_trgm: the search indexes), in `dir` or
+ * An embedded database with the extensions the migrations use (pg_trgm: an earlier migration creates it), in `dir` or
  * in memory. Every PGlite of the project is made here, the server's included.
  * @param {string | null | undefined} [dir]
  */
