@@ -1,9 +1,10 @@
 // Long-lived connections of one viewer on this instance (WebSockets, and subscriptions over SSE, each an
 // open HTTP response): capped per viewer, and none outlives the token it was opened with.
-import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { Plugin } from 'graphql-yoga';
 import type { Viewer } from './auth.ts';
 import { ownerKey } from './access.ts';
 import { rateLimitedError } from './errors.ts';
+import { holdWhileSubscribed } from './subscription-hold.ts';
 
 /** Amounts a viewer holds on this instance, each viewer up to the same limit. */
 class PerViewerShares {
@@ -64,28 +65,24 @@ export function runAt(time: number, action: () => void): NodeJS.Timeout {
 
 type SubscriptionContext = { viewer: Viewer; request?: Request };
 
-/** Subscriptions over SSE: counted as connections of their viewer, and ended when its token expires. */
+/**
+ * Subscriptions over SSE: counted as connections of their viewer (before their resolver runs, as a
+ * WebSocket is counted before its first operation), and ended when its token expires.
+ */
 export function useSseLimits(connections: OpenConnections): Plugin {
   return {
-    onSubscribe({ args }) {
-      const { viewer, request } = args.contextValue as unknown as SubscriptionContext;
+    onSubscribe(payload) {
+      const { viewer, request } = payload.args.contextValue as unknown as SubscriptionContext;
       if (!request) return; // over a WebSocket: the socket is the connection (websocket.ts)
-      return {
-        onSubscribeResult({ result, setResult }) {
-          if (!isAsyncIterable(result)) return;
-          if (!connections.open(viewer)) {
-            void result.return?.();
-            return setResult({ errors: [connections.tooMany() as never] });
-          }
-          const expiry = viewer.expiresAt === undefined ? undefined : runAt(viewer.expiresAt, () => void result.return?.());
-          return {
-            onEnd() {
-              clearTimeout(expiry);
-              connections.close(viewer);
-            },
-          };
+      return holdWhileSubscribed(payload, {
+        take: () => (connections.open(viewer) ? null : connections.tooMany()),
+        giveBack: () => connections.close(viewer),
+        onStream(stream) {
+          if (viewer.expiresAt === undefined) return () => {};
+          const expiry = runAt(viewer.expiresAt, () => void stream.return?.());
+          return () => clearTimeout(expiry);
         },
-      };
+      });
     },
   };
 }

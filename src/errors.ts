@@ -36,7 +36,7 @@ export const generationInProgress = () =>
 export const SHUTTING_DOWN = 'This server is shutting down; retry the request';
 export const shuttingDown = () => appError('INTERNAL_SERVER_ERROR', SHUTTING_DOWN, { retryable: true, http: { status: 503 } });
 /** A limit that is not about time: too many subscriptions on one connection, say. */
-export const rateLimitedError = (message: string) => appError('RATE_LIMITED', message);
+export const rateLimitedError = (message: string) => appError('RATE_LIMITED', message, { http: { status: 429 } });
 export const rateLimited = (retryAfterSeconds: number) =>
   appError('RATE_LIMITED', 'Too many requests', { retryAfter: retryAfterSeconds, http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } });
 
@@ -71,6 +71,13 @@ function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
  * Every error leaves with a code of the contract. graphql-js' own request errors (syntax, validation,
  * variable coercion: GRAPHQL_PARSE_FAILED and the like, or none) are the client's: BAD_USER_INPUT.
  */
+/** The error without the HTTP status and headers it carries for yoga's HTTP responses (a WebSocket has none). */
+export function withoutHttp(error: GraphQLError): GraphQLError {
+  if (!error.extensions?.http) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions });
+}
+
 export function withContractCode(error: GraphQLError): GraphQLError {
   const code = error.extensions?.code;
   if (typeof code === 'string' && CONTRACT_CODES.has(code)) return error;

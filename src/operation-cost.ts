@@ -5,15 +5,15 @@
 // Fields that return lists say how many items they may return with an `items` extension; any other field
 // returns one. Linear in the document: fragments are walked where they are spread, and a document whose
 // walk exceeds MAX_COUNTED_NODES is refused before it runs. Every event of a subscription runs its selection
-// again: its cost is held against its viewer's share from before it starts until it ends, however it ends
-// (SubscriptionCosts).
+// again: its cost is held against its viewer's share (SubscriptionCosts) for as long as it lives.
 import { getOperationAST, getVariableValues, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
-import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { Plugin } from 'graphql-yoga';
 import type { Viewer } from './auth.ts';
 import type { SubscriptionCosts } from './connection-limits.ts';
 import { badUserInput } from './errors.ts';
 import { MAX_PAGE_SIZE, type ConnectionArgs } from './pagination/connection.ts';
+import { holdWhileSubscribed } from './subscription-hold.ts';
 
 /**
  * Fields one operation may resolve. The web app's chat page (50 messages with their versions, tool calls
@@ -98,27 +98,10 @@ export function useOperationCost(subscriptions: SubscriptionCosts): Plugin {
       const cost = refuseCostly(payload);
       if (cost === null) return;
       const { viewer } = payload.args.contextValue as unknown as { viewer: Viewer };
-      // Held before the subscription's resolver runs (`chat` sends a message): a refused one does nothing.
-      if (!subscriptions.hold(viewer, cost)) return payload.setResultAndStopExecution({ errors: [subscriptions.tooMuch(cost)] });
-      let held = true;
-      const release = () => {
-        if (held) subscriptions.release(viewer, cost);
-        held = false;
-      };
-      // Released however the subscription ends: refused or failed at once, finished, closed, or failed mid-stream.
-      const { subscribeFn, setSubscribeFn } = payload;
-      setSubscribeFn(async (args) => {
-        try {
-          return await subscribeFn(args);
-        } catch (error) {
-          release(); // thrown at once or rejected: no stream, nothing held
-          throw error;
-        }
+      return holdWhileSubscribed(payload, {
+        take: () => (subscriptions.hold(viewer, cost) ? null : subscriptions.tooMuch(cost)),
+        giveBack: () => subscriptions.release(viewer, cost),
       });
-      return {
-        onSubscribeResult: ({ result }) => (isAsyncIterable(result) ? { onEnd: release } : release()),
-        onSubscribeError: release,
-      };
     },
   };
 }

@@ -10,7 +10,7 @@ import { createContext, type AppServices } from './context.ts';
 import type { GraphQLHandler } from './yoga.ts';
 import type { Viewer } from './auth.ts';
 import { runAt, type OpenConnections } from './connection-limits.ts';
-import { badUserInput, isGraphQLError, rateLimitedError, withContractCode } from './errors.ts';
+import { badUserInput, isGraphQLError, rateLimitedError, withContractCode, withoutHttp } from './errors.ts';
 import { errorCodes } from './observability/operations.ts';
 import { withRequest } from './observability/request-context.ts';
 import { persistedQueryFor, type PersistedOperations } from './persisted-operations.ts';
@@ -105,12 +105,16 @@ export function createGraphQLWebSocketServer(
         const root = args.rootValue as Root;
         return withRequest({ requestId: root.requestId }, () => root.subscribe(args)) as never;
       },
+      // Every error a client is sent, refused operations included, passes one of these two; an error's
+      // HTTP status and headers are left out, as yoga leaves them out of its HTTP responses.
       onNext: (_ctx, _id, _payload, _args, result) => {
-        if ('errors' in result && result.errors) metrics.errors(errorCodes(result as never));
+        if (!('errors' in result && result.errors)) return;
+        metrics.errors(errorCodes(result as never));
+        if (result.errors.some((error) => error.extensions?.http)) return { ...result, errors: result.errors.map(withoutHttp) };
       },
-      // Every error a client is sent, refused operations included, passes one of these two.
       onError: (_ctx, _id, _payload, errors) => {
         metrics.errors(errors.map((error) => String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR')));
+        return errors.map(withoutHttp);
       },
     },
     wsServer,

@@ -59,7 +59,10 @@ describe('over a WebSocket', () => {
     for (let i = 0; i < 4; i++) await subscribe(client, `subscription($id: ID!) { messageStream(messageId: $id) { sequenceNumber } }`, { id: globalId('Message', 'x') }).all(); // 3–6
     const refused = subscribe(client, EVENTS, { id: c.id }); // 7: over the limit
     await refused.all();
-    expect((refused.error as any[])?.[0]?.extensions?.code ?? refused.results[0]?.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    const refusal = (refused.error as any[])?.[0] ?? refused.results[0]?.errors?.[0];
+    expect(refusal?.extensions?.code).toBe('RATE_LIMITED');
+    expect(refusal?.extensions?.retryAfter).toBeGreaterThan(0);
+    expect(refusal?.extensions?.http).toBeUndefined(); // yoga's HTTP status and Retry-After header mean nothing here
     // The socket is open and its first subscription still delivers.
     t.app.services.pubsub.publish('conversation:events', Buffer.from(c.id, 'base64').toString().split(':')[1], { type: 'CONVERSATION_UPDATED', conversationId: 'x', messageId: null });
     expect((await first.next(1))[0].data.conversationEvents.type).toBe('CONVERSATION_UPDATED');
@@ -82,6 +85,7 @@ describe('over a WebSocket', () => {
       const error = (fourth.error as any[])[0];
       expect(error.extensions.code).toBe('RATE_LIMITED');
       expect(error.message).toContain('at most 3');
+      expect(error.extensions.http).toBeUndefined();
       open[0].dispose();
       // Its place is free once the server has ended it: a new one is then taken and delivers.
       let again = subscribe(client, EVENTS, { id: c.id });
@@ -159,6 +163,14 @@ describe('subscriptions over SSE', () => {
       if (done || text.includes('RATE_LIMITED')) break;
     }
     expect(text).toContain('RATE_LIMITED');
+    expect(third.response.status).toBe(429);
+    // A chat past the cap is refused before its resolver runs: it stores no message and starts no reply.
+    const chatting = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const chat = await openSse(viewer.token, `subscription($c: ID!) { chat(input: { conversationId: $c, content: "hi" }) { __typename } }`, { c: chatting.id });
+    expect(chat.response.status).toBe(429);
+    chat.close();
+    const after = await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: chatting.id }, viewer);
+    expect(after.conversation.messageCount).toBe(0);
     for (const sse of open) sse.close();
     third.close();
   });

@@ -198,6 +198,15 @@ describe("a viewer's open subscriptions", () => {
     const third = await opened(sockets[1], one);
     expect(third.refused?.extensions?.code).toBe('RATE_LIMITED');
     expect(third.refused?.message).toContain(`may resolve ${cost()} fields per event`);
+    expect(third.refused?.extensions?.http).toBeUndefined(); // an HTTP status means nothing on a WebSocket
+    // Over SSE too, answered 429 before the stream starts.
+    const overSse = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${one.token}` },
+      body: JSON.stringify({ query: SUBSCRIPTION }),
+    });
+    expect(overSse.status).toBe(429);
+    expect(await overSse.text()).toContain('RATE_LIMITED');
     expect(first.subscription.completed || second.subscription.completed).toBe(false);
     // A refused one is not counted as open either (the gauge of open subscriptions).
     const metrics = await limited.app.services.metrics.registry.metrics();

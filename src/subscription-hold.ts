@@ -1,0 +1,40 @@
+// A subscription holding part of a per-viewer limit (an open connection, a share of fields per event) for as
+// long as it lives. It is taken in envelop's onSubscribe, before the subscription's resolver runs (`chat`
+// sends a message: a refused one must do nothing), and given back once, however the subscription ends:
+// refused or failed at once, finished, closed by its client, or failed mid-stream.
+import { isAsyncIterable, type OnSubscribeEventPayload, type OnSubscribeHookResult } from '@envelop/core';
+
+type Hold = {
+  /** Takes the share; returns the error to refuse the subscription with instead when it may not. */
+  take: () => Error | null;
+  giveBack: () => void;
+  /** Called with the stream once it runs; what it returns is called when the stream ends. */
+  onStream?: (stream: AsyncIterableIterator<unknown>) => () => void;
+};
+
+export function holdWhileSubscribed<Context>(payload: OnSubscribeEventPayload<Context>, { take, giveBack, onStream }: Hold): OnSubscribeHookResult<Context> | void {
+  const refusal = take();
+  if (refusal) return payload.setResultAndStopExecution({ errors: [refusal as never] });
+  let held = true;
+  const release = () => {
+    if (held) giveBack();
+    held = false;
+  };
+  const { subscribeFn, setSubscribeFn } = payload;
+  setSubscribeFn(async (args) => {
+    try {
+      return await subscribeFn(args);
+    } catch (error) {
+      release(); // thrown at once or rejected: no stream, nothing held
+      throw error;
+    }
+  });
+  return {
+    onSubscribeResult: ({ result }) => {
+      if (!isAsyncIterable(result)) return release(); // refused by the executor or the resolver
+      const ended = onStream?.(result as AsyncIterableIterator<unknown>);
+      return { onEnd: () => (ended?.(), release()) };
+    },
+    onSubscribeError: release,
+  };
+}
