@@ -46,6 +46,8 @@ export type Context = ServiceContext & {
   textCharacters: number;
   /** Items of lists (pages, a context window) this response holds so far. */
   listItems: number;
+  /** Lists this response has counted row by row (totalCount: schema/costly.ts). */
+  counts: number;
 };
 
 /**
@@ -55,7 +57,7 @@ export type Context = ServiceContext & {
  * long-lived subscription about 1.5 KB more than a fast object.
  */
 export function createContext(services: AppServices, viewer: Viewer): Context {
-  return { ...services, viewer, loaders: createLoaders(services, viewer), costly: null, inSubscriptionEvent: false, textCharacters: 0, listItems: 0 };
+  return { ...services, viewer, loaders: createLoaders(services, viewer), costly: null, inSubscriptionEvent: false, textCharacters: 0, listItems: 0, counts: 0 };
 }
 
 /**
@@ -73,6 +75,7 @@ export function startEvent(ctx: Context): void {
   ctx.inSubscriptionEvent = true;
   ctx.textCharacters = 0;
   ctx.listItems = 0;
+  ctx.counts = 0;
 }
 
 /** What a response counted so far, cleared for a query that is run again (compiled/queries.ts). */
@@ -80,4 +83,5 @@ export function restartResponse(ctx: Context): void {
   ctx.costly = null;
   ctx.textCharacters = 0;
   ctx.listItems = 0;
+  ctx.counts = 0;
 }

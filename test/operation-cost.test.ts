@@ -170,6 +170,40 @@ describe('lists of enum values in filters', () => {
 });
 
 
+describe('totals counted row by row', () => {
+  const aliases = (n: number, field: string) => Array.from({ length: n }, (_, i) => `c${i}: ${field}`).join(' ');
+  it(`are at most ${10} per response, of any list; a branch's length is not one`, async () => {
+    const counts = (n: number) =>
+      t.request(`query($id: ID!) { conversation(id: $id) { ${aliases(n, 'messages(roles: [USER]) { totalCount }')} } }`, { id: conversationId }, viewer);
+    expect(Object.values((await counts(10)).body.data.conversation)).toEqual(Array(10).fill({ totalCount: 3 }));
+    const refused = (await counts(11)).body;
+    expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(refused.errors?.[0]?.message).toContain('at most 10 lists');
+    // Any list's count takes one: conversations, chat sessions, their messages.
+    const mixed = await t.request(
+      `query($id: ID!) { ${aliases(6, 'conversations { totalCount }')} conversation(id: $id) { chatSessions { totalCount edges { node { messages { totalCount } } } } ${aliases(4, 'messages(roles: [USER]) { totalCount }')} } }`,
+      { id: conversationId },
+      viewer,
+    );
+    expect(mixed.body.errors?.[0]?.message).toContain('at most 10 lists');
+    // A branch's length needs no count: thirty of them are answered.
+    const lengths = await t.request(`query($id: ID!) { conversation(id: $id) { ${aliases(30, 'messages { totalCount }')} } }`, { id: conversationId }, viewer);
+    expect(lengths.body.errors).toBeUndefined();
+  });
+
+  it("are refused in a subscription's events, which would count again each time", async () => {
+    const server = await t.listen();
+    const socket = wsClient(server, viewer);
+    const sidebar = subscribe(socket, `subscription { conversationsChanged { conversation { title messages(roles: [USER]) { totalCount } } } }`);
+    await waitFor(async () => {
+      if (sidebar.results.length === 0) await appendMessage(t, viewer, conversationId, { content: 'counted' });
+      return sidebar.results.length > 0;
+    }, 'an event');
+    expect(sidebar.results[0].errors?.[0]?.message).toContain('not available in subscription events');
+    await socket.dispose();
+  });
+});
+
 describe("a viewer's open subscriptions", () => {
   const SUBSCRIPTION = `subscription { conversationsChanged { conversation { messages(first: 20) { edges { node { id content } } } } } }`;
   const cost = () => costOf(SUBSCRIPTION);

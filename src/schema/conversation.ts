@@ -6,7 +6,7 @@ import { Tool, ToolInput } from './tools.ts';
 import { saturatedInt } from '../validation.ts';
 import { fieldsAt, fieldsBelow, selectsField } from './selection.ts';
 import { columnsFor, CONVERSATION_COLUMNS } from './row-columns.ts';
-import { chargeCostly, chargeItems, chargeJson, chargeText } from './costly.ts';
+import { chargeCostly, chargedCount, chargeItems, chargeJson, chargeText } from './costly.ts';
 import {
   createConversation,
   purgeConversation,
@@ -123,7 +123,7 @@ builder.queryFields((t) => ({
         const { page, whole } = await listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount'), columns });
         chargeItems(ctx, page.edges.length, 'conversations');
         if (whole) for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
-        return page;
+        return { ...page, totalCount: chargedCount(ctx, 'totalCount', page.totalCount) };
       },
     },
     ConversationConnection,

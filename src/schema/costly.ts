@@ -39,6 +39,22 @@ export function chargeText(ctx: Context, text: string, field: string): string {
   return text;
 }
 
+/**
+ * Lists one response may count row by row (a `totalCount` but a branch's length, which is known). Each is a
+ * scan of what the viewer stored: thirty aliases of a count over forty long branches held the embedded
+ * database, and with it the event loop, for 13 s.
+ */
+export const MAX_RESPONSE_COUNTS = 10;
+
+/** `count`, charged against the response's counts when it runs; none in a subscription's events (every event would count again). */
+export function chargedCount(ctx: Context, field: string, count: () => Promise<number> | number): () => Promise<number> | number {
+  return () => {
+    if (ctx.inSubscriptionEvent) throw invalidField(field, 'is not available in subscription events; query it');
+    if (++ctx.counts > MAX_RESPONSE_COUNTS) throw invalidField(field, `a response may count at most ${MAX_RESPONSE_COUNTS} lists; ask for fewer totals`);
+    return count();
+  };
+}
+
 export function chargeCostly(ctx: Context, field: string): void {
   if (ctx.inSubscriptionEvent) throw invalidField(field, 'is not available in subscription events; query it');
   const costly = (ctx.costly ??= new Set());

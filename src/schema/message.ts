@@ -11,7 +11,7 @@ import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
-import { chargeCostly, chargeItems, chargeJson, chargeText, MAX_RESPONSE_ITEMS } from './costly.ts';
+import { chargeCostly, chargedCount, chargeItems, chargeJson, chargeText, MAX_RESPONSE_ITEMS } from './costly.ts';
 import { fieldCountBelow, fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
 
@@ -151,7 +151,7 @@ builder.prismaObjectFields('Conversation', (t) => ({
         const rows = await ctx.loaders.branchPage.load({ ...branch, request, roles, columns });
         chargeItems(ctx, rows.length, 'messages');
         const totalCount = roles
-          ? async () => (await ctx.prisma.$queryRaw<{ count: number }[]>(branchCountQuery(branch, { roles })))[0].count
+          ? chargedCount(ctx, 'totalCount', async () => (await ctx.prisma.$queryRaw<{ count: number }[]>(branchCountQuery(branch, { roles })))[0].count)
           : () => leaf.position; // a branch holds one message per position
         return buildConnection(rows, request, keyOf, messageCursor, totalCount);
       },
