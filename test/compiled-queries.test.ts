@@ -162,7 +162,7 @@ describe('documents graphql-jit would answer otherwise', () => {
 
 describe('the compiled documents kept', () => {
   it('are 200 at most, the oldest dropped first', async () => {
-    const operations = createCompiledOperations();
+    const operations = createCompiledOperations(() => 0); // a clock that stands still: compiling takes no time
     const documents = Array.from({ length: 201 }, (_, i) => parse(`{ n${i}: __typename }`));
     const compile = (document: (typeof documents)[number]) => operations.compiled({ schema, document });
     const compilations = () => compiledRuns.compilations;
@@ -176,5 +176,19 @@ describe('the compiled documents kept', () => {
     expect(compilations() - start).toBe(201);
     await compile(documents[0]); // the oldest was dropped for the 201st: compiled again
     expect(compilations() - start).toBe(202);
+  });
+
+  it('cost at most a share of the event loop to compile: past it, new documents run interpreted until time has passed', async () => {
+    let time = 0;
+    const operations = createCompiledOperations(() => (time += 10)); // every reading of the clock 10 ms later: a compile takes 10 ms
+    const compile = (i: number) => operations.compiled({ schema, document: parse(`{ budget${i}: __typename }`) });
+    let compiled = 0;
+    while ((await compile(compiled)) !== null) compiled++;
+    // 200 ms at once, and 5% of the time that passes: some twenty compiles of 10 ms, then none.
+    expect(compiled).toBeGreaterThan(15);
+    expect(compiled).toBeLessThan(30);
+    expect(await compile(1000)).toBeNull();
+    time += 60_000; // a minute later the budget is whole again, and a document refused before is compiled
+    expect(await compile(compiled)).not.toBeNull();
   });
 });

@@ -1,36 +1,67 @@
 // One compiled form (graphql-jit) per document and operation, for the documents that may be compiled.
 // Yoga's parser cache hands out one document per query text, so each operation is compiled once; at most
 // COMPILED_DOCUMENTS are kept (the oldest dropped first). graphql-jit is loaded with the first operation
-// that needs it.
+// that needs it. Compiling takes the event loop (24 ms for a subscription of 140 fields), so it has a
+// budget: a client that sends ever new documents gets them run interpreted once it is spent.
 import { BREAK, Kind, visit, type DocumentNode, type ExecutionArgs, type SelectionSetNode } from 'graphql';
 import type { CompiledQuery } from 'graphql-jit';
 
 const COMPILED_DOCUMENTS = 200;
-/** Fields of an operation, its fragments spread out: compiling costs about a millisecond and 10 KB each. */
+/** Fields of an operation, its fragments spread out: compiling costs far more than a run of a large document. */
 const MAX_COMPILED_FIELDS = 150;
+
+/** Compiling may take this share of the event loop over time, and this much at once (ms). */
+export const COMPILE_BUDGET = { shareOfLoop: 0.05, burstMs: 200 };
 
 export type CompiledOperations = {
   /** The operation compiled, or null where it is not (the executor runs it as before). */
   compiled(args: ExecutionArgs): Promise<CompiledQuery | null>;
 };
 
-export function createCompiledOperations(): CompiledOperations {
+/** `now` (ms) is the clock compiling is timed with (tests pass their own). */
+export function createCompiledOperations(now: () => number = () => performance.now()): CompiledOperations {
   const byDocument = new Map<DocumentNode, Map<string | null, CompiledQuery | null>>();
+  const budget = compileBudget(now);
   let jit: typeof import('graphql-jit') | undefined;
   return {
     async compiled({ schema, document, operationName }) {
       jit ??= await import('graphql-jit');
-      let byOperation = byDocument.get(document);
-      if (!byOperation) {
-        if (byDocument.size >= COMPILED_DOCUMENTS) byDocument.delete(byDocument.keys().next().value!);
-        byDocument.set(document, (byOperation = new Map()));
-      }
       const name = operationName ?? null;
-      if (!byOperation.has(name)) {
-        const result = safeToCompile(document) ? jit.compileQuery(schema, document, operationName ?? undefined) : null;
-        byOperation.set(name, result && jit.isCompiledQuery(result) ? result : null);
-      }
-      return byOperation.get(name)!;
+      const known = byDocument.get(document)?.get(name);
+      if (known !== undefined) return known;
+      if (!safeToCompile(document)) return remember(document, name, null);
+      if (!budget.available()) return null; // interpreted this time, compiled when there is time again
+      const started = now();
+      const result = jit.compileQuery(schema, document, operationName ?? undefined);
+      budget.spend(now() - started);
+      return remember(document, name, jit.isCompiledQuery(result) ? result : null);
+    },
+  };
+
+  function remember(document: DocumentNode, name: string | null, compiled: CompiledQuery | null): CompiledQuery | null {
+    let byOperation = byDocument.get(document);
+    if (!byOperation) {
+      if (byDocument.size >= COMPILED_DOCUMENTS) byDocument.delete(byDocument.keys().next().value!);
+      byDocument.set(document, (byOperation = new Map()));
+    }
+    byOperation.set(name, compiled);
+    return compiled;
+  }
+}
+
+/** Milliseconds of compiling allowed: accrued at COMPILE_BUDGET.shareOfLoop of the time that passes, up to burstMs. */
+function compileBudget(now: () => number) {
+  let left = COMPILE_BUDGET.burstMs;
+  let since = now();
+  return {
+    available(): boolean {
+      const time = now();
+      left = Math.min(COMPILE_BUDGET.burstMs, left + (time - since) * COMPILE_BUDGET.shareOfLoop);
+      since = time;
+      return left > 0;
+    },
+    spend(ms: number): void {
+      left -= ms;
     },
   };
 }
