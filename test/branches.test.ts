@@ -293,6 +293,45 @@ describe('forkConversation', () => {
     const list = await t.gql(`{ conversations(first: 10) { totalCount } }`, {}, viewer);
     expect(list.conversations.totalCount).toBe(1);
   });
+
+  it('copies a long branch a megabyte at a time, each copy under the one before', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer);
+    const texts = Array.from({ length: 25 }, (_, i) => `${i} ` + 'lorem ipsum dolor '.repeat(5_000)); // 90,000 characters each: three statements
+    let last = '';
+    for (const text of texts) last = (await appendMessage(t, viewer, c.id, { content: text, tokens: 2 })).message.id;
+    const { forkConversation } = await t.gql(
+      `mutation($m: ID!) { forkConversation(input: { messageId: $m }) { conversation { messageCount totalTokens currentMessage { id }
+        messages(first: 100) { edges { node { id content position parent { id } } } } } } }`,
+      { m: last },
+      viewer,
+    );
+    const copies = forkConversation.conversation.messages.edges.map((e: any) => e.node);
+    expect(copies.map((m: any) => m.content)).toEqual(texts);
+    expect(copies.map((m: any) => m.position)).toEqual(texts.map((_, i) => i + 1));
+    expect(copies.map((m: any) => m.parent?.id ?? null)).toEqual([null, ...copies.slice(0, -1).map((m: any) => m.id)]);
+    expect(forkConversation.conversation).toMatchObject({ messageCount: 25, totalTokens: 50, currentMessage: { id: copies[24].id } });
+  });
+});
+
+describe('a fork, counted against the rate limit', () => {
+  it('costs a request per MAX_MESSAGE_CHARS it copies; refused, it stores nothing', async () => {
+    const limited = await startTestApp({ MAX_MESSAGE_CHARS: '1000', RATE_LIMIT_REQUESTS_PER_MINUTE: '15' });
+    try {
+      const viewer = await limited.viewer();
+      const c = await createConversation(limited, viewer);
+      // Ten messages of 1,000 characters with 1,000 more of metadata each: 11 requests to store, 20 to copy.
+      const noise = (i: number) => Array.from({ length: 1_000 }, (_, j) => String.fromCharCode(97 + ((i * 7 + j * j) % 26))).join('');
+      let last = '';
+      for (let i = 0; i < 10; i++) last = (await appendMessage(limited, viewer, c.id, { content: noise(i), metadata: { n: noise(i + 100) } })).message.id;
+      const refused = await limited.request(`mutation($m: ID!) { forkConversation(input: { messageId: $m }) { conversation { id } } }`, { m: last }, viewer);
+      expectErrorCode(refused.body, 'RATE_LIMITED');
+      const owned = await limited.app.services.prisma.conversation.count({ where: { userId: viewer.userId } });
+      expect(owned).toBe(1);
+    } finally {
+      await limited.close();
+    }
+  });
 });
 
 describe('concurrency', () => {
