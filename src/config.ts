@@ -39,6 +39,7 @@ const envSchema = z.object({
   AUTH_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   MAX_MESSAGE_CHARS: z.coerce.number().int().positive().default(100_000),
+  MAX_BRANCH_LANES: z.coerce.number().int().min(2).default(1000),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   RATE_LIMIT_REQUESTS_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
   RATE_LIMIT_GENERATIONS_PER_MINUTE: z.coerce.number().int().min(0).default(60),
@@ -92,6 +93,11 @@ export type Config = {
   jwtSecret: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   maxMessageChars: number;
+  /**
+   * Lanes one branch may cross (see Lane in prisma/schema.prisma): every lane lists the lanes of its path,
+   * so a branch that turned off at every step made them grow with the square of its depth.
+   */
+  maxBranchLanes: number;
   idempotencyTtlMs: number;
   /** Per viewer and minute; 0 turns a limit off. */
   rateLimits: { requestsPerMinute: number; generationsPerMinute: number };
@@ -186,6 +192,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtSecret: values.AUTH_JWT_SECRET,
     logLevel: values.LOG_LEVEL,
     maxMessageChars: values.MAX_MESSAGE_CHARS,
+    maxBranchLanes: values.MAX_BRANCH_LANES,
     idempotencyTtlMs: values.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     rateLimits: { requestsPerMinute: values.RATE_LIMIT_REQUESTS_PER_MINUTE, generationsPerMinute: values.RATE_LIMIT_GENERATIONS_PER_MINUTE },
     corsOrigins: (values.CORS_ORIGINS ?? []).map((origin) => origin.replace(/\/$/, '')),

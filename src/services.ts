@@ -15,7 +15,7 @@ import type { MessageFollowers } from './generation/stream.ts';
 export type Access = { prisma: PrismaClient; viewer: Viewer };
 
 /** Input limits and how long idempotency keys are remembered. */
-export type InputLimits = { config: Pick<Config, 'maxMessageChars' | 'idempotencyTtlMs'> };
+export type InputLimits = { config: Pick<Config, 'maxMessageChars' | 'maxBranchLanes' | 'idempotencyTtlMs'> };
 
 /**
  * Stops the running generation of a conversation wherever it runs and waits for its end. Features below

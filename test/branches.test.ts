@@ -314,6 +314,41 @@ describe('forkConversation', () => {
   });
 });
 
+describe('lanes along one branch', () => {
+  it('are at most MAX_BRANCH_LANES: a branch that turns off at every step is refused there, and a fork of it goes on', async () => {
+    const limited = await startTestApp({ MAX_BRANCH_LANES: '3' });
+    try {
+      const viewer = await limited.viewer();
+      const c = await createConversation(limited, viewer);
+      const add = async (content: string, parentMessageId?: string) =>
+        limited.request(`mutation($input: AppendMessageInput!) { appendMessage(input: $input) { message { id } } }`, { input: { conversationId: c.id, role: 'USER', content, parentMessageId } }, viewer);
+      // A staircase: each step a second child of the step before, so each starts a lane whose path is one longer.
+      let step = (await add('0')).body.data.appendMessage.message.id;
+      await add('first child');
+      for (const content of ['lane 1', 'lane 2']) {
+        step = (await add(content, step)).body.data.appendMessage.message.id;
+        await add(`${content}, first child`);
+      }
+      const refused = await add('lane 3', step);
+      expect(expectErrorCode(refused.body, 'BAD_USER_INPUT').message).toContain('fork the conversation');
+      expect(await limited.app.services.prisma.lane.count({ where: { conversationId: Buffer.from(c.id, 'base64').toString().split(':')[1] } })).toBe(3);
+      // A fork is one lane: it goes on where the branch could not, with a second child under the same message.
+      const fork = await limited.gql(`mutation($m: ID!) { forkConversation(input: { messageId: $m }) { conversation { id currentMessage { id } } } }`, { m: step }, viewer);
+      const { id: forkId, currentMessage } = fork.forkConversation.conversation;
+      const appendOnFork = (content: string) =>
+        limited.request(`mutation($input: AppendMessageInput!) { appendMessage(input: $input) { message { siblingIndex } } }`, {
+          input: { conversationId: forkId, role: 'USER', content, parentMessageId: currentMessage.id },
+        }, viewer);
+      expect((await appendOnFork('first child')).body.errors).toBeUndefined();
+      const onFork = await appendOnFork('lane 3, on the fork');
+      expect(onFork.body.data?.appendMessage.message.siblingIndex).toBe(2);
+      expect(onFork.body.errors).toBeUndefined();
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('a fork, counted against the rate limit', () => {
   it('costs a request per MAX_MESSAGE_CHARS it copies; refused, it stores nothing', async () => {
     const limited = await startTestApp({ MAX_MESSAGE_CHARS: '1000', RATE_LIMIT_REQUESTS_PER_MINUTE: '15' });

@@ -2,7 +2,7 @@
 // lane (see Lane in prisma/schema.prisma), as which of its siblings. Called with the conversation row
 // locked (store.ts), so each writer places its message in the tree as the writer before it left it.
 import type { Transaction } from '../idempotency.ts';
-import { notFound } from '../errors.ts';
+import { badUserInput, notFound } from '../errors.ts';
 import { PREVIEW_CHARS } from './preview.ts';
 
 export type Placement = {
@@ -14,11 +14,14 @@ export type Placement = {
   parentPreview: string | null;
 };
 
-/** Under `parentId` (a message of the conversation), or as a first message when it is null. */
-export async function placeUnder(tx: Transaction, conversationId: string, parentId: string | null): Promise<Placement> {
+/**
+ * Under `parentId` (a message of the conversation), or as a first message when it is null. A branch may
+ * cross at most `maxLanes` lanes: a fork of it (one lane) goes on from there.
+ */
+export async function placeUnder(tx: Transaction, conversationId: string, parentId: string | null, maxLanes: number): Promise<Placement> {
   if (parentId === null) {
     const { _max } = await tx.message.aggregate({ where: { conversationId, parentId: null }, _max: { siblingIndex: true } });
-    const lane = await startLane(tx, conversationId, null);
+    const lane = await startLane(tx, conversationId, null, maxLanes);
     return { parentId: null, position: 1, lane, siblingIndex: (_max.siblingIndex ?? 0) + 1, parentPreview: null };
   }
   const [parent] = await tx.$queryRaw<{ lane: number; position: number; preview: string; children: number | null }[]>`
@@ -29,12 +32,12 @@ export async function placeUnder(tx: Transaction, conversationId: string, parent
   if (!parent) throw notFound('Message');
   const siblingIndex = (parent.children ?? 0) + 1;
   // The first child goes on in its parent's lane (the parent ends it: it had no child); a later child starts one.
-  const lane = siblingIndex === 1 ? parent.lane : await startLane(tx, conversationId, parent);
+  const lane = siblingIndex === 1 ? parent.lane : await startLane(tx, conversationId, parent, maxLanes);
   return { parentId, position: parent.position + 1, lane, siblingIndex, parentPreview: parent.preview };
 }
 
 /** A new lane, starting under `from` (its path is the parent's branch, then itself) or at position 1. */
-async function startLane(tx: Transaction, conversationId: string, from: { lane: number; position: number } | null): Promise<number> {
+async function startLane(tx: Transaction, conversationId: string, from: { lane: number; position: number } | null, maxLanes: number): Promise<number> {
   const [{ number }] = await tx.$queryRaw<{ number: number }[]>`
     SELECT coalesce(max("number") + 1, 0)::int AS "number" FROM "Lane" WHERE "conversationId" = ${conversationId}`;
   let pathLanes = [number];
@@ -42,6 +45,9 @@ async function startLane(tx: Transaction, conversationId: string, from: { lane: 
   if (from) {
     const parentLane = await tx.lane.findUniqueOrThrow({ where: { conversationId_number: { conversationId, number: from.lane } } });
     const kept = parentLane.pathStarts.filter((start) => start <= from.position).length;
+    if (kept + 1 > maxLanes) {
+      throw badUserInput(`This branch already turns off ${maxLanes - 1} times on the way here: fork the conversation at this message (forkConversation) to go on from it`);
+    }
     pathLanes = [...parentLane.pathLanes.slice(0, kept), number];
     pathStarts = [...parentLane.pathStarts.slice(0, kept), from.position + 1];
   }

@@ -6,7 +6,7 @@ import { ownConversations } from '../access.ts';
 import { invalidField, isPrismaError, notFound } from '../errors.ts';
 import type { Transaction } from '../idempotency.ts';
 import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
-import type { Access } from '../services.ts';
+import type { Access, InputLimits } from '../services.ts';
 import { placeUnder } from './placement.ts';
 import { previewOf } from './preview.ts';
 
@@ -26,7 +26,12 @@ export type Parent = 'current' | 'first' | { messageId: string };
  * row, so concurrent writers queue there: each finds the parent and the positions as the one before left
  * them, and a rolled-back insert leaves no trace.
  */
-export async function insertMessage({ viewer }: Pick<Access, 'viewer'>, tx: Transaction, message: NewMessage, parent: Parent = 'current'): Promise<StoredMessage> {
+export async function insertMessage(
+  { viewer, config }: Pick<Access, 'viewer'> & { config: Pick<InputLimits['config'], 'maxBranchLanes'> },
+  tx: Transaction,
+  message: NewMessage,
+  parent: Parent = 'current',
+): Promise<StoredMessage> {
   const now = new Date();
   let locked: Conversation;
   try {
@@ -46,7 +51,7 @@ export async function insertMessage({ viewer }: Pick<Access, 'viewer'>, tx: Tran
     if (count === 0) throw invalidField('chatSessionId', 'the chat session is completed');
   }
   const parentId = parent === 'current' ? locked.currentMessageId : parent === 'first' ? null : parent.messageId;
-  const place = await placeUnder(tx, locked.id, parentId);
+  const place = await placeUnder(tx, locked.id, parentId, config.maxBranchLanes);
   const created = await tx.message.create({
     data: { ...message, parentId: place.parentId, position: place.position, lane: place.lane, siblingIndex: place.siblingIndex, createdAt: now },
   });
