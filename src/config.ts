@@ -72,6 +72,8 @@ const envSchema = z.object({
 
   // Generation.
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  REPLY_MAX_CHARS: z.coerce.number().int().positive().default(500_000),
+  REPLY_MAX_SECONDS: z.coerce.number().positive().default(3_600),
   CONTEXT_MAX_TOKENS: z.coerce.number().int().positive().default(16_000),
   STREAM_RETENTION_SECONDS: z.coerce.number().int().positive().default(3600),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
@@ -122,6 +124,10 @@ export type Config = {
   generation: {
     /** A provider that sends nothing for this long fails the message. */
     providerTimeoutMs: number;
+    /** A reply is cut here (content, reasoning and tool calls), COMPLETED with finishReason LENGTH. */
+    replyMaxChars: number;
+    /** A reply still streaming after this long fails: a provider that never ends does not keep it STREAMING. */
+    replyMaxMs: number;
     /** Token budget of the prompt built from the conversation's context window. */
     contextMaxTokens: number;
     /** How long the numbered events of a finished generation stay replayable. */
@@ -221,6 +227,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     generation: {
       providerTimeoutMs: values.PROVIDER_TIMEOUT_MS,
+      replyMaxChars: values.REPLY_MAX_CHARS,
+      replyMaxMs: values.REPLY_MAX_SECONDS * 1000,
       contextMaxTokens: values.CONTEXT_MAX_TOKENS,
       streamRetentionMs: values.STREAM_RETENTION_SECONDS * 1000,
       shutdownGraceMs: values.SHUTDOWN_GRACE_MS,

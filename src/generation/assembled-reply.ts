@@ -19,6 +19,8 @@ export class AssembledReply {
   readonly toolCalls: StoredToolCall[] = [];
   usage: Usage | undefined;
   finishReason: FinishReason | undefined;
+  /** Characters taken so far: text, reasoning, and tool calls' arguments as they stream. */
+  characters = 0;
   readonly #blocks = new Map<string, ReasoningPart>();
 
   /** Takes one part; returns the event it makes, if any. */
@@ -27,6 +29,7 @@ export class AssembledReply {
       case 'text':
         if (!part.text) return null;
         this.content += part.text;
+        this.characters += part.text.length;
         return { type: 'delta', delta: part.text };
       case 'reasoning': {
         const block = this.#blocks.get(part.block) ?? { text: '' };
@@ -35,9 +38,11 @@ export class AssembledReply {
         this.#blocks.set(part.block, providerOptions ? { ...block, providerOptions } : block);
         if (!part.text) return null;
         this.reasoning += part.text;
+        this.characters += part.text.length;
         return { type: 'reasoning', delta: part.text };
       }
       case 'toolInput':
+        this.characters += part.delta.length;
         return { type: 'toolCallDelta', toolCallId: part.id, name: part.name, argumentsDelta: part.delta };
       case 'toolCall':
         this.toolCalls.push({ id: part.id, type: 'function', function: { name: part.name, arguments: part.arguments } });

@@ -48,7 +48,8 @@ export type RunnerDeps = {
   titler: Pick<ConversationTitler, 'afterReply'>;
 };
 
-type StopReason = 'cancel' | 'shutdown' | 'timeout';
+/** Why a generation was stopped before its provider ended it: a client, a shutdown, or a limit. */
+type StopReason = 'cancel' | 'shutdown' | 'timeout' | 'length' | 'overtime';
 /** Between attempts at the final write of a message: its text waits here meanwhile. */
 const FINISH_RETRY_MS = { first: 200, max: 5_000 };
 /** Failed attempts after which a write the database keeps refusing gives way to one that keeps less. */
@@ -146,11 +147,13 @@ export class GenerationRunner {
     // While the stream waits on the database (its event numbers), the provider's silence is not its own.
     let waitingOnDatabase = false;
     const silentTooLong = () => !waitingOnDatabase && Date.now() - lastHeard >= config.providerTimeoutMs;
+    const overtimeAt = Date.now() + config.replyMaxMs;
     const idleCheck = setInterval(() => {
       // After a stall of this thread, this timer can run before the chunks that arrived meanwhile are read;
       // setImmediate runs after the next read of pending I/O, so only real silence counts.
       if (silentTooLong()) setImmediate(() => silentTooLong() && this.cancel(job.messageId, 'timeout'));
-    }, Math.min(1000, config.providerTimeoutMs / 4));
+      if (Date.now() >= overtimeAt) this.cancel(job.messageId, 'overtime');
+    }, Math.min(1000, config.providerTimeoutMs / 4, config.replyMaxMs / 4));
 
     try {
       const window = await contextWindow(prisma, job.conversation, job.answers, config.contextMaxTokens);
@@ -175,15 +178,20 @@ export class GenerationRunner {
           await eventLog.append(job.messageId, { ...event, sequenceNumber } as StreamEvent).catch((err) => {
             throw new EventLogFailure('the event log refused an event', { cause: err });
           });
+          if (reply.characters >= config.replyMaxChars) {
+            reply.finishReason = 'LENGTH'; // as a provider's own limit would end it
+            this.cancel(job.messageId, 'length');
+            break reading;
+          }
         }
       }
-      outcome = signal.aborted ? stoppedOutcome(running.stopReason, config.providerTimeoutMs) : { status: 'COMPLETED', error: null };
+      outcome = signal.aborted ? stoppedOutcome(running.stopReason, config) : { status: 'COMPLETED', error: null };
     } catch (error) {
       if (error instanceof EventLogFailure) {
         outcome = { status: 'FAILED', error: 'The reply could not be streamed.' };
         log.error({ err: error.cause, messageId: job.messageId }, 'event log append failed; the generation is stopped');
         running.controller.abort(error);
-      } else if (signal.aborted) outcome = stoppedOutcome(running.stopReason, config.providerTimeoutMs);
+      } else if (signal.aborted) outcome = stoppedOutcome(running.stopReason, config);
       else {
         const failure = toProviderFailure(error);
         outcome = { status: 'FAILED', error: failure.description };
@@ -260,7 +268,9 @@ function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }
 
-function stoppedOutcome(reason: StopReason | null, timeoutMs: number): Outcome {
-  if (reason === 'timeout') return { status: 'FAILED', error: `The model did not answer for ${Math.round(timeoutMs / 1000)} seconds.` };
+function stoppedOutcome(reason: StopReason | null, config: Pick<Config['generation'], 'providerTimeoutMs' | 'replyMaxMs'>): Outcome {
+  if (reason === 'timeout') return { status: 'FAILED', error: `The model did not answer for ${Math.round(config.providerTimeoutMs / 1000)} seconds.` };
+  if (reason === 'overtime') return { status: 'FAILED', error: `The reply was still streaming after ${Math.round(config.replyMaxMs / 1000)} s.` };
+  if (reason === 'length') return { status: 'COMPLETED', error: null };
   return { status: reason === 'shutdown' ? 'INTERRUPTED' : 'CANCELLED', error: null };
 }
