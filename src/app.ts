@@ -25,7 +25,7 @@ import { createRateLimiter } from './rate-limit.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { startTracing } from './observability/tracing.ts';
 import { loadPersistedOperations, type PersistedOperations } from './persisted-operations.ts';
-import { OpenConnections, useSseLimits } from './connection-limits.ts';
+import { OpenConnections } from './connection-limits.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 export type Readiness = { ready: boolean; checks: Record<string, boolean> };
@@ -129,7 +129,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
 
   return {
     services,
-    yoga: createGraphQLHandler(services, { plugins: [...(tracing?.plugins ?? []), useSseLimits(connections)], persistedOperations, renderGraphiQL: await loadGraphiQL(config.graphiql) }),
+    yoga: createGraphQLHandler(services, { plugins: tracing?.plugins ?? [], sseConnections: connections, persistedOperations, renderGraphiQL: await loadGraphiQL(config.graphiql) }),
     persistedOperations,
     connections,
     async readiness() {

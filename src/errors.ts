@@ -54,30 +54,27 @@ const CONTRACT_CODES = new Set<string>([
   'GENERATION_IN_PROGRESS', 'RATE_LIMITED', 'PROVIDER_ERROR', 'INTERNAL_SERVER_ERROR',
 ]);
 
-/** The same error with another code (locations, path and other extensions kept). */
-function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
+/** The same error with these extensions (message, locations and path kept). */
+function withExtensions(error: GraphQLError, extensions: GraphQLError['extensions']): GraphQLError {
   // The error's own class: consumers check instanceof against the graphql-js copy that made it.
   const SameGraphQLError = error.constructor as typeof GraphQLError;
-  return new SameGraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    path: error.path,
-    extensions: { ...error.extensions, code },
-  });
+  return new SameGraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions });
+}
+
+/** The same error with another code (its other extensions kept). */
+const withCode = (error: GraphQLError, code: ErrorCode) => withExtensions(error, { ...error.extensions, code });
+
+/** The error without the HTTP status and headers it carries for yoga's HTTP responses (a WebSocket has none). */
+export function withoutHttp(error: GraphQLError): GraphQLError {
+  if (!error.extensions?.http) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  return withExtensions(error, extensions);
 }
 
 /**
  * Every error leaves with a code of the contract. graphql-js' own request errors (syntax, validation,
  * variable coercion: GRAPHQL_PARSE_FAILED and the like, or none) are the client's: BAD_USER_INPUT.
  */
-/** The error without the HTTP status and headers it carries for yoga's HTTP responses (a WebSocket has none). */
-export function withoutHttp(error: GraphQLError): GraphQLError {
-  if (!error.extensions?.http) return error;
-  const { http: _http, ...extensions } = error.extensions;
-  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions });
-}
-
 export function withContractCode(error: GraphQLError): GraphQLError {
   const code = error.extensions?.code;
   if (typeof code === 'string' && CONTRACT_CODES.has(code)) return error;

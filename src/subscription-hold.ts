@@ -1,7 +1,9 @@
 // A subscription holding part of a per-viewer limit (an open connection, a share of fields per event) for as
 // long as it lives. It is taken in envelop's onSubscribe, before the subscription's resolver runs (`chat`
 // sends a message: a refused one must do nothing), and given back once, however the subscription ends:
-// refused or failed at once, finished, closed by its client, or failed mid-stream.
+// refused or failed at once, finished, closed by its client, or failed mid-stream. Its plugin must come after
+// every plugin that replaces the subscribe function or may throw in onSubscribe (envelop then skips the
+// result hooks of the plugins before it): src/yoga.ts puts both holds last.
 import { isAsyncIterable, type OnSubscribeEventPayload, type OnSubscribeHookResult } from '@envelop/core';
 
 type Hold = {
@@ -15,8 +17,11 @@ type Hold = {
 export function holdWhileSubscribed<Context>(payload: OnSubscribeEventPayload<Context>, { take, giveBack, onStream }: Hold): OnSubscribeHookResult<Context> | void {
   const refusal = take();
   if (refusal) return payload.setResultAndStopExecution({ errors: [refusal as never] });
+  let streamEnded: (() => void) | undefined;
   let held = true;
-  const release = () => {
+  const end = () => {
+    streamEnded?.();
+    streamEnded = undefined;
     if (held) giveBack();
     held = false;
   };
@@ -25,16 +30,16 @@ export function holdWhileSubscribed<Context>(payload: OnSubscribeEventPayload<Co
     try {
       return await subscribeFn(args);
     } catch (error) {
-      release(); // thrown at once or rejected: no stream, nothing held
+      end(); // thrown at once or rejected: no stream, nothing held
       throw error;
     }
   });
   return {
     onSubscribeResult: ({ result }) => {
-      if (!isAsyncIterable(result)) return release(); // refused by the executor or the resolver
-      const ended = onStream?.(result as AsyncIterableIterator<unknown>);
-      return { onEnd: () => (ended?.(), release()) };
+      if (!isAsyncIterable(result)) return end(); // refused by the executor or the resolver
+      streamEnded = onStream?.(result as AsyncIterableIterator<unknown>);
+      return { onEnd: end };
     },
-    onSubscribeError: release,
+    onSubscribeError: end,
   };
 }

@@ -11,7 +11,7 @@ import { useCompiledSubscriptionEvents } from './compiled/subscription-events.ts
 import { useInputGuard } from './input-guard.ts';
 import { useOperationLimits } from './operation-limits.ts';
 import { useOperationCost } from './operation-cost.ts';
-import { SubscriptionCosts } from './connection-limits.ts';
+import { SubscriptionCosts, useSseLimits, type OpenConnections } from './connection-limits.ts';
 import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins.ts';
 import type { Viewer } from './auth.ts';
 import { useErrorMetrics, useOperationObservation } from './observability/operations.ts';
@@ -28,6 +28,8 @@ export const GRAPHQL_PATH = '/graphql';
 export type HandlerOptions = {
   /** More plugins (tracing), run first. */
   plugins?: Plugin[];
+  /** Long-lived connections per viewer: subscriptions over SSE count as one each. */
+  sseConnections?: OpenConnections;
   /** Only these operations run, when given (PERSISTED_OPERATIONS). */
   persistedOperations?: PersistedOperations | null;
   /** GraphiQL's page, when it is on (loadGraphiQL). */
@@ -44,7 +46,7 @@ export async function loadGraphiQL(on: boolean): Promise<HandlerOptions['renderG
   return on ? (await import('@graphql-yoga/render-graphiql')).renderGraphiQL : undefined;
 }
 
-export function createGraphQLHandler(services: AppServices, { plugins = [], persistedOperations = null, renderGraphiQL }: HandlerOptions = {}) {
+export function createGraphQLHandler(services: AppServices, { plugins = [], persistedOperations = null, renderGraphiQL, sseConnections }: HandlerOptions = {}) {
   const { log, config, metrics } = services;
   const origins = createOriginPolicy(config.corsOrigins, { loopbackOnly: !config.jwtSecret });
   const compiledOperations = createCompiledOperations();
@@ -99,7 +101,9 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       useInputGuard(),
       useOperationLimits(services.rateLimiter),
       useCompiledSubscriptionEvents(compiledOperations),
+      // The two holds of a subscription last (src/subscription-hold.ts).
       useOperationCost(new SubscriptionCosts(config.subscriptionCostPerUser)),
+      ...(sseConnections ? [useSseLimits(sseConnections)] : []),
       // Limits on what one document may ask for: nesting, aliases, directives, size (its cost: useOperationCost).
       EnvelopArmorPlugin({
         maxDepth: { n: 12, ignoreIntrospection: true },

@@ -173,6 +173,32 @@ describe('subscriptions over SSE', () => {
     expect(after.conversation.messageCount).toBe(0);
     for (const sse of open) sse.close();
     third.close();
+
+    // Every slot comes back: from subscriptions refused by their resolver (another viewer, with none open)…
+    const fresh = await t.viewer();
+    const missing = Buffer.from('Conversation:00000000-0000-7000-8000-000000000000').toString('base64');
+    for (let i = 0; i < 3; i++) {
+      const refused = await openSse(fresh.token, EVENTS, { id: missing });
+      let body = '';
+      for (;;) {
+        const { done, value } = await refused.reader.read();
+        if (value) body += Buffer.from(value).toString();
+        if (done) break;
+      }
+      expect(body, body).toContain('NOT_FOUND');
+    }
+    const own = await createConversation(t, fresh);
+    const both = [await openSse(fresh.token, EVENTS, { id: own.id }), await openSse(fresh.token, EVENTS, { id: own.id })];
+    expect(both.map((sse) => sse.response.status)).toEqual([200, 200]);
+    for (const sse of both) sse.close();
+    // …and from subscriptions closed by their client.
+    let again: Awaited<ReturnType<typeof openSse>>[] = [];
+    await waitFor(async () => {
+      for (const sse of again) sse.close();
+      again = [await openSse(viewer.token, EVENTS, { id: c.id }), await openSse(viewer.token, EVENTS, { id: c.id })];
+      return again.every((sse) => sse.response.status === 200);
+    }, 'two subscriptions open again');
+    for (const sse of again) sse.close();
   });
 
   it('end when their token expires', async () => {

@@ -44,7 +44,7 @@ it('fails after REPLY_MAX_SECONDS, with what it had streamed', async () => {
     const id = sendMessage.assistantMessage.id;
     await waitForMessage((q, v) => slow.gql(q, v, owner), id, (node) => node.status !== 'STREAMING', 'to end', 5_000);
     const { node } = await slow.gql(MESSAGE, { id }, owner);
-    expect(node).toMatchObject({ status: 'FAILED', finishReason: 'ERROR', error: 'The reply was still streaming after 1 s.' });
+    expect(node).toMatchObject({ status: 'FAILED', finishReason: 'ERROR', error: 'The reply was still streaming after 1 seconds.' });
     expect(node.content.length).toBeGreaterThan(0);
   } finally {
     await slow.close();

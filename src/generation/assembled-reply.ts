@@ -19,9 +19,11 @@ export class AssembledReply {
   readonly toolCalls: StoredToolCall[] = [];
   usage: Usage | undefined;
   finishReason: FinishReason | undefined;
-  /** Characters taken so far: text, reasoning, and tool calls' arguments as they stream. */
+  /** Characters taken so far: text, reasoning, and tool calls' arguments (as they stream, or whole). */
   characters = 0;
   readonly #blocks = new Map<string, ReasoningPart>();
+  /** Characters of each tool call's arguments counted while they streamed. */
+  readonly #streamedArguments = new Map<string, number>();
 
   /** Takes one part; returns the event it makes, if any. */
   add(part: ReplyPart): ReplyEvent | null {
@@ -43,8 +45,10 @@ export class AssembledReply {
       }
       case 'toolInput':
         this.characters += part.delta.length;
+        this.#streamedArguments.set(part.id, (this.#streamedArguments.get(part.id) ?? 0) + part.delta.length);
         return { type: 'toolCallDelta', toolCallId: part.id, name: part.name, argumentsDelta: part.delta };
       case 'toolCall':
+        this.characters += Math.max(0, part.arguments.length - (this.#streamedArguments.get(part.id) ?? 0)); // sent whole, or more than streamed
         this.toolCalls.push({ id: part.id, type: 'function', function: { name: part.name, arguments: part.arguments } });
         return { type: 'toolCall', toolCall: { id: part.id, name: part.name, arguments: part.arguments } };
       case 'finish':

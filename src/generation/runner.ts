@@ -204,6 +204,10 @@ export class GenerationRunner {
       // one that keeps the persisted text (or to recovery), the text is there.
       clearInterval(idleCheck);
     }
+    if (running.stopReason === 'overtime') {
+      metrics.providerFailed(job.model, 'overtime');
+      log.warn({ messageId: job.messageId, model: job.model, seconds: config.replyMaxMs / 1000 }, 'a reply streamed past REPLY_MAX_SECONDS and was stopped');
+    }
     const counted = await countTokens(reply.countedText);
     const tokens = reply.usage?.outputTokens ?? counted;
     try {
@@ -270,7 +274,7 @@ function aborted(signal: AbortSignal): Promise<void> {
 
 function stoppedOutcome(reason: StopReason | null, config: Pick<Config['generation'], 'providerTimeoutMs' | 'replyMaxMs'>): Outcome {
   if (reason === 'timeout') return { status: 'FAILED', error: `The model did not answer for ${Math.round(config.providerTimeoutMs / 1000)} seconds.` };
-  if (reason === 'overtime') return { status: 'FAILED', error: `The reply was still streaming after ${Math.round(config.replyMaxMs / 1000)} s.` };
+  if (reason === 'overtime') return { status: 'FAILED', error: `The reply was still streaming after ${Math.round(config.replyMaxMs / 1000)} seconds.` };
   if (reason === 'length') return { status: 'COMPLETED', error: null };
   return { status: reason === 'shutdown' ? 'INTERRUPTED' : 'CANCELLED', error: null };
 }

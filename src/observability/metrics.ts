@@ -4,7 +4,7 @@
 // schema root fields, configured models, error codes, failure kinds), never from what a client names.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type FailureKind = 'http' | 'connection' | 'timeout' | 'invalid_prompt';
+export type FailureKind = 'http' | 'connection' | 'timeout' | 'overtime' | 'invalid_prompt';
 
 /** What the generation runner reports. */
 export type GenerationMetrics = {
