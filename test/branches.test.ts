@@ -350,19 +350,38 @@ describe('lanes along one branch', () => {
 });
 
 describe('a fork, counted against the rate limit', () => {
-  it('costs a request per MAX_MESSAGE_CHARS it copies; refused, it stores nothing', async () => {
+  it('costs a request per MAX_MESSAGE_CHARS it copies; refused, it stores nothing; larger than a minute allows, it is refused outright', async () => {
     const limited = await startTestApp({ MAX_MESSAGE_CHARS: '1000', RATE_LIMIT_REQUESTS_PER_MINUTE: '15' });
     try {
-      const viewer = await limited.viewer();
-      const c = await createConversation(limited, viewer);
-      // Ten messages of 1,000 characters with 1,000 more of metadata each: 11 requests to store, 20 to copy.
-      const noise = (i: number) => Array.from({ length: 1_000 }, (_, j) => String.fromCharCode(97 + ((i * 7 + j * j) % 26))).join('');
-      let last = '';
-      for (let i = 0; i < 10; i++) last = (await appendMessage(limited, viewer, c.id, { content: noise(i), metadata: { n: noise(i + 100) } })).message.id;
-      const refused = await limited.request(`mutation($m: ID!) { forkConversation(input: { messageId: $m }) { conversation { id } } }`, { m: last }, viewer);
-      expectErrorCode(refused.body, 'RATE_LIMITED');
-      const owned = await limited.app.services.prisma.conversation.count({ where: { userId: viewer.userId } });
-      expect(owned).toBe(1);
+      const FORK_ID = `mutation($m: ID!) { forkConversation(input: { messageId: $m }) { conversation { id } } }`;
+      let seed = 1;
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+      // Letters that do not compress (the database counts stored bytes).
+      const noise = () => Array.from({ length: 1_000 }, () => String.fromCharCode(97 + Math.floor(random() * 26))).join('');
+      /** A conversation of `n` messages of 1,000 characters with 1,000 more of metadata each: n + 1 requests, 2n to copy. */
+      const branchOf = async (viewer: TestViewer, n: number) => {
+        const c = await createConversation(limited, viewer);
+        let last = '';
+        for (let i = 0; i < n; i++) last = (await appendMessage(limited, viewer, c.id, { content: noise(), metadata: { n: noise() } })).message.id;
+        return last;
+      };
+      const owned = (viewer: TestViewer) => limited.app.services.prisma.conversation.count({ where: { userId: viewer.userId } });
+
+      // Some 11 requests to copy: with the 6 that made it, or on a second fork, past the 15 of a minute.
+      const some = await limited.viewer();
+      const five = await branchOf(some, 5);
+      const forks = [await limited.request(FORK_ID, { m: five }, some), await limited.request(FORK_ID, { m: five }, some)];
+      const refused = forks.filter((fork) => fork.body.errors);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const fork of refused) expectErrorCode(fork.body, 'RATE_LIMITED');
+      expect(await owned(some)).toBe(1 + forks.length - refused.length);
+
+      // Some 21 requests to copy: more than a minute allows, so no retry could pass.
+      const more = await limited.viewer();
+      const ten = await branchOf(more, 10);
+      const tooLarge = await limited.request(FORK_ID, { m: ten }, more);
+      expect(expectErrorCode(tooLarge.body, 'BAD_USER_INPUT').message).toContain('a fork copies at most 15000');
+      expect(await owned(more)).toBe(1);
     } finally {
       await limited.close();
     }

@@ -10,6 +10,7 @@ import { publishConversationEvent } from '../pubsub.ts';
 import { checkTitle } from '../validation.ts';
 import { branchRowsQuery, type BranchRange } from '../messages/branch.ts';
 import type { RateLimiter } from '../rate-limit.ts';
+import type { Config } from '../config.ts';
 import { PREVIEW_CHARS, previewOf } from '../messages/preview.ts';
 
 /**
@@ -48,7 +49,7 @@ export async function switchBranch(ctx: ConversationDeps, messageId: string): Pr
 
 export type ForkConversationInput = { messageId: string; title?: string | null; idempotencyKey?: string | null };
 
-export type ForkDeps = ConversationDeps & { rateLimiter: RateLimiter };
+export type ForkDeps = ConversationDeps & { rateLimiter: RateLimiter; config: Pick<Config, 'rateLimits'> };
 
 /** What one statement of a fork copies at most (bytes of text and JSON): the embedded database runs each on the event loop. */
 const FORK_CHUNK_BYTES = 1_000_000;
@@ -58,7 +59,8 @@ const FORK_CHUNK_BYTES = 1_000_000;
  * `messageId`, positions 1…n, with the source's model, system prompt, tools, project, agent and metadata.
  * The copies keep their times, usage and tool calls; they belong to no chat session.
  * A fork costs the viewer's rate limit what appending its text would: a request per `maxMessageChars`
- * bytes (one request copied 20 MB, and took the embedded database 1.4 s, in a single statement).
+ * bytes (one request copied 20 MB, and took the embedded database 1.4 s, in a single statement); a branch
+ * larger than a minute's requests may copy is refused outright, as no retry could pass.
  */
 export async function forkConversation(ctx: ForkDeps, input: ForkConversationInput): Promise<Conversation> {
   checkTitle(input.title);
@@ -80,14 +82,21 @@ export async function forkConversation(ctx: ForkDeps, input: ForkConversationInp
     idOf: (conversation) => conversation.id,
     replay: (id) => findOwnConversation(ctx, id),
     create: async (tx) => {
+      // The source stays as it is until the copy is done: it is copied in several statements.
+      const [held] = await tx.$queryRaw<{ status: string }[]>`SELECT "status" FROM "Conversation" WHERE "id" = ${source.id} FOR SHARE`;
+      if (!held || held.status === 'DELETED') throw notFound('Conversation');
       // The sizes as stored (octet_length and pg_column_size read no text), before anything is written.
       const sizes = await tx.$queryRaw<{ position: number; bytes: number }[]>(
         branchRowsQuery([branchTo], positions(null, null), Prisma.sql`m."position", (octet_length(m."content") + coalesce(octet_length(m."reasoning"), 0)
           + coalesce(pg_column_size(m."toolCalls"), 0) + coalesce(pg_column_size(m."reasoningParts"), 0) + pg_column_size(m."metadata"))::int AS "bytes"`),
       );
       const bytes = sizes.reduce((sum, row) => sum + row.bytes, 0);
-      const beyondTheRequest = Math.ceil(bytes / ctx.config.maxMessageChars) - 1;
-      if (beyondTheRequest > 0) await ctx.rateLimiter.request(ctx.viewer, beyondTheRequest);
+      const requests = Math.ceil(bytes / ctx.config.maxMessageChars);
+      const perMinute = ctx.config.rateLimits.requestsPerMinute;
+      if (perMinute > 0 && requests > perMinute) {
+        throw invalidField('messageId', `the branch holds ${bytes} bytes: a fork copies at most ${perMinute * ctx.config.maxMessageChars}`);
+      }
+      if (requests > 1) await ctx.rateLimiter.request(ctx.viewer, requests - 1); // the mutation's own request is counted
 
       const fork = await tx.conversation.create({
         data: {
@@ -104,7 +113,8 @@ export async function forkConversation(ctx: ForkDeps, input: ForkConversationInp
       });
       const copied = { count: 0, tokens: 0n, lastMessageAt: null as Date | null, lastId: null as string | null };
       for (const [first, last] of chunks(sizes, FORK_CHUNK_BYTES)) {
-        // The embedded database answers within the same turn of the event loop: let other requests in between.
+        // The embedded database answers within the same turn of the event loop: let the rest of the server run in
+        // between (what needs the database waits for the transaction all the same).
         if (copied.lastId) await setImmediate();
         const branch = branchRowsQuery([branchTo], positions(first - 1, last + 1), Prisma.sql`m.*`);
         // Each copy goes under the copy of the message before it: in this chunk, or the last of the one before.
@@ -133,6 +143,7 @@ export async function forkConversation(ctx: ForkDeps, input: ForkConversationInp
         if (chunk.lastMessageAt && (!copied.lastMessageAt || chunk.lastMessageAt > copied.lastMessageAt)) copied.lastMessageAt = chunk.lastMessageAt;
         copied.lastId = chunk.lastId ?? copied.lastId;
       }
+      if (copied.count !== leaf.position) throw conflict('The branch changed while it was copied: fork again');
       await tx.lane.create({ data: { conversationId: fork.id, number: 0, pathLanes: [0], pathStarts: [1] } });
       return tx.conversation.update({
         where: { id: fork.id },
