@@ -2,7 +2,7 @@
 // Fixed one-minute windows, counted in process, or in Redis so that every instance shares the count.
 import type { Redis } from 'ioredis';
 import type { Viewer } from './auth.ts';
-import { rateLimited } from './errors.ts';
+import { isGraphQLError, rateLimited } from './errors.ts';
 import { ownerKey } from './access.ts';
 import type { Logger } from './logger.ts';
 
@@ -16,6 +16,19 @@ export type RateLimiter = {
 };
 
 const WINDOW_MS = 60_000;
+
+/**
+ * Work whose cost grows with what a viewer stored (a search through every message) is charged after it ran,
+ * by the time it took: a request per `msPerRequest`. Past the limit the viewer's next requests are refused;
+ * this one keeps its answer.
+ */
+export async function chargeTime(limiter: RateLimiter, viewer: Viewer, ms: number, msPerRequest: number): Promise<void> {
+  const requests = Math.floor(ms / msPerRequest);
+  if (requests === 0) return;
+  await limiter.request(viewer, requests).catch((error) => {
+    if (!isGraphQLError(error)) throw error;
+  });
+}
 
 type Counter = (key: string, by: number) => Promise<{ count: number; resetInMs: number }>;
 

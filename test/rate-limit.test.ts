@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { createConversation, expectErrorCode, startTestApp, type TestApp } from './helpers.ts';
+import { chargeTime, createRateLimiter } from '../src/rate-limit.ts';
 
 let t: TestApp;
 beforeAll(async () => (t = await startTestApp({ RATE_LIMIT_REQUESTS_PER_MINUTE: '5', RATE_LIMIT_GENERATIONS_PER_MINUTE: '2' })));
@@ -28,4 +30,15 @@ it('limits generations started per viewer, storing nothing for a refused one', a
   const third = await send();
   expect(third.status).toBe(429);
   expectErrorCode(third.body, 'RATE_LIMITED');
+});
+
+it('charges work by the time it took after it ran: the answer stands, the next requests pay', async () => {
+  const limiter = createRateLimiter({ requestsPerMinute: 10, generationsPerMinute: 0 }, { log: pino({ level: 'silent' }) });
+  const viewer = { userId: `timed-${Date.now()}`, orgId: null };
+  await chargeTime(limiter, viewer, 4.9, 5); // under one request: nothing
+  await limiter.request(viewer, 9);
+  await chargeTime(limiter, viewer, 12, 5); // two requests past the limit: not thrown here…
+  await expect(limiter.request(viewer)).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' } }); // …but the next one is refused
+  const other = { userId: `untimed-${Date.now()}`, orgId: null };
+  await limiter.request(other, 10); // a viewer that charged nothing has its whole minute
 });

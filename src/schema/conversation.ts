@@ -16,6 +16,14 @@ import {
 } from '../conversations/service.ts';
 import { DEFAULT_CONVERSATION_PAGE, listConversations } from '../conversations/list.ts';
 import { atMostItems, pageItems } from '../operation-cost.ts';
+import { chargeTime } from '../rate-limit.ts';
+
+/**
+ * A search reads every message the viewer stored, linearly (src/conversations/list.ts): it costs the viewer a
+ * request per 5 ms it took, so that one with 10 MB of messages cannot keep searching at the request rate
+ * (60 ms each on the embedded database, on the event loop).
+ */
+const SEARCH_MS_PER_REQUEST = 5;
 
 export const ConversationStatusEnum = builder.enumType('ConversationStatus', {
   description: 'Where a conversation is in its lifecycle.',
@@ -120,7 +128,9 @@ builder.queryFields((t) => ({
         // then (a loader holds only whole rows): that costs less than reading them again.
         const wholeRows = fieldsBelow(info, ['edges', 'node']).has('conversation');
         const columns = wholeRows ? null : columnsFor(CONVERSATION_COLUMNS, fieldsAt(info, ['edges', 'node']));
+        const started = performance.now();
         const { page, whole } = await listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount'), columns });
+        if (args.filter?.search?.trim()) await chargeTime(ctx.rateLimiter, ctx.viewer, performance.now() - started, SEARCH_MS_PER_REQUEST);
         chargeItems(ctx, page.edges.length, 'conversations');
         if (whole) for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
         return { ...page, totalCount: chargedCount(ctx, 'totalCount', page.totalCount) };
