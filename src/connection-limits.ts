@@ -74,9 +74,10 @@ export function useSseLimits(connections: OpenConnections): Plugin {
     onSubscribe(payload) {
       const { viewer, request } = payload.args.contextValue as unknown as SubscriptionContext;
       if (!request) return; // over a WebSocket: the socket is the connection (websocket.ts)
-      return holdWhileSubscribed(payload, {
-        take: () => (connections.open(viewer) ? null : connections.tooMany()),
-        giveBack: () => connections.close(viewer),
+      return holdWhileSubscribed(payload, connections, {
+        viewer,
+        amount: 1,
+        refusal: () => connections.tooMany(),
         onStream(stream) {
           if (viewer.expiresAt === undefined) return () => {};
           const expiry = runAt(viewer.expiresAt, () => void stream.return?.());

@@ -98,10 +98,7 @@ export function useOperationCost(subscriptions: SubscriptionCosts): Plugin {
       const cost = refuseCostly(payload);
       if (cost === null) return;
       const { viewer } = payload.args.contextValue as unknown as { viewer: Viewer };
-      return holdWhileSubscribed(payload, {
-        take: () => (subscriptions.hold(viewer, cost) ? null : subscriptions.tooMuch(cost)),
-        giveBack: () => subscriptions.release(viewer, cost),
-      });
+      return holdWhileSubscribed(payload, subscriptions, { viewer, amount: cost, refusal: () => subscriptions.tooMuch(cost) });
     },
   };
 }

@@ -5,24 +5,28 @@
 // every plugin that replaces the subscribe function or may throw in onSubscribe (envelop then skips the
 // result hooks of the plugins before it): src/yoga.ts puts both holds last.
 import { isAsyncIterable, type OnSubscribeEventPayload, type OnSubscribeHookResult } from '@envelop/core';
+import type { Viewer } from './auth.ts';
+
+/** A per-viewer limit (connection-limits.ts): long-lived, so that a subscription keeps no closures of its own for it. */
+type Shares = { hold(viewer: Viewer, amount: number): boolean; release(viewer: Viewer, amount: number): void };
 
 type Hold = {
-  /** Takes the share; returns the error to refuse the subscription with instead when it may not. */
-  take: () => Error | null;
-  giveBack: () => void;
+  viewer: Viewer;
+  amount: number;
+  /** The error to refuse the subscription with when its viewer's share is spent. */
+  refusal: () => Error;
   /** Called with the stream once it runs; what it returns is called when the stream ends. */
   onStream?: (stream: AsyncIterableIterator<unknown>) => () => void;
 };
 
-export function holdWhileSubscribed<Context>(payload: OnSubscribeEventPayload<Context>, { take, giveBack, onStream }: Hold): OnSubscribeHookResult<Context> | void {
-  const refusal = take();
-  if (refusal) return payload.setResultAndStopExecution({ errors: [refusal as never] });
+export function holdWhileSubscribed<Context>(payload: OnSubscribeEventPayload<Context>, shares: Shares, { viewer, amount, refusal, onStream }: Hold): OnSubscribeHookResult<Context> | void {
+  if (!shares.hold(viewer, amount)) return payload.setResultAndStopExecution({ errors: [refusal() as never] });
   let streamEnded: (() => void) | undefined;
   let held = true;
   const end = () => {
     streamEnded?.();
     streamEnded = undefined;
-    if (held) giveBack();
+    if (held) shares.release(viewer, amount);
     held = false;
   };
   const { subscribeFn, setSubscribeFn } = payload;
