@@ -5,7 +5,7 @@ import { Prisma, type Conversation } from '../generated/prisma/client.ts';
 import { findOwnConversation, findOwnMessage, ownerOf } from '../access.ts';
 import type { ConversationDeps } from '../services.ts';
 import { conflict, invalidField, notFound } from '../errors.ts';
-import { idempotent } from '../idempotency.ts';
+import { idempotent, type Transaction } from '../idempotency.ts';
 import { publishConversationEvent } from '../pubsub.ts';
 import { checkTitle } from '../validation.ts';
 import { branchRowsQuery, type BranchRange } from '../messages/branch.ts';
@@ -85,19 +85,8 @@ export async function forkConversation(ctx: ForkDeps, input: ForkConversationInp
       // The source stays as it is until the copy is done: it is copied in several statements.
       const [held] = await tx.$queryRaw<{ status: string }[]>`SELECT "status" FROM "Conversation" WHERE "id" = ${source.id} FOR SHARE`;
       if (!held || held.status === 'DELETED') throw notFound('Conversation');
-      // The sizes as stored (octet_length and pg_column_size read no text), before anything is written.
-      const sizes = await tx.$queryRaw<{ position: number; bytes: number }[]>(
-        branchRowsQuery([branchTo], positions(null, null), Prisma.sql`m."position", (octet_length(m."content") + coalesce(octet_length(m."reasoning"), 0)
-          + coalesce(pg_column_size(m."toolCalls"), 0) + coalesce(pg_column_size(m."reasoningParts"), 0) + pg_column_size(m."metadata"))::int AS "bytes"`),
-      );
-      const bytes = sizes.reduce((sum, row) => sum + row.bytes, 0);
-      const requests = Math.ceil(bytes / ctx.config.maxMessageChars);
-      const perMinute = ctx.config.rateLimits.requestsPerMinute;
-      if (perMinute > 0 && requests > perMinute) {
-        throw invalidField('messageId', `the branch holds ${bytes} bytes: a fork copies at most ${perMinute * ctx.config.maxMessageChars}`);
-      }
-      if (requests > 1) await ctx.rateLimiter.request(ctx.viewer, requests - 1); // the mutation's own request is counted
-
+      const sizes = await tx.$queryRaw<MessageSize[]>(branchRowsQuery([branchTo], positions(null, null), MESSAGE_BYTES));
+      await chargeForCopying(ctx, sizes);
       const fork = await tx.conversation.create({
         data: {
           ...ownerOf(ctx.viewer),
@@ -116,28 +105,7 @@ export async function forkConversation(ctx: ForkDeps, input: ForkConversationInp
         // The embedded database answers within the same turn of the event loop: let the rest of the server run in
         // between (what needs the database waits for the transaction all the same).
         if (copied.lastId) await setImmediate();
-        const branch = branchRowsQuery([branchTo], positions(first - 1, last + 1), Prisma.sql`m.*`);
-        // Each copy goes under the copy of the message before it: in this chunk, or the last of the one before.
-        const [chunk] = await tx.$queryRaw<{ count: number; streaming: number; tokens: bigint; lastMessageAt: Date | null; lastId: string | null }[]>`
-          WITH branch AS (${branch}),
-          copies AS (SELECT b.*, gen_random_uuid()::text AS "copyId" FROM branch b),
-          inserted AS (
-            INSERT INTO "Message" ("id", "conversationId", "parentId", "siblingIndex", "position", "lane", "role", "content", "status", "model",
-              "toolCalls", "toolCallId", "isError", "reasoning", "reasoningParts", "finishReason", "tokens", "windowTokens", "promptTokens",
-              "completionTokens", "reasoningTokens", "cachedPromptTokens", "error", "metadata", "createdAt", "completedAt", "sequenceNumber")
-            SELECT c."copyId", ${fork.id}, coalesce(parent."copyId", ${copied.lastId}::text), 1, c."position", 0, c."role", c."content", c."status", c."model",
-              c."toolCalls", c."toolCallId", c."isError", c."reasoning", c."reasoningParts", c."finishReason", c."tokens", c."windowTokens", c."promptTokens",
-              c."completionTokens", c."reasoningTokens", c."cachedPromptTokens", c."error", c."metadata", c."createdAt", c."completedAt", c."sequenceNumber"
-            FROM copies c LEFT JOIN copies parent ON parent."position" = c."position" - 1
-            RETURNING "id", "position", "status", "tokens", "createdAt"
-          )
-          SELECT count(*)::int AS "count", count(*) FILTER (WHERE "status" = 'STREAMING')::int AS "streaming",
-            coalesce(sum("tokens"), 0)::bigint AS "tokens", max("createdAt") AS "lastMessageAt",
-            (array_agg("id" ORDER BY "position" DESC))[1] AS "lastId"
-          FROM inserted`;
-        // A reply still generating on the way to messageId (a message was added under it): its copy would
-        // never finish.
-        if (chunk.streaming > 0) throw conflict('A reply on that branch is still being generated: fork once it has finished');
+        const chunk = await copyRun(tx, branchRowsQuery([branchTo], positions(first - 1, last + 1), Prisma.sql`m.*`), fork.id, copied.lastId);
         copied.count += chunk.count;
         copied.tokens += BigInt(chunk.tokens);
         if (chunk.lastMessageAt && (!copied.lastMessageAt || chunk.lastMessageAt > copied.lastMessageAt)) copied.lastMessageAt = chunk.lastMessageAt;
@@ -160,6 +128,50 @@ export async function forkConversation(ctx: ForkDeps, input: ForkConversationInp
   });
   if (!replayed) publishConversationEvent(ctx.pubsub, value, { type: 'CONVERSATION_CREATED', conversationId: value.id, messageId: null });
   return value;
+}
+
+type MessageSize = { position: number; bytes: number };
+
+/** A message's size as stored: octet_length and pg_column_size read no text. */
+const MESSAGE_BYTES = Prisma.sql`m."position", (octet_length(m."content") + coalesce(octet_length(m."reasoning"), 0)
+  + coalesce(pg_column_size(m."toolCalls"), 0) + coalesce(pg_column_size(m."reasoningParts"), 0) + pg_column_size(m."metadata"))::int AS "bytes"`;
+
+/** What copying these messages costs the viewer's rate limit (the mutation's own request is counted already). */
+async function chargeForCopying(ctx: ForkDeps, sizes: MessageSize[]): Promise<void> {
+  const bytes = sizes.reduce((sum, row) => sum + row.bytes, 0);
+  const requests = Math.ceil(bytes / ctx.config.maxMessageChars);
+  const perMinute = ctx.config.rateLimits.requestsPerMinute;
+  if (perMinute > 0 && requests > perMinute) {
+    throw invalidField('messageId', `the branch holds ${bytes} bytes: a fork copies at most ${perMinute * ctx.config.maxMessageChars}`);
+  }
+  if (requests > 1) await ctx.rateLimiter.request(ctx.viewer, requests - 1);
+}
+
+/**
+ * Copies a run of a branch (`branch`: its rows, by position) into the fork, each copy under the copy of the
+ * message before it: in this run, or `after`, the last copy of the run before.
+ */
+async function copyRun(tx: Transaction, branch: Prisma.Sql, forkId: string, after: string | null) {
+  const [copied] = await tx.$queryRaw<{ count: number; streaming: number; tokens: bigint; lastMessageAt: Date | null; lastId: string | null }[]>`
+    WITH branch AS (${branch}),
+    copies AS (SELECT b.*, gen_random_uuid()::text AS "copyId" FROM branch b),
+    inserted AS (
+      INSERT INTO "Message" ("id", "conversationId", "parentId", "siblingIndex", "position", "lane", "role", "content", "status", "model",
+        "toolCalls", "toolCallId", "isError", "reasoning", "reasoningParts", "finishReason", "tokens", "windowTokens", "promptTokens",
+        "completionTokens", "reasoningTokens", "cachedPromptTokens", "error", "metadata", "createdAt", "completedAt", "sequenceNumber")
+      SELECT c."copyId", ${forkId}, coalesce(parent."copyId", ${after}::text), 1, c."position", 0, c."role", c."content", c."status", c."model",
+        c."toolCalls", c."toolCallId", c."isError", c."reasoning", c."reasoningParts", c."finishReason", c."tokens", c."windowTokens", c."promptTokens",
+        c."completionTokens", c."reasoningTokens", c."cachedPromptTokens", c."error", c."metadata", c."createdAt", c."completedAt", c."sequenceNumber"
+      FROM copies c LEFT JOIN copies parent ON parent."position" = c."position" - 1
+      RETURNING "id", "position", "status", "tokens", "createdAt"
+    )
+    SELECT count(*)::int AS "count", count(*) FILTER (WHERE "status" = 'STREAMING')::int AS "streaming",
+      coalesce(sum("tokens"), 0)::bigint AS "tokens", max("createdAt") AS "lastMessageAt",
+      (array_agg("id" ORDER BY "position" DESC))[1] AS "lastId"
+    FROM inserted`;
+  // A reply still generating on the way to messageId (a message was added under it): its copy would never finish.
+  if (copied.streaming > 0) throw conflict('A reply on that branch is still being generated: fork once it has finished');
+  return copied;
 }
 
 /** Runs of consecutive positions, each of at most `maxBytes` (or one message, if larger). */

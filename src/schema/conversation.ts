@@ -123,14 +123,15 @@ builder.queryFields((t) => ({
         orderBy: t.arg({ type: ConversationOrderEnum, defaultValue: 'UPDATED_AT_DESC', description: 'The order; a cursor belongs to the order it was made in.' }),
       },
       resolve: async (_root, args, ctx, info) => {
-        if (args.filter?.search?.trim()) chargeCostly(ctx, 'conversations(filter: { search })');
+        const searching = Boolean(args.filter?.search?.trim());
+        if (searching) chargeCostly(ctx, 'conversations(filter: { search })');
         // Messages below the page that ask for their conversation are answered from these rows, whole ones
         // then (a loader holds only whole rows): that costs less than reading them again.
         const wholeRows = fieldsBelow(info, ['edges', 'node']).has('conversation');
         const columns = wholeRows ? null : columnsFor(CONVERSATION_COLUMNS, fieldsAt(info, ['edges', 'node']));
         const started = performance.now();
         const { page, whole } = await listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount'), columns });
-        if (args.filter?.search?.trim()) await chargeTime(ctx.rateLimiter, ctx.viewer, performance.now() - started, SEARCH_MS_PER_REQUEST);
+        if (searching) await chargeTime(ctx.rateLimiter, ctx.viewer, performance.now() - started, SEARCH_MS_PER_REQUEST);
         chargeItems(ctx, page.edges.length, 'conversations');
         if (whole) for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
         return { ...page, totalCount: chargedCount(ctx, 'totalCount', page.totalCount) };
