@@ -51,10 +51,9 @@ export type Context = ServiceContext & {
 };
 
 /**
- * Also what a WebSocket operation's context starts as (spread into a literal with the socket's fields),
- * so that it has every key before envelop extends it with the context factory's result: an object that
- * Object.assign grows by more than a dozen keys falls into V8's dictionary mode, which costs each
- * long-lived subscription about 1.5 KB more than a fast object.
+ * Also a WebSocket operation's whole context (spread into a literal with the socket's fields): made with
+ * every key at once, as an object that Object.assign grows by more than a dozen keys falls into V8's
+ * dictionary mode, which costs each long-lived subscription about 1.5 KB more than a fast object.
  */
 export function createContext(services: AppServices, viewer: Viewer): Context {
   return { ...services, viewer, loaders: createLoaders(services, viewer), costly: null, inSubscriptionEvent: false, textCharacters: 0, listItems: 0, counts: 0 };

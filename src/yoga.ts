@@ -18,8 +18,8 @@ import { useErrorMetrics, useOperationObservation } from './observability/operat
 import { usePersistedOperationsOnly, type PersistedOperations } from './persisted-operations.ts';
 
 /**
- * Set by the WebSocket server, which authenticates once per connection (it hands over a whole context
- * with this viewer; the context factory's result then replaces its fields: src/websocket.ts).
+ * Set by the WebSocket server, which authenticates once per connection and hands over a whole context with
+ * this viewer (src/websocket.ts): the context factory then only counts the operation against the rate limit.
  */
 export type ServerContext = { viewer?: Viewer };
 
@@ -67,9 +67,14 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       if (!origin || !origins.allows(origin, new URL(request.url).host)) return false;
       return { origin: [origin], credentials: !origins.anyOrigin, methods: ['GET', 'POST', 'OPTIONS'] };
     },
-    context: async ({ request, viewer }: YogaInitialContext & ServerContext) => {
-      const who = viewer ?? (await services.authenticate(request.headers.get('authorization')));
-      await services.rateLimiter.request(who); // each HTTP request, and each operation over a WebSocket
+    context: async (initial: YogaInitialContext & ServerContext) => {
+      // Each HTTP request, and each operation over a WebSocket, counts against the viewer's rate limit.
+      if (initial.viewer) {
+        await services.rateLimiter.request(initial.viewer);
+        return initial as unknown as Context; // whole already: nothing to add
+      }
+      const who = await services.authenticate(initial.request.headers.get('authorization'));
+      await services.rateLimiter.request(who);
       return createContext(services, who);
     },
     maskedErrors: {
