@@ -9,6 +9,8 @@ import type { Context } from './context.ts';
 import { decodeGlobalId } from './global-ids.ts';
 import { invalidField } from './errors.ts';
 import { itemsPerId } from './operation-cost.ts';
+import type { Total } from './pagination/connection.ts';
+import { countRows } from './schema/costly.ts';
 
 /** nodes(ids:) at once: a page's worth, as connections have. */
 const MAX_NODE_IDS = 100;
@@ -25,7 +27,7 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: unknown; Output: unknown };
   };
   // Counting is a query of its own: connections hand over a function, called only when totalCount is asked for.
-  Connection: { totalCount: () => Promise<number> | number };
+  Connection: { totalCount: Total };
 }>({
   defaultFieldNullability: false,
   plugins: [PrismaPlugin, RelayPlugin],
@@ -76,7 +78,7 @@ builder.mutationType({ description: 'Writes: conversations, messages, turns (whi
 builder.subscriptionType({ description: 'Live: replies as they stream, and changes to conversations (over graphql-ws or SSE).' });
 
 builder.globalConnectionField('totalCount', (t) =>
-  t.int({ description: 'How many items the whole list has, across all pages.', resolve: (connection) => connection.totalCount() }),
+  t.int({ description: 'How many items the whole list has, across all pages.', resolve: ({ totalCount }, _args, ctx) => (typeof totalCount === 'number' ? totalCount : countRows(ctx, totalCount)) }),
 );
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;

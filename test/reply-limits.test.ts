@@ -3,6 +3,7 @@
 // does not stay STREAMING for as long as the vendor keeps sending.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createConversation, startTestApp, waitForMessage, type TestApp, type TestViewer } from './helpers.ts';
+import { AssembledReply } from '../src/generation/assembled-reply.ts';
 
 let t: TestApp;
 let viewer: TestViewer;
@@ -49,4 +50,16 @@ it('fails after REPLY_MAX_SECONDS, with what it had streamed', async () => {
   } finally {
     await slow.close();
   }
+});
+
+it("counts what a reply holds toward REPLY_MAX_CHARS: text, reasoning, and tool calls' arguments streamed or sent whole", () => {
+  const reply = new AssembledReply();
+  reply.add({ kind: 'text', text: 'abc' });
+  reply.add({ kind: 'reasoning', block: 'r', text: 'de' });
+  reply.add({ kind: 'toolInput', id: 'streamed', name: 'f', delta: '{"a":' });
+  reply.add({ kind: 'toolInput', id: 'streamed', name: 'f', delta: '1}' });
+  reply.add({ kind: 'toolCall', id: 'streamed', name: 'f', arguments: '{"a":1}' }); // its deltas counted it already
+  expect(reply.characters).toBe(3 + 2 + 7);
+  reply.add({ kind: 'toolCall', id: 'whole', name: 'g', arguments: '{"b":22}' }); // sent whole, without deltas
+  expect(reply.characters).toBe(3 + 2 + 7 + 8);
 });

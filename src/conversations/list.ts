@@ -82,7 +82,7 @@ export async function listConversations(
       LEFT JOIN LATERAL (${pageQuery(Prisma.raw('matched'), selectList('c', null), [])}) AS page ON TRUE`);
     const total = rows[0]?.total ?? 0;
     const found = rows.filter((row) => row.matched).map(({ total: _total, matched: _matched, ...conversation }) => conversation as Conversation);
-    return { page: buildConnection(found, request, keyOf, codec, () => total), whole: true };
+    return { page: buildConnection(found, request, keyOf, codec, total), whole: true };
   }
 
   // A row read with some of the columns only is typed as a whole one.

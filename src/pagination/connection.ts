@@ -23,8 +23,14 @@ export type Edge<T> = { cursor: string; node: T };
 export type Connection<T> = {
   edges: Edge<T>[];
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
-  totalCount: () => Promise<number> | number;
+  totalCount: Total;
 };
+
+/**
+ * A list's length: a number when it is known already (a branch's, from its leaf's position), else a count
+ * run only when `totalCount` is asked for, and charged then (schema/costly.ts: each reads every row).
+ */
+export type Total = number | (() => Promise<number>);
 
 export type CursorCodec<K> = { encode: (key: K) => string; decode: (cursor: string) => K | null };
 
@@ -58,7 +64,7 @@ export function buildConnection<T, K>(
   request: PageRequest<K>,
   keyOf: (row: T) => K,
   codec: CursorCodec<K>,
-  totalCount: () => Promise<number> | number,
+  totalCount: Total,
 ): Connection<T> {
   const hasMore = rows.length > request.limit;
   const page = rows.slice(0, request.limit);

@@ -5,7 +5,7 @@ import { chatSessionCursor, completeChatSession, createChatSession, DEFAULT_CHAT
 import { DEFAULT_MESSAGE_PAGE, sessionMessageCursor } from '../messages/pages.ts';
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
-import { chargedCount, chargeItems } from './costly.ts';
+import { chargeItems } from './costly.ts';
 import { Conversation } from './conversation.ts';
 import { Message, MessageConnection } from './message.ts';
 
@@ -39,9 +39,9 @@ export const ChatSession = builder.prismaNode('ChatSession', {
           const request = pageRequest(args, sessionMessageCursor, DEFAULT_MESSAGE_PAGE);
           const rows = await ctx.loaders.sessionMessagePage.load({ chatSessionId: session.id, request });
           chargeItems(ctx, rows.length, 'messages');
-          return buildConnection(rows, request, (m: MessageRow) => [m.position, m.id] as [number, string], sessionMessageCursor, chargedCount(ctx, 'totalCount', () =>
+          return buildConnection(rows, request, (m: MessageRow) => [m.position, m.id] as [number, string], sessionMessageCursor, () =>
             ctx.prisma.message.count({ where: { chatSessionId: session.id } }),
-          ));
+          );
         },
       },
       MessageConnection,
@@ -75,9 +75,9 @@ builder.prismaObjectFields('Conversation', (t) => ({
         const request = pageRequest(args, chatSessionCursor, DEFAULT_CHAT_SESSION_PAGE);
         const rows = await ctx.loaders.chatSessionPage.load({ conversationId: conversation.id, request });
         chargeItems(ctx, rows.length, 'chatSessions');
-        return buildConnection(rows, request, (s: ChatSessionRow) => [s.createdAt.getTime(), s.id] as [number, string], chatSessionCursor, chargedCount(ctx, 'totalCount', () =>
+        return buildConnection(rows, request, (s: ChatSessionRow) => [s.createdAt.getTime(), s.id] as [number, string], chatSessionCursor, () =>
           ctx.prisma.chatSession.count({ where: { conversationId: conversation.id } }),
-        ));
+        );
       },
     },
     ChatSessionConnection,

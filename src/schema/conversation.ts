@@ -6,7 +6,7 @@ import { Tool, ToolInput } from './tools.ts';
 import { saturatedInt } from '../validation.ts';
 import { fieldsAt, fieldsBelow, selectsField } from './selection.ts';
 import { columnsFor, CONVERSATION_COLUMNS } from './row-columns.ts';
-import { chargeCostly, chargedCount, chargeItems, chargeJson, chargeText } from './costly.ts';
+import { chargeCostly, chargeItems, chargeJson, chargeText } from './costly.ts';
 import {
   createConversation,
   purgeConversation,
@@ -134,7 +134,7 @@ builder.queryFields((t) => ({
         if (searching) await chargeTime(ctx.rateLimiter, ctx.viewer, performance.now() - started, SEARCH_MS_PER_REQUEST);
         chargeItems(ctx, page.edges.length, 'conversations');
         if (whole) for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
-        return { ...page, totalCount: chargedCount(ctx, 'totalCount', page.totalCount) };
+        return page;
       },
     },
     ConversationConnection,

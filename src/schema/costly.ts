@@ -46,18 +46,20 @@ export function chargeText(ctx: Context, text: string, field: string): string {
  */
 export const MAX_RESPONSE_COUNTS = 10;
 
-/** `count`, charged against the response's counts when it runs; none in a subscription's events (every event would count again). */
-export function chargedCount(ctx: Context, field: string, count: () => Promise<number> | number): () => Promise<number> | number {
-  return () => {
-    if (ctx.inSubscriptionEvent) throw invalidField(field, 'is not available in subscription events; query it');
-    if (++ctx.counts > MAX_RESPONSE_COUNTS) throw invalidField(field, `a response may count at most ${MAX_RESPONSE_COUNTS} lists; ask for fewer totals`);
-    return count();
-  };
+/** Runs `count` for a `totalCount`, charged against the response's counts; none in a subscription's events (every event would count again). */
+export function countRows(ctx: Context, count: () => Promise<number>): Promise<number> {
+  refuseInEvents(ctx, 'totalCount');
+  if (++ctx.counts > MAX_RESPONSE_COUNTS) throw invalidField('totalCount', `a response may count at most ${MAX_RESPONSE_COUNTS} lists; ask for fewer totals`);
+  return count();
 }
 
 export function chargeCostly(ctx: Context, field: string): void {
-  if (ctx.inSubscriptionEvent) throw invalidField(field, 'is not available in subscription events; query it');
+  refuseInEvents(ctx, field);
   const costly = (ctx.costly ??= new Set());
   if (costly.has(field)) throw invalidField(field, 'may be asked for once per request');
   costly.add(field);
+}
+
+function refuseInEvents(ctx: Context, field: string): void {
+  if (ctx.inSubscriptionEvent) throw invalidField(field, 'is not available in subscription events; query it');
 }

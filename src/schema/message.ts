@@ -11,7 +11,7 @@ import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
-import { chargeCostly, chargedCount, chargeItems, chargeJson, chargeText, MAX_RESPONSE_ITEMS } from './costly.ts';
+import { chargeCostly, chargeItems, chargeJson, chargeText, MAX_RESPONSE_ITEMS } from './costly.ts';
 import { fieldCountBelow, fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
 
@@ -145,14 +145,14 @@ builder.prismaObjectFields('Conversation', (t) => ({
         const roles = distinctValues(args.roles, Object.keys(MessageRole).length, 'roles');
         const leaf = args.leafId ? await leafOf(ctx, conversation, args.leafId.id) : { id: conversation.currentMessageId, position: conversation.messageCount };
         const keyOf = (m: MessageRow) => [m.position] as [number];
-        if (leaf.id === null) return buildConnection([], request, keyOf, messageCursor, () => 0);
+        if (leaf.id === null) return buildConnection([], request, keyOf, messageCursor, 0);
         const branch = { conversationId: conversation.id, leafId: leaf.id };
         const columns = columnsFor(MESSAGE_COLUMNS, fieldsAt(info, ['edges', 'node']));
         const rows = await ctx.loaders.branchPage.load({ ...branch, request, roles, columns });
         chargeItems(ctx, rows.length, 'messages');
         const totalCount = roles
-          ? chargedCount(ctx, 'totalCount', async () => (await ctx.prisma.$queryRaw<{ count: number }[]>(branchCountQuery(branch, { roles })))[0].count)
-          : () => leaf.position; // a branch holds one message per position
+          ? async () => (await ctx.prisma.$queryRaw<{ count: number }[]>(branchCountQuery(branch, { roles })))[0].count
+          : leaf.position; // a branch holds one message per position
         return buildConnection(rows, request, keyOf, messageCursor, totalCount);
       },
     },
