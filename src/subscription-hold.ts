@@ -6,6 +6,7 @@
 // result hooks of the plugins before it): src/yoga.ts puts both holds last.
 import { isAsyncIterable, type OnSubscribeEventPayload, type OnSubscribeHookResult } from '@envelop/core';
 import type { Viewer } from './auth.ts';
+import { WatchedStream } from './watched-stream.ts';
 
 /** A per-viewer limit (connection-limits.ts): long-lived, so that a subscription keeps no closures of its own for it. */
 type Shares = { hold(viewer: Viewer, amount: number): boolean; release(viewer: Viewer, amount: number): void };
@@ -21,29 +22,40 @@ type Hold = {
 
 export function holdWhileSubscribed<Context>(payload: OnSubscribeEventPayload<Context>, shares: Shares, { viewer, amount, refusal, onStream }: Hold): OnSubscribeHookResult<Context> | void {
   if (!shares.hold(viewer, amount)) return payload.setResultAndStopExecution({ errors: [refusal() as never] });
-  let streamEnded: (() => void) | undefined;
-  let held = true;
-  const end = () => {
-    streamEnded?.();
-    streamEnded = undefined;
-    if (held) shares.release(viewer, amount);
-    held = false;
-  };
+  const held = new HeldShare(shares, viewer, amount);
   const { subscribeFn, setSubscribeFn } = payload;
   setSubscribeFn(async (args) => {
     try {
       return await subscribeFn(args);
     } catch (error) {
-      end(); // thrown at once or rejected: no stream, nothing held
+      held.end(); // thrown at once or rejected: no stream, nothing held
       throw error;
     }
   });
   return {
-    onSubscribeResult: ({ result }) => {
-      if (!isAsyncIterable(result)) return end(); // refused by the executor or the resolver
-      streamEnded = onStream?.(result as AsyncIterableIterator<unknown>);
-      return { onEnd: end };
+    onSubscribeResult: ({ result, setResult }) => {
+      if (!isAsyncIterable(result)) return held.end(); // refused by the executor or the resolver
+      held.streamEnded = onStream?.(result as AsyncIterableIterator<unknown>);
+      setResult(new WatchedStream(result, held));
     },
-    onSubscribeError: end,
   };
+}
+
+/** What one subscription holds of a limit, given back once. */
+class HeldShare {
+  streamEnded: (() => void) | undefined;
+  #held = true;
+
+  constructor(
+    private readonly shares: Shares,
+    private readonly viewer: Viewer,
+    private readonly amount: number,
+  ) {}
+
+  end(): void {
+    this.streamEnded?.();
+    this.streamEnded = undefined;
+    if (this.#held) this.shares.release(this.viewer, this.amount);
+    this.#held = false;
+  }
 }

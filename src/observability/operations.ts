@@ -7,6 +7,7 @@ import type { Viewer } from '../auth.ts';
 import type { Logger } from '../logger.ts';
 import { maskError } from '../errors.ts';
 import type { Metrics } from './metrics.ts';
+import { WatchedStream, type StreamWatcher } from '../watched-stream.ts';
 
 type Described = { type: string; field: string; name: string | null };
 
@@ -50,26 +51,37 @@ export function useOperationObservation(metrics: Metrics, log: Logger): Plugin {
       const started = performance.now();
       const operation = describe(args.document, args.operationName);
       metrics.operation(operation.type, operation.field, null);
-      const line = (errors: string[], message: string) =>
-        log.info({ operation: operation.name, type: operation.type, field: operation.field, ms: ms(started), ...viewerOf(args.contextValue), errors }, message);
+      const fields = { operation: operation.name, type: operation.type, field: operation.field, ...viewerOf(args.contextValue) };
       return {
-        onSubscribeResult({ result }) {
-          if (!isAsyncIterable(result)) return void line(errorCodes(result), 'operation');
+        onSubscribeResult({ result, setResult }) {
+          if (!isAsyncIterable(result)) return void log.info({ ...fields, ms: ms(started), errors: errorCodes(result) }, 'operation');
           metrics.subscriptionOpened();
-          let codes: Set<string> | null = null; // most subscriptions never see an error
-          return {
-            onNext({ result: event }) {
-              if (event.errors) for (const code of errorCodes(event)) (codes ??= new Set()).add(code);
-            },
-            onEnd() {
-              metrics.subscriptionClosed();
-              line([...(codes ?? [])], 'subscription ended');
-            },
-          };
+          setResult(new WatchedStream(result, new ObservedSubscription(metrics, log, fields, started)));
         },
       };
     },
   };
+}
+
+/** A running subscription's error codes, logged with how long it lasted when it ends. */
+class ObservedSubscription implements StreamWatcher<ExecutionResult> {
+  #codes: Set<string> | null = null; // most subscriptions never see an error
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly fields: object,
+    private readonly started: number,
+  ) {}
+
+  event(event: ExecutionResult): void {
+    if (event.errors) for (const code of errorCodes(event)) (this.#codes ??= new Set()).add(code);
+  }
+
+  end(): void {
+    this.metrics.subscriptionClosed();
+    this.log.info({ ...this.fields, ms: ms(this.started), errors: [...(this.#codes ?? [])] }, 'subscription ended');
+  }
 }
 
 /** Errors of HTTP responses by code (WebSocket ones are counted by the WebSocket server). */

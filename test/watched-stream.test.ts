@@ -1,0 +1,73 @@
+// A subscription's stream reports its events, and its end exactly once however it ends: the per-viewer
+// shares a subscription holds and its log line depend on it (src/subscription-hold.ts, observability).
+import { describe, expect, it } from 'vitest';
+import { WatchedStream } from '../src/watched-stream.ts';
+
+/** A stream of 1, 2, then (as asked) an end or an error; records what was asked of it. */
+function source(then: 'ends' | 'fails') {
+  const asked: string[] = [];
+  async function* numbers() {
+    try {
+      yield 1;
+      yield 2;
+      if (then === 'fails') throw new Error('the source went away');
+    } finally {
+      asked.push('closed');
+    }
+  }
+  return { stream: numbers(), asked };
+}
+
+function watched(then: 'ends' | 'fails') {
+  const { stream, asked } = source(then);
+  const seen: number[] = [];
+  let ends = 0;
+  const watchedStream = new WatchedStream<number>(stream, { event: (value) => seen.push(value), end: () => ends++ });
+  return { watchedStream, asked, seen, ends: () => ends };
+}
+
+describe('a watched stream', () => {
+  it('passes every event on and ends once when its source finishes', async () => {
+    const { watchedStream, seen, ends } = watched('ends');
+    const got: number[] = [];
+    for await (const value of watchedStream) got.push(value);
+    expect(got).toEqual([1, 2]);
+    expect(seen).toEqual([1, 2]);
+    expect(ends()).toBe(1);
+    await watchedStream.return();
+    expect(ends()).toBe(1);
+  });
+
+  it('ends once when its source fails, and the failure is still the reader’s', async () => {
+    const { watchedStream, ends } = watched('fails');
+    const got: number[] = [];
+    await expect(
+      (async () => {
+        for await (const value of watchedStream) got.push(value);
+      })(),
+    ).rejects.toThrow('the source went away');
+    expect(got).toEqual([1, 2]);
+    expect(ends()).toBe(1);
+  });
+
+  it('ends once, and closes its source, when its reader stops early (return) or throws into it', async () => {
+    for (const stop of ['return', 'throw'] as const) {
+      const { watchedStream, asked, ends } = watched('ends');
+      expect(await watchedStream.next()).toEqual({ value: 1, done: false });
+      if (stop === 'return') expect(await watchedStream.return()).toEqual({ value: undefined, done: true });
+      else await expect(watchedStream.throw(new Error('stop'))).rejects.toThrow('stop');
+      expect(asked).toEqual(['closed']);
+      expect(ends()).toBe(1);
+      await watchedStream.return();
+      expect(ends()).toBe(1);
+    }
+  });
+
+  it('ends even when its source has no return', async () => {
+    let ends = 0;
+    const bare: AsyncIterable<number> = { [Symbol.asyncIterator]: () => ({ next: async () => ({ value: 1, done: false }) }) };
+    const watchedStream = new WatchedStream(bare, { end: () => ends++ });
+    expect(await watchedStream.return()).toEqual({ value: undefined, done: true });
+    expect(ends).toBe(1);
+  });
+});
