@@ -46,6 +46,8 @@ const envSchema = z.object({
   CORS_ORIGINS: originList.optional(),
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).default(100),
   WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
+  MAX_CONNECTIONS: z.coerce.number().int().min(1).default(10_000),
+  MAX_UNSENT_MB: z.coerce.number().positive().default(256),
   SUBSCRIPTION_COST_PER_USER: z.coerce.number().int().min(1).default(25_000),
 
   // Operations.
@@ -108,6 +110,10 @@ export type Config = {
    * credentials). Requests from other origins are refused, in every mode.
    */
   corsOrigins: string[];
+  /** Open connections of each listener (HTTP, SSE and WebSocket); past it, new ones are closed at once. */
+  maxConnections: number;
+  /** Bytes all connections may hold of what their clients have not read yet; past it the furthest behind are cut. */
+  maxUnsentBytes: number;
   /** Per WebSocket, and per viewer on this instance. */
   webSocketLimits: { subscriptionsPerSocket: number; socketsPerUser: number };
   /** Fields a viewer's open subscriptions on this instance may resolve for one event (WebSocket and SSE). */
@@ -202,6 +208,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idempotencyTtlMs: values.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     rateLimits: { requestsPerMinute: values.RATE_LIMIT_REQUESTS_PER_MINUTE, generationsPerMinute: values.RATE_LIMIT_GENERATIONS_PER_MINUTE },
     corsOrigins: (values.CORS_ORIGINS ?? []).map((origin) => origin.replace(/\/$/, '')),
+    maxConnections: values.MAX_CONNECTIONS,
+    maxUnsentBytes: Math.round(values.MAX_UNSENT_MB * 1024 * 1024),
     webSocketLimits: { subscriptionsPerSocket: values.WS_MAX_SUBSCRIPTIONS_PER_SOCKET, socketsPerUser: values.WS_MAX_SOCKETS_PER_USER },
     subscriptionCostPerUser: values.SUBSCRIPTION_COST_PER_USER,
     graphiql: values.GRAPHIQL ? values.GRAPHIQL === 'true' : values.NODE_ENV !== 'production',

@@ -42,8 +42,8 @@ export type Context = ServiceContext & {
   costly: Set<string> | null;
   /** Set while a subscription's events resolve: costly fields are not resolved for every event. */
   inSubscriptionEvent: boolean;
-  /** Characters of stored text (contents, reasoning, system prompts, metadata, tools) this response holds so far. */
-  textCharacters: number;
+  /** Bytes of stored text (contents, reasoning, system prompts, metadata, tools) this response holds so far, as JSON. */
+  textBytes: number;
   /** Items of lists (pages, a context window) this response holds so far. */
   listItems: number;
   /** Lists this response has counted row by row (totalCount: schema/costly.ts). */
@@ -56,7 +56,7 @@ export type Context = ServiceContext & {
  * dictionary mode, which costs each long-lived subscription about 1.5 KB more than a fast object.
  */
 export function createContext(services: AppServices, viewer: Viewer): Context {
-  return { ...services, viewer, loaders: createLoaders(services, viewer), costly: null, inSubscriptionEvent: false, textCharacters: 0, listItems: 0, counts: 0 };
+  return { ...services, viewer, loaders: createLoaders(services, viewer), costly: null, inSubscriptionEvent: false, textBytes: 0, listItems: 0, counts: 0 };
 }
 
 /**
@@ -72,7 +72,7 @@ export function refreshLoaders(ctx: Context, event: object): void {
 /** Each event of a subscription is a response of its own: what it carries is counted afresh. */
 export function startEvent(ctx: Context): void {
   ctx.inSubscriptionEvent = true;
-  ctx.textCharacters = 0;
+  ctx.textBytes = 0;
   ctx.listItems = 0;
   ctx.counts = 0;
 }
@@ -80,7 +80,7 @@ export function startEvent(ctx: Context): void {
 /** What a response counted so far, cleared for a query that is run again (compiled/queries.ts). */
 export function restartResponse(ctx: Context): void {
   ctx.costly = null;
-  ctx.textCharacters = 0;
+  ctx.textBytes = 0;
   ctx.listItems = 0;
   ctx.counts = 0;
 }

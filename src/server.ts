@@ -11,6 +11,7 @@ import { createGraphQLWebSocketServer } from './websocket.ts';
 import { loadWebApp } from './web-app.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { requestIdFrom, withRequest } from './observability/request-context.ts';
+import { cutSlowReaders, type SlowReaders } from './slow-readers.ts';
 
 export type RunningServer = {
   url: string;
@@ -23,6 +24,13 @@ export type RunningServer = {
 
 /** Requests bigger than this are refused before they are read (413). */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+/**
+ * A connection that trickles its request is closed: its headers must come within 10 s, its whole request
+ * within 30 s (a body of at most 2 MiB), checked every second. Node's defaults (60 s, 300 s, every 30 s)
+ * let sockets that send nothing hold a file descriptor each for 90 s, and one client held all of them.
+ */
+const CONNECTION_TIMEOUTS: http.ServerOptions = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
 
 export async function startServer(app: App, { host, port }: { host: string; port: number }): Promise<RunningServer> {
   const { yoga, services } = app;
@@ -65,7 +73,8 @@ export async function startServer(app: App, { host, port }: { host: string; port
   const webSockets = createGraphQLWebSocketServer({ yoga, services, persistedOperations: app.persistedOperations, connections: app.connections }, MAX_BODY_BYTES);
   const wsServer = webSockets.wsServer;
 
-  const servers = await listen(handleRequest, wsServer, origins, host, port);
+  const slowReaders = cutSlowReaders(services.log, config.maxUnsentBytes);
+  const servers = await listen(handleRequest, wsServer, { origins, slowReaders, maxConnections: config.maxConnections }, host, port);
   const { port: boundPort } = servers[0].address() as AddressInfo;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   let closed: Promise<void> | null = null;
@@ -87,6 +96,7 @@ export async function startServer(app: App, { host, port }: { host: string; port
         // out before the sockets close, so a retrying client does not repeat what has finished.
         await new Promise((resolve) => setImmediate(resolve));
         await webSockets.dispose(); // completes subscriptions, closes sockets with 1001 (going away)
+        slowReaders.stop();
         for (const server of servers) server.closeAllConnections();
         await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
       })()),
@@ -120,10 +130,14 @@ function refuse(res: http.ServerResponse, status: number, extensions: { code: st
  * `localhost` means both loopback addresses: browsers may resolve it to ::1 and other clients to
  * 127.0.0.1, and a single listener would answer only one of them. Any other host: one listener.
  */
-async function listen(handleRequest: http.RequestListener, wsServer: WebSocketServer, origins: OriginPolicy, host: string, port: number): Promise<http.Server[]> {
+type Guards = { origins: OriginPolicy; slowReaders: SlowReaders; maxConnections: number };
+
+async function listen(handleRequest: http.RequestListener, wsServer: WebSocketServer, { origins, slowReaders, maxConnections }: Guards, host: string, port: number): Promise<http.Server[]> {
   const open = (address: string, onPort: number) =>
     new Promise<http.Server>((resolve, reject) => {
-      const server = http.createServer(handleRequest);
+      const server = http.createServer(CONNECTION_TIMEOUTS, handleRequest);
+      server.maxConnections = maxConnections;
+      slowReaders.watch(server);
       server.on('upgrade', (req, socket, head) => {
         if (req.url?.split('?')[0] !== GRAPHQL_PATH) return void socket.destroy();
         if (!origins.allowsHost(req.headers.host) || !origins.allows(req.headers.origin, req.headers.host)) {

@@ -56,6 +56,18 @@ export function createGraphQLWebSocketServer(
         if (viewer.expiresAt !== undefined) extra.expiry = runAt(viewer.expiresAt, () => extra.socket.close(4403, 'The token has expired'));
         return true;
       },
+      // Each ping is answered with a pong, which waits in memory until the client reads it: pings count
+      // against the viewer's rate limit (a flood of them on a socket that was never read grew the process
+      // past its heap), and none is answered before the connection is acknowledged.
+      onPing: async (ctx) => {
+        const viewer = ctx.extra.viewer;
+        if (!ctx.acknowledged || !viewer) return void ctx.extra.socket.close(4401, 'Unauthorized');
+        try {
+          await services.rateLimiter.request(viewer);
+        } catch {
+          ctx.extra.socket.close(TOO_MANY, 'Too many pings');
+        }
+      },
       onClose: (ctx) => {
         const extra = ctx.extra;
         clearTimeout(extra.expiry);
@@ -76,12 +88,13 @@ export function createGraphQLWebSocketServer(
         let document;
         let contextValue;
         try {
+          // Counted against the viewer's rate limit first: parsing a large document is work too.
+          contextValue = await contextFactory();
           document = parse(persistedOperations ? persistedQueryFor(persistedOperations, params) : params.query);
           if (!getOperationAST(document, params.operationName)) return [badUserInput('The document has no operation of that name, or several and no operationName')];
-          contextValue = await contextFactory(); // counts the operation against the viewer's rate limit
         } catch (error) {
           if (isGraphQLError(error)) return [withContractCode(error)];
-          if (document === undefined) return [badUserInput(`The document cannot be parsed: ${(error as Error).message}`)];
+          if (contextValue !== undefined && document === undefined) return [badUserInput(`The document cannot be parsed: ${(error as Error).message}`)];
           throw error;
         }
         const args: ExecutionArgs = {

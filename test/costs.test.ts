@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
 import { appendMessage, createConversation, expectErrorCode, startTestApp, subscribe, waitFor, waitForMessageStatus, wsClient, type TestApp } from './helpers.ts';
 import { CHUNK_CHARS, countTokens } from '../src/tokens.ts';
+import { jsonBytes } from '../src/schema/costly.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -122,7 +123,7 @@ describe('what a response may cost', () => {
     await client.dispose();
   });
 
-  it('refuses to carry more than 8,000,000 characters of messages in one response', async () => {
+  it('refuses to carry more than 8,000,000 bytes of messages in one response', async () => {
     const viewer = await small.viewer();
     const c = await createConversation(small, viewer);
     const full = 'a'.repeat(100_000);
@@ -130,6 +131,25 @@ describe('what a response may cost', () => {
     for (let i = 0; i < 9; i++) await small.gql(append, { c: c.id, t: full }, viewer);
     const { body } = await small.request(`query($id: ID!) { conversation(id: $id) { messages(first: 81) { edges { node { content } } } } }`, { id: c.id }, viewer);
     expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(body.errors?.[0]?.message).toContain('8000000 characters');
+    expect(body.errors?.[0]?.message).toContain('8000000 bytes');
   }, 60_000);
+
+  it('counts text as the bytes the response holds: control characters are six each', async () => {
+    const viewer = await small.viewer();
+    const c = await createConversation(small, viewer);
+    const controls = '\u0001'.repeat(100_000); // 600,000 bytes as JSON
+    const append = `mutation($c: ID!, $t: String!) { ${Array.from({ length: 7 }, (_, i) => `m${i}: appendMessage(input: { conversationId: $c, role: USER, content: $t, tokens: 1 }) { message { id } }`).join(' ')} }`;
+    for (let i = 0; i < 2; i++) await small.gql(append, { c: c.id, t: controls }, viewer);
+    const page = (n: number) => small.request(`query($id: ID!) { conversation(id: $id) { messages(first: ${n}) { edges { node { content } } } } }`, { id: c.id }, viewer);
+    const refused = (await page(14)).body; // 1,400,000 characters, 8,400,000 bytes
+    expect(refused.errors?.[0]?.message).toContain('8000000 bytes');
+    const served = await page(13); // 7,800,000 bytes
+    expect(served.body.errors).toBeUndefined();
+    expect(served.body.data.conversation.messages.edges).toHaveLength(13);
+  }, 60_000);
+
+  it('knows the bytes of any text in JSON without encoding it', () => {
+    const samples = ['', 'plain', 'quote " and \\ backslash', 'lines\n\r\t\b\f', '\u0000\u0001\u001f', 'é ü ß', '日本語', '😀 🚀', 'mixed "日本" \u0002 😀\n', hostile.chinese().slice(0, 2000), hostile.emoji().slice(0, 2000), hostile.whitespace().slice(0, 2000)];
+    for (const sample of samples) expect(jsonBytes(sample)).toBe(Buffer.byteLength(JSON.stringify(sample)));
+  });
 });

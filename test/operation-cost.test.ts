@@ -140,7 +140,7 @@ describe('what a response may carry, counted as it resolves', () => {
   it.each([
     ['a system prompt', `conversation { systemPrompt }`],
     ['metadata', `metadata`],
-  ])('counts %s as the text it is: repeated past 8,000,000 characters, it is refused', async (_name, field) => {
+  ])('counts %s as the text it is: repeated past 8,000,000 bytes, it is refused', async (_name, field) => {
     const c = await createConversation(t, viewer, { systemPrompt: 'p'.repeat(99_000) });
     const metadata = { notes: 'm'.repeat(16_000) };
     const append = `mutation($c: ID!, $m: JSON) { ${Array.from({ length: 10 }, (_, i) => `m${i}: appendMessage(input: { conversationId: $c, role: USER, content: "a", metadata: $m }) { message { id } }`).join(' ')} }`;
@@ -149,7 +149,7 @@ describe('what a response may carry, counted as it resolves', () => {
     const query = `query($id: ID!) { conversation(id: $id) { messages(first: 50) { edges { node { conversation { messages(first: 50) { edges { node { id ${field} } } } } } } } } }`;
     const { body } = await t.request(query, { id: c.id }, viewer);
     expect(body.errors!.length).toBeGreaterThan(0);
-    expect(body.errors!.every((e) => e.extensions?.code === 'BAD_USER_INPUT' && e.message.includes('more than 8000000 characters'))).toBe(true);
+    expect(body.errors!.every((e) => e.extensions?.code === 'BAD_USER_INPUT' && e.message.includes('more than 8000000 bytes'))).toBe(true);
     expect(JSON.stringify(body).length).toBeLessThan(20_000_000);
   }, 60_000);
 });

@@ -6,11 +6,13 @@ import { invalidField } from '../errors.ts';
 
 /**
  * Stored text one response may carry (messages' content and reasoning, system prompts, metadata, tool calls
- * and tools): a page of the longest messages, not thirty aliases of it, nor one system prompt a thousand times.
+ * and tools), in bytes as the response encodes it: a page of the longest messages, not thirty aliases of it,
+ * nor one system prompt a thousand times. Counted in characters, text of control characters (six bytes
+ * each in JSON) made a response six times larger than the limit meant.
  */
-const MAX_RESPONSE_CHARACTERS = 8_000_000;
+const MAX_RESPONSE_BYTES = 8_000_000;
 /** And one event of a subscription, which every subscriber receives. */
-const MAX_EVENT_CHARACTERS = 1_000_000;
+const MAX_EVENT_BYTES = 1_000_000;
 
 /**
  * List items one response (or event) may carry. Pages are counted before an operation runs
@@ -27,16 +29,35 @@ export function chargeItems(ctx: Context, items: number, field: string): void {
 
 /** Counts a JSON value (metadata, tool calls, tools) into the response as its text. */
 export function chargeJson<T>(ctx: Context, value: T, field: string): T {
-  if (value != null) chargeText(ctx, JSON.stringify(value), field);
+  if (value != null) chargeBytes(ctx, Buffer.byteLength(JSON.stringify(value), 'utf8'), field);
   return value;
 }
 
 /** Counts `text` into the response; refuses the field past the limit (the rest of the response stands). */
 export function chargeText(ctx: Context, text: string, field: string): string {
-  ctx.textCharacters += text.length;
-  const limit = ctx.inSubscriptionEvent ? MAX_EVENT_CHARACTERS : MAX_RESPONSE_CHARACTERS;
-  if (ctx.textCharacters > limit) throw invalidField(field, `this response would hold more than ${limit} characters of stored text; ask for fewer`);
+  chargeBytes(ctx, jsonBytes(text), field);
   return text;
+}
+
+function chargeBytes(ctx: Context, bytes: number, field: string): void {
+  ctx.textBytes += bytes;
+  const limit = ctx.inSubscriptionEvent ? MAX_EVENT_BYTES : MAX_RESPONSE_BYTES;
+  if (ctx.textBytes > limit) throw invalidField(field, `this response would hold more than ${limit} bytes of stored text; ask for fewer`);
+}
+
+/** Characters JSON writes escaped: control characters, quote and backslash. */
+const ESCAPED = /[\u0000-\u001f"\\]/;
+
+/** The bytes a string takes in a JSON response (UTF-8, escapes included), without encoding it. */
+export function jsonBytes(text: string): number {
+  let bytes = Buffer.byteLength(text, 'utf8') + 2;
+  if (!ESCAPED.test(text)) return bytes;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x22 || code === 0x5c) bytes += 1; // \" and \\
+    else if (code < 0x20) bytes += code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d ? 1 : 5; // \n, or \u0001
+  }
+  return bytes;
 }
 
 /**
