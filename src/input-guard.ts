@@ -19,6 +19,16 @@ export function useInputGuard(): Plugin {
     if (problem) setResultAndStopExecution({ errors: [badUserInput(`${problem.field}: ${problem.message}`, [problem])] });
   };
   return {
+    // A JSON body is looked at before it is parsed: V8 takes 0.6 µs per level of nesting, and a body of a
+    // million nested brackets held the event loop 0.86 s; none a field accepts is nested that deep.
+    onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
+      if (!requestParser || request.method !== 'POST' || !request.headers.get('content-type')?.includes('json')) return;
+      setRequestParser(async (request) => {
+        const text = await request.text();
+        if (nestingOf(text) > MAX_DOCUMENT_NESTING) throw badUserInput(`The request body is nested more than ${MAX_DOCUMENT_NESTING} levels deep`);
+        return requestParser(new fetchAPI.Request(request.url, { method: 'POST', headers: request.headers, body: text }));
+      });
+    },
     // Before the parser sees the text: a list literal nested a few thousand deep overflows its stack.
     onParse({ params }) {
       const source = typeof params.source === 'string' ? params.source : params.source.body;
@@ -29,7 +39,7 @@ export function useInputGuard(): Plugin {
   };
 }
 
-/** The deepest nesting of ( [ { in a GraphQL document, strings and comments skipped: one pass. */
+/** The deepest nesting of ( [ { in a GraphQL document (or JSON), strings and comments skipped: one pass. */
 export function nestingOf(source: string): number {
   let depth = 0;
   let deepest = 0;
@@ -61,9 +71,12 @@ const LONE_SURROGATE = /\p{Surrogate}/u;
 const stringProblem = (value: string) => (value.includes('\0') ? NUL : LONE_SURROGATE.test(value) ? NOT_UNICODE : null);
 const TOO_DEEP = `must not be nested more than ${MAX_INPUT_DEPTH} levels deep`;
 
-/** The first bad value in the variables, named by its path from the variable: `input.metadata.key`. */
+/**
+ * The first bad value in the variables, named by its path from the variable: `input.metadata.key`. Looked
+ * for without paths first: a path string made for each of a million values cost more than the values.
+ */
 export function variablesProblem(variables: unknown): FieldError | null {
-  if (variables === null || typeof variables !== 'object') return null;
+  if (variables === null || typeof variables !== 'object' || !hasProblem(variables)) return null;
   const stack: { value: unknown; path: string; depth: number }[] = Object.entries(variables).map(([name, value]) => ({ value, path: name, depth: 0 }));
   while (stack.length) {
     const { value, path, depth } = stack.pop()!;
@@ -85,6 +98,34 @@ export function variablesProblem(variables: unknown): FieldError | null {
     }
   }
   return null;
+}
+
+/**
+ * Whether anything in the variables is bad: the same walk, stacking only lists and objects (a million numbers
+ * pushed and popped one by one took 0.28 s; looked at in place, 6 ms).
+ */
+function hasProblem(variables: object): boolean {
+  const stack: object[] = [variables];
+  const depths: number[] = [-1];
+  while (stack.length) {
+    const value = stack.pop()!;
+    const depth = depths.pop()!;
+    if (depth >= MAX_INPUT_DEPTH) return true;
+    const look = (item: unknown): boolean => {
+      if (typeof item === 'string') return stringProblem(item) !== null;
+      if (item !== null && typeof item === 'object') {
+        stack.push(item);
+        depths.push(depth + 1);
+      }
+      return false;
+    };
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) if (look(value[i])) return true;
+    } else {
+      for (const key in value) if (stringProblem(key) || look((value as Record<string, unknown>)[key])) return true;
+    }
+  }
+  return false;
 }
 
 /** A document's literals are what they are: yoga hands the same parsed document to each request of its text. */

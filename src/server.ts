@@ -6,7 +6,10 @@ import type { WebSocketServer } from 'ws';
 import { SHUTTING_DOWN } from './errors.ts';
 import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins.ts';
 import type { App } from './app.ts';
-import { GRAPHQL_PATH } from './yoga.ts';
+import { GRAPHQL_PATH, type ServerContext } from './yoga.ts';
+import { createAdmission } from './admission.ts';
+import type { Logger } from './logger.ts';
+import { isGraphQLError } from './errors.ts';
 import { createGraphQLWebSocketServer } from './websocket.ts';
 import { loadWebApp } from './web-app.ts';
 import type { Metrics } from './observability/metrics.ts';
@@ -39,6 +42,7 @@ export async function startServer(app: App, { host, port }: { host: string; port
   let accepting = true;
   const webApp = loadWebApp();
   if (!webApp) services.log.warn('the web app is not built (npm run build): / serves nothing');
+  const admit = createAdmission(services);
   const handleRequest: http.RequestListener = (req, res) => {
     const path = req.url?.split('?')[0];
     if (path === '/health') {
@@ -63,6 +67,15 @@ export async function startServer(app: App, { host, port }: { host: string; port
     // One id per request: returned to the client, and on every log line written while serving it.
     const requestId = requestIdFrom(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
+    // A GraphQL request's sender is known and counted before its body is read (admission.ts); a page of
+    // another origin is left to yoga, which refuses it before reading the body too.
+    if (req.method === 'POST' && path === GRAPHQL_PATH && origins.allowsHost(req.headers.host) && origins.allows(req.headers.origin, req.headers.host)) {
+      admit(req).then(
+        (viewer) => withRequest({ requestId }, () => yoga(req, res, { admitted: viewer } satisfies ServerContext)),
+        (error: unknown) => refuseAdmission(res, error, corsHeaders(req.headers.origin, origins), services.log),
+      );
+      return;
+    }
     const graphql = () => withRequest({ requestId }, () => yoga(req, res));
     // Every other page a browser asks for is the web app's (which answers 404 through yoga if missing).
     if (webApp && path !== GRAPHQL_PATH && (req.method === 'GET' || req.method === 'HEAD')) return webApp(req, res, graphql);
@@ -119,6 +132,26 @@ function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse, metri
 function sameSecret(given: string, expected: string): boolean {
   const [a, b] = [Buffer.from(given), Buffer.from(expected)];
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * A request its sender may not make (no valid token: 401; past the rate limit: 429 with Retry-After), in
+ * the words yoga would use; a page of an allowed origin gets the CORS headers to read it.
+ */
+function refuseAdmission(res: http.ServerResponse, error: unknown, cors: http.OutgoingHttpHeaders, log: Logger): void {
+  if (!isGraphQLError(error)) {
+    log.error({ err: error }, 'unexpected error');
+    return refuse(res, 500, { code: 'INTERNAL_SERVER_ERROR' }, 'Unexpected error.', cors);
+  }
+  const { http: answer, code, ...rest } = error.extensions as { http?: { status?: number; headers?: Record<string, string> }; code: string };
+  res.writeHead(answer?.status ?? 400, { 'content-type': 'application/json', ...cors, ...answer?.headers });
+  res.end(JSON.stringify({ errors: [{ message: error.message, extensions: { code, ...rest } }] }));
+}
+
+/** What yoga's CORS settings (yoga.ts) answer a page of an allowed origin. */
+function corsHeaders(origin: string | undefined, origins: OriginPolicy): http.OutgoingHttpHeaders {
+  if (!origin) return {};
+  return { 'access-control-allow-origin': origin, vary: 'Origin', ...(origins.anyOrigin ? {} : { 'access-control-allow-credentials': 'true' }) };
 }
 
 /** A GraphQL-shaped error, answered before the request reaches the GraphQL handler. */

@@ -18,10 +18,15 @@ import { useErrorMetrics, useOperationObservation } from './observability/operat
 import { usePersistedOperationsOnly, type PersistedOperations } from './persisted-operations.ts';
 
 /**
- * Set by the WebSocket server, which authenticates once per connection and hands over a whole context with
- * this viewer (src/websocket.ts): the context factory then only counts the operation against the rate limit.
+ * `viewer`: set by the WebSocket server, which authenticates once per connection and hands over a whole
+ * context with this viewer (src/websocket.ts): the context factory then only counts the operation against
+ * the rate limit.
  */
-export type ServerContext = { viewer?: Viewer };
+export type ServerContext = {
+  viewer?: Viewer;
+  /** Set by the HTTP server, which authenticated the request and counted it before reading its body (admission.ts). */
+  admitted?: Viewer;
+};
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -73,6 +78,7 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
         await services.rateLimiter.request(initial.viewer);
         return initial as unknown as Context; // whole already: nothing to add
       }
+      if (initial.admitted) return createContext(services, initial.admitted);
       const who = await services.authenticate(initial.request.headers.get('authorization'));
       await services.rateLimiter.request(who);
       return createContext(services, who);
