@@ -90,6 +90,29 @@ it('counts pings against the rate limit, so that a flood of them is closed rathe
   expect(pongs).toBeLessThanOrEqual(200); // the viewer's requests a minute
 });
 
+it('counts an operation over a WebSocket before parsing it: past the limit, unparsable documents are refused as such', async () => {
+  const other = await t.viewer();
+  const socket = new WebSocket(server.url.replace('http', 'ws'), 'graphql-transport-ws');
+  await new Promise((resolve) => socket.once('open', resolve));
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${other.token}` } }));
+  await new Promise((resolve) => socket.once('message', resolve)); // connection_ack
+  const codes: string[] = [];
+  socket.on('message', (raw) => {
+    const message = JSON.parse(String(raw));
+    if (message.type === 'error') codes.push(message.payload[0].extensions.code);
+  });
+  // In rounds of 50, under the socket's 100 subscriptions at once.
+  for (let round = 0; round < 5; round++) {
+    for (let i = 0; i < 50; i++) socket.send(JSON.stringify({ id: `${round}-${i}`, type: 'subscribe', payload: { query: `{ nope(${'['.repeat(i % 5)}` } }));
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => codes.length === (round + 1) * 50 && (clearInterval(check), resolve()), 20);
+    });
+  }
+  expect(codes.filter((code) => code === 'BAD_USER_INPUT')).toHaveLength(200); // RATE_LIMIT_REQUESTS_PER_MINUTE
+  expect(codes.filter((code) => code === 'RATE_LIMITED')).toHaveLength(50);
+  socket.close();
+});
+
 it('answers no ping before the connection is acknowledged', async () => {
   const { socket, closeCode } = await graphqlSocket(false);
   socket.send('{"type":"ping"}');
