@@ -61,11 +61,11 @@ export function createGraphQLWebSocketServer(
       // past its heap), and none is answered before the connection is acknowledged.
       onPing: async (ctx) => {
         const viewer = ctx.extra.viewer;
-        if (!ctx.acknowledged || !viewer) return void ctx.extra.socket.close(4401, 'Unauthorized');
+        if (!ctx.acknowledged || !viewer) return closeUnread(ctx.extra.socket, 4401, 'Unauthorized');
         try {
           await services.rateLimiter.request(viewer);
         } catch {
-          ctx.extra.socket.close(TOO_MANY, 'Too many pings');
+          closeUnread(ctx.extra.socket, TOO_MANY, 'Too many pings');
         }
       },
       onClose: (ctx) => {
@@ -140,6 +140,17 @@ export function createGraphQLWebSocketServer(
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Closes a socket and reads nothing more from it: a client that floods it would otherwise keep the server
+ * parsing its messages until the close handshake times out (30 s), as a flooding client never answers it.
+ * The close frame has a second to leave.
+ */
+function closeUnread(socket: WebSocket, code: number, reason: string): void {
+  socket.close(code, reason);
+  socket.pause();
+  setTimeout(() => socket.terminate(), 1000).unref();
 }
 
 /** graphql-ws clients send `{ authorization: "Bearer <JWT>" }` as connection params. */
