@@ -122,7 +122,8 @@ function hasProblem(variables: object): boolean {
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) if (look(value[i])) return true;
     } else {
-      for (const key in value) if (stringProblem(key) || look((value as Record<string, unknown>)[key])) return true;
+      // Not the variables' own names (nor does variablesProblem): undeclared ones are ignored, declared ones are GraphQL names.
+      for (const key in value) if ((depth >= 0 && stringProblem(key)) || look((value as Record<string, unknown>)[key])) return true;
     }
   }
   return false;

@@ -8,8 +8,7 @@ import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins
 import type { App } from './app.ts';
 import { GRAPHQL_PATH, type ServerContext } from './yoga.ts';
 import { createAdmission } from './admission.ts';
-import type { Logger } from './logger.ts';
-import { isGraphQLError } from './errors.ts';
+import { isGraphQLError, withoutHttp } from './errors.ts';
 import { createGraphQLWebSocketServer } from './websocket.ts';
 import { loadWebApp } from './web-app.ts';
 import type { Metrics } from './observability/metrics.ts';
@@ -70,9 +69,11 @@ export async function startServer(app: App, { host, port }: { host: string; port
     // A GraphQL request's sender is known and counted before its body is read (admission.ts); a page of
     // another origin is left to yoga, which refuses it before reading the body too.
     if (req.method === 'POST' && path === GRAPHQL_PATH && origins.allowsHost(req.headers.host) && origins.allows(req.headers.origin, req.headers.host)) {
-      admit(req).then(
-        (viewer) => withRequest({ requestId }, () => yoga(req, res, { admitted: viewer } satisfies ServerContext)),
-        (error: unknown) => refuseAdmission(res, error, corsHeaders(req.headers.origin, origins), services.log),
+      withRequest({ requestId }, () =>
+        admit(req).then(
+          (viewer) => yoga(req, res, { admitted: viewer } satisfies ServerContext),
+          (error: unknown) => refuseAdmission(res, error, { req, origins, services }),
+        ),
       );
       return;
     }
@@ -87,7 +88,10 @@ export async function startServer(app: App, { host, port }: { host: string; port
   const wsServer = webSockets.wsServer;
 
   const slowReaders = cutSlowReaders(services.log, config.maxUnsentBytes);
-  const servers = await listen(handleRequest, wsServer, { origins, slowReaders, maxConnections: config.maxConnections }, host, port);
+  const servers = await listen(handleRequest, wsServer, { origins, slowReaders, maxConnections: config.maxConnections }, host, port).catch((error: unknown) => {
+    slowReaders.stop();
+    throw error;
+  });
   const { port: boundPort } = servers[0].address() as AddressInfo;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   let closed: Promise<void> | null = null;
@@ -135,18 +139,25 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /**
- * A request its sender may not make (no valid token: 401; past the rate limit: 429 with Retry-After), in
- * the words yoga would use; a page of an allowed origin gets the CORS headers to read it.
+ * A request its sender may not make (no valid token: 401; past the rate limit: 429 with Retry-After), as
+ * yoga answers it: its content type, the error without its HTTP part, counted in the error metrics, and the
+ * CORS headers a page of an allowed origin needs to read it.
  */
-function refuseAdmission(res: http.ServerResponse, error: unknown, cors: http.OutgoingHttpHeaders, log: Logger): void {
+function refuseAdmission(res: http.ServerResponse, error: unknown, { req, origins, services }: { req: http.IncomingMessage; origins: OriginPolicy; services: App['services'] }): void {
+  const cors = corsHeaders(req.headers.origin, origins);
   if (!isGraphQLError(error)) {
-    log.error({ err: error }, 'unexpected error');
+    services.log.error({ err: error }, 'unexpected error');
+    services.metrics.errors(['INTERNAL_SERVER_ERROR']);
     return refuse(res, 500, { code: 'INTERNAL_SERVER_ERROR' }, 'Unexpected error.', cors);
   }
-  const { http: answer, code, ...rest } = error.extensions as { http?: { status?: number; headers?: Record<string, string> }; code: string };
-  res.writeHead(answer?.status ?? 400, { 'content-type': 'application/json', ...cors, ...answer?.headers });
-  res.end(JSON.stringify({ errors: [{ message: error.message, extensions: { code, ...rest } }] }));
+  const answer = error.extensions.http as { status?: number; headers?: Record<string, string> } | undefined;
+  services.metrics.errors([String(error.extensions.code)]);
+  const type = req.headers.accept?.includes(GRAPHQL_RESPONSE) ? `${GRAPHQL_RESPONSE}; charset=utf-8` : 'application/json; charset=utf-8';
+  res.writeHead(answer?.status ?? 400, { 'content-type': type, ...cors, ...answer?.headers });
+  res.end(JSON.stringify({ errors: [withoutHttp(error)] }));
 }
+
+const GRAPHQL_RESPONSE = 'application/graphql-response+json';
 
 /** What yoga's CORS settings (yoga.ts) answer a page of an allowed origin. */
 function corsHeaders(origin: string | undefined, origins: OriginPolicy): http.OutgoingHttpHeaders {
@@ -159,12 +170,12 @@ function refuse(res: http.ServerResponse, status: number, extensions: { code: st
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ errors: [{ message, extensions }] }));
 }
 
+type Guards = { origins: OriginPolicy; slowReaders: SlowReaders; maxConnections: number };
+
 /**
  * `localhost` means both loopback addresses: browsers may resolve it to ::1 and other clients to
  * 127.0.0.1, and a single listener would answer only one of them. Any other host: one listener.
  */
-type Guards = { origins: OriginPolicy; slowReaders: SlowReaders; maxConnections: number };
-
 async function listen(handleRequest: http.RequestListener, wsServer: WebSocketServer, { origins, slowReaders, maxConnections }: Guards, host: string, port: number): Promise<http.Server[]> {
   const open = (address: string, onPort: number) =>
     new Promise<http.Server>((resolve, reject) => {

@@ -46,12 +46,22 @@ export class WatchedStream<T> implements AsyncIterableIterator<T> {
     }
   }
 
+  /** A source may catch what is thrown into it and go on: it has ended when it says so, or fails. */
   throw(error?: unknown): Promise<IteratorResult<T>> {
-    try {
-      return this.#source.throw?.(error) ?? Promise.reject(error);
-    } finally {
+    if (!this.#source.throw) {
       this.#end();
+      return Promise.reject(error);
     }
+    return this.#source.throw(error).then(
+      (result) => {
+        if (result.done) this.#end();
+        return result;
+      },
+      (failure: unknown) => {
+        this.#end();
+        throw failure;
+      },
+    );
   }
 
   #end(): void {

@@ -13,6 +13,7 @@ import { runAt, type OpenConnections } from './connection-limits.ts';
 import { badUserInput, isGraphQLError, rateLimitedError, withContractCode, withoutHttp } from './errors.ts';
 import { errorCodes } from './observability/operations.ts';
 import { withRequest } from './observability/request-context.ts';
+import { closeUnread, GuardedWebSocket } from './guarded-websocket.ts';
 import { persistedQueryFor, type PersistedOperations } from './persisted-operations.ts';
 
 /** graphql-ws' close code for a client that asks too much of a server (its "too many initialisation requests"). */
@@ -30,7 +31,7 @@ export function createGraphQLWebSocketServer(
 ): GraphQLWebSocketServer {
   const { config, metrics } = services;
   const { subscriptionsPerSocket } = config.webSocketLimits;
-  const wsServer = new WebSocketServer({ noServer: true, maxPayload });
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload, WebSocket: GuardedWebSocket });
 
   const handle = useServer<Record<string, unknown>, Extra>(
     {
@@ -58,10 +59,11 @@ export function createGraphQLWebSocketServer(
       },
       // Each ping is answered with a pong, which waits in memory until the client reads it: pings count
       // against the viewer's rate limit (a flood of them on a socket that was never read grew the process
-      // past its heap), and none is answered before the connection is acknowledged.
+      // past its heap), and one before `connection_init` closes the socket, as a subscribe would.
       onPing: async (ctx) => {
+        if (!ctx.connectionInitReceived) return closeUnread(ctx.extra.socket, 4401, 'Unauthorized');
         const viewer = ctx.extra.viewer;
-        if (!ctx.acknowledged || !viewer) return closeUnread(ctx.extra.socket, 4401, 'Unauthorized');
+        if (!viewer) return; // its token is being checked
         try {
           await services.rateLimiter.request(viewer);
         } catch {
@@ -140,17 +142,6 @@ export function createGraphQLWebSocketServer(
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
   };
-}
-
-/**
- * Closes a socket and reads nothing more from it: a client that floods it would otherwise keep the server
- * parsing its messages until the close handshake times out (30 s), as a flooding client never answers it.
- * The close frame has a second to leave.
- */
-function closeUnread(socket: WebSocket, code: number, reason: string): void {
-  socket.close(code, reason);
-  socket.pause();
-  setTimeout(() => socket.terminate(), 1000).unref();
 }
 
 /** graphql-ws clients send `{ authorization: "Bearer <JWT>" }` as connection params. */

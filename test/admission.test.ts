@@ -29,6 +29,12 @@ describe('before its body is read, a request', () => {
       const body = await response.json();
       expect(body.errors[0].extensions).toEqual({ code: 'UNAUTHENTICATED' });
     }
+    // As yoga would answer it: the content type asked for, and counted in the error metrics.
+    const errors = async () => Number(/^graphql_errors_total\{code="UNAUTHENTICATED"\} (\d+)/m.exec(await t.app.services.metrics.registry.metrics())?.[1] ?? 0);
+    const before = await errors();
+    const typed = await post(NOT_JSON, { accept: 'application/graphql-response+json' });
+    expect(typed.headers.get('content-type')).toBe('application/graphql-response+json; charset=utf-8');
+    expect(await errors()).toBe(before + 1);
     // A page of another origin is still refused as such.
     expect((await post(NOT_JSON, { origin: 'https://evil.example.com' })).status).toBe(403);
   });

@@ -65,6 +65,24 @@ it('cuts the connections furthest behind while all together hold more unsent byt
   expect((await t.gql(`{ viewer { userId } }`, {}, other)).viewer.userId).toBe(other.userId);
 }, 60_000);
 
+it('counts the responses a client pipelined, which wait in their own buffers, as its connection\'s', async () => {
+  const c = await createConversation(t, viewer);
+  await t.gql(`mutation($c: ID!, $t: String!) { ${[0, 1, 2].map((i) => `m${i}: appendMessage(input: { conversationId: $c, role: USER, content: $t, tokens: 1 }) { message { id } }`).join(' ')} }`, { c: c.id, t: 'a'.repeat(100_000) }, viewer);
+  const body = JSON.stringify({ query: `query($id: ID!) { conversation(id: $id) { messages(first: 3) { edges { node { content } } } } }`, variables: { id: c.id } });
+  const request = `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer ${viewer.token}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  // Forty pages of 300 KB asked for in one write (12 MB, more than MAX_UNSENT_MB), none read for a while.
+  const socket = await connection();
+  socket.pause();
+  socket.write(request.repeat(40));
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  let received = 0;
+  socket.on('data', (chunk: Buffer) => (received += chunk.length));
+  const cut = closed(socket);
+  socket.resume();
+  await cut;
+  expect(received).toBeLessThan(40 * 300_000);
+}, 30_000);
+
 /** A graphql-ws socket, acknowledged when `init`. */
 async function graphqlSocket(init: boolean): Promise<{ socket: WebSocket; closeCode: Promise<number> }> {
   const socket = new WebSocket(server.url.replace('http', 'ws'), 'graphql-transport-ws');
@@ -113,7 +131,14 @@ it('counts an operation over a WebSocket before parsing it: past the limit, unpa
   socket.close();
 });
 
-it('answers no ping before the connection is acknowledged', async () => {
+it('closes a socket on a message nested deeper than any input, before it is parsed or anyone is known', async () => {
+  const { socket } = await graphqlSocket(false);
+  const closing = new Promise<[number, string]>((resolve) => socket.once('close', (code, reason) => resolve([code, String(reason)])));
+  socket.send(`{"type":"connection_init","payload":${'['.repeat(300_000)}${']'.repeat(300_000)}}`);
+  expect(await closing).toEqual([4400, 'Messages may be nested at most 128 levels deep']);
+});
+
+it('answers no ping before connection_init', async () => {
   const { socket, closeCode } = await graphqlSocket(false);
   socket.send('{"type":"ping"}');
   expect(await closeCode).toBe(4401);

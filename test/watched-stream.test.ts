@@ -70,4 +70,24 @@ describe('a watched stream', () => {
     expect(await watchedStream.return()).toEqual({ value: undefined, done: true });
     expect(ends).toBe(1);
   });
+
+  it('goes on when its source catches what is thrown into it, and ends when the source does', async () => {
+    let ends = 0;
+    async function* forgiving() {
+      for (let i = 0; i < 3; i++) {
+        try {
+          yield i;
+        } catch {
+          // carries on
+        }
+      }
+    }
+    const watchedStream = new WatchedStream(forgiving(), { end: () => ends++ });
+    await watchedStream.next();
+    expect(await watchedStream.throw(new Error('ignored'))).toEqual({ value: 1, done: false });
+    expect(ends).toBe(0);
+    expect(await watchedStream.next()).toEqual({ value: 2, done: false });
+    expect(await watchedStream.next()).toEqual({ value: undefined, done: true });
+    expect(ends).toBe(1);
+  });
 });

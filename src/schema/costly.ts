@@ -45,17 +45,20 @@ function chargeBytes(ctx: Context, bytes: number, field: string): void {
   if (ctx.textBytes > limit) throw invalidField(field, `this response would hold more than ${limit} bytes of stored text; ask for fewer`);
 }
 
-/** Characters JSON writes escaped: control characters, quote and backslash. */
+/** Characters JSON writes escaped: control characters, quote and backslash; and lone surrogates. */
 const ESCAPED = /[\u0000-\u001f"\\]/;
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /** The bytes a string takes in a JSON response (UTF-8, escapes included), without encoding it. */
 export function jsonBytes(text: string): number {
   let bytes = Buffer.byteLength(text, 'utf8') + 2;
-  if (!ESCAPED.test(text)) return bytes;
+  if (!ESCAPED.test(text) && !LONE_SURROGATE.test(text)) return bytes;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code === 0x22 || code === 0x5c) bytes += 1; // \" and \\
     else if (code < 0x20) bytes += code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d ? 1 : 5; // \n, or \u0001
+    else if (code >= 0xd800 && code <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++; // a pair: its 4 bytes are counted
+    else if (code >= 0xd800 && code <= 0xdfff) bytes += 3; // lone: \udXXX, where UTF-8 counted 3
   }
   return bytes;
 }

@@ -1,0 +1,34 @@
+// The server's WebSockets: what reaches graphql-ws of a socket's messages. graphql-ws parses every message as
+// JSON, `connection_init` included, before anything knows who sent it; V8 takes 0.6 µs per level of
+// nesting, so a message of a million nested brackets held the event loop most of a second for anyone who
+// could open a socket. Such a message closes the socket unparsed, and a socket being closed passes on no
+// more messages (a flooding client sends on while the close handshake waits).
+import { WebSocket } from 'ws';
+import { MAX_DOCUMENT_NESTING, nestingOf } from './input-guard.ts';
+
+/** graphql-ws' close code for a message it cannot take. */
+const BAD_MESSAGE = 4400;
+
+export class GuardedWebSocket extends WebSocket {
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'message') {
+      if (this.readyState !== WebSocket.OPEN) return false;
+      if (nestingOf(String(args[0])) > MAX_DOCUMENT_NESTING) {
+        closeUnread(this, BAD_MESSAGE, `Messages may be nested at most ${MAX_DOCUMENT_NESTING} levels deep`);
+        return false;
+      }
+    }
+    return super.emit(event, ...args);
+  }
+}
+
+/**
+ * Closes a socket and reads nothing more from it: a client that floods it would otherwise keep the server
+ * reading its messages until the close handshake times out (30 s), as a flooding client never answers it.
+ * The close frame has a second to leave.
+ */
+export function closeUnread(socket: WebSocket, code: number, reason: string): void {
+  socket.close(code, reason);
+  socket.pause();
+  setTimeout(() => socket.terminate(), 1000).unref();
+}
