@@ -1,19 +1,31 @@
 // The server's WebSockets: what reaches graphql-ws of a socket's messages. graphql-ws parses every message as
 // JSON, `connection_init` included, before anything knows who sent it; V8 takes 0.6 µs per level of
 // nesting, so a message of a million nested brackets held the event loop most of a second for anyone who
-// could open a socket. Such a message closes the socket unparsed, and a socket being closed passes on no
-// more messages (a flooding client sends on while the close handshake waits).
+// could open a socket. Such a message closes the socket unparsed, as does one larger than a
+// `connection_init` can be before the socket is authenticated; and a socket being closed passes on no more
+// messages (a flooding client sends on while the close handshake waits).
 import { WebSocket } from 'ws';
 import { MAX_DOCUMENT_NESTING, nestingOf } from './input-guard.ts';
 
 /** graphql-ws' close code for a message it cannot take. */
 const BAD_MESSAGE = 4400;
 
+/** The largest message before the socket is authenticated: a `connection_init` with its token. */
+export const MAX_UNAUTHENTICATED_MESSAGE_BYTES = 16 * 1024;
+
 export class GuardedWebSocket extends WebSocket {
+  /** Set once the socket's token is verified (websocket.ts): its messages may then be as large as a request. */
+  authenticated = false;
+
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'message') {
       if (this.readyState !== WebSocket.OPEN) return false;
-      if (nestingOf(String(args[0])) > MAX_DOCUMENT_NESTING) {
+      const data = args[0] as Buffer;
+      if (!this.authenticated && data.length > MAX_UNAUTHENTICATED_MESSAGE_BYTES) {
+        closeUnread(this, BAD_MESSAGE, `Messages before authentication may be at most ${MAX_UNAUTHENTICATED_MESSAGE_BYTES} bytes`);
+        return false;
+      }
+      if (nestingOf(String(data)) > MAX_DOCUMENT_NESTING) {
         closeUnread(this, BAD_MESSAGE, `Messages may be nested at most ${MAX_DOCUMENT_NESTING} levels deep`);
         return false;
       }

@@ -4,7 +4,7 @@
 // operation (a limit, bad input) answers it with errors and keeps the socket.
 import { randomUUID } from 'node:crypto';
 import { getOperationAST, type ExecutionArgs } from 'graphql';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createContext, type AppServices } from './context.ts';
 import type { GraphQLHandler } from './yoga.ts';
@@ -19,7 +19,7 @@ import { persistedQueryFor, type PersistedOperations } from './persisted-operati
 /** graphql-ws' close code for a client that asks too much of a server (its "too many initialisation requests"). */
 const TOO_MANY = 4429;
 
-type Extra = { socket: WebSocket; viewer?: Viewer; counted?: boolean; expiry?: NodeJS.Timeout };
+type Extra = { socket: GuardedWebSocket; viewer?: Viewer; counted?: boolean; expiry?: NodeJS.Timeout };
 /** What onSubscribe hands to execute/subscribe besides the arguments: the envelop's own, and the request id. */
 type Root = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown; requestId: string };
 
@@ -53,6 +53,7 @@ export function createGraphQLWebSocketServer(
         metrics.socketOpened();
         extra.counted = true;
         extra.viewer = viewer;
+        extra.socket.authenticated = true;
         // A connection lives no longer than its token: at `exp` it is closed as a bad token would be.
         if (viewer.expiresAt !== undefined) extra.expiry = runAt(viewer.expiresAt, () => extra.socket.close(4403, 'The token has expired'));
         return true;

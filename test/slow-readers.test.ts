@@ -131,11 +131,20 @@ it('counts an operation over a WebSocket before parsing it: past the limit, unpa
   socket.close();
 });
 
-it('closes a socket on a message nested deeper than any input, before it is parsed or anyone is known', async () => {
+it('closes a socket on a message nested deeper than any input, before it is parsed', async () => {
+  const { socket } = await graphqlSocket(true);
+  const closing = new Promise<[number, string]>((resolve) => socket.once('close', (code, reason) => resolve([code, String(reason)])));
+  socket.send(`{"id":"1","type":"subscribe","payload":{"query":"{ __typename }","variables":{"x":${'['.repeat(300_000)}${']'.repeat(300_000)}}}}`);
+  expect(await closing).toEqual([4400, 'Messages may be nested at most 128 levels deep']);
+});
+
+it('closes a socket on a message larger than a connection_init before it is authenticated', async () => {
   const { socket } = await graphqlSocket(false);
   const closing = new Promise<[number, string]>((resolve) => socket.once('close', (code, reason) => resolve([code, String(reason)])));
-  socket.send(`{"type":"connection_init","payload":${'['.repeat(300_000)}${']'.repeat(300_000)}}`);
-  expect(await closing).toEqual([4400, 'Messages may be nested at most 128 levels deep']);
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${viewer.token}`, padding: 'x'.repeat(20_000) } }));
+  expect(await closing).toEqual([4400, 'Messages before authentication may be at most 16384 bytes']);
+  // A connection_init of the usual size is taken.
+  expect((await graphqlSocket(true)).socket.readyState).toBe(WebSocket.OPEN);
 });
 
 it('answers no ping before connection_init', async () => {
