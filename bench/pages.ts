@@ -12,7 +12,7 @@ import { startInstance, type Instance } from '../test/cluster.ts';
 import { JWT_SECRET } from '../test/helpers.ts';
 import { applyMigrations } from '../src/db.ts';
 import { createLogger } from '../src/logger.ts';
-import { benchToken, gqlAt, round, writeResult } from './lib.ts';
+import { benchToken, cpuMs, gqlAt, round, writeResult } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,22 +55,23 @@ const SIDEBAR = `query { conversations(first: 20) { edges { node { id title mess
   messages(first: 5) { edges { node { id position role content } } } } } } }`;
 const BRANCH = `query($id: ID!) { conversation(id: $id) { messages(last: 50) { edges { node { id role content position status createdAt } } } } }`;
 
-type Target = { name: string; url: string; body: string; headers: Record<string, string> };
+type Target = { name: string; pid: number; url: string; body: string; headers: Record<string, string> };
 const pages = {
   sidebar: {
-    server: { name: 'server', url: server.url, body: JSON.stringify({ query: SIDEBAR }), headers: { authorization: `Bearer ${token}` } },
-    floor: { name: 'floor', url: floor.url, body: JSON.stringify({ page: 'sidebar', userId }), headers: {} },
+    server: { name: 'server', pid: server.process.pid!, url: server.url, body: JSON.stringify({ query: SIDEBAR }), headers: { authorization: `Bearer ${token}` } },
+    floor: { name: 'floor', pid: floor.process.pid!, url: floor.url, body: JSON.stringify({ page: 'sidebar', userId }), headers: {} },
   },
   branch: {
-    server: { name: 'server', url: server.url, body: JSON.stringify({ query: BRANCH, variables: { id: long } }), headers: { authorization: `Bearer ${token}` } },
-    floor: { name: 'floor', url: floor.url, body: JSON.stringify({ page: 'branch', conversationId: rawId(long) }), headers: {} },
+    server: { name: 'server', pid: server.process.pid!, url: server.url, body: JSON.stringify({ query: BRANCH, variables: { id: long } }), headers: { authorization: `Bearer ${token}` } },
+    floor: { name: 'floor', pid: floor.process.pid!, url: floor.url, body: JSON.stringify({ page: 'branch', conversationId: rawId(long) }), headers: {} },
   },
 };
 
-/** Requests a second one process answers for one page, CONCURRENCY at a time, for SECONDS. */
-async function rate(target: Target): Promise<number> {
+/** Requests a second one process answers for one page, CONCURRENCY at a time, for SECONDS; and its CPU per page. */
+async function rate(target: Target): Promise<{ perSecond: number; cpuUsPerPage: number }> {
   const until = performance.now() + SECONDS * 1000;
   let done = 0;
+  const cpuBefore = cpuMs(target.pid);
   const client = async () => {
     while (performance.now() < until) {
       const response = await fetch(target.url, { method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body: target.body });
@@ -81,7 +82,7 @@ async function rate(target: Target): Promise<number> {
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, client));
-  return done / ((performance.now() - started) / 1000);
+  return { perSecond: done / ((performance.now() - started) / 1000), cpuUsPerPage: ((cpuMs(target.pid) - cpuBefore) * 1000) / done };
 }
 
 // The pages must hold the same rows: checked once, by their message ids.
@@ -97,18 +98,29 @@ const measured = Object.entries(pages).filter(([name]) => values.pages.split(','
 for (const [name, page] of measured) {
   await rate(page.server); // warm-up, both
   await rate(page.floor);
-  const server: number[] = [];
-  const floorRates: number[] = [];
+  const server: Awaited<ReturnType<typeof rate>>[] = [];
+  const floorRates: typeof server = [];
   for (let round = 0; round < ROUNDS; round++) {
     server.push(await rate(page.server));
     floorRates.push(await rate(page.floor));
   }
-  results.push({ page: name, serverPerSecond: round(median(server)), floorPerSecond: round(median(floorRates)), ratio: round(median(server) / median(floorRates)), server: server.map(round), floor: floorRates.map(round) });
+  const [serverRate, floorRate] = [server, floorRates].map((rounds) => median(rounds.map((r) => r.perSecond)));
+  results.push({
+    page: name,
+    serverPerSecond: round(serverRate),
+    floorPerSecond: round(floorRate),
+    ratio: round(serverRate / floorRate),
+    // The process's own CPU (all its threads) per page: what the ratio would be on a machine with a core to spare.
+    serverCpuUsPerPage: Math.round(median(server.map((r) => r.cpuUsPerPage))),
+    floorCpuUsPerPage: Math.round(median(floorRates.map((r) => r.cpuUsPerPage))),
+    server: server.map((r) => round(r.perSecond)),
+    floor: floorRates.map((r) => round(r.perSecond)),
+  });
   console.error(JSON.stringify(results.at(-1)));
 }
 for (const instance of [server, floor] as Instance[]) instance.process.kill('SIGINT');
 await Promise.all([server.exited, floor.exited]); // (a CPU profile, with BENCH_CPU_PROF, is written at exit)
 writeResult(values.out, { date: new Date().toISOString(), node: process.version, rounds: ROUNDS, seconds: SECONDS, concurrency: CONCURRENCY, results });
-console.log(`\n| page | server pages/s | floor pages/s | server / floor |\n| --- | --- | --- | --- |`);
-for (const r of results) console.log(`| ${r.page} | ${r.serverPerSecond} | ${r.floorPerSecond} | ${r.ratio} |`);
+console.log(`\n| page | server pages/s | floor pages/s | server / floor | CPU per page, server / floor |\n| --- | --- | --- | --- | --- |`);
+for (const r of results) console.log(`| ${r.page} | ${r.serverPerSecond} | ${r.floorPerSecond} | ${r.ratio} | ${r.serverCpuUsPerPage} / ${r.floorCpuUsPerPage} µs |`);
 process.exit(0);
