@@ -32,7 +32,20 @@ export class GuardedWebSocket extends WebSocket {
     }
     return super.emit(event, ...args);
   }
+
+  /**
+   * A write fails only when the connection is gone (cut for falling behind, slow-readers.ts, or reset by its
+   * client), which closes the socket anyway: graphql-ws would log each of its pending results as an internal
+   * error of the server's, to stderr, as many as the client had asked for.
+   */
+  override send(data: Parameters<WebSocket['send']>[0], options?: SendOptions | SendCallback, callback?: SendCallback): void {
+    const done = typeof options === 'function' ? options : callback;
+    super.send(data, typeof options === 'object' ? options : {}, () => done?.());
+  }
 }
+
+type SendCallback = (err?: Error) => void;
+type SendOptions = Exclude<Parameters<WebSocket['send']>[1], SendCallback | undefined>;
 
 /**
  * Closes a socket and reads nothing more from it: a client that floods it would otherwise keep the server

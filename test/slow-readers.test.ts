@@ -1,7 +1,7 @@
 // Clients that do not read what they are sent. Node holds every unsent byte, so such a client could grow the
 // server past its heap: with large responses on sockets it never reads, or with pings, each answered.
 import net from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createConversation, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
@@ -180,4 +180,122 @@ it('holds at most MAX_CONNECTIONS connections, and serves again once they close'
   for (const socket of open) socket.destroy();
   await new Promise((resolve) => setTimeout(resolve, 200));
   expect((await fetch(server.url.replace('/graphql', '/health'))).status).toBe(200);
+});
+
+describe('a connection cut for not reading gives back what its subscriptions held', () => {
+  // Two connections a viewer, and a subscription cost enough for two of the subscriptions below (4 fields each).
+  let limited: TestApp;
+  let limitedServer: RunningServer;
+  const SUBSCRIPTION = `subscription { conversationsChanged { conversation { id title } } }`;
+  beforeAll(async () => {
+    limited = await startTestApp({ MAX_UNSENT_MB: '4', WS_MAX_SOCKETS_PER_USER: '2', SUBSCRIPTION_COST_PER_USER: '10', RATE_LIMIT_REQUESTS_PER_MINUTE: '500' });
+    limitedServer = await limited.listen();
+  });
+  afterAll(() => limited.close());
+
+  /** A viewer, and a query for a page of theirs of 300 KB. */
+  async function viewerWithPage(): Promise<{ viewer: TestViewer; page: string }> {
+    const viewer = await limited.viewer();
+    const c = await createConversation(limited, viewer);
+    const append = [0, 1, 2].map((i) => `m${i}: appendMessage(input: { conversationId: $c, role: USER, content: $t, tokens: 1 }) { message { id } }`);
+    await limited.gql(`mutation($c: ID!, $t: String!) { ${append.join(' ')} }`, { c: c.id, t: 'a'.repeat(100_000) }, viewer);
+    return { viewer, page: `query { conversation(id: "${c.id}") { messages(first: 3) { edges { node { content } } } } }` };
+  }
+
+  /** A graphql-ws socket of `viewer`, past connection_init; its messages collected. */
+  async function graphqlSocketOf(viewer: TestViewer) {
+    const socket = new WebSocket(limitedServer.url.replace('http', 'ws'), 'graphql-transport-ws');
+    const messages: Message[] = [];
+    socket.on('message', (raw) => messages.push(JSON.parse(String(raw))));
+    const closeCode = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${viewer.token}` } }));
+    await Promise.race([new Promise((resolve) => socket.once('message', resolve)), closeCode]);
+    const subscribe = (id: string, query: string) => socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query } }));
+    return { socket, messages, closeCode, subscribe };
+  }
+
+  /** Whether `condition` holds within 5 s. */
+  async function soon(condition: () => boolean): Promise<boolean> {
+    for (let i = 0; i < 250 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    return condition();
+  }
+  // A refused subscription comes as a result with errors (then `complete`), a refused document as `error`.
+  type Message = { id?: string; type: string; payload?: { errors?: GraphQLError[] } | GraphQLError[] };
+  type GraphQLError = { extensions?: { code?: string } };
+  const errorCode = (messages: Message[], id: string) => {
+    const payload = messages.find((m) => m.id === id && (m.type === 'error' || m.type === 'next'))?.payload;
+    return (Array.isArray(payload) ? payload : payload?.errors)?.[0]?.extensions?.code;
+  };
+  const acknowledged = (messages: Message[], id: string) => messages.some((m) => m.id === id);
+
+  it('over a WebSocket: its place among the viewer\'s sockets, and its subscription\'s cost', async () => {
+    const { viewer, page } = await viewerWithPage();
+    const reader = await graphqlSocketOf(viewer);
+    reader.subscribe('s1', SUBSCRIPTION);
+    reader.subscribe('s2', SUBSCRIPTION);
+    // A subscription that is taken sends nothing until an event: a query after them on the same socket shows they were.
+    reader.subscribe('q', `{ viewer { userId } }`);
+    expect(await soon(() => acknowledged(reader.messages, 'q'))).toBe(true);
+    expect(errorCode(reader.messages, 's2')).toBeUndefined();
+    const other = await graphqlSocketOf(viewer);
+    other.subscribe('s', SUBSCRIPTION);
+    // While the first socket holds its place and its cost, a third subscription is past the viewer's cost, and a third socket past its sockets.
+    expect(await soon(() => acknowledged(other.messages, 's'))).toBe(true);
+    expect(errorCode(other.messages, 's')).toBe('RATE_LIMITED');
+    expect(await (await graphqlSocketOf(viewer)).closeCode).toBe(4429);
+
+    // The first socket asks for 40 pages (12 MB, past MAX_UNSENT_MB) and reads nothing for a while: it is cut.
+    const raw = (reader.socket as unknown as { _socket: net.Socket })._socket;
+    const logged = vi.spyOn(console, 'error');
+    raw.pause();
+    for (let i = 0; i < 40; i++) reader.subscribe(`p${i}`, page);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    raw.resume();
+    await reader.closeCode;
+    // The results it was not sent are no internal errors (graphql-ws logged one for each).
+    expect(logged).not.toHaveBeenCalled();
+    logged.mockRestore();
+
+    // What it held is given back: the subscriptions are taken, and another socket too.
+    other.subscribe('s1', SUBSCRIPTION);
+    other.subscribe('s2', SUBSCRIPTION);
+    other.subscribe('q', `{ viewer { userId } }`);
+    expect(await soon(() => acknowledged(other.messages, 'q'))).toBe(true);
+    expect([errorCode(other.messages, 's1'), errorCode(other.messages, 's2')]).toEqual([undefined, undefined]);
+    const third = await graphqlSocketOf(viewer);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(third.socket.readyState).toBe(WebSocket.OPEN);
+    other.socket.close();
+    third.socket.close();
+  }, 30_000);
+
+  it('over SSE: its place among the viewer\'s connections', async () => {
+    const { viewer, page } = await viewerWithPage();
+    const sse = (query: string) =>
+      fetch(limitedServer.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${viewer.token}` }, body: JSON.stringify({ query }) });
+    // A subscription over SSE, and behind it on the same connection 40 pages pipelined, none read.
+    const request = (body: string, accept: string) =>
+      `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: ${accept}\r\nAuthorization: Bearer ${viewer.token}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const socket = net.connect(Number(new URL(limitedServer.url).port), '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(request(JSON.stringify({ query: SUBSCRIPTION }), 'text/event-stream'));
+    const held = await sse(SUBSCRIPTION); // the viewer's second connection, and second subscription
+    expect(held.status).toBe(200);
+    expect((await sse(SUBSCRIPTION)).status).toBe(429); // a third is refused
+
+    socket.pause();
+    socket.write(request(JSON.stringify({ query: page }), 'application/json').repeat(40));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const cut = closed(socket);
+    socket.resume();
+    await cut;
+
+    // The place and the cost the cut subscription held are given back.
+    const again = await sse(SUBSCRIPTION);
+    expect(again.status).toBe(200);
+    await again.body?.cancel();
+    await held.body?.cancel();
+  }, 30_000);
 });
