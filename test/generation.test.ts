@@ -1,7 +1,7 @@
 // Assistant generation through a real provider client (the AI SDK's OpenAI-compatible provider) against a
 // local server speaking the vendor's streaming wire format; streams over graphql-ws and SSE.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConversation, expectErrorCode, sseSubscribe, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
+import { createConversation, expectErrorCode, sseSubscribe, startTestApp, subscribe, waitForMessage, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 import type { RunningServer } from '../src/server.ts';
 import { countTokens } from '../src/tokens.ts';
@@ -87,7 +87,12 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       PROVIDER_THREADS: providerThreads,
     });
     server = await t.listen();
-  });
+    // A first reply on each provider thread starts it (and loads the provider package): on a busy machine
+    // that can take longer than the 1.5 s of silence these tests allow a provider.
+    const viewer = await t.viewer();
+    const warmUps = await Promise.all([1, 2].map(async () => send(viewer, { conversationId: (await createConversation(t, viewer)).id, content: 'warm up' })));
+    for (const { assistantMessage } of warmUps) await waitForMessage((q, v) => t.gql(q, v, viewer), assistantMessage.id, (node) => node.status !== 'STREAMING', 'to end', 30_000);
+  }, 60_000);
   afterAll(async () => {
     await t.close();
     await vendor.close();
