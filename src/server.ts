@@ -76,10 +76,13 @@ export async function startServer(app: App, { host, port }: { host: string; port
       );
       return;
     }
-    const graphql = () => withRequest({ requestId }, () => yoga(req, res));
-    // Every other page a browser asks for is the web app's (which answers 404 through yoga if missing).
-    if (webApp && path !== GRAPHQL_PATH && (req.method === 'GET' || req.method === 'HEAD')) return webApp(req, res, graphql);
-    graphql();
+    // yoga would serve any path that ends in /graphql (or /graphql/) alike: only this one is GraphQL, so that
+    // no POST reaches yoga without its admission above.
+    if (path === GRAPHQL_PATH) return void withRequest({ requestId }, () => yoga(req, res));
+    // Every other page a browser asks for is the web app's.
+    const notFound = () => void res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found');
+    if (webApp && (req.method === 'GET' || req.method === 'HEAD')) return webApp(req, res, notFound);
+    notFound();
   };
 
   // WebSocket upgrades are taken from every listener below (noServer), on the GraphQL path only.

@@ -40,6 +40,9 @@ export function loadWebApp(root = WEB_ROOT): WebApp | null {
   return (req, res, notFound) => {
     // The app's own pages are index.html; any other path is a file of the build or nothing (404).
     if (APP_PAGE.test(req.url?.split('?')[0] ?? '')) req.url = '/';
+    // sirv passes a Range's bounds to fs.createReadStream unchecked: `bytes=5-1` threw outside any handler
+    // and ended the process, `bytes=-5` gave the first bytes. The app's files are small: always whole.
+    delete req.headers.range;
     serve(req, res, notFound);
   };
 }

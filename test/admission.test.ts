@@ -39,6 +39,18 @@ describe('before its body is read, a request', () => {
     expect((await post(NOT_JSON, { origin: 'https://evil.example.com' })).status).toBe(403);
   });
 
+  it('to any other path that ends in /graphql is not GraphQL: 404, its body unread', async () => {
+    const origin = new URL(server.url).origin;
+    const valid = JSON.stringify({ query: '{ __typename }' });
+    for (const path of ['/graphql/', '/x/graphql', '/x/graphql/', '/graphql//', '/%2Fgraphql']) {
+      for (const body of [NOT_JSON, valid]) {
+        const response = await fetch(origin + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        expect([path, response.status, await response.text()]).toEqual([path, 404, 'Not found']);
+      }
+      expect((await fetch(origin + path)).status).toBe(404);
+    }
+  });
+
   it('costs its sender a request per 64 KiB of body, and past the limit is answered 429 unparsed', async () => {
     const viewer = await t.viewer();
     const query = '{ viewer { userId } }';

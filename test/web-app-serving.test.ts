@@ -58,6 +58,13 @@ it('leaves every other path to the rest of the server: no catch-all, nothing out
   }
 });
 
+it('answers a Range, valid or not, with the whole file', async () => {
+  for (const range of ['bytes=5-1', 'bytes=-5', 'bytes=0-3', 'bytes=0-1,4-6', 'bytes=99999-', 'nonsense']) {
+    const response = await fetch(`${origin}/assets/index-abc123.js`, { headers: { range } });
+    expect([range, response.status, await response.text()]).toEqual([range, 200, 'console.log(1)']);
+  }
+});
+
 it('is absent when the app is not built', () => {
   expect(loadWebApp(path.join(root, 'no-build-here'))).toBeNull();
 });
