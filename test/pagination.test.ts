@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendMessage, createConversation, expectErrorCode, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
 import { listConversations } from '../src/conversations/list.ts';
+import { cursorCodec, isTimeAndId } from '../src/pagination/connection.ts';
 import type { Prisma } from '../src/generated/prisma/client.ts';
 import type { ReadRows } from '../src/row-reads.ts';
 
@@ -110,6 +111,21 @@ describe('conversations pagination', () => {
   ])('refuses %j with BAD_USER_INPUT', async (args) => {
     const viewer = await t.viewer();
     expectErrorCode((await t.request(LIST, args, viewer)).body, 'BAD_USER_INPUT');
+  });
+
+  it('refuses a cursor longer than any made here before parsing it', async () => {
+    // The longest kind, the latest time and the longest id make a cursor well under the limit.
+    const codec = cursorCodec<[number, string]>('conversations:LAST_ACTIVITY_DESC', isTimeAndId);
+    const longest = codec.encode([253_402_300_799_999, 'x'.repeat(64)]);
+    expect(codec.decode(longest)).toEqual([253_402_300_799_999, 'x'.repeat(64)]);
+    // The same cursor padded with spaces is the same JSON, and refused for its length alone.
+    const padded = Buffer.from(`["conversations:LAST_ACTIVITY_DESC", 1,${' '.repeat(200)} "x"]`).toString('base64url');
+    expect(codec.decode(padded)).toBeNull();
+    // A forged cursor of nested brackets, given to many fields, is refused as any bad cursor.
+    const viewer = await t.viewer();
+    const forged = Buffer.from('['.repeat(200_000)).toString('base64url');
+    const aliases = Array.from({ length: 20 }, (_, i) => `c${i}: conversations(after: $c) { totalCount }`).join(' ');
+    expectErrorCode((await t.request(`query($c: String) { ${aliases} }`, { c: forged }, viewer)).body, 'BAD_USER_INPUT');
   });
 
   it('refuses a cursor made for another order', async () => {
