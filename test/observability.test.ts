@@ -27,6 +27,13 @@ describe('metrics and the request log', () => {
 
   const metricsUrl = () => server.url.replace('/graphql', '/metrics');
 
+  it('/ready asks the database at most once a second, however many ask it', async () => {
+    const readyUrl = server.url.replace('/graphql', '/ready');
+    const { statements } = await t.countQueries(() => Promise.all(Array.from({ length: 100 }, () => fetch(readyUrl).then((r) => r.json()))));
+    expect(statements.filter((sql) => sql.includes('SELECT 1')).length).toBeLessThanOrEqual(1);
+    expect(await (await fetch(readyUrl)).json()).toEqual({ ready: true, checks: { database: true, accepting: true } });
+  });
+
   it('serves Prometheus metrics of a chat turn, only with METRICS_TOKEN', async () => {
     const viewer = await t.viewer();
     const c = await createConversation(t, viewer, { model: 'builtin:echo' });
