@@ -50,9 +50,17 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
   };
 }
 
+/**
+ * Counts in Redis while it answers, here while it does not. After a failure, requests count here for a
+ * second before one tries Redis again: a Redis that does not answer at all (each try waits for the
+ * command timeout) then delays one request a second rather than every one.
+ */
 function withLocalFallback(shared: Counter, local: Counter, log: Logger): Counter {
   let sharedDown = false;
+  let retryAt = 0;
   return async (key, by) => {
+    if (sharedDown && Date.now() < retryAt) return local(key, by);
+    retryAt = Date.now() + RETRY_SHARED_MS; // while this one tries, the others count here
     try {
       const counted = await shared(key, by);
       if (sharedDown) log.info('rate limits are counted in redis again');
@@ -61,10 +69,13 @@ function withLocalFallback(shared: Counter, local: Counter, log: Logger): Counte
     } catch (err) {
       if (!sharedDown) log.warn({ err }, 'redis is away: rate limits are counted by each instance until it is back');
       sharedDown = true;
+      retryAt = Date.now() + RETRY_SHARED_MS;
       return local(key, by);
     }
   };
 }
+
+const RETRY_SHARED_MS = 1000;
 
 function memoryCounter(): Counter {
   const windows = new Map<string, { count: number; resetAt: number }>();

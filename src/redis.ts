@@ -13,10 +13,18 @@ export type RedisConnections = {
   close(): Promise<void>;
 };
 
+/** Far longer than any command takes a Redis that answers (under a millisecond, here). */
+const COMMAND_TIMEOUT_MS = 2000;
+/** How long the stream reader's XREAD blocks (redis-event-log.ts). */
+export const BLOCK_MS = 1000;
+
 export async function connectRedis(url: string, log: Logger): Promise<RedisConnections> {
-  const open = (role: string, { queueWhileDown }: { queueWhileDown: boolean }) => {
+  const open = (role: string, { queueWhileDown, commandTimeout }: { queueWhileDown: boolean; commandTimeout?: number }) => {
     const redis = new Redis(url, {
       lazyConnect: true,
+      // A Redis that stops answering (paused, or its host gone without a reset) fails the commands that wait
+      // on it, as one that is down does: without it, every request waited for its rate count as long.
+      commandTimeout,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
       connectionName: `chat-api:${role}`,
       // Stream commands must not be queued, or re-sent after a reconnect, behind their callers' backs: a
@@ -35,10 +43,11 @@ export async function connectRedis(url: string, log: Logger): Promise<RedisConne
     return redis;
   };
   const connections = {
-    commands: open('commands', { queueWhileDown: false }),
+    commands: open('commands', { queueWhileDown: false, commandTimeout: COMMAND_TIMEOUT_MS }),
     publisher: open('publisher', { queueWhileDown: true }),
     subscriber: open('subscriber', { queueWhileDown: true }),
-    blocking: open('blocking', { queueWhileDown: false }),
+    // Its reads block for up to a second by design.
+    blocking: open('blocking', { queueWhileDown: false, commandTimeout: BLOCK_MS + COMMAND_TIMEOUT_MS }),
   };
   await Promise.all(Object.values(connections).map((redis) => redis.connect()));
   return {

@@ -246,6 +246,34 @@ describe('rate limits while Redis is away', () => {
   }, 60_000);
 });
 
+describe('a Redis that stops answering', () => {
+  let redis: TestRedis;
+  let t: TestApp;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    t = await startTestApp({ REDIS_URL: redis.url, RATE_LIMIT_REQUESTS_PER_MINUTE: '3' });
+  });
+  afterAll(async () => {
+    redis?.resume();
+    await t?.close();
+    await redis?.stop();
+  });
+
+  it('holds no request: rate limits are counted here meanwhile, as while it is down', async () => {
+    const viewer = await t.viewer();
+    redis.pause(); // its connections stay open, and nothing answers
+    try {
+      const statuses = await Promise.all(Array.from({ length: 5 }, () => t.request('{ viewer { userId } }', {}, viewer).then((r) => r.status)));
+      expect(statuses.sort()).toEqual([200, 200, 200, 429, 429]);
+      expect((await t.app.readiness()).checks.redis).toBe(false);
+    } finally {
+      redis.resume();
+    }
+    const other = await t.viewer();
+    await waitFor(async () => (await t.request('{ viewer { userId } }', {}, other)).status === 200, 'requests after Redis answers again', 20_000);
+  }, 60_000);
+});
+
 describe('origins', () => {
   let t: TestApp;
   let server: RunningServer;

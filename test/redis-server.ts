@@ -4,7 +4,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
-export type TestRedis = { url: string; port: number; stop(): Promise<void>; start(): Promise<void> };
+export type TestRedis = {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** SIGSTOP / SIGCONT: connections stay open, and nothing answers. */
+  pause(): void;
+  resume(): void;
+};
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -38,5 +46,6 @@ export async function startTestRedis(): Promise<TestRedis> {
     await exited;
   };
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start };
+  const signal = (name: NodeJS.Signals) => () => void (child as ChildProcess | null)?.kill(name);
+  return { url: `redis://127.0.0.1:${port}`, port, stop, start, pause: signal('SIGSTOP'), resume: signal('SIGCONT') };
 }

@@ -12,7 +12,7 @@
 // watches every stream its subscribers wait on.
 import { ReplyError, type Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
-import type { RedisConnections } from '../redis.ts';
+import { BLOCK_MS, type RedisConnections } from '../redis.ts';
 import type { GenerationEventLog } from './event-log.ts';
 import { isTerminal, type StreamEvent } from './events.ts';
 
@@ -339,7 +339,7 @@ class LiveStreams {
       try {
         this.#blockingClientId ??= Number(await this.blocking.client('ID'));
         // Bounded, so a stream added just as this read went out waits at most this long.
-        const result = (await this.blocking.xread('COUNT', BATCH, 'BLOCK', 1000, 'STREAMS', ...keys, ...ids)) as [string, RawEntries][] | null;
+        const result = (await this.blocking.xread('COUNT', BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...ids)) as [string, RawEntries][] | null;
         for (const [key, raw] of result ?? []) {
           const stream = this.#streams.get(key);
           if (!stream || raw.length === 0) continue;
