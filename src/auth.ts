@@ -40,14 +40,21 @@ export function createAuthenticator(config: Pick<Config, 'jwtSecret' | 'env'>): 
   };
 }
 
+/**
+ * An owner is stored as text: PostgreSQL keeps no NUL (every write of such an owner failed), and stores
+ * any lone surrogate as U+FFFD, so subjects that differ only there would share one owner's data.
+ */
+const isStorable = (claim: string) => !claim.includes('\0') && (claim as string & { isWellFormed(): boolean }).isWellFormed();
+
 /** The viewer a token names, once its signature (HS256 alone), expiry and claims check out. */
 async function verify(token: string, secret: Uint8Array): Promise<Viewer> {
   try {
     // Only HS256: an `alg: none` or asymmetric token is rejected before its signature is looked at.
     const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] });
     if (typeof payload.sub !== 'string' || payload.sub === '') throw unauthenticated('The token has no subject (sub)');
+    if (!isStorable(payload.sub)) throw unauthenticated('The token has an invalid subject (sub)');
     const org = payload.org;
-    if (org !== undefined && org !== null && (typeof org !== 'string' || org === '')) throw unauthenticated('The token has an invalid org claim');
+    if (org !== undefined && org !== null && (typeof org !== 'string' || org === '' || !isStorable(org))) throw unauthenticated('The token has an invalid org claim');
     return { userId: payload.sub, orgId: org ?? null, ...(typeof payload.exp === 'number' && { expiresAt: payload.exp * 1000 }) };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw unauthenticated('The token has expired');

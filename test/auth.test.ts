@@ -36,6 +36,12 @@ describe('with AUTH_JWT_SECRET', () => {
     ['a token of another algorithm (HS512)', () =>
       new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS512' }).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET))],
     ['garbage', async () => 'not.a.jwt'],
+    // An owner is stored as text, which holds no NUL and turns a lone surrogate into U+FFFD: such
+    // subjects would fail every write, or share the data of another.
+    ['a sub with a lone surrogate', () => signToken({ sub: 'alice\ud800' })],
+    ['a sub with a NUL', () => signToken({ sub: 'alice\0' })],
+    ['an org with a lone surrogate', () => signToken({ sub: 'alice', org: 'acme\udfff' })],
+    ['an org with a NUL', () => signToken({ sub: 'alice', org: 'acme\0' })],
   ];
 
   it.each(badTokens)('answers HTTP 401 UNAUTHENTICATED to %s', async (_name, makeToken) => {
