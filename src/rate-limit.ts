@@ -2,7 +2,7 @@
 // Fixed one-minute windows, counted in process, or in Redis so that every instance shares the count.
 import type { Redis } from 'ioredis';
 import type { Viewer } from './auth.ts';
-import { isGraphQLError, rateLimited } from './errors.ts';
+import { isGraphQLError, rateLimited, rateLimitedError } from './errors.ts';
 import { ownerKey } from './access.ts';
 import type { Logger } from './logger.ts';
 
@@ -13,6 +13,12 @@ export type RateLimiter = {
   request(viewer: Viewer, count?: number): Promise<void>;
   /** Counts one generation started by this viewer; throws RATE_LIMITED past the limit. */
   generation(viewer: Viewer): Promise<void>;
+  /**
+   * Runs `work` unless this viewer's work of the same `kind` is running on this instance: then throws
+   * RATE_LIMITED. For work that costs by what the viewer stored (a search): charged after it ran, it could
+   * otherwise be asked many times at once before the first charge.
+   */
+  oneAtATime<T>(viewer: Viewer, kind: string, work: () => Promise<T>): Promise<T>;
 };
 
 const WINDOW_MS = 60_000;
@@ -44,9 +50,20 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
     const counted = await count(`${kind}:${ownerKey(viewer)}`, by);
     if (counted.count > limit) throw rateLimited(Math.max(1, Math.ceil(counted.resetInMs / 1000)));
   };
+  const running = new Set<string>();
   return {
     request: (viewer, by = 1) => check('requests', viewer, limits.requestsPerMinute, by),
     generation: (viewer) => check('generations', viewer, limits.generationsPerMinute, 1),
+    async oneAtATime(viewer, kind, work) {
+      const key = `${kind}:${ownerKey(viewer)}`;
+      if (running.has(key)) throw rateLimitedError(`One ${kind} at a time: this user's last has not ended`);
+      running.add(key);
+      try {
+        return await work();
+      } finally {
+        running.delete(key);
+      }
+    },
   };
 }
 

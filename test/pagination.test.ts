@@ -246,6 +246,21 @@ describe('conversations filter', () => {
     }
   });
 
+  it("runs one of a viewer's searches at a time: those asked meanwhile are refused, another viewer's are not", async () => {
+    const [viewer, other] = [await t.viewer(), await t.viewer()];
+    for (const who of [viewer, other]) {
+      const c = await createConversation(t, who, { title: 'haystack' });
+      for (let i = 0; i < 4; i++) await appendMessage(t, who, c.id, { content: 'hay '.repeat(25_000) });
+    }
+    const search = (who: TestViewer) => t.request(LIST, { filter: { search: 'needle' } }, who).then(({ body }) => body.errors?.[0]?.extensions?.code ?? 'ok');
+    const answers = await Promise.all([...Array.from({ length: 4 }, () => search(viewer)), search(other)]);
+    // (One asked after the first has ended is taken too.)
+    expect(answers.slice(0, 4)).toContain('RATE_LIMITED');
+    expect(answers.slice(0, 4)).toContain('ok');
+    expect(answers[4]).toBe('ok');
+    expect(await search(viewer)).toBe('ok'); // once it has ended
+  });
+
   it('refuses a malformed DateTime', async () => {
     const viewer = await t.viewer();
     expectErrorCode((await t.request(LIST, { filter: { updatedAfter: 'yesterday' } }, viewer)).body, 'BAD_USER_INPUT');

@@ -21,7 +21,8 @@ import { chargeTime } from '../rate-limit.ts';
 /**
  * A search reads every message the viewer stored, linearly (src/conversations/list.ts): it costs the viewer a
  * request per 5 ms it took, so that one with 10 MB of messages cannot keep searching at the request rate
- * (60 ms each on the embedded database, on the event loop).
+ * (60 ms each on the embedded database, on the event loop); and a viewer's searches run one at a time, as
+ * many at once would all run before the first was charged.
  */
 const SEARCH_MS_PER_REQUEST = 5;
 
@@ -129,8 +130,9 @@ builder.queryFields((t) => ({
         // then (a loader holds only whole rows): that costs less than reading them again.
         const wholeRows = fieldsBelow(info, ['edges', 'node']).has('conversation');
         const columns = wholeRows ? null : columnsFor(CONVERSATION_COLUMNS, fieldsAt(info, ['edges', 'node']));
+        const list = () => listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount'), columns });
         const started = performance.now();
-        const { page, whole } = await listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount'), columns });
+        const { page, whole } = searching ? await ctx.rateLimiter.oneAtATime(ctx.viewer, 'search', list) : await list();
         if (searching) await chargeTime(ctx.rateLimiter, ctx.viewer, performance.now() - started, SEARCH_MS_PER_REQUEST);
         chargeItems(ctx, page.edges.length, 'conversations');
         if (whole) for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
