@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
 import { ownerOf } from './access.ts';
-import { conflict, isPrismaError } from './errors.ts';
+import { conflict } from './errors.ts';
 import { checkIdempotencyKey } from './validation.ts';
 
 export type Transaction = Prisma.TransactionClient;
@@ -42,11 +42,34 @@ export async function idempotent<R>(options: Options<R>): Promise<IdempotentResu
     });
     return { value, replayed: false };
   } catch (error) {
-    // Two requests with the same key at once: the loser of the race answers with the winner's result.
-    if (!isPrismaError(error, 'P2002')) throw error;
+    // Two requests with the same key at once: the loser of the race answers with the winner's result,
+    // whatever stopped it (the key's record taken, or what the winner created: its reply already running).
     const winner = await findRecord(prisma, id, options.ttlMs);
     if (!winner) throw error;
     return { value: await replayRecord(options, winner, requestHash), replayed: true };
+  }
+}
+
+const running = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `work` once every earlier request of the viewer's with this operation and key, on this instance, has
+ * ended, so that a repeat racing its first request finds that one's result rather than acting beside it
+ * (an INTERRUPT of the reply the first had just started). Without a key, at once.
+ */
+export async function afterEarlierRepeats<T>(options: Pick<Options<T>, 'viewer' | 'operation' | 'key'>, work: () => Promise<T>): Promise<T> {
+  if (options.key == null) return work();
+  const id = JSON.stringify(recordId(options));
+  const mine = (running.get(id) ?? Promise.resolve()).then(work, work);
+  const ended = mine.then(
+    () => {},
+    () => {},
+  );
+  running.set(id, ended);
+  try {
+    return await mine;
+  } finally {
+    if (running.get(id) === ended) running.delete(id);
   }
 }
 
@@ -79,11 +102,6 @@ async function findRecord(prisma: PrismaClient, id: RecordId, ttlMs: number) {
 async function replayRecord<R>(options: Pick<Options<R>, 'replay'>, record: { requestHash: string; resultId: string }, requestHash: string): Promise<R> {
   if (record.requestHash !== requestHash) throw conflict('This idempotencyKey was already used with a different input');
   return options.replay(record.resultId);
-}
-
-/** Whether this viewer already has a live result for the key (a repeat, which must not act again). */
-export async function isRepeat(prisma: PrismaClient, viewer: Viewer, operation: string, key: string | null | undefined, ttlMs: number): Promise<boolean> {
-  return key != null && (await findRecord(prisma, { ...ownerOf(viewer), operation, key }, ttlMs)) !== null;
 }
 
 /** Deletes records past their time to live; run periodically. */

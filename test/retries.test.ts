@@ -46,6 +46,22 @@ describe('retried sends', () => {
     expect(await count(viewer, c.id)).toBe(2);
   });
 
+  it.each(['REJECT', 'INTERRUPT'])('repeats sent at once with one key (%s) all get the first result, and its reply runs to its end', async (policy) => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const input = { conversationId: c.id, content: 'one two three four five six', idempotencyKey: `at-once-${policy}`, onActiveGeneration: policy };
+    const answers = await Promise.all(Array.from({ length: 4 }, () => t.request(SEND, { input }, viewer)));
+    expect(answers.map(({ body }) => body.errors?.[0]?.extensions?.code ?? 'ok')).toEqual(['ok', 'ok', 'ok', 'ok']);
+    const replies = new Set(answers.map(({ body }) => body.data.sendMessage.assistantMessage.id));
+    expect(replies.size).toBe(1);
+    const [reply] = replies;
+    // Not interrupted by its own repeats: it runs to its end.
+    await waitFor(async () => (await t.gql(`query($id: ID!) { node(id: $id) { ... on Message { status } } }`, { id: reply }, viewer)).node.status !== 'STREAMING', 'the reply to end');
+    const { node } = await t.gql(`query($id: ID!) { node(id: $id) { ... on Message { status content } } }`, { id: reply }, viewer);
+    expect(node).toEqual({ status: 'COMPLETED', content: 'one two three four five six' });
+    expect(await count(viewer, c.id)).toBe(2);
+  });
+
   it('refuses chat over GET, as a mutation is, and stores nothing', async () => {
     const viewer = await t.viewer();
     const c = await createConversation(t, viewer, { model: 'builtin:echo' });

@@ -6,7 +6,7 @@ import type { ChatSession, Conversation, Message } from '../generated/prisma/cli
 import type { GenerationDeps } from '../services.ts';
 import { findOwnChatSession, findOwnConversation } from '../access.ts';
 import { generationInProgress, invalidField, isPrismaError, notFound, shuttingDown } from '../errors.ts';
-import { earlierResult, idempotent, isRepeat, type Transaction } from '../idempotency.ts';
+import { afterEarlierRepeats, earlierResult, idempotent, type Transaction } from '../idempotency.ts';
 import { insertMessage, publishMessageAdded, type NewMessage, type Parent, type StoredMessage } from '../messages/store.ts';
 import { checkTools, offeredTools, type OfferedTools, type ToolChoice } from '../tools.ts';
 import { checkModel } from '../validation.ts';
@@ -56,6 +56,10 @@ type Turn<R> = {
 };
 
 export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R> {
+  return afterEarlierRepeats({ viewer: ctx.viewer, operation: turn.operation, key: turn.input.idempotencyKey }, () => runTurnNow(ctx, turn));
+}
+
+async function runTurnNow<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R> {
   const { input } = turn;
   const keyed = {
     prisma: ctx.prisma,
@@ -78,11 +82,15 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
   if (turn.generate) await ctx.rateLimiter.generation(ctx.viewer);
   await turn.checkInSetting?.(setting);
 
-  // A repeat racing its first request (not committed when looked up above) must not interrupt what that started.
-  const interrupt =
-    turn.generate && input.onActiveGeneration === 'INTERRUPT' && !(await isRepeat(ctx.prisma, ctx.viewer, turn.operation, input.idempotencyKey, ctx.config.idempotencyTtlMs));
+  // A repeat racing its first request on another instance (not committed when looked up above) must not
+  // interrupt what that started: before each interrupt, its record is looked for again.
+  const interrupt = turn.generate && input.onActiveGeneration === 'INTERRUPT';
   for (let attempt = 0; ; attempt++) {
-    if (interrupt) await stopActiveGeneration(ctx, setting.conversation.id);
+    if (interrupt) {
+      const first = attempt === 0 ? null : await earlierResult(keyed);
+      if (first) return first.value;
+      await stopActiveGeneration(ctx, setting.conversation.id);
+    }
     try {
       const { value, replayed } = await idempotent<{ stored?: TurnResult; result: R }>({
         ...keyed,
