@@ -148,3 +148,38 @@ describe('on the embedded database', () => {
     await client.dispose();
   }, 30_000);
 });
+
+describe('a reply another instance finished while this one could not reach the database', () => {
+  let t: TestApp;
+  let server: RunningServer;
+  beforeAll(async () => {
+    t = await startTestApp({ ECHO_DELAY_MS: '20' });
+    server = await t.listen();
+  });
+  afterAll(() => t.close());
+
+  it('stops its runner at its next write, and its stream ends, gapless, as the row says', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const { assistantMessage } = (await t.gql(SEND, { c: c.id, t: words(300) }, viewer)).sendMessage;
+    const rowId = Buffer.from(assistantMessage.id, 'base64').toString().split(':')[1];
+    const client = wsClient(server, viewer);
+    const stream = subscribe(client, STREAM, { id: assistantMessage.id });
+    await stream.next(10);
+    // As recovery on another instance does once this one has said nothing for a while: the row finished
+    // with the text persisted so far (here, a text of its own, to tell it apart).
+    await t.app.services.prisma.message.update({
+      where: { id: rowId },
+      data: { status: 'INTERRUPTED', content: 'as recovered', completedAt: new Date(), runnerId: null, heartbeatAt: null },
+    });
+    const events = (await stream.all(20_000)).map((r) => r.data.messageStream);
+    await client.dispose();
+    expect(events.map((e) => e.sequenceNumber)).toEqual(events.map((_, i) => i));
+    expect(events.at(-1)).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'INTERRUPTED', content: 'as recovered' } });
+    // The runner stopped well before the end of its reply, and wrote nothing over the row.
+    const streamed = events.filter((e) => e.__typename === 'MessageDelta').map((e) => e.delta).join('');
+    expect(streamed.length).toBeLessThan(words(300).length / 2);
+    await waitFor(() => !t.app.services.generation.isRunning(rowId), 'the runner to stop');
+    expect(await t.app.services.prisma.message.findUniqueOrThrow({ where: { id: rowId }, select: { status: true, content: true } })).toEqual({ status: 'INTERRUPTED', content: 'as recovered' });
+  }, 30_000);
+});

@@ -134,9 +134,8 @@ export function terminalNumberFor(logged: number | null, message: Pick<Message, 
   return (logged ?? message.sequenceNumber) + 1;
 }
 
-/** The terminal event of a finished message, from its row. */
-export function terminalEventOf(message: Message): StreamEvent {
-  const sequenceNumber = Math.max(message.sequenceNumber, 1);
+/** The terminal event of a finished message, from its row; numbered as the row says unless told otherwise. */
+export function terminalEventOf(message: Pick<Message, 'status' | 'error' | 'sequenceNumber'>, sequenceNumber = Math.max(message.sequenceNumber, 1)): StreamEvent {
   if (message.status === 'FAILED') return { type: 'failed', sequenceNumber, code: 'PROVIDER_ERROR', error: message.error ?? 'The generation failed.' };
   return { type: 'completed', sequenceNumber, status: message.status as FinishedStatus };
 }

@@ -35,14 +35,21 @@ type Pending = {
 export class StreamPersister {
   readonly #prisma: PrismaClient;
   readonly #log: Logger;
+  readonly #takenOver: (messageId: string) => void;
   readonly #active = new Map<string, Pending>();
   #timer: NodeJS.Timeout | null = null;
   #writing: Promise<void> | null = null;
   #failures = 0;
 
-  constructor(prisma: PrismaClient, log: Logger) {
+  /**
+   * `takenOver`: told of a message a write found no longer STREAMING (finished by another: recovery by an
+   * instance that took this one for dead while it could not reach the database, a forced cancel, a purge);
+   * it is no longer tracked, and nothing of it is confirmed.
+   */
+  constructor(prisma: PrismaClient, log: Logger, takenOver: (messageId: string) => void) {
     this.#prisma = prisma;
     this.#log = log;
+    this.#takenOver = takenOver;
   }
 
   /** `ceiling`: the sequence ceiling the message was stored with. */
@@ -99,7 +106,7 @@ export class StreamPersister {
     }
     if (batch.length === 0) return Promise.resolve();
     const toolCalls = batch.map((b) => (b.toolCalls ? JSON.stringify(b.toolCalls) : null));
-    this.#writing = this.#prisma.$executeRaw`
+    this.#writing = this.#prisma.$queryRaw<{ id: string }[]>`
         UPDATE "Message" AS m
         SET "content" = m."content" || v.text,
             "reasoning" = CASE WHEN v.reasoning = '' THEN m."reasoning" ELSE COALESCE(m."reasoning", '') || v.reasoning END,
@@ -107,11 +114,20 @@ export class StreamPersister {
             "sequenceNumber" = GREATEST(m."sequenceNumber", v.ceiling), "heartbeatAt" = now() AT TIME ZONE 'UTC'
         FROM unnest(${batch.map((b) => b.id)}::text[], ${batch.map((b) => b.text)}::text[], ${batch.map((b) => b.reasoning)}::text[],
                     ${toolCalls}::text[], ${batch.map((b) => b.ceiling)}::int[]) AS v(id, text, reasoning, calls, ceiling)
-        WHERE m."id" = v.id AND m."status" = 'STREAMING'`
-      .then(() => {
+        WHERE m."id" = v.id AND m."status" = 'STREAMING'
+        RETURNING m."id"`
+      .then((rows) => {
         if (this.#failures) this.#log.info({ failures: this.#failures }, 'streamed text is being persisted again');
         this.#failures = 0;
-        for (const b of batch) this.#confirm(b.id, b.ceiling);
+        // A ceiling is confirmed only by a row that took it: past it, another finisher may number its end.
+        const written = new Set(rows.map((row) => row.id));
+        for (const b of batch) {
+          if (written.has(b.id)) this.#confirm(b.id, b.ceiling);
+          else if (this.#active.has(b.id)) {
+            this.untrack(b.id);
+            this.#takenOver(b.id);
+          }
+        }
       })
       .catch((err) => {
         // Keep what was not written for the next write, in front of what has come since.

@@ -11,7 +11,7 @@ import type { OfferedTools } from '../tools.ts';
 import type { AppPubSub } from '../pubsub.ts';
 import { contextWindow } from '../messages/context-window.ts';
 import type { GenerationEventLog } from '../streams/event-log.ts';
-import { finishGeneration, type Finish, type Outcome } from './finish.ts';
+import { finishGeneration, terminalEventOf, type Finish, type Outcome } from './finish.ts';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { countTokens } from '../tokens.ts';
 import type { GenerationMetrics } from '../observability/metrics.ts';
@@ -49,7 +49,7 @@ export type RunnerDeps = {
 };
 
 /** Why a generation was stopped before its provider ended it: a client, a shutdown, or a limit. */
-type StopReason = 'cancel' | 'shutdown' | 'timeout' | 'length' | 'overtime';
+type StopReason = 'cancel' | 'shutdown' | 'timeout' | 'length' | 'overtime' | 'taken over';
 /** Between attempts at the final write of a message: its text waits here meanwhile. */
 const FINISH_RETRY_MS = { first: 200, max: 5_000 };
 /** Failed attempts after which a write the database keeps refusing gives way to one that keeps less. */
@@ -71,7 +71,7 @@ export class GenerationRunner {
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
-    this.#persister = new StreamPersister(deps.prisma, deps.log);
+    this.#persister = new StreamPersister(deps.prisma, deps.log, (messageId) => this.cancel(messageId, 'taken over'));
   }
 
   get runnerId(): string {
@@ -234,8 +234,7 @@ export class GenerationRunner {
     for (let attempt = 1; ; attempt++) {
       try {
         const finished = await finishGeneration(this.#deps, job, finish);
-        // Ended by someone else meanwhile (recovery or a forced stop, after a long outage): this reply is lost.
-        if (!finished) log.warn({ messageId: job.messageId }, 'the message was finished by another while its runner held the reply');
+        if (!finished) await this.#endTakenOverStream(job.messageId, finish.sequenceNumber);
         if (attempt > 1) log.info({ messageId: job.messageId, attempts: attempt }, 'generation finished after retries');
         return;
       } catch (err) {
@@ -248,6 +247,19 @@ export class GenerationRunner {
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(FINISH_RETRY_MS.first * 2 ** (attempt - 1), FINISH_RETRY_MS.max)));
     }
+  }
+
+  /**
+   * The message was finished by another meanwhile (recovery by an instance that took this one for dead
+   * during a long outage, or a forced stop): the text since its last write is lost. That finisher could not
+   * end this stream after the events written here, so its end is written here, as the row tells it.
+   */
+  async #endTakenOverStream(messageId: string, sequenceNumber: number): Promise<void> {
+    const { prisma, eventLog, log } = this.#deps;
+    log.warn({ messageId }, 'the message was finished by another while its runner held the reply');
+    const message = await prisma.message.findUnique({ where: { id: messageId }, select: { status: true, error: true, sequenceNumber: true } });
+    if (!message) return; // purged: finishGeneration has ended the stream
+    await eventLog.append(messageId, terminalEventOf(message, sequenceNumber)).catch((err) => log.warn({ err, messageId }, 'could not log the terminal event; followers will read it from the database'));
   }
 
   /** The last resort of a final write: FAILED with the text persisted so far; false if this fails too. */
@@ -276,5 +288,6 @@ function stoppedOutcome(reason: StopReason | null, config: Pick<Config['generati
   if (reason === 'timeout') return { status: 'FAILED', error: `The model did not answer for ${Math.round(config.providerTimeoutMs / 1000)} seconds.` };
   if (reason === 'overtime') return { status: 'FAILED', error: `The reply was still streaming after ${Math.round(config.replyMaxMs / 1000)} seconds.` };
   if (reason === 'length') return { status: 'COMPLETED', error: null };
-  return { status: reason === 'shutdown' ? 'INTERRUPTED' : 'CANCELLED', error: null };
+  // Taken over: another has finished the message already, and this outcome is not written.
+  return { status: reason === 'shutdown' || reason === 'taken over' ? 'INTERRUPTED' : 'CANCELLED', error: null };
 }
