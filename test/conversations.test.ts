@@ -29,6 +29,19 @@ describe('createConversation', () => {
     expect(data.node).toMatchObject({ id: c.id, title: 'Trip to Lisbon' });
   });
 
+  it('refuses JSON numbers past a double\'s range, in variables and in literals, and stores nothing', async () => {
+    const viewer = await t.viewer();
+    const create = `mutation($m: JSON) { createConversation(input: { metadata: $m }) { conversation { id } } }`;
+    const body = `{"query":${JSON.stringify(create)},"variables":{"m":{"deep":[{"n":1e400}]}}}`;
+    const raw = await t.app.yoga.fetch('http://localhost/graphql', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` }, body });
+    expectErrorCode((await raw.json()) as never, 'BAD_USER_INPUT');
+    expectErrorCode((await t.request(`mutation { createConversation(input: { metadata: { n: -1e400 } }) { conversation { id } } }`, {}, viewer)).body, 'BAD_USER_INPUT');
+    expect((await t.gql(`{ conversations { totalCount } }`, {}, viewer)).conversations.totalCount).toBe(0);
+    // The largest double is a number like any other.
+    const kept = await t.gql(create, { m: { n: 1.7976931348623157e308 } }, viewer);
+    expect(kept.createConversation.conversation.id).toBeTruthy();
+  });
+
   it('defaults metadata to {} and title to null', async () => {
     const viewer = await t.viewer();
     const data = await t.gql(CREATE_CONVERSATION, { input: {} }, viewer);
