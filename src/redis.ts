@@ -23,8 +23,11 @@ export async function connectRedis(url: string, log: Logger): Promise<RedisConne
     const redis = new Redis(url, {
       lazyConnect: true,
       // A Redis that stops answering (paused, or its host gone without a reset) fails the commands that wait
-      // on it, as one that is down does: without it, every request waited for its rate count as long.
+      // on it, as one that is down does: without it, every request waited for its rate count as long. And
+      // a connection that waits that long for a reply is dropped and made again: a half-open one would
+      // otherwise stay until the kernel gives up on it, some fifteen minutes.
       commandTimeout,
+      socketTimeout: commandTimeout ?? COMMAND_TIMEOUT_MS,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
       connectionName: `chat-api:${role}`,
       // Stream commands must not be queued, or re-sent after a reconnect, behind their callers' backs: a

@@ -251,7 +251,7 @@ describe('a Redis that stops answering', () => {
   let t: TestApp;
   beforeAll(async () => {
     redis = await startTestRedis();
-    t = await startTestApp({ REDIS_URL: redis.url, RATE_LIMIT_REQUESTS_PER_MINUTE: '3' });
+    t = await startTestApp({ REDIS_URL: redis.url, RATE_LIMIT_REQUESTS_PER_MINUTE: '3', ECHO_DELAY_MS: '20' });
   });
   afterAll(async () => {
     redis?.resume();
@@ -259,18 +259,50 @@ describe('a Redis that stops answering', () => {
     await redis?.stop();
   });
 
-  it('holds no request: rate limits are counted here meanwhile, as while it is down', async () => {
-    const viewer = await t.viewer();
-    redis.pause(); // its connections stay open, and nothing answers
+  /** Runs `during` while Redis is paused: its connections stay open, and nothing answers. */
+  async function whilePaused<T>(during: () => Promise<T>): Promise<T> {
+    redis.pause();
     try {
-      const statuses = await Promise.all(Array.from({ length: 5 }, () => t.request('{ viewer { userId } }', {}, viewer).then((r) => r.status)));
-      expect(statuses.sort()).toEqual([200, 200, 200, 429, 429]);
-      expect((await t.app.readiness()).checks.redis).toBe(false);
+      return await during();
     } finally {
       redis.resume();
     }
+  }
+
+  it('holds no request: rate limits are counted here meanwhile, and in Redis again after', async () => {
+    const viewer = await t.viewer();
+    const statuses = await whilePaused(async () => {
+      const answered = [];
+      for (let i = 0; i < 5; i++) answered.push((await t.request('{ viewer { userId } }', {}, viewer)).status);
+      expect((await t.app.readiness()).checks.redis).toBe(false);
+      return answered;
+    });
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    // Back: a fresh viewer's requests are counted in Redis again.
     const other = await t.viewer();
-    await waitFor(async () => (await t.request('{ viewer { userId } }', {}, other)).status === 200, 'requests after Redis answers again', 20_000);
+    const client = new Redis(redis.url);
+    await waitFor(async () => {
+      await t.request('{ viewer { userId } }', {}, other);
+      return (await client.keys('chat:rate:requests:*')).some((key) => key.includes(other.userId));
+    }, 'the count shared in Redis again', 20_000);
+    client.disconnect();
+  }, 60_000);
+
+  it("copies the events of a reply that ended meanwhile, its end included, once Redis answers again", async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const send = `mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "one two three four five six seven eight nine ten" }) { assistantMessage { id } } }`;
+    const { assistantMessage } = (await t.gql(send, { c: c.id }, viewer)).sendMessage;
+    const rowId = Buffer.from(assistantMessage.id, 'base64').toString().split(':')[1];
+    await whilePaused(async () => {
+      const { prisma } = t.app.services;
+      await waitFor(async () => (await prisma.message.findUniqueOrThrow({ where: { id: rowId } })).status === 'COMPLETED', 'the reply to end', 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 6000)); // every copy to Redis has timed out
+    });
+    const client = new Redis(redis.url);
+    const last = async () => ((await client.xrevrange(`chat:generation:${rowId}`, '+', '-', 'COUNT', 1)) as [string, string[]][])[0];
+    await waitFor(async () => JSON.parse((await last())?.[1][1] ?? '{}').type === 'completed', 'the end of the stream in Redis', 20_000);
+    client.disconnect();
   }, 60_000);
 });
 

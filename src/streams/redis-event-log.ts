@@ -24,6 +24,8 @@ const OPEN_STREAM_TTL_SECONDS = 24 * 3600;
 const BATCH = 500;
 /** A reader looks at Redis again at least this often, even without news (expiry, missed wake-ups). */
 const RECHECK_MS = 5_000;
+/** A copy that failed is tried again after this (and at once when Redis says it is ready again). */
+const COPY_RETRY_MS = 1_000;
 /** How long the end of an orphaned stream is tried again while Redis is away. */
 const ORPHAN_END_RETRY_MS = 120_000;
 
@@ -258,6 +260,9 @@ class StreamCopier {
       } catch (err) {
         log.resync = true; // a reply lost with the connection: what did reach Redis is unknown
         this.log.warn({ err, messageId }, 'could not copy generation events to redis; will resume');
+        // A Redis that stopped answering without closing the connection (a command timed out) never says
+        // 'ready' again: the copy is tried again after a pause, or the log's last events stay here.
+        setTimeout(() => void this.#copy(messageId), COPY_RETRY_MS).unref();
       }
     };
     // Cleared by a callback that runs after this assignment, even when the copy has nothing to do.
