@@ -12,6 +12,7 @@ import { createModelRegistry } from './models/registry.ts';
 import { createProviderStreams } from './models/provider-streams.ts';
 import { createAppPubSub } from './pubsub.ts';
 import { withTimeout } from './timeout.ts';
+import { atMostEvery } from './at-most-every.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
 import { createMemoryEventLog } from './streams/memory-event-log.ts';
 import { GenerationRunner } from './generation/runner.ts';
@@ -156,14 +157,5 @@ export async function createApp(config: Config, { log = createLogger(config), on
         await database.close();
         await tracing?.shutdown();
       })()),
-  };
-}
-
-/** `run`'s result, shared by every call within `ms` of the call that started it. */
-function atMostEvery<T>(ms: number, run: () => Promise<T>): () => Promise<T> {
-  let last: { at: number; result: Promise<T> } | null = null;
-  return () => {
-    if (!last || Date.now() - last.at >= ms) last = { at: Date.now(), result: run() };
-    return last.result;
   };
 }

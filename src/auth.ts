@@ -2,6 +2,7 @@
 import { jwtVerify, errors as joseErrors } from 'jose';
 import type { Config } from './config.ts';
 import { unauthenticated } from './errors.ts';
+import { stringProblem } from './input-guard.ts';
 
 export type Viewer = {
   userId: string;
@@ -41,10 +42,10 @@ export function createAuthenticator(config: Pick<Config, 'jwtSecret' | 'env'>): 
 }
 
 /**
- * An owner is stored as text: PostgreSQL keeps no NUL (every write of such an owner failed), and stores
- * any lone surrogate as U+FFFD, so subjects that differ only there would share one owner's data.
+ * An owner is stored as text, which holds no NUL (every write of such an owner failed) and turns a lone
+ * surrogate into U+FFFD (subjects that differ only there would share one owner's data).
  */
-const isStorable = (claim: string) => !claim.includes('\0') && (claim as string & { isWellFormed(): boolean }).isWellFormed();
+const isStorable = (claim: string) => stringProblem(claim) === null;
 
 /** The viewer a token names, once its signature (HS256 alone), expiry and claims check out. */
 async function verify(token: string, secret: Uint8Array): Promise<Viewer> {

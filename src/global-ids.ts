@@ -7,9 +7,13 @@ export const NODE_TYPES = new Set(['Conversation', 'Message', 'ChatSession']);
 /** Ids are uuids (36 characters); room for the system prompt's pseudo-message id as well. */
 const MAX_ID_CHARS = 64;
 
+/** Base64 of the longest type, a colon and the longest id: longer is refused before it is decoded (each field given a 2 MB one decoded it again). */
+const MAX_GLOBAL_ID_CHARS = 4 * Math.ceil((Math.max(...[...NODE_TYPES].map((type) => type.length)) + 1 + MAX_ID_CHARS) / 3);
+
 const shown = (globalID: string) => (globalID.length > 80 ? `${globalID.slice(0, 80)}…` : globalID);
 
 export function decodeGlobalId(globalID: string): { typename: string; id: string } {
+  if (globalID.length > MAX_GLOBAL_ID_CHARS) throw new PothosValidationError(`Invalid global ID (longer than any ID of this API): ${shown(globalID)}`);
   let decoded: { typename: string; id: string };
   try {
     decoded = decodeAnyGlobalID(globalID);

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
 import { ownerOf } from './access.ts';
-import { conflict } from './errors.ts';
+import { conflict, isPrismaError } from './errors.ts';
 import { checkIdempotencyKey } from './validation.ts';
 
 export type Transaction = Prisma.TransactionClient;
@@ -42,13 +42,19 @@ export async function idempotent<R>(options: Options<R>): Promise<IdempotentResu
     });
     return { value, replayed: false };
   } catch (error) {
-    // Two requests with the same key at once: the loser of the race answers with the winner's result,
-    // whatever stopped it (the key's record taken, or what the winner created: its reply already running).
-    const winner = await findRecord(prisma, id, options.ttlMs);
+    // Two requests with the same key at once: the loser of the race answers with the winner's result, when
+    // the winner stopped it (the key's record taken, or what the winner created: its reply running, its
+    // tool results stored).
+    if (!isPrismaError(error, 'P2002') && !RACE_LOST.has(codeOf(error))) throw error;
+    const winner = await findRecord(prisma, id, options.ttlMs).catch(() => null);
     if (!winner) throw error;
     return { value: await replayRecord(options, winner, requestHash), replayed: true };
   }
 }
+
+/** What a request meets when another with its key has just done what it was about to. */
+const RACE_LOST = new Set(['GENERATION_IN_PROGRESS', 'CONFLICT']);
+const codeOf = (error: unknown) => String((error as { extensions?: { code?: unknown } } | null)?.extensions?.code);
 
 const running = new Map<string, Promise<unknown>>();
 
@@ -59,6 +65,7 @@ const running = new Map<string, Promise<unknown>>();
  */
 export async function afterEarlierRepeats<T>(options: Pick<Options<T>, 'viewer' | 'operation' | 'key'>, work: () => Promise<T>): Promise<T> {
   if (options.key == null) return work();
+  checkIdempotencyKey(options.key); // before it is kept as a key here
   const id = JSON.stringify(recordId(options));
   const mine = (running.get(id) ?? Promise.resolve()).then(work, work);
   const ended = mine.then(

@@ -67,8 +67,8 @@ const NOT_UNICODE = 'must be Unicode text (it holds a lone surrogate)';
 /** With the u flag a surrogate pair is one code point: only a lone surrogate matches. */
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
-/** What is wrong with a string, if anything. */
-const stringProblem = (value: string) => (value.includes('\0') ? NUL : LONE_SURROGATE.test(value) ? NOT_UNICODE : null);
+/** What is wrong with a string, if anything: what text PostgreSQL stores cannot hold as given. */
+export const stringProblem = (value: string) => (value.includes('\0') ? NUL : LONE_SURROGATE.test(value) ? NOT_UNICODE : null);
 const TOO_DEEP = `must not be nested more than ${MAX_INPUT_DEPTH} levels deep`;
 
 /**

@@ -7,10 +7,10 @@ import { isGraphQLError, SHUTTING_DOWN, withoutHttp } from './errors.ts';
 import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins.ts';
 import type { App } from './app.ts';
 import { GRAPHQL_PATH, type ServerContext } from './yoga.ts';
+import { atMostEvery } from './at-most-every.ts';
 import { createAdmission } from './admission.ts';
 import { createGraphQLWebSocketServer } from './websocket.ts';
 import { loadWebApp } from './web-app.ts';
-import type { Metrics } from './observability/metrics.ts';
 import { requestIdFrom, withRequest } from './observability/request-context.ts';
 import { cutSlowReaders, type SlowReaders } from './slow-readers.ts';
 
@@ -41,13 +41,16 @@ export async function startServer(app: App, { host, port }: { host: string; port
   const webApp = loadWebApp();
   if (!webApp) services.log.warn('the web app is not built (npm run build): / serves nothing');
   const admit = createAdmission(services);
+  // Without METRICS_TOKEN anyone may ask: the registry is then written out at most once a second.
+  const registry = services.metrics.registry;
+  const metricsText = config.metricsToken === undefined ? atMostEvery(1000, () => registry.metrics()) : () => registry.metrics();
   const handleRequest: http.RequestListener = (req, res) => {
     const path = req.url?.split('?')[0];
     if (path === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
-    if (path === '/metrics' && req.method === 'GET') return void serveMetrics(req, res, services.metrics, config.metricsToken);
+    if (path === '/metrics' && req.method === 'GET') return void serveMetrics(req, res, metricsText, services.metrics.registry.contentType, config.metricsToken);
     if (path === '/ready') {
       app.readiness().then(
         (readiness) => res.writeHead(readiness.ready && accepting ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(readiness)),
@@ -123,13 +126,13 @@ export async function startServer(app: App, { host, port }: { host: string; port
 }
 
 /** Prometheus' text format; with METRICS_TOKEN set, only for `Authorization: Bearer <METRICS_TOKEN>`. */
-function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse, metrics: Metrics, token: string | undefined): void {
+function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse, text: () => Promise<string>, contentType: string, token: string | undefined): void {
   if (token !== undefined && !sameSecret(req.headers.authorization ?? '', `Bearer ${token}`)) {
     res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('metrics need the METRICS_TOKEN\n');
     return;
   }
-  metrics.registry.metrics().then(
-    (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+  text().then(
+    (body) => res.writeHead(200, { 'content-type': contentType }).end(body),
     () => res.writeHead(500).end(),
   );
 }

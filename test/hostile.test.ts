@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConversation, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
+import { decodeGlobalId } from '../src/global-ids.ts';
 
 let t: TestApp;
 let server: RunningServer;
@@ -141,5 +142,18 @@ describe('over WebSocket', () => {
     expect(ok).toEqual([]);
     expect(closed).toBe(false);
     await client.dispose();
+  });
+});
+
+describe('global IDs', () => {
+  it('refuses one longer than any of this API before decoding it; the longest there can be is decoded', async () => {
+    expect(decodeGlobalId(globalId('Conversation', 'x'.repeat(64)))).toEqual({ typename: 'Conversation', id: 'x'.repeat(64) });
+    // Refused for its length, before it is decoded.
+    expect(() => decodeGlobalId(globalId('Conversation', 'x'.repeat(80)))).toThrow('Invalid global ID (longer than any ID of this API)');
+    // 2 MB of an ID given to 30 fields: refused as any bad ID.
+    const forged = globalId('Message', ':'.repeat(1_500_000));
+    const aliases = Array.from({ length: 30 }, (_, i) => `n${i}: node(id: $id) { id }`).join(' ');
+    const { body } = await t.request(`query($id: ID!) { ${aliases} }`, { id: forged }, viewer);
+    expect(body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('longer than any ID of this API') });
   });
 });

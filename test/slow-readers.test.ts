@@ -253,6 +253,7 @@ describe('a connection cut for not reading gives back what its subscriptions hel
     await new Promise((resolve) => setTimeout(resolve, 2000));
     raw.resume();
     await reader.closeCode;
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the last of its writes have failed by now
     // The results it was not sent are no internal errors (graphql-ws logged one for each).
     expect(logged).not.toHaveBeenCalled();
     logged.mockRestore();

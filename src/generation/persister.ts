@@ -30,6 +30,8 @@ type Pending = {
   wantedCeiling: number;
   /** Runners waiting for the ceiling to reach a number. */
   waiters: { upTo: number; resolve: () => void }[];
+  /** Its runner is writing the final state: a write that finds the row finished no longer means another did. */
+  finishing: boolean;
 };
 
 export class StreamPersister {
@@ -54,7 +56,7 @@ export class StreamPersister {
 
   /** `ceiling`: the sequence ceiling the message was stored with. */
   track(messageId: string, ceiling: number): void {
-    this.#active.set(messageId, { text: '', reasoning: '', toolCalls: null, lastWrite: Date.now(), ceiling, wantedCeiling: ceiling, waiters: [] });
+    this.#active.set(messageId, { text: '', reasoning: '', toolCalls: null, lastWrite: Date.now(), ceiling, wantedCeiling: ceiling, waiters: [], finishing: false });
     this.#timer ??= setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
   }
 
@@ -79,6 +81,12 @@ export class StreamPersister {
     if (sequenceNumber <= pending.ceiling) return null;
     void this.flush();
     return new Promise((resolve) => pending.waiters.push({ upTo: sequenceNumber, resolve }));
+  }
+
+  /** Its runner writes the final state now: what is pending is still written until then (untrack). */
+  finishing(messageId: string): void {
+    const pending = this.#active.get(messageId);
+    if (pending) pending.finishing = true;
   }
 
   /** The message is finished (or given up): nothing more is written for it. */
@@ -123,7 +131,7 @@ export class StreamPersister {
         const written = new Set(rows.map((row) => row.id));
         for (const b of batch) {
           if (written.has(b.id)) this.#confirm(b.id, b.ceiling);
-          else if (this.#active.has(b.id)) {
+          else if (this.#active.get(b.id)?.finishing === false) {
             this.untrack(b.id);
             this.#takenOver(b.id);
           }

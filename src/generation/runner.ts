@@ -161,6 +161,7 @@ export class GenerationRunner {
       reading: for await (const batch of providers.stream(job.model, replyRequest(window, job.tools), signal)) {
         lastHeard = Date.now();
         for (const part of batch) {
+          if (signal.aborted) break reading; // stopped (taken over, say) in the middle of a batch
           // Before the part is taken: a part taken is a part streamed, or the stored reply would hold more.
           const reserved = part.kind === 'finish' ? null : this.#persister.reserve(job.messageId, sequenceNumber + 1);
           if (reserved) {
@@ -211,6 +212,7 @@ export class GenerationRunner {
     const counted = await countTokens(reply.countedText);
     const tokens = reply.usage?.outputTokens ?? counted;
     try {
+      this.#persister.finishing(job.messageId);
       await this.#finishDurably(job, { sequenceNumber: sequenceNumber + 1, outcome, reply, counted });
       // Named from its first message, so whatever the reply's fate (not while shutting down, though).
       if (outcome.status !== 'INTERRUPTED') this.#deps.titler.afterReply(job.conversation, job.model);

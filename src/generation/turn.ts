@@ -82,12 +82,13 @@ async function runTurnNow<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R> {
   if (turn.generate) await ctx.rateLimiter.generation(ctx.viewer);
   await turn.checkInSetting?.(setting);
 
-  // A repeat racing its first request on another instance (not committed when looked up above) must not
-  // interrupt what that started: before each interrupt, its record is looked for again.
+  // A repeat racing its first request on another instance (not committed when looked up above, the checks
+  // and the rate limit taking their time) must not interrupt what that started: just before each
+  // interrupt, its record is looked for again.
   const interrupt = turn.generate && input.onActiveGeneration === 'INTERRUPT';
   for (let attempt = 0; ; attempt++) {
     if (interrupt) {
-      const first = attempt === 0 ? null : await earlierResult(keyed);
+      const first = await earlierResult(keyed);
       if (first) return first.value;
       await stopActiveGeneration(ctx, setting.conversation.id);
     }

@@ -103,16 +103,18 @@ class PageEdge<T> implements Edge<T> {
   }
 }
 
-/** An opaque cursor: base64url of a JSON array that starts with the list's kind, checked on decode. */
-/** The longest cursor made here (a kind, a time and an id of at most 64 characters) is under 200. */
+/**
+ * Longer than any cursor made here (a kind, a time and an id of at most 64 characters: under 200), a cursor
+ * is refused before it is parsed: a forged one of 2 MiB of nested brackets held the event loop for seconds,
+ * and each field given it parsed it again.
+ */
 const MAX_CURSOR_LENGTH = 256;
 
+/** An opaque cursor: base64url of a JSON array that starts with the list's kind, checked on decode. */
 export function cursorCodec<K extends readonly unknown[]>(kind: string, isKey: (values: unknown[]) => values is [...K]): CursorCodec<K> {
   return {
     encode: (key) => Buffer.from(JSON.stringify([kind, ...key])).toString('base64url'),
     decode: (cursor) => {
-      // Longer than any cursor made here: refused before it is parsed (a forged one of 2 MiB of nested
-      // brackets held the event loop for seconds, and each field given it parsed it again).
       if (cursor.length > MAX_CURSOR_LENGTH) return null;
       try {
         const values: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
