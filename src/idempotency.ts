@@ -92,9 +92,19 @@ export async function earlierResult<R>(options: Pick<Options<R>, 'prisma' | 'vie
   return earlier ? { value: await replayRecord(options, earlier, hashOf(options.input)) } : null;
 }
 
-const recordId = ({ viewer, operation, key }: Pick<Options<unknown>, 'viewer' | 'operation' | 'key'>) => ({ ...ownerOf(viewer), operation, key: key! });
+/** Who used a key, for what: the record's identity. */
+export const recordId = ({ viewer, operation, key }: Pick<Options<unknown>, 'viewer' | 'operation' | 'key'>) => ({ ...ownerOf(viewer), operation, key: key! });
 
-type RecordId = { orgId: string; userId: string; operation: string; key: string };
+export type RecordId = { orgId: string; userId: string; operation: string; key: string };
+
+/**
+ * Whether `resultId` is the result of a request with this key: its reply, started by a first attempt that a
+ * repeat must leave running. Asked after the reply was seen, this sees its record: both were committed
+ * together.
+ */
+export async function isResultOf(prisma: PrismaClient, id: RecordId, resultId: string): Promise<boolean> {
+  return (await prisma.idempotencyRecord.count({ where: { ...id, resultId } })) > 0;
+}
 
 /** The live record for this id; one past its time to live is deleted and counts as none. */
 async function findRecord(prisma: PrismaClient, id: RecordId, ttlMs: number) {

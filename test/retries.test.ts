@@ -6,6 +6,8 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createConversation, startTestApp, subscribe, waitFor, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
+import { recordId } from '../src/idempotency.ts';
+import { stopActiveGeneration } from '../src/generation/stop.ts';
 
 const CHAT = `subscription($input: SendMessageInput!) { chat(input: $input) { __typename messageId sequenceNumber ... on MessageDelta { delta } } }`;
 const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { userMessage { id } assistantMessage { id } } }`;
@@ -60,6 +62,23 @@ describe('retried sends', () => {
     const { node } = await t.gql(`query($id: ID!) { node(id: $id) { ... on Message { status content } } }`, { id: reply }, viewer);
     expect(node).toEqual({ status: 'COMPLETED', content: 'one two three four five six' });
     expect(await count(viewer, c.id)).toBe(2);
+  });
+
+  it("an INTERRUPT leaves running the reply its own key's first attempt started (as a repeat on another instance would meet it)", async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const words = Array.from({ length: 200 }, (_, i) => `w${i}`).join(' ');
+    const { sendMessage } = await t.gql(SEND, { input: { conversationId: c.id, content: words, idempotencyKey: 'first' } }, viewer);
+    const raw = (id: string) => Buffer.from(id, 'base64').toString().split(':')[1];
+    const { prisma, pubsub, eventLog, generation, log } = t.app.services;
+    const deps = { prisma, pubsub, eventLog, generation, log };
+    const key = (idempotencyKey: string) => recordId({ viewer: { userId: viewer.userId, orgId: viewer.orgId }, operation: 'sendMessage', key: idempotencyKey });
+    // What a repeat of the same key does before it interrupts: its own first attempt's reply runs on.
+    await stopActiveGeneration(deps, raw(c.id), key('first'));
+    expect((await prisma.message.findUniqueOrThrow({ where: { id: raw(sendMessage.assistantMessage.id) } })).status).toBe('STREAMING');
+    // Another key's INTERRUPT stops it.
+    await stopActiveGeneration(deps, raw(c.id), key('another'));
+    expect((await prisma.message.findUniqueOrThrow({ where: { id: raw(sendMessage.assistantMessage.id) } })).status).toBe('CANCELLED');
   });
 
   it('refuses chat over GET, as a mutation is, and stores nothing', async () => {

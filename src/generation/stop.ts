@@ -5,16 +5,21 @@ import type { GenerationStopDeps } from '../services.ts';
 import { isTerminal } from '../streams/events.ts';
 import { finishGeneration, persistedReply, terminalNumberFor } from './finish.ts';
 import { HEARTBEAT_INTERVAL_MS } from './persister.ts';
+import { isResultOf, type RecordId } from '../idempotency.ts';
 
 /** How long a stop waits for the runner to end the message before it finishes the message itself. */
 const STOP_WAIT_MS = 5_000;
 /** Attempts at finishing a message whose runner does not answer, a wait apart. */
 const FORCED_STOP_ROUNDS = 3;
 
-/** Cancels the conversation's running generation, if any, and waits for it to end. */
-export async function stopActiveGeneration(deps: GenerationStopDeps, conversationId: string): Promise<void> {
+/**
+ * Cancels the conversation's running generation, if any, and waits for it to end; `unlessResultOf`: a
+ * request's idempotency key, whose own reply (a first attempt's, when this is a repeat) is left running.
+ */
+export async function stopActiveGeneration(deps: GenerationStopDeps, conversationId: string, unlessResultOf?: RecordId): Promise<void> {
   const active = await deps.prisma.message.findFirst({ where: { conversationId, status: 'STREAMING' } });
-  if (active) await stopGeneration(deps, active);
+  if (!active || (unlessResultOf && (await isResultOf(deps.prisma, unlessResultOf, active.id)))) return;
+  await stopGeneration(deps, active);
 }
 
 /** Stops the provider call, keeps the partial text and sets CANCELLED; waits for the end of the message. */

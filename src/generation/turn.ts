@@ -6,7 +6,7 @@ import type { ChatSession, Conversation, Message } from '../generated/prisma/cli
 import type { GenerationDeps } from '../services.ts';
 import { findOwnChatSession, findOwnConversation } from '../access.ts';
 import { generationInProgress, invalidField, isPrismaError, notFound, shuttingDown } from '../errors.ts';
-import { afterEarlierRepeats, earlierResult, idempotent, type Transaction } from '../idempotency.ts';
+import { afterEarlierRepeats, earlierResult, idempotent, recordId, type Transaction } from '../idempotency.ts';
 import { insertMessage, publishMessageAdded, type NewMessage, type Parent, type StoredMessage } from '../messages/store.ts';
 import { checkTools, offeredTools, type OfferedTools, type ToolChoice } from '../tools.ts';
 import { checkModel } from '../validation.ts';
@@ -82,16 +82,13 @@ async function runTurnNow<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R> {
   if (turn.generate) await ctx.rateLimiter.generation(ctx.viewer);
   await turn.checkInSetting?.(setting);
 
-  // A repeat racing its first request on another instance (not committed when looked up above, the checks
-  // and the rate limit taking their time) must not interrupt what that started: just before each
-  // interrupt, its record is looked for again.
+  // A repeat racing its first request on another instance (not committed when looked up above) must not
+  // interrupt what that started: the reply it would stop is left running when it is that one's result, and
+  // the repeat then answers with it (idempotent(), below).
   const interrupt = turn.generate && input.onActiveGeneration === 'INTERRUPT';
+  const ownReply = input.idempotencyKey == null ? undefined : recordId(keyed);
   for (let attempt = 0; ; attempt++) {
-    if (interrupt) {
-      const first = await earlierResult(keyed);
-      if (first) return first.value;
-      await stopActiveGeneration(ctx, setting.conversation.id);
-    }
+    if (interrupt) await stopActiveGeneration(ctx, setting.conversation.id, ownReply);
     try {
       const { value, replayed } = await idempotent<{ stored?: TurnResult; result: R }>({
         ...keyed,
