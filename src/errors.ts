@@ -49,6 +49,11 @@ export function isGraphQLError(error: unknown): error is GraphQLError {
   return error instanceof Error && error.name === 'GraphQLError';
 }
 
+/** The contract code an error of this API carries (`GENERATION_IN_PROGRESS`…), if it is one. */
+export function codeOf(error: unknown): string | undefined {
+  return isGraphQLError(error) ? (error.extensions.code as string | undefined) : undefined;
+}
+
 const CONTRACT_CODES = new Set<string>([
   'BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT',
   'GENERATION_IN_PROGRESS', 'RATE_LIMITED', 'PROVIDER_ERROR', 'INTERNAL_SERVER_ERROR',

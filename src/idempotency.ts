@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
 import { ownerOf } from './access.ts';
-import { conflict, isPrismaError } from './errors.ts';
+import { codeOf, conflict, isPrismaError } from './errors.ts';
 import { checkIdempotencyKey } from './validation.ts';
 
 export type Transaction = Prisma.TransactionClient;
@@ -45,7 +45,7 @@ export async function idempotent<R>(options: Options<R>): Promise<IdempotentResu
     // Two requests with the same key at once: the loser of the race answers with the winner's result, when
     // the winner stopped it (the key's record taken, or what the winner created: its reply running, its
     // tool results stored).
-    if (!isPrismaError(error, 'P2002') && !RACE_LOST.has(codeOf(error))) throw error;
+    if (!isPrismaError(error, 'P2002') && !RACE_LOST.has(codeOf(error) ?? '')) throw error;
     const winner = await findRecord(prisma, id, options.ttlMs).catch(() => null);
     if (!winner) throw error;
     return { value: await replayRecord(options, winner, requestHash), replayed: true };
@@ -54,31 +54,6 @@ export async function idempotent<R>(options: Options<R>): Promise<IdempotentResu
 
 /** What a request meets when another with its key has just done what it was about to. */
 const RACE_LOST = new Set(['GENERATION_IN_PROGRESS', 'CONFLICT']);
-const codeOf = (error: unknown) => String((error as { extensions?: { code?: unknown } } | null)?.extensions?.code);
-
-const running = new Map<string, Promise<unknown>>();
-
-/**
- * Runs `work` once every earlier request of the viewer's with this operation and key, on this instance, has
- * ended, so that a repeat racing its first request finds that one's result rather than acting beside it
- * (an INTERRUPT of the reply the first had just started). Without a key, at once.
- */
-export async function afterEarlierRepeats<T>(options: Pick<Options<T>, 'viewer' | 'operation' | 'key'>, work: () => Promise<T>): Promise<T> {
-  if (options.key == null) return work();
-  checkIdempotencyKey(options.key); // before it is kept as a key here
-  const id = JSON.stringify(recordId(options));
-  const mine = (running.get(id) ?? Promise.resolve()).then(work, work);
-  const ended = mine.then(
-    () => {},
-    () => {},
-  );
-  running.set(id, ended);
-  try {
-    return await mine;
-  } finally {
-    if (running.get(id) === ended) running.delete(id);
-  }
-}
 
 /**
  * The first result of an earlier request with this key, or null when the key is new (or none is given).

@@ -5,8 +5,8 @@
 import type { ChatSession, Conversation, Message } from '../generated/prisma/client.ts';
 import type { GenerationDeps } from '../services.ts';
 import { findOwnChatSession, findOwnConversation } from '../access.ts';
-import { generationInProgress, invalidField, isPrismaError, notFound, shuttingDown } from '../errors.ts';
-import { afterEarlierRepeats, earlierResult, idempotent, recordId, type Transaction } from '../idempotency.ts';
+import { codeOf, generationInProgress, invalidField, isPrismaError, notFound, shuttingDown } from '../errors.ts';
+import { earlierResult, idempotent, recordId, type Transaction } from '../idempotency.ts';
 import { insertMessage, publishMessageAdded, type NewMessage, type Parent, type StoredMessage } from '../messages/store.ts';
 import { checkTools, offeredTools, type OfferedTools, type ToolChoice } from '../tools.ts';
 import { checkModel } from '../validation.ts';
@@ -56,10 +56,6 @@ type Turn<R> = {
 };
 
 export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R> {
-  return afterEarlierRepeats({ viewer: ctx.viewer, operation: turn.operation, key: turn.input.idempotencyKey }, () => runTurnNow(ctx, turn));
-}
-
-async function runTurnNow<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R> {
   const { input } = turn;
   const keyed = {
     prisma: ctx.prisma,
@@ -82,9 +78,9 @@ async function runTurnNow<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R> {
   if (turn.generate) await ctx.rateLimiter.generation(ctx.viewer);
   await turn.checkInSetting?.(setting);
 
-  // A repeat racing its first request on another instance (not committed when looked up above) must not
-  // interrupt what that started: the reply it would stop is left running when it is that one's result, and
-  // the repeat then answers with it (idempotent(), below).
+  // A repeat racing its first request (not committed when looked up above) must not interrupt what that
+  // started: the reply it would stop is left running when it is that one's result, and the repeat then
+  // answers with it (idempotent(), below).
   const interrupt = turn.generate && input.onActiveGeneration === 'INTERRUPT';
   const ownReply = input.idempotencyKey == null ? undefined : recordId(keyed);
   for (let attempt = 0; ; attempt++) {
@@ -113,7 +109,7 @@ async function runTurnNow<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R> {
       return value.result;
     } catch (error) {
       // INTERRUPT lost a race with another turn that started a reply meanwhile: interrupt that one too.
-      const inProgress = (error as { extensions?: { code?: string } }).extensions?.code === 'GENERATION_IN_PROGRESS';
+      const inProgress = codeOf(error) === 'GENERATION_IN_PROGRESS';
       if (!interrupt || !inProgress || attempt >= 3) throw error;
     }
   }
