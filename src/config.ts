@@ -31,6 +31,7 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   DATABASE_URL: databaseUrl.default('pglite:./data/pglite'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   REDIS_URL: z
     .string()
     .trim()
@@ -92,6 +93,8 @@ export type Config = {
   databaseUrl: string;
   /** Connections to a PostgreSQL server (the embedded database has one). */
   databasePoolSize: number;
+  /** How long PostgreSQL may run one statement; see src/postgres-pool.ts. */
+  databaseStatementTimeoutMs: number;
   /** Several instances share pubsub and generation streams through Redis; none: all in process. */
   redisUrl: string | undefined;
   jwtSecret: string | undefined;
@@ -200,6 +203,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: values.PORT,
     databaseUrl: values.DATABASE_URL,
     databasePoolSize: values.DATABASE_POOL_SIZE,
+    databaseStatementTimeoutMs: values.DATABASE_STATEMENT_TIMEOUT_MS,
     redisUrl: values.REDIS_URL,
     jwtSecret: values.AUTH_JWT_SECRET,
     logLevel: values.LOG_LEVEL,

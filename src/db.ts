@@ -2,12 +2,12 @@
 import fs from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
-import pg from 'pg';
 import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from './generated/prisma/client.ts';
 import { MIGRATIONS_DIR } from './migrate/engine.mjs';
 import type { Logger } from './logger.ts';
 import { pgliteReads, poolReads, type ReadRows } from './row-reads.ts';
+import { openPool } from './postgres-pool.ts';
 
 export type Database = {
   prisma: PrismaClient;
@@ -22,11 +22,13 @@ export type OpenDatabaseOptions = {
   /** Apply pending migrations first (the embedded database always does: nobody else would). */
   migrate?: boolean;
   poolSize?: number;
+  /** How long PostgreSQL may run one statement; a connection silent for longer with one out is dropped (src/postgres-pool.ts). */
+  statementTimeoutMs?: number;
   /** Called with every SQL statement the client sends (tests count them; LOG_LEVEL=trace logs them). */
   onQuery?: (sql: string) => void;
 };
 
-export async function openDatabase(url: string, { log, migrate = false, poolSize = 10, onQuery }: OpenDatabaseOptions): Promise<Database> {
+export async function openDatabase(url: string, { log, migrate = false, poolSize = 10, statementTimeoutMs = 30_000, onQuery }: OpenDatabaseOptions): Promise<Database> {
   const observe = onQuery ?? (log.isLevelEnabled('trace') ? (sql: string) => log.trace({ sql }, 'sql') : undefined);
   // A burst of writes queues for a connection rather than failing after Prisma's default 2 s.
   const transactionOptions = { maxWait: 30_000, timeout: 30_000 };
@@ -51,7 +53,7 @@ export async function openDatabase(url: string, { log, migrate = false, poolSize
   }
   if (migrate) await applyMigrations(url, log);
   // One pool for Prisma and the hot reads; Prisma leaves a pool it was given open, so close ends it.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  const pool = openPool(url, { max: poolSize, statementTimeoutMs });
   pool.on('error', (err) => log.warn({ err }, 'an idle database connection failed')); // the pool replaces it
   const prisma = clientFor(new PrismaPg(pool));
   const close = async () => {

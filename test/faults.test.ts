@@ -2,7 +2,8 @@
 // machine's server itself), a message left to this instance that no longer runs, and a stream whose log
 // never gets its end. In every case the message ends, its followers get the end, and nothing is lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConversation, startTestApp, subscribe, waitFor, waitForMessageStatus, wsClient, type TestApp } from './helpers.ts';
+import { Prisma } from '../src/generated/prisma/client.ts';
+import { createConversation, expectErrorCode, startTestApp, subscribe, waitFor, waitForMessageStatus, wsClient, type TestApp } from './helpers.ts';
 import { ADMIN_DATABASE_URL, createScratchDatabase } from './cluster.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 import { recoverAbandonedGenerations } from '../src/generation/recovery.ts';
@@ -98,6 +99,74 @@ describe('PostgreSQL away while a long reply streams', () => {
     expect(events.at(-1)).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'COMPLETED', content: text } });
     await client.dispose();
   }, 90_000);
+});
+
+describe('PostgreSQL silent: packets dropped, connections left open', () => {
+  let database: Awaited<ReturnType<typeof createScratchDatabase>>;
+  let proxy: TcpProxy;
+  let t: TestApp;
+  let server: RunningServer;
+  const STATEMENT_TIMEOUT_MS = 1_000; // a connection silent for 2 s with a statement out is dropped
+  beforeAll(async () => {
+    database = await createScratchDatabase();
+    const admin = new URL(ADMIN_DATABASE_URL);
+    proxy = await startTcpProxy({ host: admin.hostname, port: Number(admin.port || 5432) });
+    const url = new URL(database.url);
+    url.port = String(proxy.port);
+    t = await startTestApp({ DATABASE_URL: url.toString(), ECHO_DELAY_MS: '20', DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) });
+    server = await t.listen();
+  });
+  afterAll(async () => {
+    proxy?.restore();
+    await t?.close();
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  const LIST = `{ conversations(first: 5) { edges { node { id title } } } }`;
+
+  it('fails reads, writes and readiness instead of waiting for ever, and serves again once the link is back', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    await t.gql(LIST, {}, viewer); // a few pooled connections, idle, open through the proxy
+    proxy.silence();
+    const [read, write, ready] = await Promise.all([
+      t.request(LIST, {}, viewer),
+      t.request(`mutation($c: ID!) { updateConversation(input: { id: $c, title: "renamed" }) { conversation { title } } }`, { c: c.id }, viewer),
+      fetch(server.url.replace("/graphql", "/ready")),
+    ]);
+    expectErrorCode(read.body, 'INTERNAL_SERVER_ERROR');
+    expectErrorCode(write.body, 'INTERNAL_SERVER_ERROR');
+    expect(ready.status).toBe(503);
+    proxy.restore();
+    const after = await t.gql(LIST, {}, viewer);
+    expect(after.conversations.edges.map((e: any) => e.node.title)).toEqual(['A conversation']); // the write failed whole
+  }, 30_000);
+
+  it('a statement that runs longer than the timeout is cancelled by PostgreSQL, and its connection serves on', async () => {
+    const { readRows } = t.app.services;
+    await expect(readRows(Prisma.sql`SELECT pg_sleep(${(STATEMENT_TIMEOUT_MS * 3) / 1000})`)).rejects.toThrow(/statement timeout/);
+    expect(await readRows(Prisma.sql`SELECT 1 AS one`)).toEqual([{ one: 1 }]);
+  });
+
+  it('a reply streaming through the silence keeps its text, writes it once the link is back, and its followers get the end', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const text = words(150);
+    const { assistantMessage } = (await t.gql(SEND, { c: c.id, t: text }, viewer)).sendMessage;
+    const client = wsClient(server, viewer);
+    const stream = subscribe(client, STREAM, { id: assistantMessage.id });
+    await stream.next(20);
+    proxy.silence();
+    await new Promise((resolve) => setTimeout(resolve, 5_000)); // past the reply's own end, and past two silence limits
+    proxy.restore();
+    const events = (await stream.all(30_000)).map((r) => r.data.messageStream);
+    expect(events.map((e) => e.sequenceNumber)).toEqual(events.map((_, i) => i));
+    expect(events.at(-1)).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'COMPLETED', content: text } });
+    await client.dispose();
+    const reply = await waitForMessageStatus((q, v) => t.gql(q, v, viewer), assistantMessage.id, 'COMPLETED');
+    expect(reply.content).toBe(text);
+  }, 60_000);
 });
 
 describe('on the embedded database', () => {
