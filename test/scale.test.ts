@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeViewer, subscribe, waitFor, waitForMessage, waitForMessageStatus, wsClient, type TestViewer } from './helpers.ts';
 import { startCluster, type Cluster, type Instance } from './cluster.ts';
 import { startTestRedis } from './redis-server.ts';
+import { startTcpProxy } from './tcp-proxy.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
 let vendor: FakeOpenAI;
@@ -280,6 +281,38 @@ describe('lifecycle', () => {
     const events = await streamFrom(b, viewer, assistantMessage.id);
     expect(events.at(-1)).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'INTERRUPTED', content: message.content } });
   }, 60_000);
+
+  it('an instance cut from PostgreSQL while Redis carries its stream: another finishes the reply, and its followers get that one end', async () => {
+    const postgres = new URL(cluster.databaseUrl);
+    const proxy = await startTcpProxy({ host: postgres.hostname, port: Number(postgres.port || 5432) });
+    try {
+      const throughProxy = new URL(cluster.databaseUrl);
+      throughProxy.port = String(proxy.port);
+      const cutOff = await cluster.start('P', { DATABASE_URL: throughProxy.toString() });
+      vendor.script('slow', { tokens: words(3000), delayMs: 20 });
+      const viewer = await makeViewer();
+      const { assistantMessage } = (await cutOff.gql(SEND, { c: await newConversation(cutOff, viewer), t: 'cut off' }, viewer)).sendMessage;
+      await waitForStoredText(a, viewer, assistantMessage.id);
+      const client = wsClient(asServer(b), viewer);
+      const follower = subscribe(client, STREAM, { id: assistantMessage.id });
+      await follower.next(5);
+      proxy.cut(); // its runner streams on into Redis, up to the numbers it had reserved, and cannot write
+      const recovered = await waitForStatus(a, viewer, assistantMessage.id, 'INTERRUPTED', 45_000); // its heartbeat went stale
+      proxy.restore(); // its next write finds the reply finished: it stops, and adds no second end
+      const events = (await follower.all(30_000)).map((r) => r.data.messageStream);
+      await client.dispose();
+      expect(events.map((e) => e.sequenceNumber)).toEqual(events.map((_, i) => events[0].sequenceNumber + i));
+      expect(events.filter((e) => e.__typename === 'MessageCompleted')).toEqual([
+        { __typename: 'MessageCompleted', sequenceNumber: events.at(-1).sequenceNumber, message: { status: 'INTERRUPTED', content: recovered.content } },
+      ]);
+      // A late reader on the cut-off instance itself reads the same end, and the row stays as recovery left it.
+      const late = await streamFrom(cutOff, viewer, assistantMessage.id, events.at(-2).sequenceNumber);
+      expect(late).toEqual([events.at(-1)]);
+      expect((await cutOff.gql(MESSAGE, { id: assistantMessage.id }, viewer)).node).toEqual({ status: 'INTERRUPTED', content: recovered.content });
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
 
   it('survives a Redis restart mid-stream: the stream goes on with no gap, nothing acknowledged is lost', async () => {
     // Instances of their own on a Redis of this test's own: the machine's Redis is never restarted.
