@@ -159,6 +159,8 @@ export type ModelsConfig = {
   compatible?: ProviderEndpoint & { name: string };
   /** Worker threads that read model replies; 0: read them on the main thread. */
   providerThreads: number;
+  /** The most bytes one event of a vendor's answer may take (models/bounded-fetch.ts). */
+  vendorEventMaxBytes: number;
 };
 
 export class ConfigError extends Error {}
@@ -224,6 +226,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       defaultModel: values.DEFAULT_MODEL,
       echoDelayMs: values.ECHO_DELAY_MS,
       providerThreads: values.PROVIDER_THREADS,
+      // A whole reply's text at the longest JSON spelling of each character (`\uXXXX`), and room for its envelope.
+      vendorEventMaxBytes: Math.max(1 << 20, 6 * values.REPLY_MAX_CHARS + (64 << 10)),
       openai: values.OPENAI_API_KEY ? { apiKey: values.OPENAI_API_KEY, baseURL: values.OPENAI_BASE_URL, models: values.OPENAI_MODELS } : undefined,
       anthropic: values.ANTHROPIC_API_KEY
         ? { apiKey: values.ANTHROPIC_API_KEY, baseURL: values.ANTHROPIC_BASE_URL, models: values.ANTHROPIC_MODELS }

@@ -28,6 +28,8 @@ export type Script = {
   toolCalls?: { id: string; name: string; arguments: string[] }[];
   /** An error event right after the first piece of the first tool call's arguments. */
   errorInToolCall?: boolean;
+  /** After the first chunk, an event of this many bytes that never ends (no blank line), in 64 KiB writes; then silence. */
+  unterminated?: number;
 };
 
 /** A script, or one made per request from its body (to tell concurrent requests apart). */
@@ -54,6 +56,13 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason }] })}\n\n`;
     res.write(chunk({ role: 'assistant', content: '' }));
     await script.startAfter;
+    if (script.unterminated) {
+      res.write('data: {"choices":[{"index":0,"delta":{"content":"');
+      for (let sent = 0; sent < script.unterminated && !res.destroyed; sent += 65_536) {
+        if (!res.write('x'.repeat(65_536))) await new Promise((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
+      }
+      return; // the connection stays open, silent
+    }
     const tokens = script.tokens ?? [];
     const startedAt = performance.now() + (script.phaseMs ?? 0);
     if (script.errorAfter !== undefined) {

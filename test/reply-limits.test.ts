@@ -1,9 +1,10 @@
 // A reply cannot grow or last without end: a model that never stops (a loop, a stream that trickles) is cut
 // at REPLY_MAX_CHARS, COMPLETED with finishReason LENGTH, and failed after REPLY_MAX_SECONDS, so that it
 // does not stay STREAMING for as long as the vendor keeps sending.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConversation, startTestApp, waitForMessage, type TestApp, type TestViewer } from './helpers.ts';
-import { AssembledReply } from '../src/generation/assembled-reply.ts';
+import { AssembledReply, MAX_TOOL_CALLS_PER_REPLY } from '../src/generation/assembled-reply.ts';
+import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
 let t: TestApp;
 let viewer: TestViewer;
@@ -18,20 +19,18 @@ const SEND = `mutation($c: ID!, $text: String!) { sendMessage(input: { conversat
 const MESSAGE = `query($id: ID!) { node(id: $id) { ... on Message { status content finishReason error } } }`;
 const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i}`).join(' ');
 
-async function reply(text: string) {
-  const c = await createConversation(t, viewer, { model: 'builtin:echo' });
-  const { sendMessage } = await t.gql(SEND, { c: c.id, text }, viewer);
+async function reply(text: string, { app = t, owner = viewer, model = 'builtin:echo' } = {}) {
+  const c = await createConversation(app, owner, { model });
+  const { sendMessage } = await app.gql(SEND, { c: c.id, text }, owner);
   const id = sendMessage.assistantMessage.id;
-  await waitForMessage((q, v) => t.gql(q, v, viewer), id, (node) => node.status !== 'STREAMING', 'to end', 15_000);
-  return (await t.gql(MESSAGE, { id }, viewer)).node;
+  await waitForMessage((q, v) => app.gql(q, v, owner), id, (node) => node.status !== 'STREAMING', 'to end', 15_000);
+  return (await app.gql(MESSAGE, { id }, owner)).node;
 }
 
 it('is cut at REPLY_MAX_CHARS, as a model that reached its own limit: COMPLETED, LENGTH', async () => {
   const cut = await reply(words(30)); // some 200 characters, echoed in 0.6 s
   expect(cut).toMatchObject({ status: 'COMPLETED', finishReason: 'LENGTH', error: null });
-  expect(cut.content.length).toBeGreaterThanOrEqual(60);
-  expect(cut.content.length).toBeLessThan(60 + 'word29 '.length);
-  expect(words(30).startsWith(cut.content.trim())).toBe(true);
+  expect(cut.content).toBe(words(30).slice(0, 60)); // the word that reached the limit cut where it did
   const whole = await reply(words(3));
   expect(whole).toMatchObject({ status: 'COMPLETED', finishReason: 'STOP', content: words(3) });
 });
@@ -52,14 +51,81 @@ it('fails after REPLY_MAX_SECONDS, with what it had streamed', async () => {
   }
 });
 
-it("counts what a reply holds toward REPLY_MAX_CHARS: text, reasoning, and tool calls' arguments streamed or sent whole", () => {
-  const reply = new AssembledReply();
+it("counts what a reply holds toward REPLY_MAX_CHARS: text, reasoning, tool calls' arguments streamed or sent whole, and the id and name each of a call's events carries", () => {
+  const reply = new AssembledReply({ maxChars: 1_000, maxToolCalls: 10 });
   reply.add({ kind: 'text', text: 'abc' });
   reply.add({ kind: 'reasoning', block: 'r', text: 'de' });
   reply.add({ kind: 'toolInput', id: 'streamed', name: 'f', delta: '{"a":' });
   reply.add({ kind: 'toolInput', id: 'streamed', name: 'f', delta: '1}' });
-  reply.add({ kind: 'toolCall', id: 'streamed', name: 'f', arguments: '{"a":1}' }); // its deltas counted it already
-  expect(reply.characters).toBe(3 + 2 + 7);
+  reply.add({ kind: 'toolCall', id: 'streamed', name: 'f', arguments: '{"a":1}' }); // its deltas counted the arguments already
+  expect(reply.characters).toBe(3 + 2 + 3 * 'streamedf'.length + 7);
   reply.add({ kind: 'toolCall', id: 'whole', name: 'g', arguments: '{"b":22}' }); // sent whole, without deltas
-  expect(reply.characters).toBe(3 + 2 + 7 + 8);
+  expect(reply.characters).toBe(3 + 2 + 3 * 'streamedf'.length + 7 + 'wholeg'.length + 8);
+  expect(reply.full).toBe(false);
+});
+
+describe('a part larger than the room left', () => {
+  it('is taken up to the limit, never between the halves of a character', () => {
+    const reply = new AssembledReply({ maxChars: 10, maxToolCalls: 10 });
+    expect(reply.add({ kind: 'text', text: 'x'.repeat(5) })).toEqual({ type: 'delta', delta: 'xxxxx' });
+    expect(reply.add({ kind: 'text', text: 'yyyy😀z'.repeat(1_000) })).toEqual({ type: 'delta', delta: 'yyyy' }); // 😀 would end at 11
+    expect(reply).toMatchObject({ full: true, content: 'xxxxxyyyy' });
+    expect(reply.add({ kind: 'text', text: 'more' })).toBeNull();
+  });
+
+  it('a tool call whose arguments do not fit is left out whole, as is the call past the most a reply may make', () => {
+    const big = new AssembledReply({ maxChars: 20, maxToolCalls: 10 });
+    expect(big.add({ kind: 'toolCall', id: 'c1', name: 'f', arguments: '{"a":"' + 'x'.repeat(100) + '"}' })).toBeNull();
+    expect(big).toMatchObject({ full: true, toolCalls: [] });
+    const many = new AssembledReply({ maxChars: 1_000, maxToolCalls: 2 });
+    for (const id of ['c1', 'c2', 'c3']) many.add({ kind: 'toolCall', id, name: 'f', arguments: '{}' });
+    expect(many.toolCalls.map((call) => call.id)).toEqual(['c1', 'c2']);
+    expect(many.full).toBe(true);
+  });
+});
+
+describe('what a vendor sends is bounded', () => {
+  let vendor: FakeOpenAI;
+  let app: TestApp;
+  let owner: TestViewer;
+  beforeAll(async () => {
+    vendor = await startFakeOpenAI();
+    app = await startTestApp({ OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL, OPENAI_COMPATIBLE_NAME: 'fake', OPENAI_COMPATIBLE_MODELS: 'm', REPLY_MAX_CHARS: '5000', PROVIDER_TIMEOUT_MS: '10000' });
+    owner = await app.viewer();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await vendor?.close();
+  });
+  const ask = () => reply('go', { app, owner, model: 'fake:m' });
+
+  it('a chunk of many times REPLY_MAX_CHARS is cut to it', async () => {
+    vendor.script('m', { tokens: ['ab', 'c'.repeat(200_000)] });
+    expect(await ask()).toMatchObject({ status: 'COMPLETED', finishReason: 'LENGTH', content: 'ab' + 'c'.repeat(4_998) });
+  });
+
+  it('an event that never ends fails the reply once it is larger than any reply could use, long before the provider timeout', async () => {
+    vendor.script('m', { unterminated: 3 << 20 }); // REPLY_MAX_CHARS 5000: events up to 1 MiB
+    expect(await ask()).toMatchObject({ status: 'FAILED', error: 'The model provider sent an event larger than 1048576 bytes; the reply was stopped.' });
+    vendor.script('m', { tokens: ['fine'] });
+    expect(await ask()).toMatchObject({ status: 'COMPLETED', content: 'fine' }); // and the next reply is read as ever
+  });
+
+  it("a tool call with an id or name longer than any model's fails the reply", async () => {
+    vendor.script('m', { tokens: ['calling'], toolCalls: [{ id: 'call_1', name: 'f'.repeat(300), arguments: ['{}'] }] });
+    expect(await ask()).toMatchObject({ status: 'FAILED', error: 'The model provider sent a tool call whose id or name is longer than 256 characters.', content: 'calling' });
+  });
+
+  it(`a reply of more than ${MAX_TOOL_CALLS_PER_REPLY} tool calls is cut after them`, async () => {
+    const toolCalls = Array.from({ length: 200 }, (_, i) => ({ id: `c${i}`, name: 'f', arguments: ['{}'] }));
+    vendor.script('m', { toolCalls });
+    const c = await createConversation(app, owner, { model: 'fake:m' });
+    const { sendMessage } = await app.gql(SEND, { c: c.id, text: 'go' }, owner);
+    const id = sendMessage.assistantMessage.id;
+    const node = await waitForMessage((q, v) => app.gql(q, v, owner), id, (n) => n.status !== 'STREAMING', 'to end', 15_000);
+    const { node: stored } = await app.gql(`query($id: ID!) { node(id: $id) { ... on Message { status finishReason toolCalls } } }`, { id }, owner);
+    expect(node.status).toBe('COMPLETED');
+    expect(stored.finishReason).toBe('LENGTH');
+    expect(stored.toolCalls.map((call: any) => call.id)).toEqual(toolCalls.slice(0, MAX_TOOL_CALLS_PER_REPLY).map((call) => call.id));
+  });
 });

@@ -13,49 +13,91 @@ export type ReasoningPart = { text: string; providerOptions?: ProviderMetadata }
 type Numberless<E> = E extends StreamEvent ? Omit<E, 'sequenceNumber'> : never;
 export type ReplyEvent = Numberless<Extract<StreamEvent, { type: 'delta' | 'reasoning' | 'toolCallDelta' | 'toolCall' }>>;
 
+/** What one reply may take: past either limit it is cut, as a model that reached its own limit (LENGTH). */
+export type ReplyLimits = {
+  /** Characters: text, reasoning, tool calls' arguments, and the id and name each event of a call carries. */
+  maxChars: number;
+  maxToolCalls: number;
+};
+
+/** Tool calls one reply may make: as many as a turn may offer tools (each called twice in parallel, say, is within it). */
+export const MAX_TOOL_CALLS_PER_REPLY = 128;
+
 export class AssembledReply {
   content = '';
   reasoning = '';
   readonly toolCalls: StoredToolCall[] = [];
   usage: Usage | undefined;
   finishReason: FinishReason | undefined;
-  /** Characters taken so far: text, reasoning, and tool calls' arguments (as they stream, or whole). */
+  /** Characters taken so far (see ReplyLimits). */
   characters = 0;
+  /** A limit was reached: the part that reached it was taken in part or not at all, and nothing more is taken. */
+  full = false;
   readonly #blocks = new Map<string, ReasoningPart>();
   /** Characters of each tool call's arguments counted while they streamed. */
   readonly #streamedArguments = new Map<string, number>();
 
-  /** Takes one part; returns the event it makes, if any. */
+  constructor(readonly limits: ReplyLimits) {}
+
+  /** Takes one part (as much of it as the limits leave room for); returns the event it makes, if any. */
   add(part: ReplyPart): ReplyEvent | null {
+    if (this.full) return null;
     switch (part.kind) {
-      case 'text':
-        if (!part.text) return null;
-        this.content += part.text;
-        this.characters += part.text.length;
-        return { type: 'delta', delta: part.text };
+      case 'text': {
+        const text = this.#take(part.text);
+        if (!text) return null;
+        this.content += text;
+        return { type: 'delta', delta: text };
+      }
       case 'reasoning': {
+        const text = this.#take(part.text);
         const block = this.#blocks.get(part.block) ?? { text: '' };
-        block.text += part.text;
+        block.text += text;
         const providerOptions = mergeMetadata(block.providerOptions, part.metadata);
         this.#blocks.set(part.block, providerOptions ? { ...block, providerOptions } : block);
-        if (!part.text) return null;
-        this.reasoning += part.text;
-        this.characters += part.text.length;
-        return { type: 'reasoning', delta: part.text };
+        if (!text) return null;
+        this.reasoning += text;
+        return { type: 'reasoning', delta: text };
       }
-      case 'toolInput':
-        this.characters += part.delta.length;
-        this.#streamedArguments.set(part.id, (this.#streamedArguments.get(part.id) ?? 0) + part.delta.length);
-        return { type: 'toolCallDelta', toolCallId: part.id, name: part.name, argumentsDelta: part.delta };
-      case 'toolCall':
-        this.characters += Math.max(0, part.arguments.length - (this.#streamedArguments.get(part.id) ?? 0)); // sent whole, or more than streamed
+      case 'toolInput': {
+        if (!this.#takeWhole(part.id.length + part.name.length)) return null;
+        const delta = this.#take(part.delta);
+        if (!delta) return null;
+        this.#streamedArguments.set(part.id, (this.#streamedArguments.get(part.id) ?? 0) + delta.length);
+        return { type: 'toolCallDelta', toolCallId: part.id, name: part.name, argumentsDelta: delta };
+      }
+      case 'toolCall': {
+        const unstreamed = Math.max(0, part.arguments.length - (this.#streamedArguments.get(part.id) ?? 0)); // sent whole, or more than streamed
+        // A call's arguments are JSON: a call that does not fit is left out whole, never cut.
+        if (this.toolCalls.length >= this.limits.maxToolCalls || !this.#takeWhole(part.id.length + part.name.length + unstreamed)) return (this.full = true), null;
         this.toolCalls.push({ id: part.id, type: 'function', function: { name: part.name, arguments: part.arguments } });
         return { type: 'toolCall', toolCall: { id: part.id, name: part.name, arguments: part.arguments } };
+      }
       case 'finish':
         this.usage = part.usage;
         this.finishReason = part.reason;
         return null;
     }
+  }
+
+  /** As much of `text` as there is room for (the limit reached, `full`), counted. */
+  #take(text: string): string {
+    const room = this.limits.maxChars - this.characters;
+    if (text.length >= room) {
+      this.full = true;
+      // Not between the two halves of a character written as a surrogate pair.
+      const end = room > 0 && isHighSurrogate(text.charCodeAt(room - 1)) ? room - 1 : room;
+      text = text.slice(0, Math.max(0, end));
+    }
+    this.characters += text.length;
+    return text;
+  }
+
+  /** Counts `characters` if there is room for them all; else the limit is reached and nothing is counted. */
+  #takeWhole(characters: number): boolean {
+    if (this.characters + characters >= this.limits.maxChars) return (this.full = true), false;
+    this.characters += characters;
+    return true;
   }
 
   /** The reasoning blocks in the order they began. */
@@ -65,6 +107,11 @@ export class AssembledReply {
 
   /** What the reply's tokens are counted from when the provider does not report them. */
   get countedText(): string {
-    return this.content + this.toolCalls.map((call) => call.function.arguments).join('');
+    return this.content + this.toolCalls.map(callText).join('');
   }
 }
+
+/** What a tool call sends to a model on later turns (its id, name and arguments), as tokens are counted from it. */
+export const callText = (call: StoredToolCall) => call.id + call.function.name + call.function.arguments;
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;

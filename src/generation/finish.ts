@@ -3,7 +3,7 @@
 // finished message as its row tells it.
 import { Prisma, type Conversation, type Message, type PrismaClient } from '../generated/prisma/client.ts';
 import type { FinishReason, Usage } from '../models/reply.ts';
-import type { ReasoningPart, StoredToolCall } from './assembled-reply.ts';
+import { callText, type ReasoningPart, type StoredToolCall } from './assembled-reply.ts';
 import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
 import { previewOf } from '../messages/preview.ts';
 import { countTokens } from '../tokens.ts';
@@ -75,7 +75,7 @@ export async function finishGeneration(deps: FinishDeps, { messageId, conversati
 async function writeFinished(prisma: PrismaClient, messageId: string, conversationId: string, finish: Extract<Finish, { reply: FinishedReply }>): Promise<boolean> {
   const { sequenceNumber, outcome, reply } = finish;
   const { content, usage } = reply;
-  const windowTokens = finish.counted ?? (await countTokens(content + reply.toolCalls.map((call) => call.function.arguments).join('')));
+  const windowTokens = finish.counted ?? (await countTokens(content + reply.toolCalls.map(callText).join('')));
   const tokens = usage?.outputTokens ?? windowTokens;
   const json = (value: unknown[]) => (value.length ? JSON.stringify(value) : null);
   const now = new Date();

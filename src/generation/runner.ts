@@ -17,7 +17,7 @@ import { countTokens } from '../tokens.ts';
 import type { GenerationMetrics } from '../observability/metrics.ts';
 import { tracer } from '../observability/tracing.ts';
 import { replyRequest } from './prompt.ts';
-import { AssembledReply } from './assembled-reply.ts';
+import { AssembledReply, MAX_TOOL_CALLS_PER_REPLY } from './assembled-reply.ts';
 import { StreamPersister } from './persister.ts';
 import type { ConversationTitler } from '../conversations/titles.ts';
 
@@ -137,7 +137,7 @@ export class GenerationRunner {
     const span = tracer().startSpan('llm.stream', { attributes: { 'gen_ai.request.model': job.model, 'chat.message_id': job.messageId } });
     const stopped = aborted(signal);
     let sequenceNumber = 0;
-    const reply = new AssembledReply();
+    const reply = new AssembledReply({ maxChars: config.replyMaxChars, maxToolCalls: MAX_TOOL_CALLS_PER_REPLY });
     let outcome: Outcome;
 
     this.#persister.track(job.messageId, job.sequenceCeiling);
@@ -172,14 +172,15 @@ export class GenerationRunner {
             if (signal.aborted) break reading;
           }
           const event = reply.add(part);
-          if (!event) continue;
-          sequenceNumber += 1;
-          if (sequenceNumber === 1) metrics.firstToken(job.model, (performance.now() - startedAt) / 1000);
-          this.#persister.add(job.messageId, event, reply.toolCalls);
-          await eventLog.append(job.messageId, { ...event, sequenceNumber } as StreamEvent).catch((err) => {
-            throw new EventLogFailure('the event log refused an event', { cause: err });
-          });
-          if (reply.characters >= config.replyMaxChars) {
+          if (event) {
+            sequenceNumber += 1;
+            if (sequenceNumber === 1) metrics.firstToken(job.model, (performance.now() - startedAt) / 1000);
+            this.#persister.add(job.messageId, event, reply.toolCalls);
+            await eventLog.append(job.messageId, { ...event, sequenceNumber } as StreamEvent).catch((err) => {
+              throw new EventLogFailure('the event log refused an event', { cause: err });
+            });
+          }
+          if (reply.full) {
             reply.finishReason = 'LENGTH'; // as a provider's own limit would end it
             this.cancel(job.messageId, 'length');
             break reading;

@@ -10,6 +10,9 @@ import { ECHO_MODEL_ID, type ModelRegistry } from './registry.ts';
 import { ProviderFailure, readReply, type ProviderFailureKind, type ReplyPart, type ReplyRequest } from './reply.ts';
 import { ReplyQueue } from './reply-queue.ts';
 
+/** The old generation's limit of a provider thread: far above what its replies need (a few kB each). */
+const THREAD_HEAP_MB = 512;
+
 export type ProviderStreams = {
   /** The reply of `modelId` to `request`, in batches of parts; aborting `signal` ends it at once and aborts the upstream request. */
   stream(modelId: string, request: ReplyRequest, signal: AbortSignal): AsyncIterable<ReplyPart[]>;
@@ -98,7 +101,9 @@ class ProviderThread {
   }
 
   #start(): Worker {
-    const worker = new Worker(PROVIDER_THREAD_ENTRY, { workerData: { models: this.#config } });
+    // A thread that runs out of memory (a vendor's answer the limits missed) stops alone, failing its own
+    // replies; without a limit of its own it would take the whole process with it.
+    const worker = new Worker(PROVIDER_THREAD_ENTRY, { workerData: { models: this.#config }, resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB } });
     worker.unref(); // it never keeps the process alive by itself
     worker.on('message', (messages: FromProviderThread[]) => {
       for (const message of messages) this.#receive(message);

@@ -5,6 +5,7 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { ConfigError, type ModelsConfig } from '../config.ts';
 import { createEchoModel } from './echo.ts';
+import { boundedFetch } from './bounded-fetch.ts';
 
 export type ModelInfo = { id: string; provider: string; name: string; isDefault: boolean };
 
@@ -18,25 +19,26 @@ export type ModelRegistry = {
   languageModel(id: string): Promise<LanguageModelV3>;
 };
 
-export function createModelRegistry(config: Omit<ModelsConfig, 'providerThreads'> = { echoDelayMs: 0 }): ModelRegistry {
+export function createModelRegistry(config: Omit<ModelsConfig, 'providerThreads'> = { echoDelayMs: 0, vendorEventMaxBytes: 1 << 20 }): ModelRegistry {
+  const fetch = boundedFetch(config.vendorEventMaxBytes);
   const factories = new Map<string, () => Promise<LanguageModelV3>>();
   const echo = createEchoModel({ delayMs: config.echoDelayMs });
   factories.set(ECHO_MODEL_ID, async () => echo);
 
   if (config.openai) {
     const { apiKey, baseURL } = config.openai;
-    const openai = once(async () => (await import('@ai-sdk/openai')).createOpenAI({ apiKey, baseURL }));
+    const openai = once(async () => (await import('@ai-sdk/openai')).createOpenAI({ apiKey, baseURL, fetch }));
     // Chat Completions: the wire format OpenAI and most gateways in front of it share.
     for (const name of config.openai.models) factories.set(`openai:${name}`, async () => (await openai()).chat(name));
   }
   if (config.anthropic) {
     const { apiKey, baseURL } = config.anthropic;
-    const anthropic = once(async () => (await import('@ai-sdk/anthropic')).createAnthropic({ apiKey, baseURL }));
+    const anthropic = once(async () => (await import('@ai-sdk/anthropic')).createAnthropic({ apiKey, baseURL, fetch }));
     for (const name of config.anthropic.models) factories.set(`anthropic:${name}`, async () => (await anthropic())(name));
   }
   if (config.compatible) {
     const { name: provider, baseURL, apiKey, models } = config.compatible;
-    const compatible = once(async () => (await import('@ai-sdk/openai-compatible')).createOpenAICompatible({ name: provider, baseURL: baseURL!, apiKey, includeUsage: true }));
+    const compatible = once(async () => (await import('@ai-sdk/openai-compatible')).createOpenAICompatible({ name: provider, baseURL: baseURL!, apiKey, includeUsage: true, fetch }));
     for (const name of models) factories.set(`${provider}:${name}`, async () => (await compatible()).chatModel(name));
   }
 

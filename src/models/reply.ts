@@ -71,13 +71,13 @@ export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV
           break;
         }
         case 'tool-input-start':
-          toolNames.set(part.id, part.toolName);
+          toolNames.set(checkedToolCall(part.id, part.toolName), part.toolName);
           break;
         case 'tool-input-delta':
           if (part.delta) yield { kind: 'toolInput', id: part.id, name: toolNames.get(part.id) ?? '', delta: storable(part.delta) };
           break;
         case 'tool-call':
-          if (!part.providerExecuted) yield { kind: 'toolCall', id: part.toolCallId, name: part.toolName, arguments: storable(part.input) };
+          if (!part.providerExecuted) yield { kind: 'toolCall', id: checkedToolCall(part.toolCallId, part.toolName), name: part.toolName, arguments: storable(part.input) };
           break;
         case 'finish':
           yield { kind: 'finish', usage: usageOf(part.usage), reason: finishReasonOf(part.finishReason) };
@@ -123,12 +123,28 @@ export function mergeMetadata(a: ProviderMetadata | undefined, b: ProviderMetada
   return merged;
 }
 
+/** The longest tool call id or name taken from a provider (offered tools' names have at most 64 characters). */
+export const MAX_TOOL_CALL_ID_CHARS = 256;
+
+/**
+ * A tool call's id, once its id and name are of a size a model could mean: every streamed piece of a call
+ * carries both, so one huge name would be copied into every event of the reply.
+ */
+function checkedToolCall(id: string, name: string): string {
+  if (id.length > MAX_TOOL_CALL_ID_CHARS || name.length > MAX_TOOL_CALL_ID_CHARS) {
+    throw new ProviderFailure(`The model provider sent a tool call whose id or name is longer than ${MAX_TOOL_CALL_ID_CHARS} characters.`, { idChars: id.length, nameChars: name.length });
+  }
+  return id;
+}
+
 /** PostgreSQL text cannot hold NUL: a provider that sends one gets the replacement character in its place. */
 const storable = (text: string) => (text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text);
 
 /** Words fit for a user, and the details for the log. */
 export function toProviderFailure(error: unknown): ProviderFailure {
   if (error instanceof ProviderFailure) return error;
+  // One of this server's own limits, raised inside the provider's reading of the answer, which wraps it.
+  if ((error as Error)?.cause instanceof ProviderFailure) return (error as Error).cause as ProviderFailure;
   const details = { name: (error as Error)?.name, message: (error as Error)?.message };
   if (APICallError.isInstance(error)) {
     const detail = error.message && error.message.length <= 200 ? `: ${error.message}` : '';
