@@ -312,6 +312,24 @@ describe('forkConversation', () => {
     expect(copies.map((m: any) => m.parent?.id ?? null)).toEqual([null, ...copies.slice(0, -1).map((m: any) => m.id)]);
     expect(forkConversation.conversation).toMatchObject({ messageCount: 25, totalTokens: 50, currentMessage: { id: copies[24].id } });
   });
+
+  it('copies a branch of many short messages 500 at a time, each copy under the one before across the statements', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer);
+    const ids: string[] = [];
+    for (let i = 0; i < 1_100; i++) ids.push((await appendMessage(t, viewer, c.id, { content: `m${i}`, tokens: 1 })).message.id);
+    let fork = { id: '', messageCount: 0 };
+    const { statements } = await t.countQueries(async () => {
+      const data = await t.gql(`mutation($m: ID!) { forkConversation(input: { messageId: $m }) { conversation { id messageCount } } }`, { m: ids.at(-1) }, viewer);
+      fork = data.forkConversation.conversation;
+    });
+    expect(statements.filter((sql) => sql.includes('INSERT INTO "Message"'))).toHaveLength(3);
+    expect(fork.messageCount).toBe(1_100);
+    const conversationId = Buffer.from(fork.id, 'base64').toString().split(':')[1];
+    const rows = await t.app.services.prisma.message.findMany({ where: { conversationId }, orderBy: { position: 'asc' }, select: { id: true, parentId: true, content: true } });
+    expect(rows.map((row) => row.content)).toEqual(ids.map((_, i) => `m${i}`));
+    expect(rows.map((row) => row.parentId)).toEqual([null, ...rows.slice(0, -1).map((row) => row.id)]);
+  }, 60_000);
 });
 
 describe('lanes along one branch', () => {

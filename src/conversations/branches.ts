@@ -51,8 +51,8 @@ export type ForkConversationInput = { messageId: string; title?: string | null; 
 
 export type ForkDeps = ConversationDeps & { rateLimiter: RateLimiter; config: Pick<Config, 'rateLimits'> };
 
-/** What one statement of a fork copies at most (bytes of text and JSON): the embedded database runs each on the event loop. */
-const FORK_CHUNK_BYTES = 1_000_000;
+/** What one statement of a fork copies at most: the embedded database runs each on the event loop. */
+const FORK_CHUNK = { bytes: 1_000_000, rows: 500 };
 
 /**
  * A new ACTIVE conversation of the viewer holding copies of the branch from the first message to
@@ -101,7 +101,7 @@ export async function forkConversation(ctx: ForkDeps, input: ForkConversationInp
         },
       });
       const copied = { count: 0, tokens: 0n, lastMessageAt: null as Date | null, lastId: null as string | null };
-      for (const [first, last] of chunks(sizes, FORK_CHUNK_BYTES)) {
+      for (const [first, last] of chunks(sizes, FORK_CHUNK)) {
         // The embedded database answers within the same turn of the event loop: let the rest of the server run in
         // between (what needs the database waits for the transaction all the same).
         if (copied.lastId) await setImmediate();
@@ -155,14 +155,16 @@ async function copyRun(tx: Transaction, branch: Prisma.Sql, forkId: string, afte
   const [copied] = await tx.$queryRaw<{ count: number; streaming: number; tokens: bigint; lastMessageAt: Date | null; lastId: string | null }[]>`
     WITH branch AS (${branch}),
     copies AS (SELECT b.*, gen_random_uuid()::text AS "copyId" FROM branch b),
+    -- Each copy's parent is the copy of the message one position up: the run's rows are one per position.
+    linked AS (SELECT c.*, lag(c."copyId") OVER (ORDER BY c."position") AS "parentCopyId" FROM copies c),
     inserted AS (
       INSERT INTO "Message" ("id", "conversationId", "parentId", "siblingIndex", "position", "lane", "role", "content", "status", "model",
         "toolCalls", "toolCallId", "isError", "reasoning", "reasoningParts", "finishReason", "tokens", "windowTokens", "promptTokens",
         "completionTokens", "reasoningTokens", "cachedPromptTokens", "error", "metadata", "createdAt", "completedAt", "sequenceNumber")
-      SELECT c."copyId", ${forkId}, coalesce(parent."copyId", ${after}::text), 1, c."position", 0, c."role", c."content", c."status", c."model",
+      SELECT c."copyId", ${forkId}, coalesce(c."parentCopyId", ${after}::text), 1, c."position", 0, c."role", c."content", c."status", c."model",
         c."toolCalls", c."toolCallId", c."isError", c."reasoning", c."reasoningParts", c."finishReason", c."tokens", c."windowTokens", c."promptTokens",
         c."completionTokens", c."reasoningTokens", c."cachedPromptTokens", c."error", c."metadata", c."createdAt", c."completedAt", c."sequenceNumber"
-      FROM copies c LEFT JOIN copies parent ON parent."position" = c."position" - 1
+      FROM linked c
       RETURNING "id", "position", "status", "tokens", "createdAt"
     )
     SELECT count(*)::int AS "count", count(*) FILTER (WHERE "status" = 'STREAMING')::int AS "streaming",
@@ -174,13 +176,13 @@ async function copyRun(tx: Transaction, branch: Prisma.Sql, forkId: string, afte
   return copied;
 }
 
-/** Runs of consecutive positions, each of at most `maxBytes` (or one message, if larger). */
-function chunks(sizes: { position: number; bytes: number }[], maxBytes: number): [number, number][] {
+/** Runs of consecutive positions, each of at most `limit.rows` messages and `limit.bytes` (or one message, if larger). */
+function chunks(sizes: { position: number; bytes: number }[], limit: { bytes: number; rows: number }): [number, number][] {
   const runs: [number, number][] = [];
   let bytes = 0;
   for (const { position, bytes: size } of sizes) {
     const run = runs.at(-1);
-    if (run && bytes + size <= maxBytes) {
+    if (run && bytes + size <= limit.bytes && run[1] - run[0] + 1 < limit.rows) {
       run[1] = position;
       bytes += size;
     } else {
