@@ -116,6 +116,9 @@ describe('production defaults', () => {
     const started = await start([process.execPath, 'dist/main.js'], { NODE_ENV: 'production', GRAPHIQL: 'true' });
     const page = await fetch(started.url, { headers: { accept: 'text/html' } });
     expect(page.headers.get('content-type')).toContain('text/html');
+    // Not for another site to frame (clickjacking), nor to sniff as another type.
+    expect(page.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     expect((await gql(started.url, await makeViewer(), INTROSPECTION)).data.__schema.queryType.name).toBe('Query');
     started.process.kill('SIGTERM');
     await started.exited;
