@@ -142,9 +142,8 @@ const storable = (text: string) => (text.includes('\0') ? text.replaceAll('\0', 
 
 /** Words fit for a user, and the details for the log. */
 export function toProviderFailure(error: unknown): ProviderFailure {
-  if (error instanceof ProviderFailure) return error;
-  // One of this server's own limits, raised inside the provider's reading of the answer, which wraps it.
-  if ((error as Error)?.cause instanceof ProviderFailure) return (error as Error).cause as ProviderFailure;
+  // One of this server's own limits, raised while the answer was read: fetch and the provider wrap it.
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 4; cause = cause.cause, depth++) if (cause instanceof ProviderFailure) return cause;
   const details = { name: (error as Error)?.name, message: (error as Error)?.message };
   if (APICallError.isInstance(error)) {
     const detail = error.message && error.message.length <= 200 ? `: ${error.message}` : '';
