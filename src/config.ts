@@ -163,6 +163,9 @@ export type ModelsConfig = {
   vendorEventMaxBytes: number;
 };
 
+/** The least any event of a vendor's answer may take, however small REPLY_MAX_CHARS is. */
+export const MIN_VENDOR_EVENT_BYTES = 1 << 20;
+
 export class ConfigError extends Error {}
 
 function isOrigin(value: string): boolean {
@@ -227,7 +230,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       echoDelayMs: values.ECHO_DELAY_MS,
       providerThreads: values.PROVIDER_THREADS,
       // A whole reply's text at the longest JSON spelling of each character (`\uXXXX`), and room for its envelope.
-      vendorEventMaxBytes: Math.max(1 << 20, 6 * values.REPLY_MAX_CHARS + (64 << 10)),
+      vendorEventMaxBytes: Math.max(MIN_VENDOR_EVENT_BYTES, 6 * values.REPLY_MAX_CHARS + (64 << 10)),
       openai: values.OPENAI_API_KEY ? { apiKey: values.OPENAI_API_KEY, baseURL: values.OPENAI_BASE_URL, models: values.OPENAI_MODELS } : undefined,
       anthropic: values.ANTHROPIC_API_KEY
         ? { apiKey: values.ANTHROPIC_API_KEY, baseURL: values.ANTHROPIC_BASE_URL, models: values.ANTHROPIC_MODELS }

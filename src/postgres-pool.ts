@@ -30,7 +30,9 @@ export function openPool(url: string, { max, statementTimeoutMs }: PoolLimits): 
     idle_in_transaction_session_timeout: 2 * statementTimeoutMs,
     // Opening a connection (its handshake), or waiting for one of the pool's, as long as a statement.
     connectionTimeoutMillis: silenceLimitMs,
+    // Probes an idle connection after 10 s of quiet (the system's default waits two hours).
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     Client: clientDroppedWhenSilent(silenceLimitMs),
   });
 }

@@ -31,9 +31,10 @@ const MAX_BODY_BYTES = 2 * 1024 * 1024;
  * within 30 s (a body of at most 2 MiB), checked every second. Node's defaults (60 s, 300 s, every 30 s)
  * let sockets that send nothing hold a file descriptor each for 90 s, and one client held all of them.
  */
-const GRAPHQL_HEADERS = { 'content-security-policy': "frame-ancestors 'none'", 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff' };
-
 const CONNECTION_TIMEOUTS: http.ServerOptions = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
+
+/** Neither GraphiQL (GET, text/html) nor an answer is a page for another site to frame, or to be sniffed as another type. */
+const GRAPHQL_HEADERS = { 'content-security-policy': "frame-ancestors 'none'", 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff' };
 
 export async function startServer(app: App, { host, port }: { host: string; port: number }): Promise<RunningServer> {
   const { yoga, services } = app;
@@ -70,7 +71,6 @@ export async function startServer(app: App, { host, port }: { host: string; port
     // One id per request: returned to the client, and on every log line written while serving it.
     const requestId = requestIdFrom(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
-    // Neither GraphiQL (GET, text/html) nor an answer is a page for another site to frame, or to be sniffed as another type.
     if (path === GRAPHQL_PATH) for (const [name, value] of Object.entries(GRAPHQL_HEADERS)) res.setHeader(name, value);
     // A GraphQL request's sender is known and counted before its body is read (admission.ts); a page of
     // another origin is left to yoga, which refuses it before reading the body too.

@@ -1,5 +1,5 @@
 // The limit on each event of a vendor's answer (src/models/bounded-fetch.ts): an event is what comes
-// between blank lines, whichever line endings the vendor uses and however its bytes are split into chunks.
+// between blank lines, with LF or CRLF line endings, however its bytes are split into chunks.
 // (test/reply-limits.test.ts reads a vendor's endless event through the provider threads.)
 import { describe, expect, it } from 'vitest';
 import { EventSizes } from '../src/models/bounded-fetch.ts';

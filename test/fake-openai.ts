@@ -1,6 +1,8 @@
 // A real HTTP server that speaks OpenAI's Chat Completions streaming wire format (SSE chunks, a usage chunk,
 // [DONE]), scripted per model name: normal replies, HTTP errors, a stream that breaks or hangs mid-way.
 // It records each request and whether the client closed the connection before the reply ended.
+import type http from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { startVendorServer, type VendorServer } from './vendor-server.ts';
 
 export type Script = {
@@ -30,6 +32,8 @@ export type Script = {
   errorInToolCall?: boolean;
   /** After the first chunk, an event of this many bytes that never ends (no blank line), in 64 KiB writes; then silence. */
   unterminated?: number;
+  /** Answer gzip-compressed, whatever the request accepts. */
+  gzip?: boolean;
 };
 
 /** A script, or one made per request from its body (to tell concurrent requests apart). */
@@ -38,6 +42,14 @@ export type ScriptFor = Script | ((body: any) => Script);
 export type FakeOpenAI = VendorServer & { script(model: string, script: ScriptFor): void };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Until the response can take more, or is gone; the listener that did not fire is removed. */
+function drainOrClose(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => (res.off('drain', done), res.off('close', done), resolve());
+    res.on('drain', done).on('close', done);
+  });
+}
 
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const scripts = new Map<string, ScriptFor>();
@@ -51,6 +63,10 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       res.end(JSON.stringify({ error: { message: 'The server had an error while processing your request.', type: 'server_error', code: null } }));
       return;
     }
+    if (script.gzip) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
+      return void res.end(gzipSync(`data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [{ index: 0, delta: { content: 'zipped' }, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`));
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const chunk = (delta: object, finishReason: string | null = null) =>
       `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason }] })}\n\n`;
@@ -59,7 +75,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     if (script.unterminated) {
       res.write('data: {"choices":[{"index":0,"delta":{"content":"');
       for (let sent = 0; sent < script.unterminated && !res.destroyed; sent += 65_536) {
-        if (!res.write('x'.repeat(65_536))) await new Promise((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
+        if (!res.write('x'.repeat(65_536))) await drainOrClose(res);
       }
       return; // the connection stays open, silent
     }

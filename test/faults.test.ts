@@ -7,6 +7,7 @@ import { createConversation, expectErrorCode, startTestApp, subscribe, waitFor, 
 import { ADMIN_DATABASE_URL, createScratchDatabase } from './cluster.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 import { recoverAbandonedGenerations } from '../src/generation/recovery.ts';
+import { isRefusal } from '../src/generation/runner.ts';
 import type { RunningServer } from '../src/server.ts';
 
 const STREAM = `subscription($id: ID!, $after: Int) { messageStream(messageId: $id, afterSequenceNumber: $after) {
@@ -144,9 +145,15 @@ describe('PostgreSQL silent: packets dropped, connections left open', () => {
   }, 30_000);
 
   it('a statement that runs longer than the timeout is cancelled by PostgreSQL, and its connection serves on', async () => {
-    const { readRows } = t.app.services;
+    const { readRows, prisma } = t.app.services;
     await expect(readRows(Prisma.sql`SELECT pg_sleep(${(STATEMENT_TIMEOUT_MS * 3) / 1000})`)).rejects.toThrow(/statement timeout/);
     expect(await readRows(Prisma.sql`SELECT 1 AS one`)).toEqual([{ one: 1 }]);
+    // A reply's final write cancelled so (a row lock held long, a busy server) is tried again, never taken for a
+    // refusal that would give up the reply's unsaved text; a statement PostgreSQL refuses is one.
+    const cancelled = await prisma.$executeRaw`SELECT pg_sleep(${(STATEMENT_TIMEOUT_MS * 3) / 1000})`.catch((error: unknown) => error);
+    expect(isRefusal(cancelled)).toBe(false);
+    const refused = await prisma.$executeRaw`SELECT 1 / 0`.catch((error: unknown) => error);
+    expect(isRefusal(refused)).toBe(true);
   });
 
   it('a reply streaming through the silence keeps its text, writes it once the link is back, and its followers get the end', async () => {
@@ -158,7 +165,9 @@ describe('PostgreSQL silent: packets dropped, connections left open', () => {
     const stream = subscribe(client, STREAM, { id: assistantMessage.id });
     await stream.next(20);
     proxy.silence();
-    await new Promise((resolve) => setTimeout(resolve, 5_000)); // past the reply's own end, and past two silence limits
+    // Past the reply's own end, and past two silence limits: its writes' connections are dropped meanwhile,
+    // and nothing of the reply may go with them.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
     proxy.restore();
     const events = (await stream.all(30_000)).map((r) => r.data.messageStream);
     expect(events.map((e) => e.sequenceNumber)).toEqual(events.map((_, i) => i));

@@ -7,7 +7,7 @@ import { ReplyQueue } from '../src/models/reply-queue.ts';
 import type { ReplyPart } from '../src/models/reply.ts';
 import { createModelRegistry } from '../src/models/registry.ts';
 import { createLogger } from '../src/logger.ts';
-import type { ModelsConfig } from '../src/config.ts';
+import { MIN_VENDOR_EVENT_BYTES, type ModelsConfig } from '../src/config.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
 const promptOf = (text: string) => ({ prompt: [{ role: 'user' as const, content: [{ type: 'text' as const, text }] }] });
@@ -28,7 +28,7 @@ describe('provider threads', () => {
     vendor.script('repeat', (body) => ({ tokens: (body.messages.at(-1).content as string).split(/(?<= )/), delayMs: 1 }));
   });
   afterAll(() => vendor.close());
-  const withVendor = (more: Partial<ModelsConfig> = {}): ModelsConfig => ({ echoDelayMs: 0, providerThreads: 1, vendorEventMaxBytes: 1 << 20, compatible: { name: 'fake', baseURL: vendor.baseURL, models: ['repeat'] }, ...more });
+  const withVendor = (more: Partial<ModelsConfig> = {}): ModelsConfig => ({ echoDelayMs: 0, providerThreads: 1, vendorEventMaxBytes: MIN_VENDOR_EVENT_BYTES, compatible: { name: 'fake', baseURL: vendor.baseURL, models: ['repeat'] }, ...more });
 
   it('read replies on the threads, several at once', async () => {
     const config = withVendor({ providerThreads: 2 });
@@ -75,8 +75,8 @@ describe('provider threads', () => {
 
   it('are not started for builtin:echo alone, which is read on the main thread', async () => {
     // The thread's copy of this configuration would fail every reply: echo never reaches a thread.
-    const config = { echoDelayMs: 0, providerThreads: 2, defaultModel: 'nowhere:model', vendorEventMaxBytes: 1 << 20 };
-    const providers = createProviderStreams(createModelRegistry({ echoDelayMs: 0, vendorEventMaxBytes: 1 << 20 }), config, log);
+    const config = { echoDelayMs: 0, providerThreads: 2, defaultModel: 'nowhere:model', vendorEventMaxBytes: MIN_VENDOR_EVENT_BYTES };
+    const providers = createProviderStreams(createModelRegistry({ echoDelayMs: 0, vendorEventMaxBytes: MIN_VENDOR_EVENT_BYTES }), config, log);
     try {
       expect(await readAll(providers.stream('builtin:echo', prompt, new AbortController().signal))).toBe('hello there');
     } finally {

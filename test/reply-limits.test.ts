@@ -51,16 +51,18 @@ it('fails after REPLY_MAX_SECONDS, with what it had streamed', async () => {
   }
 });
 
-it("counts what a reply holds toward REPLY_MAX_CHARS: text, reasoning, tool calls' arguments streamed or sent whole, and the id and name each of a call's events carries", () => {
+it("counts what a reply holds toward REPLY_MAX_CHARS: text, reasoning, and tool calls' arguments (streamed or sent whole), ids and names", () => {
   const reply = new AssembledReply({ maxChars: 1_000, maxToolCalls: 10 });
   reply.add({ kind: 'text', text: 'abc' });
   reply.add({ kind: 'reasoning', block: 'r', text: 'de' });
   reply.add({ kind: 'toolInput', id: 'streamed', name: 'f', delta: '{"a":' });
   reply.add({ kind: 'toolInput', id: 'streamed', name: 'f', delta: '1}' });
-  reply.add({ kind: 'toolCall', id: 'streamed', name: 'f', arguments: '{"a":1}' }); // its deltas counted the arguments already
-  expect(reply.characters).toBe(3 + 2 + 3 * 'streamedf'.length + 7);
-  reply.add({ kind: 'toolCall', id: 'whole', name: 'g', arguments: '{"b":22}' }); // sent whole, without deltas
-  expect(reply.characters).toBe(3 + 2 + 3 * 'streamedf'.length + 7 + 'wholeg'.length + 8);
+  reply.add({ kind: 'toolCall', id: 'streamed', name: 'f', arguments: '{"a":1}' }); // its pieces counted it already
+  expect(reply.characters).toBe(3 + 2 + 'streamedf'.length + 7);
+  reply.add({ kind: 'toolCall', id: 'whole', name: 'g', arguments: '{"b":22}' }); // sent whole, without pieces
+  expect(reply.characters).toBe(3 + 2 + 'streamedf'.length + 7 + 'wholeg'.length + 8);
+  reply.add({ kind: 'reasoning', block: 's', text: '', metadata: { p: { signature: 'sig' } } });
+  expect(reply.characters).toBe(3 + 2 + 'streamedf'.length + 7 + 'wholeg'.length + 8 + JSON.stringify({ p: { signature: 'sig' } }).length);
   expect(reply.full).toBe(false);
 });
 
@@ -73,14 +75,30 @@ describe('a part larger than the room left', () => {
     expect(reply.add({ kind: 'text', text: 'more' })).toBeNull();
   });
 
-  it('a tool call whose arguments do not fit is left out whole, as is the call past the most a reply may make', () => {
+  it('a tool call whose arguments do not fit is left out whole, as is the call past the most a reply may make, from its first piece', () => {
     const big = new AssembledReply({ maxChars: 20, maxToolCalls: 10 });
     expect(big.add({ kind: 'toolCall', id: 'c1', name: 'f', arguments: '{"a":"' + 'x'.repeat(100) + '"}' })).toBeNull();
     expect(big).toMatchObject({ full: true, toolCalls: [] });
+    const exact = new AssembledReply({ maxChars: 5, maxToolCalls: 10 });
+    expect(exact.add({ kind: 'toolCall', id: 'c1', name: 'f', arguments: '{}' })).not.toBeNull(); // fits to the character
+    expect(exact).toMatchObject({ full: true, toolCalls: [{ id: 'c1' }] });
     const many = new AssembledReply({ maxChars: 1_000, maxToolCalls: 2 });
-    for (const id of ['c1', 'c2', 'c3']) many.add({ kind: 'toolCall', id, name: 'f', arguments: '{}' });
+    for (const id of ['c1', 'c2']) many.add({ kind: 'toolInput', id, name: 'f', delta: '{}' });
+    expect(many.add({ kind: 'toolInput', id: 'c3', name: 'f', delta: '{}' })).toBeNull(); // not streamed: it could never be stored
+    expect(many.full).toBe(false); // the calls before it may still complete
+    for (const id of ['c1', 'c2']) expect(many.add({ kind: 'toolCall', id, name: 'f', arguments: '{}' })).not.toBeNull();
+    expect(many.add({ kind: 'toolCall', id: 'c3', name: 'f', arguments: '{}' })).toBeNull();
     expect(many.toolCalls.map((call) => call.id)).toEqual(['c1', 'c2']);
     expect(many.full).toBe(true);
+  });
+
+  it('a long call streamed in small pieces counts its id and name once', () => {
+    const reply = new AssembledReply({ maxChars: 60_000, maxToolCalls: 10 });
+    const args = JSON.stringify({ text: 'x'.repeat(50_000) });
+    for (let at = 0; at < args.length; at += 4) reply.add({ kind: 'toolInput', id: 'call_abcdefghijklmnop', name: 'write_file', delta: args.slice(at, at + 4) });
+    reply.add({ kind: 'toolCall', id: 'call_abcdefghijklmnop', name: 'write_file', arguments: args });
+    expect(reply).toMatchObject({ full: false, characters: args.length + 'call_abcdefghijklmnopwrite_file'.length });
+    expect(reply.toolCalls).toHaveLength(1);
   });
 });
 
@@ -109,6 +127,14 @@ describe('what a vendor sends is bounded', () => {
     expect(await ask()).toMatchObject({ status: 'FAILED', error: 'The model provider sent an event larger than 1048576 bytes; the reply was stopped.' });
     vendor.script('m', { tokens: ['fine'] });
     expect(await ask()).toMatchObject({ status: 'COMPLETED', content: 'fine' }); // and the next reply is read as ever
+  });
+
+  it('asks for an answer that is not compressed (its events are counted as they come), and fails one compressed all the same', async () => {
+    vendor.script('m', { tokens: ['plain'] });
+    expect(await ask()).toMatchObject({ status: 'COMPLETED', content: 'plain' });
+    expect(vendor.requests.at(-1)!.headers['accept-encoding']).toBe('identity');
+    vendor.script('m', { gzip: true });
+    expect(await ask()).toMatchObject({ status: 'FAILED', error: 'The model provider sent a compressed answer, which was not asked for; the reply was stopped.' });
   });
 
   it("a tool call with an id or name longer than any model's fails the reply", async () => {

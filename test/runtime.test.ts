@@ -119,6 +119,7 @@ describe('production defaults', () => {
     // Not for another site to frame (clickjacking), nor to sniff as another type.
     expect(page.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect((await gql(started.url, await makeViewer(), INTROSPECTION)).data.__schema.queryType.name).toBe('Query');
     started.process.kill('SIGTERM');
     await started.exited;

@@ -285,10 +285,11 @@ describe('lifecycle', () => {
   it('an instance cut from PostgreSQL while Redis carries its stream: another finishes the reply, and its followers get that one end', async () => {
     const postgres = new URL(cluster.databaseUrl);
     const proxy = await startTcpProxy({ host: postgres.hostname, port: Number(postgres.port || 5432) });
+    let cutOff: Instance | undefined;
     try {
       const throughProxy = new URL(cluster.databaseUrl);
       throughProxy.port = String(proxy.port);
-      const cutOff = await cluster.start('P', { DATABASE_URL: throughProxy.toString() });
+      cutOff = await cluster.start('P', { DATABASE_URL: throughProxy.toString() });
       vendor.script('slow', { tokens: words(3000), delayMs: 20 });
       const viewer = await makeViewer();
       const { assistantMessage } = (await cutOff.gql(SEND, { c: await newConversation(cutOff, viewer), t: 'cut off' }, viewer)).sendMessage;
@@ -310,6 +311,8 @@ describe('lifecycle', () => {
       expect(late).toEqual([events.at(-1)]);
       expect((await cutOff.gql(MESSAGE, { id: assistantMessage.id }, viewer)).node).toEqual({ status: 'INTERRUPTED', content: recovered.content });
     } finally {
+      cutOff?.process.kill('SIGKILL'); // it would go on beside the next tests on two cores
+      await cutOff?.exited;
       await proxy.close();
     }
   }, 120_000);

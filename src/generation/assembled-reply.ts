@@ -15,7 +15,7 @@ export type ReplyEvent = Numberless<Extract<StreamEvent, { type: 'delta' | 'reas
 
 /** What one reply may take: past either limit it is cut, as a model that reached its own limit (LENGTH). */
 export type ReplyLimits = {
-  /** Characters: text, reasoning, tool calls' arguments, and the id and name each event of a call carries. */
+  /** Characters: text, reasoning (and a provider's metadata for it), tool calls' arguments, ids and names. */
   maxChars: number;
   maxToolCalls: number;
 };
@@ -34,8 +34,8 @@ export class AssembledReply {
   /** A limit was reached: the part that reached it was taken in part or not at all, and nothing more is taken. */
   full = false;
   readonly #blocks = new Map<string, ReasoningPart>();
-  /** Characters of each tool call's arguments counted while they streamed. */
-  readonly #streamedArguments = new Map<string, number>();
+  /** The tool calls begun (streamed, or sent whole), by id: the characters of their arguments counted so far. */
+  readonly #calls = new Map<string, number>();
 
   constructor(readonly limits: ReplyLimits) {}
 
@@ -50,6 +50,7 @@ export class AssembledReply {
         return { type: 'delta', delta: text };
       }
       case 'reasoning': {
+        if (part.metadata && !this.#takeWhole(JSON.stringify(part.metadata).length)) return null;
         const text = this.#take(part.text);
         const block = this.#blocks.get(part.block) ?? { text: '' };
         block.text += text;
@@ -60,16 +61,19 @@ export class AssembledReply {
         return { type: 'reasoning', delta: text };
       }
       case 'toolInput': {
-        if (!this.#takeWhole(part.id.length + part.name.length)) return null;
+        // A call past the most a reply may make is left out when it completes (providers may complete every
+        // call at the end, after all their pieces): its pieces are not streamed meanwhile.
+        if (!this.#calls.has(part.id) && this.#calls.size >= this.limits.maxToolCalls) return null;
+        if (!this.#beginCall(part.id, part.name)) return null;
         const delta = this.#take(part.delta);
         if (!delta) return null;
-        this.#streamedArguments.set(part.id, (this.#streamedArguments.get(part.id) ?? 0) + delta.length);
+        this.#calls.set(part.id, this.#calls.get(part.id)! + delta.length);
         return { type: 'toolCallDelta', toolCallId: part.id, name: part.name, argumentsDelta: delta };
       }
       case 'toolCall': {
-        const unstreamed = Math.max(0, part.arguments.length - (this.#streamedArguments.get(part.id) ?? 0)); // sent whole, or more than streamed
-        // A call's arguments are JSON: a call that does not fit is left out whole, never cut.
-        if (this.toolCalls.length >= this.limits.maxToolCalls || !this.#takeWhole(part.id.length + part.name.length + unstreamed)) return (this.full = true), null;
+        if (!this.#beginCall(part.id, part.name)) return null;
+        // Sent whole, or more than streamed. A call's arguments are JSON: one that does not fit is left out whole, never cut.
+        if (!this.#takeWhole(Math.max(0, part.arguments.length - this.#calls.get(part.id)!))) return null;
         this.toolCalls.push({ id: part.id, type: 'function', function: { name: part.name, arguments: part.arguments } });
         return { type: 'toolCall', toolCall: { id: part.id, name: part.name, arguments: part.arguments } };
       }
@@ -78,6 +82,18 @@ export class AssembledReply {
         this.finishReason = part.reason;
         return null;
     }
+  }
+
+  /** A call's first part counts its id and name, if there is room for them and for one more call. */
+  #beginCall(id: string, name: string): boolean {
+    if (this.#calls.has(id)) return true;
+    if (this.#calls.size >= this.limits.maxToolCalls) {
+      this.full = true;
+      return false;
+    }
+    if (!this.#takeWhole(id.length + name.length)) return false;
+    this.#calls.set(id, 0);
+    return true;
   }
 
   /** As much of `text` as there is room for (the limit reached, `full`), counted. */
@@ -93,10 +109,14 @@ export class AssembledReply {
     return text;
   }
 
-  /** Counts `characters` if there is room for them all; else the limit is reached and nothing is counted. */
+  /** Counts `characters` if there is room for them all (the limit reached, `full`); else the limit is passed, `full`, and nothing is counted. */
   #takeWhole(characters: number): boolean {
-    if (this.characters + characters >= this.limits.maxChars) return (this.full = true), false;
+    if (this.characters + characters > this.limits.maxChars) {
+      this.full = true;
+      return false;
+    }
     this.characters += characters;
+    if (this.characters === this.limits.maxChars) this.full = true;
     return true;
   }
 

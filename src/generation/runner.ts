@@ -277,10 +277,19 @@ export class GenerationRunner {
   }
 }
 
-/** The database answered and refused the statement (not an outage): a retry of the same cannot succeed. */
-function isRefusal(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code.startsWith('P2');
+/**
+ * The database answered and refused the statement (not an outage): a retry of the same cannot succeed. A
+ * statement PostgreSQL cancelled (its statement timeout), one that lost a deadlock or a serialization race,
+ * and one it had no resources or connection for may succeed when tried again: those are not refusals.
+ */
+export function isRefusal(error: unknown): boolean {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError) || !error.code.startsWith('P2')) return false;
+  const sqlState = (error.meta as { driverAdapterError?: { cause?: { originalCode?: unknown } } } | undefined)?.driverAdapterError?.cause?.originalCode;
+  return !(typeof sqlState === 'string' && TRANSIENT_SQLSTATE.test(sqlState));
 }
+
+/** SQLSTATE classes 08 (connection), 40 (transaction rollback), 53 (insufficient resources), 57 (operator intervention), and 55P03 (lock not available). */
+const TRANSIENT_SQLSTATE = /^(08|40|53|57)|^55P03$/;
 
 /** Resolves when the signal aborts. */
 function aborted(signal: AbortSignal): Promise<void> {

@@ -12,14 +12,21 @@ import { ProviderFailure } from './reply.ts';
 
 export function boundedFetch(maxBytes: number): typeof fetch {
   const dispatcher = new Agent().compose((dispatch) => (options, handler) => dispatch(options, new EventSizeLimit(handler, maxBytes)));
-  // undici's own fetch (Node's is a copy of it) takes the dispatcher; its Response is the same class as Node's global one.
-  const bounded = (input: unknown, init?: object) => undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...init, dispatcher });
+  // undici's own fetch takes the dispatcher (Node's global one is an older copy of it); the providers read
+  // its Response as any other.
+  const bounded = (input: unknown, init?: RequestInit) => {
+    // Bytes are counted as they come: a compressed answer's events would be counted smaller than they are.
+    const headers = new Headers(init?.headers);
+    headers.set('accept-encoding', 'identity');
+    return undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as object), headers, dispatcher });
+  };
   return bounded as unknown as typeof fetch;
 }
 
 /** undici's handler that passes every call on to the one it wraps (its types leave the methods out). */
 interface PassingHandler {
   onConnect(abort: (reason?: Error) => void, context?: object): void;
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean;
   onData(chunk: Buffer): boolean;
 }
 const PassingHandler = DecoratorHandler as unknown as new (handler: Dispatcher.DispatchHandlers) => PassingHandler;
@@ -39,6 +46,14 @@ class EventSizeLimit extends PassingHandler {
     super.onConnect(abort, context);
   }
 
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (isEncoded(headers)) {
+      this.#abort?.(new ProviderFailure('The model provider sent a compressed answer, which was not asked for; the reply was stopped.'));
+      return false;
+    }
+    return super.onHeaders(statusCode, headers, resume, statusText);
+  }
+
   onData(chunk: Buffer): boolean {
     if (!this.#events.fits(chunk)) {
       this.#abort?.(new ProviderFailure(`The model provider sent an event larger than ${this.#events.maxBytes} bytes; the reply was stopped.`, { maxBytes: this.#events.maxBytes }));
@@ -48,10 +63,25 @@ class EventSizeLimit extends PassingHandler {
   }
 }
 
+/** Whether raw response headers (name, value, name, value…) give a content encoding other than none. */
+function isEncoded(headers: Buffer[]): boolean {
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if (headers[i].toString('latin1').toLowerCase() !== 'content-encoding') continue;
+    const encoding = headers[i + 1].toString('latin1').trim().toLowerCase();
+    if (encoding && encoding !== 'identity') return true;
+  }
+  return false;
+}
+
 const LF = 10;
 const CR = 13;
 
-/** Follows a stream's events (the bytes between blank lines, whichever line endings) chunk by chunk. */
+/**
+ * Follows a stream's events (the bytes between blank lines, lines ending in LF or CRLF) chunk by chunk. A
+ * chunk is checked as it comes: an event may pass the limit by less than one chunk (undici's are at most
+ * 64 KiB) before it is refused. A vendor that ends its lines with a bare CR (which SSE allows, and no
+ * vendor of this server's providers does) would have its whole answer counted as one event.
+ */
 export class EventSizes {
   #sinceBlankLine = 0;
   #lineEnded = false; // the last chunk ended with a line feed (a CR after it aside)

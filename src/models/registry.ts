@@ -3,7 +3,7 @@
 // A provider's package is loaded when one of its models is first used: where replies are read on provider
 // threads, the main thread never loads one.
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import { ConfigError, type ModelsConfig } from '../config.ts';
+import { ConfigError, MIN_VENDOR_EVENT_BYTES, type ModelsConfig } from '../config.ts';
 import { createEchoModel } from './echo.ts';
 import { boundedFetch } from './bounded-fetch.ts';
 
@@ -19,7 +19,7 @@ export type ModelRegistry = {
   languageModel(id: string): Promise<LanguageModelV3>;
 };
 
-export function createModelRegistry(config: Omit<ModelsConfig, 'providerThreads'> = { echoDelayMs: 0, vendorEventMaxBytes: 1 << 20 }): ModelRegistry {
+export function createModelRegistry(config: Omit<ModelsConfig, 'providerThreads'> = { echoDelayMs: 0, vendorEventMaxBytes: MIN_VENDOR_EVENT_BYTES }): ModelRegistry {
   const fetch = boundedFetch(config.vendorEventMaxBytes);
   const factories = new Map<string, () => Promise<LanguageModelV3>>();
   const echo = createEchoModel({ delayMs: config.echoDelayMs });

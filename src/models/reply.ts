@@ -71,13 +71,16 @@ export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV
           break;
         }
         case 'tool-input-start':
-          toolNames.set(checkedToolCall(part.id, part.toolName), part.toolName);
+          checkToolCallSize(part.id, part.toolName);
+          toolNames.set(part.id, part.toolName);
           break;
         case 'tool-input-delta':
           if (part.delta) yield { kind: 'toolInput', id: part.id, name: toolNames.get(part.id) ?? '', delta: storable(part.delta) };
           break;
         case 'tool-call':
-          if (!part.providerExecuted) yield { kind: 'toolCall', id: checkedToolCall(part.toolCallId, part.toolName), name: part.toolName, arguments: storable(part.input) };
+          if (part.providerExecuted) break;
+          checkToolCallSize(part.toolCallId, part.toolName);
+          yield { kind: 'toolCall', id: part.toolCallId, name: part.toolName, arguments: storable(part.input) };
           break;
         case 'finish':
           yield { kind: 'finish', usage: usageOf(part.usage), reason: finishReasonOf(part.finishReason) };
@@ -127,14 +130,13 @@ export function mergeMetadata(a: ProviderMetadata | undefined, b: ProviderMetada
 export const MAX_TOOL_CALL_ID_CHARS = 256;
 
 /**
- * A tool call's id, once its id and name are of a size a model could mean: every streamed piece of a call
- * carries both, so one huge name would be copied into every event of the reply.
+ * Fails the reply unless a tool call's id and name are of a size a model could mean: every streamed piece
+ * of a call carries both, so one huge name would be copied into every event of the reply.
  */
-function checkedToolCall(id: string, name: string): string {
+function checkToolCallSize(id: string, name: string): void {
   if (id.length > MAX_TOOL_CALL_ID_CHARS || name.length > MAX_TOOL_CALL_ID_CHARS) {
     throw new ProviderFailure(`The model provider sent a tool call whose id or name is longer than ${MAX_TOOL_CALL_ID_CHARS} characters.`, { idChars: id.length, nameChars: name.length });
   }
-  return id;
 }
 
 /** PostgreSQL text cannot hold NUL: a provider that sends one gets the replacement character in its place. */
