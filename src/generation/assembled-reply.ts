@@ -62,8 +62,12 @@ export class AssembledReply {
       }
       case 'toolInput': {
         // A call past the most a reply may make is left out when it completes (providers may complete every
-        // call at the end, after all their pieces): its pieces are not streamed meanwhile.
-        if (!this.#calls.has(part.id) && this.#calls.size >= this.limits.maxToolCalls) return null;
+        // call at the end, after all their pieces): its pieces are not streamed meanwhile, but they count, as
+        // the provider gathers them.
+        if (!this.#calls.has(part.id) && this.#calls.size >= this.limits.maxToolCalls) {
+          this.#take(part.delta);
+          return null;
+        }
         if (!this.#beginCall(part.id, part.name)) return null;
         const delta = this.#take(part.delta);
         if (!delta) return null;
