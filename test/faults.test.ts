@@ -15,26 +15,36 @@ const STREAM = `subscription($id: ID!, $after: Int) { messageStream(messageId: $
 const SEND = `mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { assistantMessage { id } } }`;
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
 
-describe('PostgreSQL away as a reply ends', () => {
-  let database: Awaited<ReturnType<typeof createScratchDatabase>>;
-  let proxy: TcpProxy;
-  let t: TestApp;
-  let server: RunningServer;
-
+/**
+ * Before a describe's tests, an app on a scratch database of the machine's PostgreSQL, reached through a
+ * proxy the tests cut or silence (never the server itself); after them, all of it gone.
+ */
+function appBehindProxy(env: Record<string, string>, started: (parts: { t: TestApp; proxy: TcpProxy; server: RunningServer }) => void): void {
+  let database: Awaited<ReturnType<typeof createScratchDatabase>> | undefined;
+  let proxy: TcpProxy | undefined;
+  let t: TestApp | undefined;
   beforeAll(async () => {
     database = await createScratchDatabase();
     const admin = new URL(ADMIN_DATABASE_URL);
     proxy = await startTcpProxy({ host: admin.hostname, port: Number(admin.port || 5432) });
     const url = new URL(database.url);
     url.port = String(proxy.port);
-    t = await startTestApp({ DATABASE_URL: url.toString(), ECHO_DELAY_MS: '30' });
-    server = await t.listen();
+    t = await startTestApp({ DATABASE_URL: url.toString(), ...env });
+    started({ t, proxy, server: await t.listen() });
   });
   afterAll(async () => {
+    proxy?.restore();
     await t?.close();
     await proxy?.close();
     await database?.drop();
   });
+}
+
+describe('PostgreSQL away as a reply ends', () => {
+  let proxy: TcpProxy;
+  let t: TestApp;
+  let server: RunningServer;
+  appBehindProxy({ ECHO_DELAY_MS: '30' }, (started) => ({ t, proxy, server } = started));
 
   it('keeps the finished text, writes it once PostgreSQL is back, and its followers get the end', async () => {
     const viewer = await t.viewer();
@@ -62,24 +72,10 @@ describe('PostgreSQL away as a reply ends', () => {
 });
 
 describe('PostgreSQL away while a long reply streams', () => {
-  let database: Awaited<ReturnType<typeof createScratchDatabase>>;
   let proxy: TcpProxy;
   let t: TestApp;
   let server: RunningServer;
-  beforeAll(async () => {
-    database = await createScratchDatabase();
-    const admin = new URL(ADMIN_DATABASE_URL);
-    proxy = await startTcpProxy({ host: admin.hostname, port: Number(admin.port || 5432) });
-    const url = new URL(database.url);
-    url.port = String(proxy.port);
-    t = await startTestApp({ DATABASE_URL: url.toString(), ECHO_DELAY_MS: '1', CONTEXT_MAX_TOKENS: '200000' });
-    server = await t.listen();
-  });
-  afterAll(async () => {
-    await t?.close();
-    await proxy?.close();
-    await database?.drop();
-  });
+  appBehindProxy({ ECHO_DELAY_MS: '1', CONTEXT_MAX_TOKENS: '200000' }, (started) => ({ t, proxy, server } = started));
 
   it('pauses at the event numbers the database holds, and goes on, gapless, when it is back', async () => {
     const viewer = await t.viewer();
@@ -103,26 +99,11 @@ describe('PostgreSQL away while a long reply streams', () => {
 });
 
 describe('PostgreSQL silent: packets dropped, connections left open', () => {
-  let database: Awaited<ReturnType<typeof createScratchDatabase>>;
   let proxy: TcpProxy;
   let t: TestApp;
   let server: RunningServer;
   const STATEMENT_TIMEOUT_MS = 1_000; // a connection silent for 2 s with a statement out is dropped
-  beforeAll(async () => {
-    database = await createScratchDatabase();
-    const admin = new URL(ADMIN_DATABASE_URL);
-    proxy = await startTcpProxy({ host: admin.hostname, port: Number(admin.port || 5432) });
-    const url = new URL(database.url);
-    url.port = String(proxy.port);
-    t = await startTestApp({ DATABASE_URL: url.toString(), ECHO_DELAY_MS: '20', DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) });
-    server = await t.listen();
-  });
-  afterAll(async () => {
-    proxy?.restore();
-    await t?.close();
-    await proxy?.close();
-    await database?.drop();
-  });
+  appBehindProxy({ ECHO_DELAY_MS: '20', DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) }, (started) => ({ t, proxy, server } = started));
 
   const LIST = `{ conversations(first: 5) { edges { node { id title } } } }`;
 
