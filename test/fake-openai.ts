@@ -34,6 +34,10 @@ export type Script = {
   unterminated?: number;
   /** Answer gzip-compressed, whatever the request accepts. */
   gzip?: boolean;
+  /** With `status`: an error body of this many bytes, cut into short lines and blank lines. */
+  errorBodyBytes?: number;
+  /** After the first chunk, pieces of a tool call's arguments that never get its name or id, 512 KiB each, up to this many bytes. */
+  namelessArgumentsBytes?: number;
 };
 
 /** A script, or one made per request from its body (to tell concurrent requests apart). */
@@ -58,6 +62,13 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     const scripted = scripts.get(body.model) ?? { tokens: ['ok'] };
     const script = typeof scripted === 'function' ? scripted(body) : scripted;
 
+    if (script.status && script.errorBodyBytes) {
+      res.writeHead(script.status, { 'content-type': 'text/plain' });
+      for (let sent = 0; sent < script.errorBodyBytes && !res.destroyed; sent += 65_536) {
+        if (!res.write('xxxxxxxxxxxxxx\n\n'.repeat(4_096))) await drainOrClose(res);
+      }
+      return void res.end();
+    }
     if (script.status) {
       res.writeHead(script.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: 'The server had an error while processing your request.', type: 'server_error', code: null } }));
@@ -72,6 +83,13 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason }] })}\n\n`;
     res.write(chunk({ role: 'assistant', content: '' }));
     await script.startAfter;
+    if (script.namelessArgumentsBytes) {
+      const piece = chunk({ tool_calls: [{ index: 0, function: { arguments: 'x'.repeat(512 << 10) } }] });
+      for (let sent = 0; sent < script.namelessArgumentsBytes && !res.destroyed; sent += piece.length) {
+        if (!res.write(piece)) await drainOrClose(res);
+      }
+      return void res.end();
+    }
     if (script.unterminated) {
       res.write('data: {"choices":[{"index":0,"delta":{"content":"');
       for (let sent = 0; sent < script.unterminated && !res.destroyed; sent += 65_536) {

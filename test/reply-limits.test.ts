@@ -3,7 +3,8 @@
 // does not stay STREAMING for as long as the vendor keeps sending.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConversation, startTestApp, waitForMessage, type TestApp, type TestViewer } from './helpers.ts';
-import { AssembledReply, MAX_TOOL_CALLS_PER_REPLY } from '../src/generation/assembled-reply.ts';
+import { AssembledReply } from '../src/generation/assembled-reply.ts';
+import { MAX_TOOL_CALLS_PER_REPLY } from '../src/models/reply.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
 let t: TestApp;
@@ -142,16 +143,18 @@ describe('what a vendor sends is bounded', () => {
     expect(await ask()).toMatchObject({ status: 'FAILED', error: 'The model provider sent a tool call whose id or name is longer than 256 characters.', content: 'calling' });
   });
 
-  it(`a reply of more than ${MAX_TOOL_CALLS_PER_REPLY} tool calls is cut after them`, async () => {
-    const toolCalls = Array.from({ length: 200 }, (_, i) => ({ id: `c${i}`, name: 'f', arguments: ['{}'] }));
-    vendor.script('m', { toolCalls });
-    const c = await createConversation(app, owner, { model: 'fake:m' });
-    const { sendMessage } = await app.gql(SEND, { c: c.id, text: 'go' }, owner);
-    const id = sendMessage.assistantMessage.id;
-    const node = await waitForMessage((q, v) => app.gql(q, v, owner), id, (n) => n.status !== 'STREAMING', 'to end', 15_000);
-    const { node: stored } = await app.gql(`query($id: ID!) { node(id: $id) { ... on Message { status finishReason toolCalls } } }`, { id }, owner);
-    expect(node.status).toBe('COMPLETED');
-    expect(stored.finishReason).toBe('LENGTH');
-    expect(stored.toolCalls.map((call: any) => call.id)).toEqual(toolCalls.slice(0, MAX_TOOL_CALLS_PER_REPLY).map((call) => call.id));
+  it(`a reply of more than ${MAX_TOOL_CALLS_PER_REPLY} tool calls fails as the first call too many begins`, async () => {
+    vendor.script('m', { tokens: ['calling'], toolCalls: Array.from({ length: 200 }, (_, i) => ({ id: `c${i}`, name: 'f', arguments: [''] })) });
+    expect(await ask()).toMatchObject({ status: 'FAILED', error: `The model provider sent more than ${MAX_TOOL_CALLS_PER_REPLY} tool calls in one reply.`, content: 'calling' });
   });
+
+  it('an error whose body is larger than any event fails the reply once it is, however it is cut into lines', async () => {
+    vendor.script('m', { status: 500, errorBodyBytes: 3 << 20 });
+    expect(await ask()).toMatchObject({ status: 'FAILED', error: 'The model provider sent an answer larger than 1048576 bytes; the reply was stopped.' });
+  });
+
+  it("a stream larger than 64 times its largest event fails the reply (what a provider gathers before it emits, a call's arguments before its name, say)", async () => {
+    vendor.script('m', { namelessArgumentsBytes: 80 << 20 }); // events of 512 KiB, within the 1 MiB limit
+    expect(await ask()).toMatchObject({ status: 'FAILED', error: `The model provider sent an answer larger than ${64 << 20} bytes; the reply was stopped.` });
+  }, 30_000);
 });

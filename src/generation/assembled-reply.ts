@@ -20,9 +20,6 @@ export type ReplyLimits = {
   maxToolCalls: number;
 };
 
-/** Tool calls one reply may make: as many as a turn may offer tools (each called twice in parallel, say, is within it). */
-export const MAX_TOOL_CALLS_PER_REPLY = 128;
-
 export class AssembledReply {
   content = '';
   reasoning = '';

@@ -5,7 +5,7 @@ import { Prisma, type Conversation, type PrismaClient } from '../generated/prism
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ProviderStreams } from '../models/provider-streams.ts';
-import { toProviderFailure } from '../models/reply.ts';
+import { MAX_TOOL_CALLS_PER_REPLY, toProviderFailure } from '../models/reply.ts';
 import type { StreamEvent } from '../streams/events.ts';
 import type { OfferedTools } from '../tools.ts';
 import type { AppPubSub } from '../pubsub.ts';
@@ -17,7 +17,7 @@ import { countTokens } from '../tokens.ts';
 import type { GenerationMetrics } from '../observability/metrics.ts';
 import { tracer } from '../observability/tracing.ts';
 import { replyRequest } from './prompt.ts';
-import { AssembledReply, MAX_TOOL_CALLS_PER_REPLY } from './assembled-reply.ts';
+import { AssembledReply } from './assembled-reply.ts';
 import { StreamPersister } from './persister.ts';
 import type { ConversationTitler } from '../conversations/titles.ts';
 

@@ -31,14 +31,26 @@ interface PassingHandler {
 }
 const PassingHandler = DecoratorHandler as unknown as new (handler: Dispatcher.DispatchHandlers) => PassingHandler;
 
-/** A response handler that aborts the response once an event of it passes `maxBytes`. */
+/**
+ * How many times its largest event a stream may take in all. Some of what a provider is sent it gathers
+ * before it emits anything (a tool call's arguments before its name comes), which no event limit sees.
+ */
+const STREAM_EVENTS = 64;
+
+/**
+ * A response handler that aborts the response once an event of it passes `maxBytes`, or the whole of it
+ * passes STREAM_EVENTS times that; an answer that is not a stream (an error's body, say) is one event.
+ */
 class EventSizeLimit extends PassingHandler {
   readonly #events: EventSizes;
+  #maxTotal: number;
+  #total = 0;
   #abort: ((reason?: Error) => void) | undefined;
 
   constructor(handler: Dispatcher.DispatchHandlers, maxBytes: number) {
     super(handler);
     this.#events = new EventSizes(maxBytes);
+    this.#maxTotal = maxBytes;
   }
 
   onConnect(abort: (reason?: Error) => void, context?: object): void {
@@ -47,30 +59,36 @@ class EventSizeLimit extends PassingHandler {
   }
 
   onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
-    if (isEncoded(headers)) {
+    const encoding = headerValue(headers, 'content-encoding');
+    if (encoding && encoding !== 'identity') {
       this.#abort?.(new ProviderFailure('The model provider sent a compressed answer, which was not asked for; the reply was stopped.'));
       return false;
     }
+    // Past 1xx answers (which come before the real one), the answer is a stream or one event.
+    const isStream = statusCode >= 200 && statusCode < 300 && (headerValue(headers, 'content-type') ?? '').startsWith('text/event-stream');
+    this.#maxTotal = isStream ? STREAM_EVENTS * this.#events.maxBytes : this.#events.maxBytes;
     return super.onHeaders(statusCode, headers, resume, statusText);
   }
 
   onData(chunk: Buffer): boolean {
-    if (!this.#events.fits(chunk)) {
-      this.#abort?.(new ProviderFailure(`The model provider sent an event larger than ${this.#events.maxBytes} bytes; the reply was stopped.`, { maxBytes: this.#events.maxBytes }));
-      return false;
-    }
+    this.#total += chunk.length;
+    if (!this.#events.fits(chunk)) return this.#stop(`The model provider sent an event larger than ${this.#events.maxBytes} bytes; the reply was stopped.`);
+    if (this.#total > this.#maxTotal) return this.#stop(`The model provider sent an answer larger than ${this.#maxTotal} bytes; the reply was stopped.`);
     return super.onData(chunk);
+  }
+
+  #stop(description: string): false {
+    this.#abort?.(new ProviderFailure(description, { maxEventBytes: this.#events.maxBytes, maxTotalBytes: this.#maxTotal }));
+    return false;
   }
 }
 
-/** Whether raw response headers (name, value, name, value…) give a content encoding other than none. */
-function isEncoded(headers: Buffer[]): boolean {
+/** A header's value (trimmed, lower case) from raw response headers (name, value, name, value…). */
+function headerValue(headers: Buffer[], name: string): string | undefined {
   for (let i = 0; i + 1 < headers.length; i += 2) {
-    if (headers[i].toString('latin1').toLowerCase() !== 'content-encoding') continue;
-    const encoding = headers[i + 1].toString('latin1').trim().toLowerCase();
-    if (encoding && encoding !== 'identity') return true;
+    if (headers[i].toString('latin1').toLowerCase() === name) return headers[i + 1].toString('latin1').trim().toLowerCase();
   }
-  return false;
+  return undefined;
 }
 
 const LF = 10;

@@ -54,6 +54,13 @@ export class ProviderFailure extends Error {
 export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV3>, request: ReplyRequest, abortSignal: AbortSignal): AsyncGenerator<ReplyPart> {
   let reader: ReadableStreamDefaultReader<LanguageModelV3StreamPart> | undefined;
   const toolNames = new Map<string, string>(); // a call's name comes with its first piece only
+  // A provider may gather every call and complete them all at the end, in one burst: past the most a reply
+  // may take, the reply fails as the first call too many begins, not after the burst.
+  const calls = new Set<string>();
+  const begin = (id: string, name: string) => {
+    checkToolCallSize(id, name);
+    if (calls.add(id).size > MAX_TOOL_CALLS_PER_REPLY) throw new ProviderFailure(`The model provider sent more than ${MAX_TOOL_CALLS_PER_REPLY} tool calls in one reply.`);
+  };
   try {
     reader = (await (await model).doStream({ ...request, abortSignal })).stream.getReader();
     for (;;) {
@@ -71,7 +78,7 @@ export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV
           break;
         }
         case 'tool-input-start':
-          checkToolCallSize(part.id, part.toolName);
+          begin(part.id, part.toolName);
           toolNames.set(part.id, part.toolName);
           break;
         case 'tool-input-delta':
@@ -79,7 +86,7 @@ export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV
           break;
         case 'tool-call':
           if (part.providerExecuted) break;
-          checkToolCallSize(part.toolCallId, part.toolName);
+          begin(part.toolCallId, part.toolName);
           yield { kind: 'toolCall', id: part.toolCallId, name: part.toolName, arguments: storable(part.input) };
           break;
         case 'finish':
@@ -125,6 +132,9 @@ export function mergeMetadata(a: ProviderMetadata | undefined, b: ProviderMetada
   for (const [provider, values] of Object.entries(b)) merged[provider] = { ...merged[provider], ...values };
   return merged;
 }
+
+/** Tool calls one reply may make: as many as a turn may offer tools (each called twice in parallel, say, is within it). */
+export const MAX_TOOL_CALLS_PER_REPLY = 128;
 
 /** The longest tool call id or name taken from a provider (offered tools' names have at most 64 characters). */
 export const MAX_TOOL_CALL_ID_CHARS = 256;
