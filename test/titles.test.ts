@@ -81,6 +81,17 @@ describe('generated titles', () => {
     expect(await waitForTitle(viewer, id)).toBe('Tell me about tapirs');
   });
 
+  it('after a reply the model failed: the first words, the model not asked again', async () => {
+    vendor.script('broken', { status: 500 });
+    const viewer = await t.viewer();
+    const { id } = await createConversation(t, viewer, { title: null, model: 'fake:broken' });
+    const before = vendor.requests.length;
+    const { sendMessage } = await t.gql(SEND, { c: id, t: 'Tell me about okapis' }, viewer);
+    await waitForMessageStatus((q, v) => t.gql(q, v, viewer), sendMessage.assistantMessage.id, 'FAILED');
+    expect(await waitForTitle(viewer, id)).toBe('Tell me about okapis');
+    expect(vendor.requests.length - before).toBe(1); // the reply's request alone
+  });
+
   it('never replaces a title: given at creation, or set before the reply ends', async () => {
     const viewer = await t.viewer();
     const titled = await createConversation(t, viewer, { title: 'Mine', model: 'builtin:echo' });

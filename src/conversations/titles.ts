@@ -36,13 +36,14 @@ export class ConversationTitler {
   }
 
   /** After a reply: names the conversation if it has no title yet (in the background). */
-  afterReply(conversation: Pick<Conversation, 'id' | 'orgId' | 'userId' | 'title'>, model: string): void {
+  /** `replyFailed`: the model is not asked again (a vendor that failed, or misbehaved, would be asked twice); the first words name it. */
+  afterReply(conversation: Pick<Conversation, 'id' | 'orgId' | 'userId' | 'title'>, model: string, { replyFailed = false } = {}): void {
     if (conversation.title !== null || this.#deps.mode === 'off') return;
     if (this.#tried.has(conversation.id) || this.#pending.size >= MAX_PENDING) return;
     if (this.#tried.size >= MAX_TRIED) this.#tried.clear();
     this.#tried.add(conversation.id);
     const controller = new AbortController();
-    const naming = this.#name(conversation, model, controller.signal)
+    const naming = this.#name(conversation, replyFailed ? null : model, controller.signal)
       .catch((err) => this.#deps.log.warn({ err, conversationId: conversation.id }, 'could not title the conversation'))
       .finally(() => this.#pending.delete(controller));
     this.#pending.set(controller, naming);
@@ -54,7 +55,8 @@ export class ConversationTitler {
     await Promise.all(this.#pending.values());
   }
 
-  async #name(conversation: Pick<Conversation, 'id' | 'orgId' | 'userId'>, model: string, signal: AbortSignal): Promise<void> {
+  /** `model`: the one to ask for a title; none, the first words. */
+  async #name(conversation: Pick<Conversation, 'id' | 'orgId' | 'userId'>, model: string | null, signal: AbortSignal): Promise<void> {
     const { prisma, pubsub } = this.#deps;
     const first = await prisma.message.findFirst({
       where: { conversationId: conversation.id, role: 'USER' },
@@ -63,7 +65,7 @@ export class ConversationTitler {
     });
     const text = first?.content.slice(0, MESSAGE_SAMPLE).trim();
     if (!text) return;
-    const title = (model === ECHO_MODEL_ID || this.#deps.mode === 'first-words' ? null : await this.#byModel(model, text, signal)) ?? firstWords(text);
+    const title = (!model || model === ECHO_MODEL_ID || this.#deps.mode === 'first-words' ? null : await this.#byModel(model, text, signal)) ?? firstWords(text);
     if (!title || signal.aborted) return;
     const { count } = await prisma.conversation.updateMany({ where: { id: conversation.id, title: null }, data: { title, updatedAt: new Date() } });
     if (count) publishConversationEvent(pubsub, conversation, { type: 'CONVERSATION_UPDATED', conversationId: conversation.id, messageId: null });

@@ -216,7 +216,7 @@ export class GenerationRunner {
       this.#persister.finishing(job.messageId);
       await this.#finishDurably(job, { sequenceNumber: sequenceNumber + 1, outcome, reply, counted });
       // Named from its first message, so whatever the reply's fate (not while shutting down, though).
-      if (outcome.status !== 'INTERRUPTED') this.#deps.titler.afterReply(job.conversation, job.model);
+      if (outcome.status !== 'INTERRUPTED') this.#deps.titler.afterReply(job.conversation, job.model, { replyFailed: outcome.status === 'FAILED' });
     } finally {
       this.#persister.untrack(job.messageId);
       metrics.finished(job.model, outcome.status, (performance.now() - startedAt) / 1000, tokens);
