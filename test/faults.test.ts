@@ -15,6 +15,15 @@ const STREAM = `subscription($id: ID!, $after: Int) { messageStream(messageId: $
 const SEND = `mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { assistantMessage { id } } }`;
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
 
+/** A reply of builtin:echo to `text`, in a new conversation of a new viewer, and a WebSocket follower of its stream. */
+async function followedReply(t: TestApp, server: RunningServer, text: string) {
+  const viewer = await t.viewer();
+  const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+  const { assistantMessage } = (await t.gql(SEND, { c: c.id, t: text }, viewer)).sendMessage;
+  const client = wsClient(server, viewer);
+  return { viewer, c, assistantMessage, client, stream: subscribe(client, STREAM, { id: assistantMessage.id }) };
+}
+
 /**
  * Before a describe's tests, an app on a scratch database of the machine's PostgreSQL, reached through a
  * proxy the tests cut or silence (never the server itself); after them, all of it gone.
@@ -47,12 +56,8 @@ describe('PostgreSQL away as a reply ends', () => {
   appBehindProxy({ ECHO_DELAY_MS: '30' }, (started) => ({ t, proxy, server } = started));
 
   it('keeps the finished text, writes it once PostgreSQL is back, and its followers get the end', async () => {
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
     const text = words(30);
-    const { assistantMessage } = (await t.gql(SEND, { c: c.id, t: text }, viewer)).sendMessage;
-    const client = wsClient(server, viewer);
-    const stream = subscribe(client, STREAM, { id: assistantMessage.id });
+    const { viewer, c, assistantMessage, client, stream } = await followedReply(t, server, text);
     await stream.next(25); // most of the reply is out: cut the database as it ends
     proxy.cut();
     await new Promise((resolve) => setTimeout(resolve, 3_000));
@@ -78,12 +83,8 @@ describe('PostgreSQL away while a long reply streams', () => {
   appBehindProxy({ ECHO_DELAY_MS: '1', CONTEXT_MAX_TOKENS: '200000' }, (started) => ({ t, proxy, server } = started));
 
   it('pauses at the event numbers the database holds, and goes on, gapless, when it is back', async () => {
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
     const text = words(2500);
-    const { assistantMessage } = (await t.gql(SEND, { c: c.id, t: text }, viewer)).sendMessage;
-    const client = wsClient(server, viewer);
-    const stream = subscribe(client, STREAM, { id: assistantMessage.id });
+    const { assistantMessage, client, stream } = await followedReply(t, server, text);
     await stream.next(100);
     proxy.cut();
     await new Promise((resolve) => setTimeout(resolve, 2_500)); // longer than the reply takes with the database up
@@ -138,12 +139,8 @@ describe('PostgreSQL silent: packets dropped, connections left open', () => {
   });
 
   it('a reply streaming through the silence keeps its text, writes it once the link is back, and its followers get the end', async () => {
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
     const text = words(150);
-    const { assistantMessage } = (await t.gql(SEND, { c: c.id, t: text }, viewer)).sendMessage;
-    const client = wsClient(server, viewer);
-    const stream = subscribe(client, STREAM, { id: assistantMessage.id });
+    const { viewer, assistantMessage, client, stream } = await followedReply(t, server, text);
     await stream.next(20);
     proxy.silence();
     // Past the reply's own end, and past two silence limits: its writes' connections are dropped meanwhile,
@@ -218,12 +215,8 @@ describe('a reply another instance finished while this one could not reach the d
   afterAll(() => t.close());
 
   it('stops its runner at its next write, and its stream ends, gapless, as the row says', async () => {
-    const viewer = await t.viewer();
-    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
-    const { assistantMessage } = (await t.gql(SEND, { c: c.id, t: words(300) }, viewer)).sendMessage;
+    const { assistantMessage, client, stream } = await followedReply(t, server, words(300));
     const rowId = Buffer.from(assistantMessage.id, 'base64').toString().split(':')[1];
-    const client = wsClient(server, viewer);
-    const stream = subscribe(client, STREAM, { id: assistantMessage.id });
     await stream.next(10);
     // As recovery on another instance does once this one has said nothing for a while: the row finished
     // with the text persisted so far (here, a text of its own, to tell it apart).
