@@ -95,37 +95,42 @@ const LF = 10;
 const CR = 13;
 
 /**
- * Follows a stream's events (the bytes between blank lines, lines ending in LF or CRLF) chunk by chunk. A
- * chunk is checked as it comes: an event may pass the limit by less than one chunk (undici's are at most
- * 64 KiB) before it is refused. A vendor that ends its lines with a bare CR (which SSE allows, and no
- * vendor of this server's providers does) would have its whole answer counted as one event.
+ * Follows a stream's events (the bytes between blank lines; lines end in LF, CRLF or a bare CR, as SSE
+ * allows) chunk by chunk. A chunk is checked as it comes: an event may pass the limit by less than one
+ * chunk (undici's are at most 64 KiB) before it is refused. One pass over each byte: a token's chunk is
+ * a few hundred bytes.
  */
 export class EventSizes {
   #sinceBlankLine = 0;
-  #lineEnded = false; // the last chunk ended with a line feed (a CR after it aside)
+  #atLineStart = true; // the last byte ended a line (or nothing has come yet)
+  #afterCR = false; // the last byte was a CR: an LF right after it ends no further line
 
   constructor(readonly maxBytes: number) {}
 
   /** Takes the next chunk: false once the event it is in has passed `maxBytes`. */
   fits(chunk: Uint8Array): boolean {
-    const end = lastBlankLineEnd(chunk, this.#lineEnded);
-    this.#sinceBlankLine = end < 0 ? this.#sinceBlankLine + chunk.length : chunk.length - end - 1;
-    const last = chunk.length > 0 && chunk[chunk.length - 1] === CR ? chunk.length - 2 : chunk.length - 1;
-    if (last >= 0) this.#lineEnded = chunk[last] === LF;
-    return this.#sinceBlankLine <= this.maxBytes;
+    let since = this.#sinceBlankLine;
+    let atLineStart = this.#atLineStart;
+    let afterCR = this.#afterCR;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (byte === LF && afterCR) {
+        afterCR = false;
+        since++;
+      } else if (byte === LF || byte === CR) {
+        // A line ending where a line starts ends an empty line: the event is over.
+        since = atLineStart ? 0 : since + 1;
+        atLineStart = true;
+        afterCR = byte === CR;
+      } else {
+        since++;
+        atLineStart = false;
+        afterCR = false;
+      }
+    }
+    this.#sinceBlankLine = since;
+    this.#atLineStart = atLineStart;
+    this.#afterCR = afterCR;
+    return since <= this.maxBytes;
   }
-}
-
-/**
- * Where in `chunk` the last blank line ends (the index of its line feed), or -1: a line feed that follows
- * another line feed, a carriage return between them aside. Scans from the end, line feeds only: a token's
- * chunk ends with its event's blank line, so this is one step.
- */
-function lastBlankLineEnd(chunk: Uint8Array, lineEndedBefore: boolean): number {
-  for (let at = chunk.lastIndexOf(LF); at >= 0; at = at > 0 ? chunk.lastIndexOf(LF, at - 1) : -1) {
-    let before = at - 1;
-    if (before >= 0 && chunk[before] === CR) before--;
-    if (before < 0 ? lineEndedBefore : chunk[before] === LF) return at;
-  }
-  return -1;
 }
