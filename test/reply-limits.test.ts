@@ -53,7 +53,7 @@ it('fails after REPLY_MAX_SECONDS, with what it had streamed', async () => {
 });
 
 it("counts what a reply holds toward REPLY_MAX_CHARS: text, reasoning, and tool calls' arguments (streamed or sent whole), ids and names", () => {
-  const reply = new AssembledReply({ maxChars: 1_000, maxToolCalls: 10 });
+  const reply = new AssembledReply({ maxChars: 1_000 });
   reply.add({ kind: 'text', text: 'abc' });
   reply.add({ kind: 'reasoning', block: 'r', text: 'de' });
   reply.add({ kind: 'toolInput', id: 'streamed', name: 'f', delta: '{"a":' });
@@ -69,32 +69,24 @@ it("counts what a reply holds toward REPLY_MAX_CHARS: text, reasoning, and tool 
 
 describe('a part larger than the room left', () => {
   it('is taken up to the limit, never between the halves of a character', () => {
-    const reply = new AssembledReply({ maxChars: 10, maxToolCalls: 10 });
+    const reply = new AssembledReply({ maxChars: 10 });
     expect(reply.add({ kind: 'text', text: 'x'.repeat(5) })).toEqual({ type: 'delta', delta: 'xxxxx' });
     expect(reply.add({ kind: 'text', text: 'yyyy😀z'.repeat(1_000) })).toEqual({ type: 'delta', delta: 'yyyy' }); // 😀 would end at 11
     expect(reply).toMatchObject({ full: true, content: 'xxxxxyyyy' });
     expect(reply.add({ kind: 'text', text: 'more' })).toBeNull();
   });
 
-  it('a tool call whose arguments do not fit is left out whole, as is the call past the most a reply may make, from its first piece', () => {
-    const big = new AssembledReply({ maxChars: 20, maxToolCalls: 10 });
+  it('a tool call whose arguments do not fit is left out whole', () => {
+    const big = new AssembledReply({ maxChars: 20 });
     expect(big.add({ kind: 'toolCall', id: 'c1', name: 'f', arguments: '{"a":"' + 'x'.repeat(100) + '"}' })).toBeNull();
     expect(big).toMatchObject({ full: true, toolCalls: [] });
-    const exact = new AssembledReply({ maxChars: 5, maxToolCalls: 10 });
+    const exact = new AssembledReply({ maxChars: 5 });
     expect(exact.add({ kind: 'toolCall', id: 'c1', name: 'f', arguments: '{}' })).not.toBeNull(); // fits to the character
     expect(exact).toMatchObject({ full: true, toolCalls: [{ id: 'c1' }] });
-    const many = new AssembledReply({ maxChars: 1_000, maxToolCalls: 2 });
-    for (const id of ['c1', 'c2']) many.add({ kind: 'toolInput', id, name: 'f', delta: '{}' });
-    expect(many.add({ kind: 'toolInput', id: 'c3', name: 'f', delta: '{}' })).toBeNull(); // not streamed: it could never be stored
-    expect(many).toMatchObject({ full: false, characters: 2 * ('c1f'.length + 2) + 2 }); // but counted; the calls before it may still complete
-    for (const id of ['c1', 'c2']) expect(many.add({ kind: 'toolCall', id, name: 'f', arguments: '{}' })).not.toBeNull();
-    expect(many.add({ kind: 'toolCall', id: 'c3', name: 'f', arguments: '{}' })).toBeNull();
-    expect(many.toolCalls.map((call) => call.id)).toEqual(['c1', 'c2']);
-    expect(many.full).toBe(true);
   });
 
   it('a long call streamed in small pieces counts its id and name once', () => {
-    const reply = new AssembledReply({ maxChars: 60_000, maxToolCalls: 10 });
+    const reply = new AssembledReply({ maxChars: 60_000 });
     const args = JSON.stringify({ text: 'x'.repeat(50_000) });
     for (let at = 0; at < args.length; at += 4) reply.add({ kind: 'toolInput', id: 'call_abcdefghijklmnop', name: 'write_file', delta: args.slice(at, at + 4) });
     reply.add({ kind: 'toolCall', id: 'call_abcdefghijklmnop', name: 'write_file', arguments: args });

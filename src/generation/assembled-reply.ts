@@ -13,11 +13,13 @@ export type ReasoningPart = { text: string; providerOptions?: ProviderMetadata }
 type Numberless<E> = E extends StreamEvent ? Omit<E, 'sequenceNumber'> : never;
 export type ReplyEvent = Numberless<Extract<StreamEvent, { type: 'delta' | 'reasoning' | 'toolCallDelta' | 'toolCall' }>>;
 
-/** What one reply may take: past either limit it is cut, as a model that reached its own limit (LENGTH). */
+/**
+ * What one reply may take: past it the reply is cut, as a model that reached its own limit (LENGTH). (How
+ * many tool calls it may make is bounded where the provider's parts are read: readReply fails the reply.)
+ */
 export type ReplyLimits = {
   /** Characters: text, reasoning (and a provider's metadata for it), tool calls' arguments, ids and names. */
   maxChars: number;
-  maxToolCalls: number;
 };
 
 export class AssembledReply {
@@ -58,13 +60,6 @@ export class AssembledReply {
         return { type: 'reasoning', delta: text };
       }
       case 'toolInput': {
-        // A call past the most a reply may make is left out when it completes (providers may complete every
-        // call at the end, after all their pieces): its pieces are not streamed meanwhile, but they count, as
-        // the provider gathers them.
-        if (!this.#calls.has(part.id) && this.#calls.size >= this.limits.maxToolCalls) {
-          this.#take(part.delta);
-          return null;
-        }
         if (!this.#beginCall(part.id, part.name)) return null;
         const delta = this.#take(part.delta);
         if (!delta) return null;
@@ -85,13 +80,9 @@ export class AssembledReply {
     }
   }
 
-  /** A call's first part counts its id and name, if there is room for them and for one more call. */
+  /** A call's first part counts its id and name, if there is room for them. */
   #beginCall(id: string, name: string): boolean {
     if (this.#calls.has(id)) return true;
-    if (this.#calls.size >= this.limits.maxToolCalls) {
-      this.full = true;
-      return false;
-    }
     if (!this.#takeWhole(id.length + name.length)) return false;
     this.#calls.set(id, 0);
     return true;

@@ -5,7 +5,7 @@ import { Prisma, type Conversation, type PrismaClient } from '../generated/prism
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ProviderStreams } from '../models/provider-streams.ts';
-import { MAX_TOOL_CALLS_PER_REPLY, toProviderFailure } from '../models/reply.ts';
+import { toProviderFailure } from '../models/reply.ts';
 import type { StreamEvent } from '../streams/events.ts';
 import type { OfferedTools } from '../tools.ts';
 import type { AppPubSub } from '../pubsub.ts';
@@ -137,7 +137,7 @@ export class GenerationRunner {
     const span = tracer().startSpan('llm.stream', { attributes: { 'gen_ai.request.model': job.model, 'chat.message_id': job.messageId } });
     const stopped = aborted(signal);
     let sequenceNumber = 0;
-    const reply = new AssembledReply({ maxChars: config.replyMaxChars, maxToolCalls: MAX_TOOL_CALLS_PER_REPLY });
+    const reply = new AssembledReply({ maxChars: config.replyMaxChars });
     let outcome: Outcome;
 
     this.#persister.track(job.messageId, job.sequenceCeiling);
