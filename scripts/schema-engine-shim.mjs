@@ -7,7 +7,7 @@ import readline from 'node:readline';
 import fs from 'node:fs';
 import pg from 'pg';
 import { loadSchemaEngineWasm } from '../src/migrate/engine.mjs';
-import { migrationAdapterFor } from '../src/migrate/adapters.mjs';
+import { MIGRATION_CONNECT_TIMEOUT_MS, migrationAdapterFor, migrationConnection } from '../src/migrate/adapters.mjs';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 
 const args = process.argv.slice(2);
@@ -49,7 +49,7 @@ async function runDatabaseCommand(command, databaseUrl) {
   const target = new URL(databaseUrl);
   const name = decodeURIComponent(target.pathname.slice(1)) || 'postgres';
   if (command === 'can-connect-to-database') {
-    const client = new pg.Client({ connectionString: databaseUrl });
+    const client = new pg.Client(migrationConnection(databaseUrl, MIGRATION_CONNECT_TIMEOUT_MS));
     try {
       await client.connect();
     } catch (error) {
@@ -63,7 +63,7 @@ async function runDatabaseCommand(command, databaseUrl) {
   if (command !== 'create-database' && command !== 'drop-database') return;
   const admin = new URL(databaseUrl);
   admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
+  const client = new pg.Client(migrationConnection(admin.toString(), MIGRATION_CONNECT_TIMEOUT_MS));
   await client.connect();
   try {
     await client.query(`${command === 'create-database' ? 'CREATE' : 'DROP'} DATABASE "${name.replace(/"/g, '""')}"`);

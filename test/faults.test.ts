@@ -1,6 +1,8 @@
 // Faults mid-stream: PostgreSQL unreachable as a reply ends (through a proxy this test cuts, never the
 // machine's server itself), a message left to this instance that no longer runs, and a stream whose log
 // never gets its end. In every case the message ends, its followers get the end, and nothing is lost.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '../src/generated/prisma/client.ts';
 import { createConversation, expectErrorCode, startTestApp, subscribe, waitFor, waitForMessageStatus, wsClient, type TestApp } from './helpers.ts';
@@ -28,7 +30,7 @@ async function followedReply(t: TestApp, server: RunningServer, text: string) {
  * Before a describe's tests, an app on a scratch database of the machine's PostgreSQL, reached through a
  * proxy the tests cut or silence (never the server itself); after them, all of it gone.
  */
-function appBehindProxy(env: Record<string, string>, started: (parts: { t: TestApp; proxy: TcpProxy; server: RunningServer }) => void): void {
+function appBehindProxy(env: Record<string, string>, started: (parts: { t: TestApp; proxy: TcpProxy; server: RunningServer; databaseUrl: string }) => void): void {
   let database: Awaited<ReturnType<typeof createScratchDatabase>> | undefined;
   let proxy: TcpProxy | undefined;
   let t: TestApp | undefined;
@@ -39,7 +41,7 @@ function appBehindProxy(env: Record<string, string>, started: (parts: { t: TestA
     const url = new URL(database.url);
     url.port = String(proxy.port);
     t = await startTestApp({ DATABASE_URL: url.toString(), ...env });
-    started({ t, proxy, server: await t.listen() });
+    started({ t, proxy, server: await t.listen(), databaseUrl: url.toString() });
   });
   afterAll(async () => {
     proxy?.restore();
@@ -103,8 +105,9 @@ describe('PostgreSQL silent: packets dropped, connections left open', () => {
   let proxy: TcpProxy;
   let t: TestApp;
   let server: RunningServer;
+  let databaseUrl: string;
   const STATEMENT_TIMEOUT_MS = 1_000; // a connection silent for 2 s with a statement out is dropped
-  appBehindProxy({ ECHO_DELAY_MS: '20', DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) }, (started) => ({ t, proxy, server } = started));
+  appBehindProxy({ ECHO_DELAY_MS: '20', DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) }, (started) => ({ t, proxy, server, databaseUrl } = started));
 
   const LIST = `{ conversations(first: 5) { edges { node { id title } } } }`;
 
@@ -154,6 +157,23 @@ describe('PostgreSQL silent: packets dropped, connections left open', () => {
     const reply = await waitForMessageStatus((q, v) => t.gql(q, v, viewer), assistantMessage.id, 'COMPLETED');
     expect(reply.content).toBe(text);
   }, 60_000);
+
+  it('`db:migrate` gives up opening a connection after DATABASE_STATEMENT_TIMEOUT_MS instead of waiting for ever', async () => {
+    proxy.silence();
+    try {
+      const migrate = spawn(process.execPath, ['--import', 'tsx', 'src/migrate/cli.ts', 'deploy'], {
+        env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      migrate.stderr.on('data', (chunk) => (stderr += chunk));
+      const [code] = await once(migrate, 'exit');
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/timeout/i);
+    } finally {
+      proxy.restore();
+    }
+  }, 30_000);
 });
 
 describe('on the embedded database', () => {

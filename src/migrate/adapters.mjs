@@ -39,16 +39,31 @@ function patchPgQueryable(queryable) {
   return queryable;
 }
 
+/** How long a migration's connection may take to open, unless told otherwise. */
+export const MIGRATION_CONNECT_TIMEOUT_MS = 30_000;
+
+/**
+ * pg's settings for a migration's connections: opening one is bounded (a host that drops packets would
+ * otherwise hold `db:migrate` until it is stopped), and TCP keep-alives find a peer that is gone while a
+ * long statement runs. Statements themselves have no time limit: a migration may build an index for hours.
+ * @param {string} connectionString @param {number} connectTimeoutMs
+ */
+export function migrationConnection(connectionString, connectTimeoutMs) {
+  return { connectionString, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true, keepAliveInitialDelayMillis: 10_000 };
+}
+
 export class PostgresMigrationAdapter extends PrismaPg {
   #url;
   #shadowUrl;
+  #connectTimeoutMs;
   #opened = [];
 
-  /** @param {string} url @param {{ shadowDatabaseUrl?: string }} [options] */
-  constructor(url, { shadowDatabaseUrl } = {}) {
-    super({ connectionString: url });
+  /** @param {string} url @param {{ shadowDatabaseUrl?: string, connectTimeoutMs?: number }} [options] */
+  constructor(url, { shadowDatabaseUrl, connectTimeoutMs = MIGRATION_CONNECT_TIMEOUT_MS } = {}) {
+    super(migrationConnection(url, connectTimeoutMs));
     this.#url = url;
     this.#shadowUrl = shadowDatabaseUrl;
+    this.#connectTimeoutMs = connectTimeoutMs;
   }
 
   async connect() {
@@ -61,17 +76,17 @@ export class PostgresMigrationAdapter extends PrismaPg {
   // the "shadow" would be the main database. Use the configured one, or a throw-away database as the CLI does.
   async connectToShadowDb() {
     if (this.#shadowUrl) {
-      const adapter = patchPgQueryable(await new PrismaPg({ connectionString: this.#shadowUrl }).connect());
+      const adapter = patchPgQueryable(await new PrismaPg(migrationConnection(this.#shadowUrl, this.#connectTimeoutMs)).connect());
       await adapter.executeScript('DROP SCHEMA IF EXISTS "public" CASCADE; CREATE SCHEMA "public";');
       return adapter;
     }
     const name = `prisma_migrate_shadow_db_${randomUUID()}`;
-    const admin = new pg.Client({ connectionString: this.#url });
+    const admin = new pg.Client(migrationConnection(this.#url, this.#connectTimeoutMs));
     await admin.connect();
     await admin.query(`CREATE DATABASE "${name}"`);
     const url = new URL(this.#url);
     url.pathname = `/${name}`;
-    const adapter = patchPgQueryable(await new PrismaPg({ connectionString: url.toString() }).connect());
+    const adapter = patchPgQueryable(await new PrismaPg(migrationConnection(url.toString(), this.#connectTimeoutMs)).connect());
     const dispose = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {
       await dispose();
@@ -133,7 +148,7 @@ export class PGliteMigrationAdapter extends PrismaPGlite {
  * A migration adapter for a DATABASE_URL-style url; `close` releases what it opened.
  * Accepts an open PGlite instance too (the embedded server migrates the instance it then serves from).
  * @param {string | PGlite} target
- * @param {{ shadowDatabaseUrl?: string }} [options]
+ * @param {{ shadowDatabaseUrl?: string, connectTimeoutMs?: number }} [options]
  */
 export function migrationAdapterFor(target, options = {}) {
   if (target instanceof PGlite) return { adapterFactory: new PGliteMigrationAdapter(target), close: async () => {} };

@@ -11,8 +11,9 @@ const { values, positionals } = parseArgs({
   options: { name: { type: 'string', default: '' }, 'create-only': { type: 'boolean', default: false } },
 });
 const command = positionals[0] ?? 'deploy';
-const { databaseUrl } = loadConfig();
-const { adapterFactory, close } = migrationAdapterFor(databaseUrl);
+const { databaseUrl, databaseStatementTimeoutMs } = loadConfig();
+// Opening a connection is bounded as the server bounds it; a migration's statements are not.
+const { adapterFactory, close } = migrationAdapterFor(databaseUrl, { connectTimeoutMs: databaseStatementTimeoutMs });
 try {
   const engine = await openSchemaEngine({ adapterFactory });
   if (command === 'deploy') {

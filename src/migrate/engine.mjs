@@ -82,7 +82,32 @@ export async function listMigrations(migrationsDir = MIGRATIONS_DIR) {
 export async function openSchemaEngine({ adapterFactory, schemaFiles, log = () => {} }) {
   const { SchemaEngine } = await loadSchemaEngineWasm();
   const files = schemaFiles ?? (await readSchemaFiles());
-  return SchemaEngine.new({ datamodels: files.map((f) => [f.path, f.content]) }, log, bindMigrationAwareSqlAdapterFactory(adapterFactory));
+  const bound = bindMigrationAwareSqlAdapterFactory(adapterFactory);
+  const explain = (error) => explainedError(error, bound.errorRegistry);
+  const engine = await SchemaEngine.new({ datamodels: files.map((f) => [f.path, f.content]) }, log, bound).catch((error) => {
+    throw explain(error);
+  });
+  return new Proxy(engine, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      return (...args) => Promise.resolve(value.apply(target, args)).catch((error) => {
+        throw explain(error);
+      });
+    },
+  });
+}
+
+/**
+ * The engine reports a driver's failure (a connection that timed out, a refused password) as "External error
+ * id#N", its cause kept in the adapter's registry: the error with that cause's words, for whoever runs the
+ * migration.
+ */
+function explainedError(error, errorRegistry) {
+  const id = /External error id#(\d+)/.exec(error?.message ?? '')?.[1];
+  const cause = id === undefined ? undefined : errorRegistry.consumeError(Number(id))?.error;
+  if (!cause) return error;
+  return new Error(`${error.message.replace(/External error id#\d+/, '').trim() || 'The database failed'}: ${cause.message ?? String(cause)}`, { cause });
 }
 
 /** `prisma migrate deploy`: applies pending migrations; returns the names applied. */
