@@ -162,6 +162,20 @@ describe('consistency with writers on every instance', () => {
     expect(updates.filter((u) => u.body.errors?.[0]?.extensions?.code === 'CONFLICT')).toHaveLength(2);
   });
 
+  it.each(['REJECT', 'INTERRUPT'])('repeats of one send (%s) on every instance at once all get the first result, and its reply runs to its end', async (policy) => {
+    const viewer = await makeViewer();
+    const conversation = await newConversation(a, viewer);
+    const input = { conversationId: conversation, content: 'one two three', model: 'builtin:echo', idempotencyKey: `everywhere-${policy}`, onActiveGeneration: policy };
+    const SEND_INPUT = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { userMessage { id } assistantMessage { id } } }`;
+    const answers = await Promise.all([a, b, c, a, b, c].map((instance) => instance.request(SEND_INPUT, { input }, viewer)));
+    expect(answers.map(({ body }) => body.errors?.[0]?.extensions?.code ?? 'ok')).toEqual(Array(6).fill('ok'));
+    expect(new Set(answers.map(({ body }) => JSON.stringify(body.data.sendMessage))).size).toBe(1);
+    const reply = answers[0].body.data.sendMessage.assistantMessage.id;
+    // None of the repeats, on whichever instance, interrupted it.
+    expect(await waitForStatus(c, viewer, reply, 'COMPLETED', 20_000)).toMatchObject({ content: 'one two three' });
+    expect((await b.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: conversation }, viewer)).conversation.messageCount).toBe(2);
+  });
+
   it('keeps the tree whole when every instance adds siblings under one message, and a switch on one is seen on another', async () => {
     const viewer = await makeViewer();
     const conversation = await newConversation(a, viewer);
