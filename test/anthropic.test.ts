@@ -73,6 +73,24 @@ describe('the Anthropic provider', () => {
     expect(failed.error).toMatch(/HTTP 500/);
   });
 
+  it.each([
+    ['ends cleanly before message_stop', { endWithoutStop: true }, 'cut short'],
+    ['answers 200 with a JSON message, not a stream', { notAStream: true }, ''],
+  ])('an answer that %s fails the message: it is cut off, not complete', async (_, script, content) => {
+    vendor.script('claude-test', { tokens: ['cut ', 'short'], ...script });
+    const failed = (await chat('anthropic:claude-test', 'hello')).at(-1);
+    expect(failed).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content } });
+    expect(failed.error).toBe("The model provider's answer ended before the reply did.");
+  });
+
+  it('two tool calls with one id fail the message as the second begins', async () => {
+    const use = { id: 'toolu_same', name: 'lookup', input: ['{}'] };
+    vendor.script('claude-test', { tokens: ['calling'], toolUses: [use, { ...use, name: 'other' }, use] });
+    const failed = (await chat('anthropic:claude-test', 'hello')).at(-1);
+    expect(failed).toMatchObject({ __typename: 'MessageFailed', code: 'PROVIDER_ERROR', message: { status: 'FAILED', content: 'calling' } });
+    expect(failed.error).toBe('The model provider sent two tool calls with one id in one reply.');
+  });
+
   it('cancelGeneration closes the upstream connection and keeps the partial text', async () => {
     vendor.script('claude-slow', { tokens: Array.from({ length: 200 }, (_, i) => `t${i} `), delayMs: 20 });
     const viewer = await t.viewer();

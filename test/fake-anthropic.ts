@@ -20,6 +20,10 @@ export type AnthropicScript = {
   toolUses?: { id: string; name: string; input: string[] }[];
   /** An error event right after the first piece of the first tool_use's input. */
   errorInToolUse?: boolean;
+  /** End the answer after the text, cleanly, without message_delta and message_stop. */
+  endWithoutStop?: boolean;
+  /** Answer 200 with a JSON body (a whole message), not a stream. */
+  notAStream?: boolean;
 };
 
 export type FakeAnthropic = VendorServer & { script(model: string, script: AnthropicScript): void };
@@ -40,6 +44,12 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     }
     const tokens = script.tokens ?? [];
     const usage = script.usage ?? { input: 10, output: tokens.length };
+    if (script.notAStream) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const content = [{ type: 'text', text: tokens.join('') }];
+      res.end(JSON.stringify({ id: 'msg_fake', type: 'message', role: 'assistant', model: body.model, content, stop_reason: 'end_turn', usage: { input_tokens: usage.input, output_tokens: usage.output } }));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.write(
       event('message_start', {
@@ -67,6 +77,7 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       res.write(event('content_block_delta', { index: text, delta: { type: 'text_delta', text: token } }));
     }
     res.write(event('content_block_stop', { index: text }));
+    if (script.endWithoutStop) return void res.end();
     for (const use of script.toolUses ?? []) {
       index += 1;
       res.write(event('content_block_start', { index, content_block: { type: 'tool_use', id: use.id, name: use.name, input: {} } }));

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConversation, startTestApp, waitForMessage, type TestApp, type TestViewer } from './helpers.ts';
 import { AssembledReply } from '../src/generation/assembled-reply.ts';
-import { MAX_TOOL_CALLS_PER_REPLY } from '../src/models/reply.ts';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import { MAX_TOOL_CALLS_PER_REPLY, readReply, type ReplyPart } from '../src/models/reply.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
 let t: TestApp;
@@ -149,4 +150,46 @@ describe('what a vendor sends is bounded', () => {
     vendor.script('m', { namelessArgumentsBytes: 80 << 20 }); // events of 512 KiB, within the 1 MiB limit
     expect(await ask()).toMatchObject({ status: 'FAILED', error: `The model provider sent an answer larger than ${64 << 20} bytes; the reply was stopped.` });
   }, 30_000);
+});
+
+describe("readReply: what a provider's stream may hold", () => {
+  /** A model whose stream is these parts, as a provider package would emit them. */
+  const scripted = (parts: object[]) =>
+    ({
+      specificationVersion: 'v3',
+      provider: 'scripted',
+      modelId: 'scripted',
+      supportedUrls: {},
+      doGenerate: () => Promise.reject(new Error('not used')),
+      doStream: async () => ({ stream: new ReadableStream({ start: (controller) => (parts.forEach((part) => controller.enqueue(part)), controller.close()) }) }),
+    }) as unknown as LanguageModelV3;
+  const finish = { type: 'finish', finishReason: { unified: 'stop', raw: 'stop' }, usage: { inputTokens: {}, outputTokens: {} } };
+  const read = async (parts: object[]) => {
+    const got: ReplyPart[] = [];
+    try {
+      for await (const part of readReply(scripted(parts), { prompt: [] }, new AbortController().signal)) got.push(part);
+      return { got };
+    } catch (error) {
+      return { got, error: (error as Error).message };
+    }
+  };
+  const whole = (id: string) => ({ type: 'tool-call', toolCallId: id, toolName: 'f', input: '{}' });
+
+  it('a call sent whole twice with one id fails the reply at the second', async () => {
+    const { got, error } = await read([whole('a'), whole('b'), whole('a'), finish]);
+    expect(got.map((part) => part.kind)).toEqual(['toolCall', 'toolCall']);
+    expect(error).toBe('The model provider sent two tool calls with one id in one reply.');
+  });
+
+  it(`pieces of calls that never began count toward the ${MAX_TOOL_CALLS_PER_REPLY} calls`, async () => {
+    const pieces = Array.from({ length: MAX_TOOL_CALLS_PER_REPLY + 1 }, (_, i) => ({ type: 'tool-input-delta', id: `c${i}`, delta: '{' }));
+    const { got, error } = await read([...pieces, finish]);
+    expect(got).toHaveLength(MAX_TOOL_CALLS_PER_REPLY);
+    expect(error).toBe(`The model provider sent more than ${MAX_TOOL_CALLS_PER_REPLY} tool calls in one reply.`);
+  });
+
+  it('a stream that ends without a finish fails the reply, after what it sent', async () => {
+    expect(await read([{ type: 'text-delta', id: 't', delta: 'cut' }])).toEqual({ got: [{ kind: 'text', text: 'cut' }], error: "The model provider's answer ended before the reply did." });
+    expect((await read([{ type: 'text-delta', id: 't', delta: 'whole' }, finish])).error).toBeUndefined();
+  });
 });

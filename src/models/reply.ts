@@ -53,19 +53,13 @@ export class ProviderFailure extends Error {
  */
 export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV3>, request: ReplyRequest, abortSignal: AbortSignal): AsyncGenerator<ReplyPart> {
   let reader: ReadableStreamDefaultReader<LanguageModelV3StreamPart> | undefined;
-  const toolNames = new Map<string, string>(); // a call's name comes with its first piece only
-  // A provider may gather every call and complete them all at the end, in one burst: past the most a reply
-  // may take, the reply fails as the first call too many begins, not after the burst.
-  const calls = new Set<string>();
-  const begin = (id: string, name: string) => {
-    checkToolCallSize(id, name);
-    if (calls.add(id).size > MAX_TOOL_CALLS_PER_REPLY) throw new ProviderFailure(`The model provider sent more than ${MAX_TOOL_CALLS_PER_REPLY} tool calls in one reply.`);
-  };
+  const calls = new ToolCalls();
+  let finished = false;
   try {
     reader = (await (await model).doStream({ ...request, abortSignal })).stream.getReader();
     for (;;) {
       const { done, value: part } = await reader.read();
-      if (done) return;
+      if (done) break;
       switch (part.type) {
         case 'text-delta':
           if (part.delta) yield { kind: 'text', text: storable(part.delta) };
@@ -78,24 +72,27 @@ export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV
           break;
         }
         case 'tool-input-start':
-          begin(part.id, part.toolName);
-          toolNames.set(part.id, part.toolName);
+          calls.start(part.id, part.toolName);
           break;
         case 'tool-input-delta':
-          if (part.delta) yield { kind: 'toolInput', id: part.id, name: toolNames.get(part.id) ?? '', delta: storable(part.delta) };
+          if (part.delta) yield { kind: 'toolInput', id: part.id, name: calls.nameOf(part.id), delta: storable(part.delta) };
           break;
         case 'tool-call':
           if (part.providerExecuted) break;
-          begin(part.toolCallId, part.toolName);
+          calls.complete(part.toolCallId, part.toolName);
           yield { kind: 'toolCall', id: part.toolCallId, name: part.toolName, arguments: storable(part.input) };
           break;
         case 'finish':
+          finished = true;
           yield { kind: 'finish', usage: usageOf(part.usage), reason: finishReasonOf(part.finishReason) };
           break;
         case 'error':
           throw part.error;
       }
     }
+    // A provider says how a reply ended once its vendor has (Anthropic's message_stop, say): an answer that
+    // stops short of it, cleanly closed or never a stream, is a reply cut off, not one complete.
+    if (!finished) throw new ProviderFailure('The model provider\'s answer ended before the reply did.');
   } catch (error) {
     if (abortSignal.aborted) throw abortSignal.reason;
     throw toProviderFailure(error);
@@ -103,6 +100,43 @@ export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV
     reader?.cancel().catch(() => {}); // after an error part, close the upstream response too
   }
 }
+
+/**
+ * The tool calls of one reply as a provider streams them: each id begins once and completes once, and at
+ * most MAX_TOOL_CALLS_PER_REPLY ids in all. A provider may gather every call and complete them all at the
+ * end, in one burst: past the most, the reply fails as the first call too many begins, not after the burst.
+ * An id sent again would be a call the count does not see (and an answer to it would answer them all).
+ */
+class ToolCalls {
+  readonly #names = new Map<string, string>(); // by id: a call's name comes with its first piece only
+  readonly #completed = new Set<string>();
+
+  start(id: string, name: string): void {
+    if (this.#names.has(id)) throw repeatedToolCall(id);
+    this.#add(id, name);
+  }
+
+  /** The name of the call a piece belongs to (a piece of a call that never began begins it, nameless). */
+  nameOf(id: string): string {
+    if (!this.#names.has(id)) this.#add(id, '');
+    return this.#names.get(id)!;
+  }
+
+  complete(id: string, name: string): void {
+    if (this.#completed.has(id)) throw repeatedToolCall(id);
+    if (this.#names.has(id)) checkToolCallSize(id, name);
+    else this.#add(id, name);
+    this.#completed.add(id);
+  }
+
+  #add(id: string, name: string): void {
+    checkToolCallSize(id, name);
+    if (this.#names.size >= MAX_TOOL_CALLS_PER_REPLY) throw new ProviderFailure(`The model provider sent more than ${MAX_TOOL_CALLS_PER_REPLY} tool calls in one reply.`);
+    this.#names.set(id, name);
+  }
+}
+
+const repeatedToolCall = (id: string) => new ProviderFailure('The model provider sent two tool calls with one id in one reply.', { toolCallId: id.slice(0, 64) });
 
 function usageOf(usage: Extract<LanguageModelV3StreamPart, { type: 'finish' }>['usage']): Usage {
   return {
