@@ -149,6 +149,19 @@ describe('submitToolResults', () => {
     expect((await t.gql(COUNT, { id: c.id }, viewer)).conversation.messageCount).toBe(2);
   });
 
+  it('refuses to answer a message stored with two calls of one id (as no server now stores one), storing nothing', async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const append = `mutation($input: AppendMessageInput!) { appendMessage(input: $input) { message { id } } }`;
+    const call = { id: 'c1', type: 'function', function: { name: 'clock', arguments: '{}' } };
+    const { id } = (await t.gql(append, { input: { conversationId: c.id, role: 'ASSISTANT', content: '', toolCalls: [call] } }, viewer)).appendMessage.message;
+    const rawId = Buffer.from(id, 'base64').toString().split(':')[1];
+    await t.app.services.prisma.message.update({ where: { id: rawId }, data: { toolCalls: [call, call] } });
+    const { body } = await t.request(SUBMIT, { input: { messageId: id, results: [{ toolCallId: 'c1', content: 'noon' }] } }, viewer);
+    expect(expectErrorCode(body, 'BAD_USER_INPUT').extensions!.fieldErrors[0].field).toBe('messageId');
+    expect((await t.gql(COUNT, { id: c.id }, viewer)).conversation.messageCount).toBe(1);
+  });
+
   it('answers a retry with the same key with the first result; a second answer is a CONFLICT', async () => {
     const viewer = await t.viewer();
     const { c, messageId, callId } = await calling(viewer);

@@ -66,6 +66,7 @@ describe('appendMessage', () => {
     ['toolCalls on a USER message', { toolCalls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{}' } }] }, 'toolCalls'],
     ['toolCalls of the wrong shape', { role: 'ASSISTANT', toolCalls: [{ id: 'a', function: { name: 'f' } }] }, 'toolCalls'],
     ['toolCalls that are not a list', { role: 'ASSISTANT', toolCalls: { id: 'a' } }, 'toolCalls'],
+    ['two toolCalls with one id', { role: 'ASSISTANT', toolCalls: ['f', 'g'].map((name) => ({ id: 'a', type: 'function', function: { name, arguments: '{}' } })) }, 'toolCalls'],
     ['negative tokens', { tokens: -1 }, 'tokens'],
     ['metadata that is not an object', { metadata: 3 }, 'metadata'],
   ])('refuses %s and writes nothing', async (_name, input, field) => {

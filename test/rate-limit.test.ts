@@ -32,6 +32,27 @@ it('limits generations started per viewer, storing nothing for a refused one', a
   expectErrorCode(third.body, 'RATE_LIMITED');
 });
 
+it('counts each tool result a submit stores as a request, storing nothing past the limit', async () => {
+  const submitCalls = async (calls: number) => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' }); // 1
+    const toolCalls = Array.from({ length: calls }, (_, i) => ({ id: `c${i}`, type: 'function', function: { name: 'f', arguments: '{}' } }));
+    const append = `mutation($input: AppendMessageInput!) { appendMessage(input: $input) { message { id } } }`;
+    const { id } = (await t.gql(append, { input: { conversationId: c.id, role: 'ASSISTANT', content: '', toolCalls } }, viewer)).appendMessage.message; // 2
+    const results = toolCalls.map((call) => ({ toolCallId: call.id, content: 'ok' }));
+    const submit = `mutation($input: SubmitToolResultsInput!) { submitToolResults(input: $input) { toolMessages { id } } }`;
+    const { body } = await t.request(submit, { input: { messageId: id, results, generate: false } }, viewer);
+    const stored = await t.app.services.prisma.message.count({ where: { conversationId: Buffer.from(c.id, 'base64').toString().split(':')[1] } });
+    return { body, stored };
+  };
+  const within = await submitCalls(3); // 2 + 3 requests: the limit
+  expect(within.body.errors).toBeUndefined();
+  expect(within.stored).toBe(4);
+  const past = await submitCalls(4); // 2 + 4
+  expectErrorCode(past.body, 'RATE_LIMITED');
+  expect(past.stored).toBe(1);
+});
+
 it('charges work by the time it took after it ran: the answer stands, the next requests pay', async () => {
   const limiter = createRateLimiter({ requestsPerMinute: 10, generationsPerMinute: 0 }, { log: pino({ level: 'silent' }) });
   const viewer = { userId: `timed-${Date.now()}`, orgId: null };

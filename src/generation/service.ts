@@ -1,5 +1,6 @@
 // The turns that start a reply (sendMessage, generateReply, submitToolResults) and cancelGeneration: the
 // rules of each around the shared turn (turn.ts).
+import { setImmediate } from 'node:timers/promises';
 import { Prisma, type ChatSession, type Conversation, type Message } from '../generated/prisma/client.ts';
 import type { GenerationDeps } from '../services.ts';
 import { findOwnConversation, findOwnMessage } from '../access.ts';
@@ -134,6 +135,8 @@ export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolRe
         throw invalidField('messageId', 'must be a finished assistant message with tool calls');
       }
       checkAnswers(calls, input.results);
+      // A message stored per result, as appendMessage stores one a request (the mutation counted one).
+      if (input.results.length > 1) await ctx.rateLimiter.request(ctx.viewer, input.results.length - 1);
       return callMessage.conversationId;
     },
     add: async (tx, { conversation, session }) => {
@@ -152,7 +155,9 @@ export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolRe
           ...(await counted(result.content)),
           completedAt: new Date(),
         };
-        // The first result goes under the calls, each next one under the result before it.
+        // The first result goes under the calls, each next one under the result before it. On the embedded
+        // database each insert runs on this thread: between them, other requests get their turn.
+        if (added.length > 0) await setImmediate();
         const stored = await insertMessage(ctx, tx, toolMessage, added.length === 0 ? { messageId: callMessage.id } : 'current');
         // The calls must end their branch: a first result that is not their first child means they were
         // answered (or followed) meanwhile.
@@ -181,6 +186,8 @@ const counted = async (text: string) => {
 /** Every call answered, once; no answer to a call it does not have. */
 function checkAnswers(calls: StoredToolCall[], results: ToolResultInput[]): void {
   const ids = new Set(calls.map((call) => call.id));
+  // Neither appendMessage nor a reply stores such calls (an answer to one id would be copied to each).
+  if (ids.size !== calls.length) throw invalidField('messageId', 'has two tool calls with one id, which no results can answer');
   const seen = new Set<string>();
   results.forEach((result, i) => {
     if (!ids.has(result.toolCallId)) throw invalidField(`results[${i}].toolCallId`, `"${result.toolCallId}" is not a call of this message`);

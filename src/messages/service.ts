@@ -96,10 +96,14 @@ function checkToolCalls(toolCalls: unknown, maxChars: number): void {
 function toolCallsProblem(toolCalls: unknown): string | null {
   if (!Array.isArray(toolCalls) || toolCalls.length === 0) return 'must be a non-empty array of tool calls';
   if (toolCalls.length > MAX_TOOL_CALLS) return `must hold at most ${MAX_TOOL_CALLS} tool calls`;
+  const ids = new Set<string>();
   for (const [i, call] of toolCalls.entries()) {
     const c = call as { id?: unknown; type?: unknown; function?: { name?: unknown; arguments?: unknown } };
     if (typeof c !== 'object' || c === null) return `[${i}] must be an object`;
     if (typeof c.id !== 'string' || c.id === '' || c.id.length > MAX_LABEL_CHARS) return `[${i}].id must be a string of 1 to ${MAX_LABEL_CHARS} characters`;
+    // Each call is answered by the result that names its id: two calls of one id would share one answer.
+    if (ids.has(c.id)) return `[${i}].id is the id of an earlier call`;
+    ids.add(c.id);
     if (c.type !== 'function') return `[${i}].type must be "function"`;
     if (typeof c.function?.name !== 'string' || c.function.name === '' || c.function.name.length > MAX_LABEL_CHARS) return `[${i}].function.name must be a string of 1 to ${MAX_LABEL_CHARS} characters`;
     if (typeof c.function.arguments !== 'string') return `[${i}].function.arguments must be a string (JSON text)`;
