@@ -78,12 +78,15 @@ export function withoutHttp(error: GraphQLError): GraphQLError {
 
 /**
  * Every error leaves with a code of the contract. graphql-js' own request errors (syntax, validation,
- * variable coercion: GRAPHQL_PARSE_FAILED and the like, or none) are the client's: BAD_USER_INPUT.
+ * variable coercion: GRAPHQL_PARSE_FAILED and the like, or none) are the client's: BAD_USER_INPUT. yoga's
+ * `originalError` detail goes: for a body that is not JSON it is the parser's message, which quotes the
+ * whole body back (a 2 MiB body, a 2 MiB answer).
  */
 export function withContractCode(error: GraphQLError): GraphQLError {
   const code = error.extensions?.code;
   if (typeof code === 'string' && CONTRACT_CODES.has(code)) return error;
-  return withCode(error, 'BAD_USER_INPUT');
+  const { originalError: _detail, ...extensions } = error.extensions ?? {};
+  return withExtensions(error, { ...extensions, code: 'BAD_USER_INPUT' });
 }
 
 /**
