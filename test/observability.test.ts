@@ -95,6 +95,16 @@ describe('metrics and the request log', () => {
     expect(other.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(lines.some((line) => line.requestId === other.headers.get('x-request-id') && line.msg === 'operation')).toBe(true);
   });
+
+  it('logs a request refused before its operation ran (unparsable, invalid) once, with its codes', async () => {
+    const viewer = await t.viewer();
+    const refused = async (id: string, body: string) => {
+      await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}`, 'x-request-id': id }, body });
+      return lines.filter((line) => line.requestId === id && line.level >= 30).map(({ msg, errors }) => ({ msg, errors }));
+    };
+    expect(await refused('refused-json-1', '{"query": nope')).toEqual([{ msg: 'request refused', errors: ['BAD_USER_INPUT'] }]);
+    expect(await refused('refused-invalid-1', JSON.stringify({ query: '{ viewer { nope } }' }))).toEqual([{ msg: 'request refused', errors: ['BAD_USER_INPUT'] }]);
+  });
 });
 
 describe('persisted operations', () => {

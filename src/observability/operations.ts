@@ -1,11 +1,12 @@
 // Every GraphQL operation, on every transport, observed once: a request log line (name, type, duration,
 // viewer, error codes; the request id comes with every line of the request, see logger.ts) and the
-// operation metrics. Subscriptions are logged when they end, with how long they lasted.
+// operation metrics. Subscriptions are logged when they end, with how long they lasted; an HTTP request
+// refused before its operation ran, with its error codes.
 import { getOperationAST, Kind, type DocumentNode, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Viewer } from '../auth.ts';
 import type { Logger } from '../logger.ts';
-import { maskError } from '../errors.ts';
+import { maskError, withContractCode } from '../errors.ts';
 import type { Metrics } from './metrics.ts';
 import { WatchedStream, type StreamWatcher } from '../watched-stream.ts';
 
@@ -25,7 +26,7 @@ function describe(document: DocumentNode, operationName: string | null | undefin
 
 /** The codes of a result's errors as clients get them (execution results are not masked yet). */
 export function errorCodes(result: ExecutionResult | undefined): string[] {
-  return (result?.errors ?? []).map((error) => String(maskError(error, '').extensions.code));
+  return (result?.errors ?? []).map((error) => String(withContractCode(maskError(error, '')).extensions.code));
 }
 
 const ms = (since: number) => Math.round((performance.now() - since) * 10) / 10;
@@ -35,10 +36,22 @@ export function useOperationObservation(metrics: Metrics, log: Logger): Plugin {
     const viewer = (context as { viewer?: Viewer }).viewer;
     return viewer ? { userId: viewer.userId, orgId: viewer.orgId } : {};
   };
+  // HTTP requests whose operation ran (and logged its line); the others were refused before it could.
+  const ran = new WeakSet<Request>();
+  const running = (context: unknown) => {
+    const request = (context as { request?: Request }).request;
+    if (request) ran.add(request);
+  };
   return {
+    onResultProcess({ request, result }) {
+      if (ran.has(request) || isAsyncIterable(result)) return;
+      const errors = (Array.isArray(result) ? result : [result]).flatMap((one) => errorCodes(one as ExecutionResult));
+      log.info({ errors }, 'request refused'); // unparsable, invalid, too costly…
+    },
     onExecute({ args }) {
       const started = performance.now();
       const operation = describe(args.document, args.operationName);
+      running(args.contextValue);
       return {
         onExecuteDone({ result }) {
           metrics.operation(operation.type, operation.field, (performance.now() - started) / 1000);
@@ -50,6 +63,7 @@ export function useOperationObservation(metrics: Metrics, log: Logger): Plugin {
     onSubscribe({ args }) {
       const started = performance.now();
       const operation = describe(args.document, args.operationName);
+      running(args.contextValue);
       metrics.operation(operation.type, operation.field, null);
       const fields = { operation: operation.name, type: operation.type, field: operation.field, ...viewerOf(args.contextValue) };
       return {
