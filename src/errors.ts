@@ -78,15 +78,18 @@ export function withoutHttp(error: GraphQLError): GraphQLError {
 
 /**
  * Every error leaves with a code of the contract. graphql-js' own request errors (syntax, validation,
- * variable coercion: GRAPHQL_PARSE_FAILED and the like, or none) are the client's: BAD_USER_INPUT. yoga's
- * `originalError` detail goes: for a body that is not JSON it is the parser's message, which quotes the
- * whole body back (a 2 MiB body, a 2 MiB answer).
+ * variable coercion: GRAPHQL_PARSE_FAILED and the like, or none) are the client's: BAD_USER_INPUT.
  */
 export function withContractCode(error: GraphQLError): GraphQLError {
   const code = error.extensions?.code;
   if (typeof code === 'string' && CONTRACT_CODES.has(code)) return error;
-  const { originalError: _detail, ...extensions } = error.extensions ?? {};
-  return withExtensions(error, { ...extensions, code: 'BAD_USER_INPUT' });
+  const { originalError, ...extensions } = error.extensions ?? {};
+  if (originalError === undefined) return withExtensions(error, { ...extensions, code: 'BAD_USER_INPUT' });
+  // yoga's detail of a body that is not JSON is the parser's message, which quotes the whole body back (a
+  // 2 MiB body, a 2 MiB answer): it goes. yoga answers such an error 400 only while that detail is there
+  // (to an application/json client it would answer 200), so its status becomes one of its own.
+  const { spec: _spec, ...http } = (extensions.http ?? {}) as Record<string, unknown>;
+  return withExtensions(error, { ...extensions, ...(extensions.http ? { http } : {}), code: 'BAD_USER_INPUT' });
 }
 
 /**

@@ -111,13 +111,14 @@ describe('over HTTP', () => {
     expect(codes.every((code) => code === 'BAD_USER_INPUT' || code === 'NOT_FOUND'), JSON.stringify(body).slice(0, 500)).toBe(true);
   });
 
-  it('a body that is not JSON gets BAD_USER_INPUT, and its text is not quoted back', async () => {
+  it('a body that is not JSON gets BAD_USER_INPUT, 400, and its text is not quoted back', async () => {
     const text = `{"query": "${'x'.repeat(100_000)}", not json`;
     const response = await t.app.yoga.fetch('http://localhost/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` },
       body: text,
     });
+    expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ errors: [{ message: 'POST body sent invalid JSON.', extensions: { code: 'BAD_USER_INPUT' } }] });
   });
 
