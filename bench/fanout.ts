@@ -49,7 +49,7 @@ const server = await startInstance('fanout', {
   DATABASE_URL: values.db,
   AUTH_JWT_SECRET: JWT_SECRET,
   NODE_ENV: 'production',
-  RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
+  RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_MB_PER_DAY: '0',
   RATE_LIMIT_GENERATIONS_PER_MINUTE: '0',
   WS_MAX_SOCKETS_PER_USER: '100000',
   SUBSCRIPTION_COST_PER_USER: '100000000', // one bench viewer holds every subscription

@@ -34,7 +34,7 @@ const hostile = [
   () => text(() => [' ', '\t', '\r', '\u3000'][Math.floor(random() * 4)]),
 ];
 
-const server = await startInstance('hostile', { DATABASE_URL: values.db, AUTH_JWT_SECRET: JWT_SECRET, LOG_LEVEL: 'info', RATE_LIMIT_REQUESTS_PER_MINUTE: '0' });
+const server = await startInstance('hostile', { DATABASE_URL: values.db, AUTH_JWT_SECRET: JWT_SECRET, LOG_LEVEL: 'info', RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_MB_PER_DAY: '0' });
 const [victim, attacker] = [await benchToken('victim'), await benchToken('attacker')];
 const SMALL = '{ viewer { userId } conversations(first: 1) { totalCount } }';
 const { id: conversationId } = (await gqlAt(server.url, attacker, 'mutation { createConversation(input: {}) { conversation { id } } }')).createConversation.conversation;

@@ -29,7 +29,7 @@ const server = await startInstance('idle', {
   AUTH_JWT_SECRET: JWT_SECRET,
   NODE_ENV: 'production',
   NODE_OPTIONS: '--inspect=127.0.0.1:0',
-  RATE_LIMIT_REQUESTS_PER_MINUTE: '0',
+  RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_MB_PER_DAY: '0',
   WS_MAX_SOCKETS_PER_USER: '100000',
   SUBSCRIPTION_COST_PER_USER: '100000000', // one bench viewer holds every subscription
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '10000',

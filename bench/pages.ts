@@ -30,7 +30,7 @@ const CONCURRENCY = Number(values.concurrency);
 
 await applyMigrations(values.db, createLogger({ logLevel: 'warn' }));
 const env = { DATABASE_URL: values.db, NODE_ENV: 'production', LOG_LEVEL: 'warn' };
-const server = await startInstance('pages', { ...env, LOG_LEVEL: 'info', AUTH_JWT_SECRET: JWT_SECRET, RATE_LIMIT_REQUESTS_PER_MINUTE: '0' });
+const server = await startInstance('pages', { ...env, LOG_LEVEL: 'info', AUTH_JWT_SECRET: JWT_SECRET, RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_MB_PER_DAY: '0' });
 const floor = await startInstance('floor', env, 'bench/pages-floor.ts');
 const userId = `pages-${Date.now()}`;
 const token = await benchToken(userId);

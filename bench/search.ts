@@ -35,7 +35,7 @@ const almostMatching = (length: number) => {
 const pattern = (length: number) => 'ab'.repeat(length / 2);
 
 if (values.db.startsWith('postgres')) await applyMigrations(values.db, createLogger({ logLevel: 'warn' }));
-const server = await startInstance('search', { DATABASE_URL: values.db, AUTH_JWT_SECRET: JWT_SECRET, LOG_LEVEL: 'info', RATE_LIMIT_REQUESTS_PER_MINUTE: '0' });
+const server = await startInstance('search', { DATABASE_URL: values.db, AUTH_JWT_SECRET: JWT_SECRET, LOG_LEVEL: 'info', RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_MB_PER_DAY: '0' });
 const victim = await benchToken('victim');
 const SEARCH = 'query($s: String) { conversations(filter: { search: $s }) { totalCount } }';
 

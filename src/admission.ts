@@ -19,7 +19,9 @@ export type Admit = (req: IncomingMessage) => Promise<Viewer>;
 export function createAdmission({ authenticate, rateLimiter }: { authenticate: Authenticate; rateLimiter: RateLimiter }): Admit {
   return async (req) => {
     const viewer = await authenticate(req.headers.authorization);
-    await rateLimiter.request(viewer, requestsForBody(Number(req.headers['content-length'] ?? 0)));
+    const bodyBytes = Number(req.headers['content-length'] ?? 0);
+    await rateLimiter.request(viewer, requestsForBody(bodyBytes));
+    await rateLimiter.bytes(viewer, bodyBytes);
     return viewer;
   };
 }

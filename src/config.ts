@@ -44,6 +44,7 @@ const envSchema = z.object({
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   RATE_LIMIT_REQUESTS_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
   RATE_LIMIT_GENERATIONS_PER_MINUTE: z.coerce.number().int().min(0).default(60),
+  RATE_LIMIT_MB_PER_DAY: z.coerce.number().min(0).default(256),
   CORS_ORIGINS: originList.optional(),
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).default(100),
   WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
@@ -107,7 +108,7 @@ export type Config = {
   maxBranchLanes: number;
   idempotencyTtlMs: number;
   /** Per viewer and minute; 0 turns a limit off. */
-  rateLimits: { requestsPerMinute: number; generationsPerMinute: number };
+  rateLimits: { requestsPerMinute: number; generationsPerMinute: number; bytesPerDay: number };
   /**
    * Origins whose pages may call this API from a browser besides its own ('*': any, without
    * credentials). Requests from other origins are refused, in every mode.
@@ -215,7 +216,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxMessageChars: values.MAX_MESSAGE_CHARS,
     maxBranchLanes: values.MAX_BRANCH_LANES,
     idempotencyTtlMs: values.IDEMPOTENCY_TTL_HOURS * 3_600_000,
-    rateLimits: { requestsPerMinute: values.RATE_LIMIT_REQUESTS_PER_MINUTE, generationsPerMinute: values.RATE_LIMIT_GENERATIONS_PER_MINUTE },
+    rateLimits: {
+      requestsPerMinute: values.RATE_LIMIT_REQUESTS_PER_MINUTE,
+      generationsPerMinute: values.RATE_LIMIT_GENERATIONS_PER_MINUTE,
+      bytesPerDay: Math.round(values.RATE_LIMIT_MB_PER_DAY * 1024 * 1024),
+    },
     corsOrigins: (values.CORS_ORIGINS ?? []).map((origin) => origin.replace(/\/$/, '')),
     maxConnections: values.MAX_CONNECTIONS,
     maxUnsentBytes: Math.round(values.MAX_UNSENT_MB * 1024 * 1024),

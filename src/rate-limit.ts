@@ -1,18 +1,24 @@
-// Per-viewer rate limits: requests per minute, and generations started per minute (the expensive part).
-// Fixed one-minute windows, counted in process, or in Redis so that every instance shares the count.
+// Per-viewer rate limits: requests per minute, generations started per minute (the expensive part), and
+// bytes sent per day (what a viewer can make the server store). Fixed windows, counted in process, or in
+// Redis so that every instance shares the count.
 import type { Redis } from 'ioredis';
 import type { Viewer } from './auth.ts';
 import { isGraphQLError, rateLimited, rateLimitedError } from './errors.ts';
 import { ownerKey } from './access.ts';
 import type { Logger } from './logger.ts';
 
-export type RateLimits = { requestsPerMinute: number; generationsPerMinute: number };
+export type RateLimits = { requestsPerMinute: number; generationsPerMinute: number; bytesPerDay: number };
 
 export type RateLimiter = {
   /** Counts `count` requests of this viewer; throws RATE_LIMITED (HTTP 429) past the limit. */
   request(viewer: Viewer, count?: number): Promise<void>;
   /** Counts one generation started by this viewer; throws RATE_LIMITED past the limit. */
   generation(viewer: Viewer): Promise<void>;
+  /**
+   * Counts `count` bytes this viewer sent (a request's body, a subscription's operation) or had copied (a
+   * fork); throws RATE_LIMITED past the day's limit. What one user may store grows no faster.
+   */
+  bytes(viewer: Viewer, count: number): Promise<void>;
   /**
    * Runs `work` unless this viewer's work of the same `kind` is running on this instance: then throws
    * RATE_LIMITED. For work that costs by what the viewer stored (a search): charged after it ran, it could
@@ -21,7 +27,8 @@ export type RateLimiter = {
   oneAtATime<T>(viewer: Viewer, kind: string, work: () => Promise<T>): Promise<T>;
 };
 
-const WINDOW_MS = 60_000;
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
 
 /**
  * Work whose cost grows with what a viewer stored (a search through every message) is charged after it ran,
@@ -44,16 +51,21 @@ type Counter = (key: string, by: number) => Promise<{ count: number; resetInMs: 
  * resumes when Redis answers again.
  */
 export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: Redis; log: Logger }): RateLimiter {
-  const count = redis ? withLocalFallback(redisCounter(redis), memoryCounter(), log) : memoryCounter();
-  const check = async (kind: string, viewer: Viewer, limit: number, by: number) => {
+  const counter = (windowMs: number) => (redis ? withLocalFallback(redisCounter(redis, windowMs), memoryCounter(windowMs), log) : memoryCounter(windowMs));
+  const perMinute = counter(MINUTE_MS);
+  const perDay = counter(DAY_MS);
+  const check = async (count: Counter, kind: string, viewer: Viewer, limit: number, by: number) => {
     if (limit <= 0) return; // 0: no limit
     const counted = await count(`${kind}:${ownerKey(viewer)}`, by);
     if (counted.count > limit) throw rateLimited(Math.max(1, Math.ceil(counted.resetInMs / 1000)));
   };
   const running = new Set<string>();
   return {
-    request: (viewer, by = 1) => check('requests', viewer, limits.requestsPerMinute, by),
-    generation: (viewer) => check('generations', viewer, limits.generationsPerMinute, 1),
+    request: (viewer, by = 1) => check(perMinute, 'requests', viewer, limits.requestsPerMinute, by),
+    generation: (viewer) => check(perMinute, 'generations', viewer, limits.generationsPerMinute, 1),
+    bytes: async (viewer, by) => {
+      if (by > 0) await check(perDay, 'bytes', viewer, limits.bytesPerDay, by);
+    },
     async oneAtATime(viewer, kind, work) {
       const key = `${kind}:${ownerKey(viewer)}`;
       if (running.has(key)) throw rateLimitedError(`One ${kind} at a time: this user's last has not ended`);
@@ -94,27 +106,27 @@ function withLocalFallback(shared: Counter, local: Counter, log: Logger): Counte
 
 const RETRY_SHARED_MS = 1000;
 
-function memoryCounter(): Counter {
+function memoryCounter(windowMs: number): Counter {
   const windows = new Map<string, { count: number; resetAt: number }>();
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const [key, window] of windows) if (window.resetAt <= now) windows.delete(key);
-  }, WINDOW_MS);
+  }, Math.min(windowMs, MINUTE_MS));
   sweep.unref();
   return async (key, by) => {
     const now = Date.now();
     let window = windows.get(key);
-    if (!window || window.resetAt <= now) windows.set(key, (window = { count: 0, resetAt: now + WINDOW_MS }));
+    if (!window || window.resetAt <= now) windows.set(key, (window = { count: 0, resetAt: now + windowMs }));
     window.count += by;
     return { count: window.count, resetInMs: window.resetAt - now };
   };
 }
 
-function redisCounter(redis: Redis): Counter {
+function redisCounter(redis: Redis, windowMs: number): Counter {
   return async (key, by) => {
-    const window = Math.floor(Date.now() / WINDOW_MS);
+    const window = Math.floor(Date.now() / windowMs);
     const redisKey = `chat:rate:${key}:${window}`;
-    const [[, count]] = (await redis.multi().incrby(redisKey, by).pexpire(redisKey, WINDOW_MS).exec()) as [[null, number]];
-    return { count, resetInMs: (window + 1) * WINDOW_MS - Date.now() };
+    const [[, count]] = (await redis.multi().incrby(redisKey, by).pexpire(redisKey, windowMs).exec()) as [[null, number]];
+    return { count, resetInMs: (window + 1) * windowMs - Date.now() };
   };
 }

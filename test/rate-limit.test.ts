@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createConversation, expectErrorCode, startTestApp, type TestApp } from './helpers.ts';
+import { createConversation, expectErrorCode, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
+import type { RunningServer } from '../src/server.ts';
 import { chargeTime, createRateLimiter } from '../src/rate-limit.ts';
 
 let t: TestApp;
@@ -54,7 +55,7 @@ it('counts each tool result a submit stores as a request, storing nothing past t
 });
 
 it('charges work by the time it took after it ran: the answer stands, the next requests pay', async () => {
-  const limiter = createRateLimiter({ requestsPerMinute: 10, generationsPerMinute: 0 }, { log: pino({ level: 'silent' }) });
+  const limiter = createRateLimiter({ requestsPerMinute: 10, generationsPerMinute: 0, bytesPerDay: 0 }, { log: pino({ level: 'silent' }) });
   const viewer = { userId: `timed-${Date.now()}`, orgId: null };
   await chargeTime(limiter, viewer, 4.9, 5); // under one request: nothing
   await limiter.request(viewer, 9);
@@ -62,4 +63,61 @@ it('charges work by the time it took after it ran: the answer stands, the next r
   await expect(limiter.request(viewer)).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' } }); // …but the next one is refused
   const other = { userId: `untimed-${Date.now()}`, orgId: null };
   await limiter.request(other, 10); // a viewer that charged nothing has its whole minute
+});
+
+describe('bytes a viewer sends in a day (RATE_LIMIT_MB_PER_DAY)', () => {
+  let app: TestApp;
+  let server: RunningServer;
+  const LIMIT = 0.05; // MB: 52,428 bytes
+  beforeAll(async () => {
+    app = await startTestApp({ RATE_LIMIT_MB_PER_DAY: String(LIMIT), ECHO_DELAY_MS: '0' });
+    server = await app.listen();
+  });
+  afterAll(() => app.close());
+
+  const APPEND = `mutation($c: ID!, $t: String!) { appendMessage(input: { conversationId: $c, role: USER, content: $t }) { message { id } } }`;
+  const stored = (conversationId: string) =>
+    app.app.services.prisma.message.count({ where: { conversationId: Buffer.from(conversationId, 'base64').toString().split(':')[1] } });
+
+  it('over HTTP: past the limit a request is refused from its headers (429), storing nothing; another viewer is served', async () => {
+    const viewer = await app.viewer();
+    const c = await createConversation(app, viewer);
+    const post = (who: TestViewer, conversation: string) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${who.token}` },
+        body: JSON.stringify({ query: APPEND, variables: { c: conversation, t: 'x'.repeat(30_000) } }),
+      });
+    expect((await post(viewer, c.id)).status).toBe(200);
+    const refused = await post(viewer, c.id);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(60); // the day's window
+    expectErrorCode((await refused.json()) as any, 'RATE_LIMITED');
+    expect(await stored(c.id)).toBe(1);
+    const other = await app.viewer();
+    expect((await post(other, (await createConversation(app, other)).id)).status).toBe(200);
+  });
+
+  it('over a WebSocket: an operation past the limit is refused, storing nothing', async () => {
+    const viewer = await app.viewer();
+    const c = await createConversation(app, viewer, { model: 'builtin:echo' });
+    const client = wsClient(server, viewer);
+    const CHAT = `subscription($c: ID!, $t: String!) { chat(input: { conversationId: $c, content: $t }) { __typename } }`;
+    const first = await subscribe(client, CHAT, { c: c.id, t: 'y'.repeat(30_000) }).all();
+    expect(first.at(-1)?.errors).toBeUndefined();
+    const second = subscribe(client, CHAT, { c: c.id, t: 'y'.repeat(30_000) });
+    await second.all().catch(() => {});
+    expect((second.error as any[])?.[0]?.extensions?.code ?? second.error).toBe('RATE_LIMITED');
+    expect(await stored(c.id)).toBe(2); // the first turn: its message and reply
+    await client.dispose();
+  });
+
+  it('a fork counts the bytes it copies', async () => {
+    const viewer = await app.viewer();
+    const c = await createConversation(app, viewer);
+    const { id } = (await app.gql(APPEND, { c: c.id, t: 'z'.repeat(30_000) }, viewer)).appendMessage.message; // in process: no body counted
+    const FORK = `mutation($m: ID!) { forkConversation(input: { messageId: $m }) { conversation { id } } }`;
+    expect((await app.request(FORK, { m: id }, viewer)).body.errors).toBeUndefined();
+    expectErrorCode((await app.request(FORK, { m: id }, viewer)).body, 'RATE_LIMITED');
+  });
 });

@@ -145,6 +145,7 @@ async function chargeForCopying(ctx: ForkDeps, sizes: MessageSize[]): Promise<vo
     throw invalidField('messageId', `the branch holds ${bytes} bytes: a fork copies at most ${perMinute * ctx.config.maxMessageChars}`);
   }
   if (requests > 1) await ctx.rateLimiter.request(ctx.viewer, requests - 1);
+  await ctx.rateLimiter.bytes(ctx.viewer, bytes); // what it stores, as what a request sends
 }
 
 /**
