@@ -91,9 +91,10 @@ export async function openSchemaEngine({ adapterFactory, schemaFiles, log = () =
     get(target, property) {
       const value = Reflect.get(target, property, target);
       if (typeof value !== 'function') return value;
-      return (...args) => Promise.resolve(value.apply(target, args)).catch((error) => {
-        throw explain(error);
-      });
+      return (...args) => {
+        const result = value.apply(target, args);
+        return result instanceof Promise ? result.catch((error) => Promise.reject(explain(error))) : result;
+      };
     },
   });
 }
