@@ -78,6 +78,7 @@ const envSchema = z.object({
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   REPLY_MAX_CHARS: z.coerce.number().int().positive().default(500_000),
   REPLY_MAX_SECONDS: z.coerce.number().positive().default(3_600),
+  MAX_STREAMING_REPLIES_PER_USER: z.coerce.number().int().min(1).default(20),
   CONTEXT_MAX_TOKENS: z.coerce.number().int().positive().default(16_000),
   STREAM_RETENTION_SECONDS: z.coerce.number().int().positive().default(3600),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
@@ -138,6 +139,8 @@ export type Config = {
     replyMaxChars: number;
     /** A reply still streaming after this long fails: a provider that never ends does not keep it STREAMING. */
     replyMaxMs: number;
+    /** Replies of one viewer streaming at once on this instance; one more is refused (RATE_LIMITED). */
+    streamingRepliesPerUser: number;
     /** Token budget of the prompt built from the conversation's context window. */
     contextMaxTokens: number;
     /** How long the numbered events of a finished generation stay replayable. */
@@ -253,6 +256,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       providerTimeoutMs: values.PROVIDER_TIMEOUT_MS,
       replyMaxChars: values.REPLY_MAX_CHARS,
       replyMaxMs: values.REPLY_MAX_SECONDS * 1000,
+      streamingRepliesPerUser: values.MAX_STREAMING_REPLIES_PER_USER,
       contextMaxTokens: values.CONTEXT_MAX_TOKENS,
       streamRetentionMs: values.STREAM_RETENTION_SECONDS * 1000,
       shutdownGraceMs: values.SHUTDOWN_GRACE_MS,

@@ -2,32 +2,9 @@
 // open HTTP response): capped per viewer, and none outlives the token it was opened with.
 import type { Plugin } from 'graphql-yoga';
 import type { Viewer } from './auth.ts';
-import { ownerKey } from './access.ts';
+import { PerViewerShares } from './per-viewer-shares.ts';
 import { rateLimitedError } from './errors.ts';
 import { holdWhileSubscribed } from './subscription-hold.ts';
-
-/** Amounts a viewer holds on this instance, each viewer up to the same limit. */
-class PerViewerShares {
-  readonly #held = new Map<string, number>();
-
-  constructor(protected readonly perViewer: number) {}
-
-  /** Holds `amount` for the viewer; false (and nothing held) when it would pass the limit. */
-  hold(viewer: Viewer, amount: number): boolean {
-    const key = ownerKey(viewer);
-    const held = this.#held.get(key) ?? 0;
-    if (held + amount > this.perViewer) return false;
-    this.#held.set(key, held + amount);
-    return true;
-  }
-
-  release(viewer: Viewer, amount: number): void {
-    const key = ownerKey(viewer);
-    const left = (this.#held.get(key) ?? amount) - amount;
-    if (left > 0) this.#held.set(key, left);
-    else this.#held.delete(key);
-  }
-}
 
 export class OpenConnections extends PerViewerShares {
   /** Counts one more for the viewer; false (and nothing counted) when it has its fill. */

@@ -41,6 +41,41 @@ describe('per request', () => {
   });
 });
 
+describe('replies streaming at once', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await startTestApp({ MAX_STREAMING_REPLIES_PER_USER: '2', ECHO_DELAY_MS: '50' })));
+  afterAll(() => t.close());
+
+  const SEND = `mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "${'word '.repeat(100)}" }) { assistantMessage { id } } }`;
+  const COUNT = `query($id: ID!) { conversation(id: $id) { messageCount } }`;
+
+  it('are at most MAX_STREAMING_REPLIES_PER_USER for one viewer: one more is refused, storing nothing, until one ends', async () => {
+    const viewer = await t.viewer();
+    const conversations = await Promise.all(Array.from({ length: 3 }, () => createConversation(t, viewer, { model: 'builtin:echo' })));
+    const [first, second] = await Promise.all(conversations.slice(0, 2).map((c) => t.gql(SEND, { c: c.id }, viewer)));
+    const refused = await t.request(SEND, { c: conversations[2].id }, viewer);
+    expectErrorCode(refused.body, 'RATE_LIMITED');
+    expect((await t.gql(COUNT, { id: conversations[2].id }, viewer)).conversation.messageCount).toBe(0);
+    // Another viewer is not held by this one's replies.
+    const other = await t.viewer();
+    expect((await t.request(SEND, { c: (await createConversation(t, other, { model: 'builtin:echo' })).id }, other)).body.errors).toBeUndefined();
+    // A reply that ends (cancelled here) gives its place back.
+    await t.gql(`mutation($id: ID!) { cancelGeneration(input: { messageId: $id }) { message { status } } }`, { id: first.sendMessage.assistantMessage.id }, viewer);
+    await waitFor(async () => !(await t.request(SEND, { c: conversations[2].id }, viewer)).body.errors, 'a place to be given back');
+    await t.gql(`mutation($id: ID!) { cancelGeneration(input: { messageId: $id }) { message { status } } }`, { id: second.sendMessage.assistantMessage.id }, viewer);
+  });
+
+  it('a turn that starts no reply (a retry, a refusal) holds no place', async () => {
+    const viewer = await t.viewer();
+    const [c1, c2] = await Promise.all([createConversation(t, viewer, { model: 'builtin:echo' }), createConversation(t, viewer, { model: 'builtin:echo' })]);
+    const KEYED = `mutation($c: ID!, $k: String) { sendMessage(input: { conversationId: $c, content: "${'word '.repeat(100)}", idempotencyKey: $k }) { assistantMessage { id } } }`;
+    await t.gql(KEYED, { c: c1.id, k: 'once' }, viewer);
+    for (let i = 0; i < 5; i++) expect((await t.request(KEYED, { c: c1.id, k: 'once' }, viewer)).body.errors).toBeUndefined(); // replayed
+    for (let i = 0; i < 5; i++) expectErrorCode((await t.request(KEYED, { c: c1.id, k: null }, viewer)).body, 'GENERATION_IN_PROGRESS');
+    expect((await t.request(KEYED, { c: c2.id, k: null }, viewer)).body.errors).toBeUndefined(); // the second place
+  });
+});
+
 describe('over a WebSocket', () => {
   let t: TestApp;
   let server: RunningServer;

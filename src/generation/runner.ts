@@ -20,6 +20,8 @@ import { replyRequest } from './prompt.ts';
 import { AssembledReply } from './assembled-reply.ts';
 import { StreamPersister } from './persister.ts';
 import type { ConversationTitler } from '../conversations/titles.ts';
+import { StreamingReplies, type ReplyPlace } from './streaming-replies.ts';
+import type { Viewer } from '../auth.ts';
 
 export type GenerationJob = {
   messageId: string;
@@ -64,6 +66,7 @@ type Running = { controller: AbortController; stopReason: StopReason | null; don
 export class GenerationRunner {
   readonly #deps: RunnerDeps;
   readonly #running = new Map<string, Running>();
+  readonly #streamingReplies: StreamingReplies;
   readonly #persister: StreamPersister;
   #stopping = false;
   /** Set late in a shutdown: final writes still failing are left to recovery. */
@@ -71,6 +74,7 @@ export class GenerationRunner {
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
+    this.#streamingReplies = new StreamingReplies(deps.config.streamingRepliesPerUser);
     this.#persister = new StreamPersister(deps.prisma, deps.log, (messageId) => this.cancel(messageId, 'taken over'));
   }
 
@@ -88,8 +92,16 @@ export class GenerationRunner {
     return this.#running.has(messageId);
   }
 
-  /** Opens the message's event log (MessageStarted) and starts generating in the background. */
-  async start(job: GenerationJob): Promise<void> {
+  /**
+   * A place for one more streaming reply of the viewer here, to take before the reply is stored; throws
+   * RATE_LIMITED when they hold all theirs. `start` keeps it until the reply ends; else release it.
+   */
+  placeFor(viewer: Viewer): ReplyPlace {
+    return this.#streamingReplies.take(viewer);
+  }
+
+  /** Opens the message's event log (MessageStarted) and starts generating in the background, in `place`. */
+  async start(job: GenerationJob, place?: ReplyPlace): Promise<void> {
     const running: Running = { controller: new AbortController(), stopReason: null, done: Promise.resolve() };
     this.#running.set(job.messageId, running); // before anything is awaited: recovery sees it running
     try {
@@ -100,7 +112,10 @@ export class GenerationRunner {
     }
     running.done = this.#run(job, running)
       .catch((err) => this.#deps.log.error({ err, messageId: job.messageId }, 'generation could not be finished'))
-      .finally(() => this.#running.delete(job.messageId));
+      .finally(() => {
+        this.#running.delete(job.messageId);
+        place?.release();
+      });
   }
 
   /** Aborts a generation running here (the provider request with it); false if it does not run here. */

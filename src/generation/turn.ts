@@ -83,35 +83,42 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
   // answers with it (idempotent(), below).
   const interrupt = turn.generate && input.onActiveGeneration === 'INTERRUPT';
   const ownReply = input.idempotencyKey == null ? undefined : recordId(keyed);
-  for (let attempt = 0; ; attempt++) {
-    if (interrupt) await stopActiveGeneration(ctx, setting.conversation.id, ownReply);
-    try {
-      const { value, replayed } = await idempotent<{ stored?: TurnResult; result: R }>({
-        ...keyed,
-        replay: async (id) => ({ result: await turn.replay(id) }),
-        idOf: ({ result }) => turn.idOf(result),
-        create: async (tx) => {
-          const added = await turn.add(tx, setting);
-          const reply = turn.generate ? await startReply(ctx, tx, setting, turn.replyUnder?.() ?? 'current') : null;
-          const conversation = reply?.conversation ?? added.at(-1)?.conversation ?? setting.conversation;
-          const stored = { added: added.map((m) => m.message), reply: reply?.message ?? null, conversation };
-          return { stored, result: turn.result(stored) };
-        },
-      });
-      if (!replayed && value.stored) {
-        const { added, reply, conversation } = value.stored;
-        for (const message of [...added, ...(reply ? [reply] : [])]) publishMessageAdded(ctx.pubsub, { message, conversation });
-        if (reply) {
-          const job = { messageId: reply.id, answers: reply.parentId, conversation, model: setting.model, sequenceCeiling: reply.sequenceNumber, tools: setting.tools };
-          await ctx.generation.start(job);
+  // Taken before anything is stored: the reply started in it keeps it until it ends.
+  let place = turn.generate ? ctx.generation.placeFor(ctx.viewer) : null;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (interrupt) await stopActiveGeneration(ctx, setting.conversation.id, ownReply);
+      try {
+        const { value, replayed } = await idempotent<{ stored?: TurnResult; result: R }>({
+          ...keyed,
+          replay: async (id) => ({ result: await turn.replay(id) }),
+          idOf: ({ result }) => turn.idOf(result),
+          create: async (tx) => {
+            const added = await turn.add(tx, setting);
+            const reply = turn.generate ? await startReply(ctx, tx, setting, turn.replyUnder?.() ?? 'current') : null;
+            const conversation = reply?.conversation ?? added.at(-1)?.conversation ?? setting.conversation;
+            const stored = { added: added.map((m) => m.message), reply: reply?.message ?? null, conversation };
+            return { stored, result: turn.result(stored) };
+          },
+        });
+        if (!replayed && value.stored) {
+          const { added, reply, conversation } = value.stored;
+          for (const message of [...added, ...(reply ? [reply] : [])]) publishMessageAdded(ctx.pubsub, { message, conversation });
+          if (reply) {
+            const job = { messageId: reply.id, answers: reply.parentId, conversation, model: setting.model, sequenceCeiling: reply.sequenceNumber, tools: setting.tools };
+            await ctx.generation.start(job, place ?? undefined);
+            place = null; // the reply keeps it until it ends
+          }
         }
+        return value.result;
+      } catch (error) {
+        // INTERRUPT lost a race with another turn that started a reply meanwhile: interrupt that one too.
+        const inProgress = codeOf(error) === 'GENERATION_IN_PROGRESS';
+        if (!interrupt || !inProgress || attempt >= 3) throw error;
       }
-      return value.result;
-    } catch (error) {
-      // INTERRUPT lost a race with another turn that started a reply meanwhile: interrupt that one too.
-      const inProgress = codeOf(error) === 'GENERATION_IN_PROGRESS';
-      if (!interrupt || !inProgress || attempt >= 3) throw error;
     }
+  } finally {
+    place?.release(); // no reply started in it: a replay, a refusal, a failure
   }
 }
 
