@@ -38,6 +38,8 @@ export type Script = {
   errorBodyBytes?: number;
   /** After the first chunk, pieces of a tool call's arguments that never get its name or id, 512 KiB each, up to this many bytes. */
   namelessArgumentsBytes?: number;
+  /** After the first chunk, one chunk that is not of the format: `tool_calls` as this many empty objects. */
+  malformedToolCalls?: number;
 };
 
 /** A script, or one made per request from its body (to tell concurrent requests apart). */
@@ -83,6 +85,10 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason }] })}\n\n`;
     res.write(chunk({ role: 'assistant', content: '' }));
     await script.startAfter;
+    if (script.malformedToolCalls) {
+      res.write(chunk({ tool_calls: Array.from({ length: script.malformedToolCalls }, () => ({})) }));
+      return void res.end(chunk({}, 'stop'));
+    }
     if (script.namelessArgumentsBytes) {
       const piece = chunk({ tool_calls: [{ index: 0, function: { arguments: 'x'.repeat(512 << 10) } }] });
       for (let sent = 0; sent < script.namelessArgumentsBytes && !res.destroyed; sent += piece.length) {

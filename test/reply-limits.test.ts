@@ -7,6 +7,7 @@ import { AssembledReply } from '../src/generation/assembled-reply.ts';
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { MAX_TOOL_CALLS_PER_REPLY, readReply, type ReplyPart } from '../src/models/reply.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
+import { createLogger } from '../src/logger.ts';
 
 let t: TestApp;
 let viewer: TestViewer;
@@ -149,6 +150,28 @@ describe('what a vendor sends is bounded', () => {
   it("a stream larger than 64 times its largest event fails the reply (what a provider gathers before it emits, a call's arguments before its name, say)", async () => {
     vendor.script('m', { namelessArgumentsBytes: 80 << 20 }); // events of 512 KiB, within the 1 MiB limit
     expect(await ask()).toMatchObject({ status: 'FAILED', error: `The model provider sent an answer larger than ${64 << 20} bytes; the reply was stopped.` });
+  }, 30_000);
+});
+
+describe("what a vendor's answer may put in the log", () => {
+  it('an event the provider refuses fails the reply with a log line of a few kilobytes, however large the event and its faults', async () => {
+    const vendor = await startFakeOpenAI();
+    const lines: string[] = [];
+    const app = await startTestApp(
+      { OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL, OPENAI_COMPATIBLE_NAME: 'fake', OPENAI_COMPATIBLE_MODELS: 'm', PROVIDER_TIMEOUT_MS: '10000' },
+      { log: createLogger({ logLevel: 'info' }, { write: (line: string) => void lines.push(line) }) },
+    );
+    try {
+      // 100,000 tool calls of no shape: the provider's error quotes them all, with a fault for each, pretty-printed.
+      vendor.script('m', { malformedToolCalls: 100_000 });
+      expect(await reply('go', { app, owner: await app.viewer(), model: 'fake:m' })).toMatchObject({ status: 'FAILED' });
+      const failed = lines.find((line) => line.includes('provider failed'));
+      expect(failed).toBeDefined();
+      expect(Math.max(...lines.map((line) => line.length))).toBeLessThan(64 * 1024);
+    } finally {
+      await app.close();
+      await vendor.close();
+    }
   }, 30_000);
 });
 

@@ -190,7 +190,8 @@ const storable = (text: string) => (text.includes('\0') ? text.replaceAll('\0', 
 export function toProviderFailure(error: unknown): ProviderFailure {
   // One of this server's own limits, raised while the answer was read: fetch and the provider wrap it.
   for (let cause = error, depth = 0; cause instanceof Error && depth < 4; cause = cause.cause, depth++) if (cause instanceof ProviderFailure) return cause;
-  const details = { name: (error as Error)?.name, message: (error as Error)?.message };
+  // For the log, cut short: a provider's validation error quotes the vendor's whole event back.
+  const details = { name: (error as Error)?.name, message: String((error as Error)?.message).slice(0, 2_000) };
   if (APICallError.isInstance(error)) {
     const detail = error.message && error.message.length <= 200 ? `: ${error.message}` : '';
     const description = error.statusCode
