@@ -40,6 +40,8 @@ export type Script = {
   namelessArgumentsBytes?: number;
   /** After the first chunk, one chunk that is not of the format: `tool_calls` as this many empty objects. */
   malformedToolCalls?: number;
+  /** After the tokens, end the answer cleanly with no finish_reason and no [DONE]: a stream cut short. */
+  endWithoutFinish?: boolean;
 };
 
 /** A script, or one made per request from its body (to tell concurrent requests apart). */
@@ -122,6 +124,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       res.write(chunk({ content: token }));
       script.onToken?.(i, token);
     }
+    if (script.endWithoutFinish) return void res.end();
     for (const [index, call] of (script.toolCalls ?? []).entries()) {
       res.write(chunk({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }));
       for (const piece of call.arguments) {

@@ -103,7 +103,17 @@ describe('what a vendor sends is bounded', () => {
   let owner: TestViewer;
   beforeAll(async () => {
     vendor = await startFakeOpenAI();
-    app = await startTestApp({ OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL, OPENAI_COMPATIBLE_NAME: 'fake', OPENAI_COMPATIBLE_MODELS: 'm', REPLY_MAX_CHARS: '5000', PROVIDER_TIMEOUT_MS: '10000' });
+    app = await startTestApp({
+      OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL,
+      OPENAI_COMPATIBLE_NAME: 'fake',
+      OPENAI_COMPATIBLE_MODELS: 'm',
+      // The OpenAI provider package too, pointed at the same wire-format server.
+      OPENAI_API_KEY: 'sk-test',
+      OPENAI_BASE_URL: vendor.baseURL,
+      OPENAI_MODELS: 'm',
+      REPLY_MAX_CHARS: '5000',
+      PROVIDER_TIMEOUT_MS: '10000',
+    });
     owner = await app.viewer();
   });
   afterAll(async () => {
@@ -111,6 +121,11 @@ describe('what a vendor sends is bounded', () => {
     await vendor?.close();
   });
   const ask = () => reply('go', { app, owner, model: 'fake:m' });
+
+  it.each(['fake:m', 'openai:m'])('a stream that ends before the vendor says why (%s) fails the reply, keeping its text', async (model) => {
+    vendor.script('m', { tokens: ['cut ', 'short'], endWithoutFinish: true });
+    expect(await reply('go', { app, owner, model })).toMatchObject({ status: 'FAILED', content: 'cut short' });
+  });
 
   it('a chunk of many times REPLY_MAX_CHARS is cut to it', async () => {
     vendor.script('m', { tokens: ['ab', 'c'.repeat(200_000)] });
@@ -214,5 +229,10 @@ describe("readReply: what a provider's stream may hold", () => {
   it('a stream that ends without a finish fails the reply, after what it sent', async () => {
     expect(await read([{ type: 'text-delta', id: 't', delta: 'cut' }])).toEqual({ got: [{ kind: 'text', text: 'cut' }], error: "The model provider's answer ended before the reply did." });
     expect((await read([{ type: 'text-delta', id: 't', delta: 'whole' }, finish])).error).toBeUndefined();
+    // OpenAI's provider finishes a stream cut short all the same, with no reason of the vendor's.
+    const unsaid = { ...finish, finishReason: { unified: 'other', raw: undefined } };
+    expect((await read([{ type: 'text-delta', id: 't', delta: 'cut' }, unsaid])).error).toBe("The model provider's answer ended before the reply did.");
+    const other = { ...finish, finishReason: { unified: 'other', raw: 'something_new' } }; // a reason this server does not know
+    expect(await read([other])).toEqual({ got: [{ kind: 'finish', usage: expect.anything(), reason: 'OTHER' }] });
   });
 });

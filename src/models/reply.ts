@@ -83,15 +83,17 @@ export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV
           yield { kind: 'toolCall', id: part.toolCallId, name: part.toolName, arguments: storable(part.input) };
           break;
         case 'finish':
-          finished = true;
-          yield { kind: 'finish', usage: usageOf(part.usage), reason: finishReasonOf(part.finishReason) };
+          // A provider whose vendor never said why it stopped (OpenAI's, on a stream cut short) still
+          // finishes, with a reason of `other` and none of the vendor's own.
+          finished = !(part.finishReason.unified === 'other' && part.finishReason.raw === undefined);
+          if (finished) yield { kind: 'finish', usage: usageOf(part.usage), reason: finishReasonOf(part.finishReason) };
           break;
         case 'error':
           throw part.error;
       }
     }
-    // A provider says how a reply ended once its vendor has (Anthropic's message_stop, say): an answer that
-    // stops short of it, cleanly closed or never a stream, is a reply cut off, not one complete.
+    // A provider says how a reply ended once its vendor has (Anthropic's message_stop, OpenAI's finish_reason):
+    // an answer that stops short of it, cleanly closed or never a stream, is a reply cut off, not one complete.
     if (!finished) throw new ProviderFailure('The model provider\'s answer ended before the reply did.');
   } catch (error) {
     if (abortSignal.aborted) throw abortSignal.reason;
