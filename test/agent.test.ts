@@ -2,7 +2,7 @@
 // tool calls and reasoning streamed and stored, the loop through submitToolResults and generateReply, and
 // everything refused that should be, with nothing stored.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConversation, expectErrorCode, sseSubscribe, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
+import { createConversation, expectErrorCode, sseSubscribe, startTestApp, subscribe, waitFor, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
 
 let t: TestApp;
@@ -160,6 +160,27 @@ describe('submitToolResults', () => {
     const { body } = await t.request(SUBMIT, { input: { messageId: id, results: [{ toolCallId: 'c1', content: 'noon' }] } }, viewer);
     expect(expectErrorCode(body, 'BAD_USER_INPUT').extensions!.fieldErrors[0].field).toBe('messageId');
     expect((await t.gql(COUNT, { id: c.id }, viewer)).conversation.messageCount).toBe(1);
+  });
+
+  it('a refused turn with INTERRUPT stops nothing: results sent again, or a completed chat session, leave the running reply be', async () => {
+    const viewer = await t.viewer();
+    const { c, messageId, callId } = await calling(viewer);
+    const results = [{ toolCallId: callId, content: Array.from({ length: 300 }, (_, i) => `w${i}`).join(' ') }];
+    const first = (await t.gql(SUBMIT, { input: { messageId, results } }, viewer)).submitToolResults.assistantMessage;
+    const again = await t.request(SUBMIT, { input: { messageId, results, onActiveGeneration: 'INTERRUPT' } }, viewer);
+    expectErrorCode(again.body, 'CONFLICT');
+
+    const { createChatSession } = await t.gql(`mutation($c: ID!) { createChatSession(input: { conversationId: $c, model: "builtin:echo" }) { chatSession { id } } }`, { c: c.id }, viewer);
+    await t.gql(`mutation($id: ID!) { completeChatSession(input: { id: $id }) { chatSession { status } } }`, { id: createChatSession.chatSession.id }, viewer);
+    const inClosedSession = await t.request(
+      `mutation($c: ID!, $s: ID!) { sendMessage(input: { conversationId: $c, content: "more", chatSessionId: $s, onActiveGeneration: INTERRUPT }) { assistantMessage { id } } }`,
+      { c: c.id, s: createChatSession.chatSession.id },
+      viewer,
+    );
+    expect(expectErrorCode(inClosedSession.body, 'BAD_USER_INPUT').extensions!.fieldErrors[0].field).toBe('chatSessionId');
+
+    await waitFor(async () => (await t.gql(`query($id: ID!) { node(id: $id) { ... on Message { status } } }`, { id: first.id }, viewer)).node.status !== 'STREAMING', 'the reply to end');
+    expect((await t.gql(`query($id: ID!) { node(id: $id) { ... on Message { status } } }`, { id: first.id }, viewer)).node.status).toBe('COMPLETED');
   });
 
   it('answers a retry with the same key with the first result; a second answer is a CONFLICT', async () => {

@@ -135,6 +135,10 @@ export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolRe
         throw invalidField('messageId', 'must be a finished assistant message with tool calls');
       }
       checkAnswers(calls, input.results);
+      // Checked again as the results are stored; checked here too, before an INTERRUPT stops the running reply
+      // (the one a first submit of these results started, say).
+      const answered = await ctx.prisma.message.findFirst({ where: { conversationId: callMessage.conversationId, parentId: callMessage.id }, select: { id: true } });
+      if (answered) throw callsNotLast();
       // A message stored per result, as appendMessage stores one a request (the mutation counted one).
       if (input.results.length > 1) await ctx.rateLimiter.request(ctx.viewer, input.results.length - 1);
       return callMessage.conversationId;
@@ -161,9 +165,7 @@ export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolRe
         const stored = await insertMessage(ctx, tx, toolMessage, added.length === 0 ? { messageId: callMessage.id } : 'current');
         // The calls must end their branch: a first result that is not their first child means they were
         // answered (or followed) meanwhile.
-        if (added.length === 0 && stored.message.siblingIndex !== 1) {
-          throw conflict('The tool calls are not the last message of their branch: answered already, or followed by other messages');
-        }
+        if (added.length === 0 && stored.message.siblingIndex !== 1) throw callsNotLast();
         added.push(stored);
       }
       return added;
@@ -177,6 +179,8 @@ export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolRe
     },
   });
 }
+
+const callsNotLast = () => conflict('The tool calls are not the last message of their branch: answered already, or followed by other messages');
 
 const counted = async (text: string) => {
   const tokens = await countTokens(text);

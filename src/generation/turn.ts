@@ -134,6 +134,8 @@ async function settingOf(
   if (conversation.status !== 'ACTIVE') throw notFound('Conversation');
   const session = input.chatSessionId ? await findOwnChatSession(ctx, input.chatSessionId) : null;
   if (session && session.conversationId !== conversation.id) throw invalidField('chatSessionId', 'belongs to another conversation');
+  // Checked again as the turn is stored; checked here too, before an INTERRUPT stops the running reply.
+  if (session && session.status !== 'ACTIVE') throw invalidField('chatSessionId', 'the chat session is completed');
   const model = input.model ?? defaultModel ?? session?.model ?? conversation.model;
   if (input.model != null) checkModel(ctx.models, input.model);
   else if (!ctx.models.has(model)) throw invalidField('model', `the conversation's model "${model}" is no longer served; pass model`);
