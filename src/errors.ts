@@ -40,8 +40,15 @@ export const rateLimitedError = (message: string) => appError('RATE_LIMITED', me
 export const rateLimited = (retryAfterSeconds: number) =>
   appError('RATE_LIMITED', 'Too many requests', { retryAfter: retryAfterSeconds, http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } });
 
-export function isPrismaError(error: unknown, code: 'P2002' | 'P2025'): boolean {
+export function isPrismaError(error: unknown, code: 'P2002' | 'P2025' | 'P2034'): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === code;
+}
+
+/** The SQLSTATE PostgreSQL refused a statement with, as Prisma's driver adapter passes it on. */
+export function sqlStateOf(error: unknown): string | undefined {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return undefined;
+  const code = (error.meta as { driverAdapterError?: { cause?: { originalCode?: unknown } } } | undefined)?.driverAdapterError?.cause?.originalCode;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** Structural check: graphql-js can be loaded twice (CJS and ESM copies), which defeats instanceof. */

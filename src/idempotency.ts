@@ -7,6 +7,7 @@ import type { Viewer } from './auth.ts';
 import { ownerOf } from './access.ts';
 import { codeOf, conflict, isPrismaError } from './errors.ts';
 import { checkIdempotencyKey } from './validation.ts';
+import { inTransaction } from './transactions.ts';
 
 export type Transaction = Prisma.TransactionClient;
 
@@ -28,14 +29,14 @@ export type IdempotentResult<R> = { value: R; replayed: boolean };
 
 export async function idempotent<R>(options: Options<R>): Promise<IdempotentResult<R>> {
   const { prisma, key, create } = options;
-  if (key == null) return { value: await prisma.$transaction(create), replayed: false };
+  if (key == null) return { value: await inTransaction(prisma, create), replayed: false };
   const earlier = await earlierResult(options);
   if (earlier) return { value: earlier.value, replayed: true };
 
   const id = recordId(options);
   const requestHash = hashOf(options.input);
   try {
-    const value = await prisma.$transaction(async (tx) => {
+    const value = await inTransaction(prisma, async (tx) => {
       const result = await create(tx);
       await tx.idempotencyRecord.create({ data: { ...id, requestHash, resultId: options.idOf(result) } });
       return result;

@@ -6,6 +6,7 @@ import { findOwnConversation, findOwnMessage, ownerOf } from '../access.ts';
 import type { ConversationDeps } from '../services.ts';
 import { conflict, invalidField, notFound } from '../errors.ts';
 import { idempotent, type Transaction } from '../idempotency.ts';
+import { inTransaction } from '../transactions.ts';
 import { publishConversationEvent } from '../pubsub.ts';
 import { checkTitle } from '../validation.ts';
 import { branchRowsQuery, type BranchRange } from '../messages/branch.ts';
@@ -19,7 +20,7 @@ import { PREVIEW_CHARS, previewOf } from '../messages/preview.ts';
  */
 export async function switchBranch(ctx: ConversationDeps, messageId: string): Promise<Conversation> {
   const target = await findOwnMessage(ctx, messageId);
-  const conversation = await ctx.prisma.$transaction(async (tx) => {
+  const conversation = await inTransaction(ctx.prisma, async (tx) => {
     // Messages are added with this row locked: the walk below sees a tree no writer is changing.
     const [locked] = await tx.$queryRaw<{ status: string }[]>`
       SELECT "status" FROM "Conversation" WHERE "id" = ${target.conversationId} FOR UPDATE`;

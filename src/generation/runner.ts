@@ -2,6 +2,7 @@
 // the event log, persists it as it goes (so a crash loses at most one flush interval), and finishes the
 // message as COMPLETED, FAILED, CANCELLED or INTERRUPTED.
 import { Prisma, type Conversation, type PrismaClient } from '../generated/prisma/client.ts';
+import { sqlStateOf } from '../errors.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ProviderStreams } from '../models/provider-streams.ts';
@@ -299,8 +300,8 @@ export class GenerationRunner {
  */
 export function isRefusal(error: unknown): boolean {
   if (!(error instanceof Prisma.PrismaClientKnownRequestError) || !error.code.startsWith('P2')) return false;
-  const sqlState = (error.meta as { driverAdapterError?: { cause?: { originalCode?: unknown } } } | undefined)?.driverAdapterError?.cause?.originalCode;
-  return !(typeof sqlState === 'string' && TRANSIENT_SQLSTATE.test(sqlState));
+  const sqlState = sqlStateOf(error);
+  return !(sqlState !== undefined && TRANSIENT_SQLSTATE.test(sqlState));
 }
 
 /** SQLSTATE classes 08 (connection), 40 (transaction rollback), 53 (insufficient resources), 57 (operator intervention), and 55P03 (lock not available). */
