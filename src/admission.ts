@@ -19,9 +19,7 @@ export type Admit = (req: IncomingMessage) => Promise<Viewer>;
 export function createAdmission({ authenticate, rateLimiter }: { authenticate: Authenticate; rateLimiter: RateLimiter }): Admit {
   return async (req) => {
     const viewer = await authenticate(req.headers.authorization);
-    const bodyBytes = Number(req.headers['content-length'] ?? 0);
-    await rateLimiter.request(viewer, requestsForBody(bodyBytes));
-    await rateLimiter.bytes(viewer, bodyBytes);
+    await rateLimiter.request(viewer, requestsForBody(Number(req.headers['content-length'] ?? 0)));
     return viewer;
   };
 }

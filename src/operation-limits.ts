@@ -1,8 +1,10 @@
 // Rules about whole operations, for every transport: at most ten mutation fields in a request, each of them
-// counted against the viewer's request limit (ten aliased mutations are ten requests, not one), and `chat`,
-// a write, is refused over GET as mutations are (a link or an <img> must not start a generation).
+// counted against the viewer's request limit (ten aliased mutations are ten requests, not one); what a write
+// (a mutation, `chat`) was sent with counted against the viewer's bytes a day (reads are not: they store
+// nothing); and `chat`, a write, is refused over GET as mutations are (a link or an <img> must not start a
+// generation).
 import { getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
 import type { Viewer } from './auth.ts';
 import { badUserInput, isGraphQLError } from './errors.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -13,7 +15,7 @@ export const MAX_MUTATIONS_PER_REQUEST = 10;
 /** Subscriptions that write: refused over GET. */
 const WRITING_SUBSCRIPTIONS = new Set(['chat']);
 
-type OperationContext = { viewer: Viewer; request?: Request };
+type OperationContext = { viewer: Viewer; request?: Request; params?: GraphQLParams };
 
 export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
   return {
@@ -24,19 +26,30 @@ export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
       if (fields.length > MAX_MUTATIONS_PER_REQUEST) {
         return setResultAndStopExecution({ errors: [badUserInput(`A request holds at most ${MAX_MUTATIONS_PER_REQUEST} mutations; this one holds ${fields.length}`)] });
       }
-      if (fields.length <= 1) return; // the request itself was counted when its context was made
+      const context = args.contextValue as unknown as OperationContext;
       try {
-        await rateLimiter.request((args.contextValue as unknown as OperationContext).viewer, fields.length - 1);
+        // The request itself was counted when its context was made.
+        if (fields.length > 1) await rateLimiter.request(context.viewer, fields.length - 1);
+        await rateLimiter.bytes(context.viewer, sentBytes(context));
       } catch (error) {
         if (!isGraphQLError(error)) throw error;
         setResultAndStopExecution({ errors: [error] });
       }
     },
-    onSubscribe({ args, setResultAndStopExecution }) {
-      if ((args.contextValue as unknown as OperationContext).request?.method !== 'GET') return;
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const context = args.contextValue as unknown as OperationContext;
       const operation = getOperationAST(args.document, args.operationName);
       const writes = operation ? rootFields(args.document, operation.selectionSet).filter((name) => WRITING_SUBSCRIPTIONS.has(name)) : [];
       if (writes.length === 0) return;
+      if (context.request?.method !== 'GET') {
+        try {
+          await rateLimiter.bytes(context.viewer, sentBytes(context));
+        } catch (error) {
+          if (!isGraphQLError(error)) throw error;
+          setResultAndStopExecution({ errors: [error] });
+        }
+        return;
+      }
       setResultAndStopExecution({
         errors: [
           createGraphQLError(`${writes[0]} is a write: send it with POST (or over a WebSocket), not GET`, {
@@ -68,4 +81,15 @@ function rootFields(document: DocumentNode, selectionSet: SelectionSetNode): str
     }
   }
   return names;
+}
+
+/**
+ * What an operation was sent with: an HTTP request's body, or over a WebSocket its document and variables
+ * as JSON (about the message that carried them).
+ */
+function sentBytes({ request, params }: OperationContext): number {
+  const length = Number(request?.headers.get('content-length'));
+  if (length > 0) return length;
+  if (!params) return 0;
+  return Buffer.byteLength(params.query ?? '') + (params.variables ? Buffer.byteLength(JSON.stringify(params.variables)) : 0);
 }

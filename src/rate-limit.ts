@@ -15,8 +15,8 @@ export type RateLimiter = {
   /** Counts one generation started by this viewer; throws RATE_LIMITED past the limit. */
   generation(viewer: Viewer): Promise<void>;
   /**
-   * Counts `count` bytes this viewer sent (a request's body, a subscription's operation) or had copied (a
-   * fork); throws RATE_LIMITED past the day's limit. What one user may store grows no faster.
+   * Counts `count` bytes a write of this viewer was sent with (a mutation, `chat`) or copied (a fork);
+   * throws RATE_LIMITED past the day's limit. What one user may store grows no faster.
    */
   bytes(viewer: Viewer, count: number): Promise<void>;
   /**

@@ -1,5 +1,5 @@
 // The GraphQL-over-HTTP handler (queries, mutations, SSE subscriptions, GraphiQL). Never listens itself.
-import { createYoga, type GraphQLParams, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { NoSchemaIntrospectionCustomRule, type GraphQLError } from 'graphql';
 import { schema } from './schema/index.ts';
@@ -73,11 +73,9 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       return { origin: [origin], credentials: !origins.anyOrigin, methods: ['GET', 'POST', 'OPTIONS'] };
     },
     context: async (initial: YogaInitialContext & ServerContext) => {
-      // Each HTTP request, and each operation over a WebSocket, counts against the viewer's rate limit (an
-      // HTTP request's body is counted as it is admitted, an operation over a WebSocket here).
+      // Each HTTP request, and each operation over a WebSocket, counts against the viewer's rate limit.
       if (initial.viewer) {
         await services.rateLimiter.request(initial.viewer);
-        await services.rateLimiter.bytes(initial.viewer, operationBytes(initial.params));
         return initial as unknown as Context; // whole already: nothing to add
       }
       if (initial.admitted) return createContext(services, initial.admitted);
@@ -165,10 +163,4 @@ function useContractErrorCodes(): Plugin {
       setResult(Array.isArray(result) ? mapped : mapped[0]);
     },
   };
-}
-
-/** About what an operation sent over a WebSocket weighed: its document and its variables, as JSON. */
-function operationBytes(params: GraphQLParams | undefined): number {
-  if (!params) return 0;
-  return (params.query?.length ?? 0) + (params.variables ? JSON.stringify(params.variables).length : 0);
 }
