@@ -93,8 +93,8 @@ export function withContractCode(error: GraphQLError): GraphQLError {
   const { originalError, ...extensions } = error.extensions ?? {};
   if (originalError === undefined) return withExtensions(error, { ...extensions, code: 'BAD_USER_INPUT' });
   // yoga's detail of a body that is not JSON is the parser's message, which quotes the whole body back (a
-  // 2 MiB body, a 2 MiB answer): it goes. yoga answers such an error 400 only while that detail is there
-  // (to an application/json client it would answer 200), so its status becomes one of its own.
+  // 2 MiB body, a 2 MiB answer): it goes. Its status (400) is marked `spec`, which yoga heeds for an
+  // application/json client only while such a detail is there: without `spec`, it is heeded always.
   const { spec: _spec, ...http } = (extensions.http ?? {}) as Record<string, unknown>;
   return withExtensions(error, { ...extensions, ...(extensions.http ? { http } : {}), code: 'BAD_USER_INPUT' });
 }

@@ -7,6 +7,7 @@ import { isPrismaError, sqlStateOf } from './errors.ts';
 
 const ATTEMPTS = 3;
 
+/** Runs `work` in a transaction, again if it deadlocks: what it does outside the database must bear that. */
 export async function inTransaction<R>(prisma: Pick<PrismaClient, '$transaction'>, work: (tx: Prisma.TransactionClient) => Promise<R>): Promise<R> {
   for (let attempt = 1; ; attempt++) {
     try {

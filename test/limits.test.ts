@@ -65,6 +65,14 @@ describe('replies streaming at once', () => {
     await t.gql(`mutation($id: ID!) { cancelGeneration(input: { messageId: $id }) { message { status } } }`, { id: second.sendMessage.assistantMessage.id }, viewer);
   });
 
+  it('a turn that INTERRUPTs one of them takes the place of the reply it stops', async () => {
+    const viewer = await t.viewer();
+    const conversations = await Promise.all(Array.from({ length: 2 }, () => createConversation(t, viewer, { model: 'builtin:echo' })));
+    await Promise.all(conversations.map((c) => t.gql(SEND, { c: c.id }, viewer)));
+    const INTERRUPT = `mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "again", onActiveGeneration: INTERRUPT }) { assistantMessage { id } } }`;
+    expect((await t.request(INTERRUPT, { c: conversations[0].id }, viewer)).body.errors).toBeUndefined();
+  });
+
   it('a turn that starts no reply (a retry, a refusal) holds no place', async () => {
     const viewer = await t.viewer();
     const [c1, c2] = await Promise.all([createConversation(t, viewer, { model: 'builtin:echo' }), createConversation(t, viewer, { model: 'builtin:echo' })]);

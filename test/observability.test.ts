@@ -104,6 +104,9 @@ describe('metrics and the request log', () => {
     };
     expect(await refused('refused-json-1', '{"query": nope')).toEqual([{ msg: 'request refused', errors: ['BAD_USER_INPUT'] }]);
     expect(await refused('refused-invalid-1', JSON.stringify({ query: '{ viewer { nope } }' }))).toEqual([{ msg: 'request refused', errors: ['BAD_USER_INPUT'] }]);
+    // Refused at the door, over POST or GET: no line (a flood of them would fill the log).
+    await fetch(`${server.url}?query=${encodeURIComponent('{ viewer { userId } }')}`, { headers: { authorization: 'Bearer not-a-token', 'x-request-id': 'refused-door-1' } });
+    expect(lines.filter((line) => line.requestId === 'refused-door-1' && line.level >= 30)).toEqual([]);
   });
 });
 

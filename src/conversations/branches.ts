@@ -73,6 +73,7 @@ export async function forkConversation(ctx: ForkDeps, input: ForkConversationInp
   const branchTo = { conversationId: source.id, leafId: leaf.id };
   const positions = (after: number | null, before: number | null): BranchRange => ({ after, before, limit: leaf.position, backward: false, roles: null });
 
+  let charged: Promise<void> | undefined;
   const { value, replayed } = await idempotent<Conversation>({
     prisma: ctx.prisma,
     viewer: ctx.viewer,
@@ -87,7 +88,8 @@ export async function forkConversation(ctx: ForkDeps, input: ForkConversationInp
       const [held] = await tx.$queryRaw<{ status: string }[]>`SELECT "status" FROM "Conversation" WHERE "id" = ${source.id} FOR SHARE`;
       if (!held || held.status === 'DELETED') throw notFound('Conversation');
       const sizes = await tx.$queryRaw<MessageSize[]>(branchRowsQuery([branchTo], positions(null, null), MESSAGE_BYTES));
-      await chargeForCopying(ctx, sizes);
+      charged ??= chargeForCopying(ctx, sizes); // once: a deadlock runs this transaction again
+      await charged;
       const fork = await tx.conversation.create({
         data: {
           ...ownerOf(ctx.viewer),

@@ -102,7 +102,7 @@ export class GenerationRunner {
   }
 
   /** Opens the message's event log (MessageStarted) and starts generating in the background, in `place`. */
-  async start(job: GenerationJob, place?: ReplyPlace): Promise<void> {
+  async start(job: GenerationJob, place: ReplyPlace): Promise<void> {
     const running: Running = { controller: new AbortController(), stopReason: null, done: Promise.resolve() };
     this.#running.set(job.messageId, running); // before anything is awaited: recovery sees it running
     try {
@@ -115,7 +115,7 @@ export class GenerationRunner {
       .catch((err) => this.#deps.log.error({ err, messageId: job.messageId }, 'generation could not be finished'))
       .finally(() => {
         this.#running.delete(job.messageId);
-        place?.release();
+        place.release();
       });
   }
 

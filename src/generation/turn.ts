@@ -12,6 +12,7 @@ import { checkTools, offeredTools, type OfferedTools, type ToolChoice } from '..
 import { checkModel } from '../validation.ts';
 import { stopActiveGeneration } from './stop.ts';
 import { SEQUENCE_BLOCK } from './persister.ts';
+import type { ReplyPlace } from './streaming-replies.ts';
 
 export type ActiveGenerationPolicy = 'REJECT' | 'INTERRUPT';
 
@@ -83,11 +84,13 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
   // answers with it (idempotent(), below).
   const interrupt = turn.generate && input.onActiveGeneration === 'INTERRUPT';
   const ownReply = input.idempotencyKey == null ? undefined : recordId(keyed);
-  // Taken before anything is stored: the reply started in it keeps it until it ends.
-  let place = turn.generate ? ctx.generation.placeFor(ctx.viewer) : null;
+  // Taken before anything is stored (after an INTERRUPT has stopped the reply it replaces): the reply
+  // started in it keeps it until it ends.
+  let place: ReplyPlace | null = null;
   try {
     for (let attempt = 0; ; attempt++) {
       if (interrupt) await stopActiveGeneration(ctx, setting.conversation.id, ownReply);
+      if (turn.generate) place ??= ctx.generation.placeFor(ctx.viewer);
       try {
         const { value, replayed } = await idempotent<{ stored?: TurnResult; result: R }>({
           ...keyed,
@@ -106,7 +109,7 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
           for (const message of [...added, ...(reply ? [reply] : [])]) publishMessageAdded(ctx.pubsub, { message, conversation });
           if (reply) {
             const job = { messageId: reply.id, answers: reply.parentId, conversation, model: setting.model, sequenceCeiling: reply.sequenceNumber, tools: setting.tools };
-            await ctx.generation.start(job, place ?? undefined);
+            await ctx.generation.start(job, place!);
             place = null; // the reply keeps it until it ends
           }
         }

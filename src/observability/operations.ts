@@ -29,6 +29,8 @@ export function errorCodes(result: ExecutionResult | undefined): string[] {
   return (result?.errors ?? []).map((error) => String(withContractCode(maskError(error, '')).extensions.code));
 }
 
+const DOOR_REFUSALS = new Set(['UNAUTHENTICATED', 'RATE_LIMITED']);
+
 const ms = (since: number) => Math.round((performance.now() - since) * 10) / 10;
 
 export function useOperationObservation(metrics: Metrics, log: Logger): Plugin {
@@ -46,6 +48,9 @@ export function useOperationObservation(metrics: Metrics, log: Logger): Plugin {
     onResultProcess({ request, result }) {
       if (ran.has(request) || isAsyncIterable(result)) return;
       const errors = (Array.isArray(result) ? result : [result]).flatMap((one) => errorCodes(one as ExecutionResult));
+      // Refused at the door (no valid token, past the rate limit), as a POST is before yoga reads it: a flood
+      // of them would fill the log.
+      if (errors.every((code) => DOOR_REFUSALS.has(code))) return;
       log.info({ errors }, 'request refused'); // unparsable, invalid, too costly…
     },
     onExecute({ args }) {
