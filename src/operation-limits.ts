@@ -12,7 +12,7 @@ import type { RateLimiter } from './rate-limit.ts';
 /** Mutation fields in one request: a batch of a client's own writes, not a way around the body limit. */
 export const MAX_MUTATIONS_PER_REQUEST = 10;
 
-/** Subscriptions that write: refused over GET. */
+/** Subscriptions that write: counted as writes, and refused over GET. */
 const WRITING_SUBSCRIPTIONS = new Set(['chat']);
 
 type OperationContext = { viewer: Viewer; request?: Request; params?: GraphQLParams };
