@@ -73,6 +73,24 @@ describe('replies streaming at once', () => {
     expect((await t.request(INTERRUPT, { c: conversations[0].id }, viewer)).body.errors).toBeUndefined();
   });
 
+  it('a reply that cannot start (its event log refuses to open) gives its place back', async () => {
+    const viewer = await t.viewer();
+    const { eventLog } = t.app.services;
+    const open = eventLog.open;
+    eventLog.open = () => Promise.reject(new Error('the event log is away'));
+    try {
+      for (let i = 0; i < 2; i++) {
+        expectErrorCode((await t.request(SEND, { c: (await createConversation(t, viewer, { model: 'builtin:echo' })).id }, viewer)).body, 'INTERNAL_SERVER_ERROR');
+      }
+    } finally {
+      eventLog.open = open;
+    }
+    // Both places are free again: two replies start.
+    for (let i = 0; i < 2; i++) {
+      expect((await t.request(SEND, { c: (await createConversation(t, viewer, { model: 'builtin:echo' })).id }, viewer)).body.errors).toBeUndefined();
+    }
+  });
+
   it('a turn that starts no reply (a retry, a refusal) holds no place', async () => {
     const viewer = await t.viewer();
     const [c1, c2] = await Promise.all([createConversation(t, viewer, { model: 'builtin:echo' }), createConversation(t, viewer, { model: 'builtin:echo' })]);
