@@ -75,7 +75,7 @@ export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV
           calls.start(part.id, part.toolName);
           break;
         case 'tool-input-delta':
-          if (part.delta) yield { kind: 'toolInput', id: part.id, name: calls.nameOf(part.id), delta: storable(part.delta) };
+          if (part.delta) yield { kind: 'toolInput', id: part.id, name: calls.piece(part.id), delta: storable(part.delta) };
           break;
         case 'tool-call':
           if (part.providerExecuted) break;
@@ -118,8 +118,8 @@ class ToolCalls {
     this.#add(id, name);
   }
 
-  /** The name of the call a piece belongs to (a piece of a call that never began begins it, nameless). */
-  nameOf(id: string): string {
+  /** Takes a piece of a call: its call's name (a piece of a call that never began begins it, nameless). */
+  piece(id: string): string {
     if (!this.#names.has(id)) this.#add(id, '');
     return this.#names.get(id)!;
   }
