@@ -135,13 +135,6 @@ export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolRe
         throw invalidField('messageId', 'must be a finished assistant message with tool calls');
       }
       checkAnswers(calls, input.results);
-      // Checked as the results are stored; with INTERRUPT checked here too, before the running reply is stopped
-      // (the one a first submit of these results started, say). Not with a key: a repeat racing its first
-      // request gets that one's result, which it finds as it stores.
-      if (input.onActiveGeneration === 'INTERRUPT' && input.idempotencyKey == null) {
-        const answered = await ctx.prisma.message.findFirst({ where: { conversationId: callMessage.conversationId, parentId: callMessage.id }, select: { id: true } });
-        if (answered) throw callsNotLast();
-      }
       // A message stored per result, as appendMessage stores one a request (the mutation counted one).
       if (input.results.length > 1) await ctx.rateLimiter.request(ctx.viewer, input.results.length - 1);
       return callMessage.conversationId;

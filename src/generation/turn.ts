@@ -79,18 +79,20 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
   if (turn.generate) await ctx.rateLimiter.generation(ctx.viewer);
   await turn.checkInSetting?.(setting);
 
+  // INTERRUPT stops the running reply only once the turn has met every check but that one: the turn is tried
+  // first, and only a GENERATION_IN_PROGRESS (every other check passed, nothing stored) stops the running
+  // reply before it is tried again. A turn refused for anything else leaves the running reply be.
+  const interrupt = turn.generate && input.onActiveGeneration === 'INTERRUPT';
   // A repeat racing its first request (not committed when looked up above) must not interrupt what that
   // started: the reply it would stop is left running when it is that one's result, and the repeat then
   // answers with it (idempotent(), below).
-  const interrupt = turn.generate && input.onActiveGeneration === 'INTERRUPT';
   const ownReply = input.idempotencyKey == null ? undefined : recordId(keyed);
-  // Taken before anything is stored (after an INTERRUPT has stopped the reply it replaces): the reply
-  // started in it keeps it until it ends.
-  let place: ReplyPlace | null = null;
+  // Taken as the reply is stored (after the check that no other runs, so that an INTERRUPT takes the place of
+  // the reply it stopped): the reply started in it keeps it until it ends.
+  let place = null as ReplyPlace | null; // (set in takePlace: TypeScript would take it for null throughout)
+  const takePlace = () => (place ??= ctx.generation.placeFor(ctx.viewer));
   try {
     for (let attempt = 0; ; attempt++) {
-      if (interrupt) await stopActiveGeneration(ctx, setting.conversation.id, ownReply);
-      if (turn.generate) place ??= ctx.generation.placeFor(ctx.viewer);
       try {
         const { value, replayed } = await idempotent<{ stored?: TurnResult; result: R }>({
           ...keyed,
@@ -98,7 +100,7 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
           idOf: ({ result }) => turn.idOf(result),
           create: async (tx) => {
             const added = await turn.add(tx, setting);
-            const reply = turn.generate ? await startReply(ctx, tx, setting, turn.replyUnder?.() ?? 'current') : null;
+            const reply = turn.generate ? await startReply(ctx, tx, setting, turn.replyUnder?.() ?? 'current', takePlace) : null;
             const conversation = reply?.conversation ?? added.at(-1)?.conversation ?? setting.conversation;
             const stored = { added: added.map((m) => m.message), reply: reply?.message ?? null, conversation };
             return { stored, result: turn.result(stored) };
@@ -115,9 +117,10 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
         }
         return value.result;
       } catch (error) {
-        // INTERRUPT lost a race with another turn that started a reply meanwhile: interrupt that one too.
+        // A reply runs (or another turn started one meanwhile, after a stop): stop it, and try again.
         const inProgress = codeOf(error) === 'GENERATION_IN_PROGRESS';
         if (!interrupt || !inProgress || attempt >= 3) throw error;
+        await stopActiveGeneration(ctx, setting.conversation.id, ownReply);
       }
     }
   } finally {
@@ -137,7 +140,7 @@ async function settingOf(
   if (conversation.status !== 'ACTIVE') throw notFound('Conversation');
   const session = input.chatSessionId ? await findOwnChatSession(ctx, input.chatSessionId) : null;
   if (session && session.conversationId !== conversation.id) throw invalidField('chatSessionId', 'belongs to another conversation');
-  // Checked again as the turn is stored; checked here too, before an INTERRUPT stops the running reply.
+  // Checked again as the turn is stored; here before the generation rate limit is charged.
   if (session && session.status !== 'ACTIVE') throw invalidField('chatSessionId', 'the chat session is completed');
   const model = input.model ?? defaultModel ?? session?.model ?? conversation.model;
   if (input.model != null) checkModel(ctx.models, input.model);
@@ -147,11 +150,15 @@ async function settingOf(
   return { conversation, session, model, tools };
 }
 
-/** The empty STREAMING assistant message, after the turn's own messages, in the same transaction. */
-async function startReply(ctx: GenerationDeps, tx: Transaction, { conversation, session, model }: TurnSetting, under: Parent): Promise<StoredMessage> {
+/**
+ * The empty STREAMING assistant message, after the turn's own messages, in the same transaction; `takePlace`
+ * takes the viewer's place for it (RATE_LIMITED when they hold all theirs) once no other reply runs here.
+ */
+async function startReply(ctx: GenerationDeps, tx: Transaction, { conversation, session, model }: TurnSetting, under: Parent, takePlace: () => ReplyPlace): Promise<StoredMessage> {
   // Storing a message locks the conversation row (so does this one): this check sees every committed turn.
   const active = await tx.message.findFirst({ where: { conversationId: conversation.id, status: 'STREAMING' }, select: { id: true } });
   if (active) throw generationInProgress();
+  takePlace();
   // The database holds the rule too (one STREAMING message per conversation: a unique index).
   const reply: NewMessage = {
     conversationId: conversation.id,
