@@ -42,6 +42,8 @@ export type Script = {
   malformedToolCalls?: number;
   /** After the tokens, end the answer cleanly with no finish_reason and no [DONE]: a stream cut short. */
   endWithoutFinish?: boolean;
+  /** After the first chunk, chunks whose delta holds no output, about 100 bytes each, up to this many bytes; then the tokens. */
+  emptyDeltasBytes?: number;
 };
 
 /** A script, or one made per request from its body (to tell concurrent requests apart). */
@@ -90,6 +92,12 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     if (script.malformedToolCalls) {
       res.write(chunk({ tool_calls: Array.from({ length: script.malformedToolCalls }, () => ({})) }));
       return void res.end(chunk({}, 'stop'));
+    }
+    if (script.emptyDeltasBytes) {
+      const empty = chunk({ content: '' });
+      for (let sent = 0; sent < script.emptyDeltasBytes && !res.destroyed; sent += empty.length) {
+        if (!res.write(empty)) await drainOrClose(res);
+      }
     }
     if (script.namelessArgumentsBytes) {
       const piece = chunk({ tool_calls: [{ index: 0, function: { arguments: 'x'.repeat(512 << 10) } }] });

@@ -162,6 +162,15 @@ describe('what a vendor sends is bounded', () => {
     expect(await ask()).toMatchObject({ status: 'FAILED', error: 'The model provider sent an answer larger than 1048576 bytes; the reply was stopped.' });
   });
 
+  it("what comes before a provider hands its stream over (which OpenAI's keeps until the first output) is at most twice the largest event", async () => {
+    vendor.script('m', { emptyDeltasBytes: 4 << 20, tokens: ['late'] }); // events up to 1 MiB
+    expect(await reply('go', { app, owner, model: 'openai:m' })).toMatchObject({ status: 'FAILED', error: `The model provider sent more than ${2 << 20} bytes before any of the reply; the reply was stopped.` });
+    // A provider that hands its stream over at once keeps none of it: the same answer is read to its end.
+    expect(await ask()).toMatchObject({ status: 'COMPLETED', content: 'late' });
+    vendor.script('m', { emptyDeltasBytes: 1 << 20, tokens: ['in time'] });
+    expect(await reply('go', { app, owner, model: 'openai:m' })).toMatchObject({ status: 'COMPLETED', content: 'in time' });
+  }, 30_000);
+
   it("a stream larger than 64 times its largest event fails the reply (what a provider gathers before it emits, a call's arguments before its name, say)", async () => {
     vendor.script('m', { namelessArgumentsBytes: 80 << 20 }); // events of 512 KiB, within the 1 MiB limit
     expect(await ask()).toMatchObject({ status: 'FAILED', error: `The model provider sent an answer larger than ${64 << 20} bytes; the reply was stopped.` });

@@ -9,12 +9,17 @@
 // front of the provider's would cost each streamed token about a sixth more of the server's CPU.
 import { Agent, DecoratorHandler, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { ProviderFailure } from './reply.ts';
+import { isBeforeHandover } from './stream-handover.ts';
 
 export function boundedFetch(maxBytes: number): typeof fetch {
-  const dispatcher = new Agent().compose((dispatch) => (options, handler) => dispatch(options, new EventSizeLimit(handler, maxBytes)));
+  const agent = new Agent();
   // undici's own fetch takes the dispatcher (Node's global one is an older copy of it); the providers read
   // its Response as any other.
   const bounded = (input: unknown, init?: RequestInit) => {
+    // Per request, over the one agent and its connections: the limits follow this request's reply.
+    const signal = init?.signal;
+    const beforeHandover = () => isBeforeHandover(signal);
+    const dispatcher = agent.compose((dispatch) => (options, handler) => dispatch(options, new EventSizeLimit(handler, maxBytes, beforeHandover)));
     // Bytes are counted as they come: a compressed answer's events would be counted smaller than they are.
     const headers = new Headers(init?.headers);
     headers.set('accept-encoding', 'identity');
@@ -38,19 +43,29 @@ const PassingHandler = DecoratorHandler as unknown as new (handler: Dispatcher.D
 const STREAM_EVENTS = 64;
 
 /**
- * A response handler that aborts the response once an event of it passes `maxBytes`, or the whole of it
- * passes STREAM_EVENTS times that; an answer that is not a stream (an error's body, say) is one event.
+ * How many times its largest event a stream may send before its provider hands the stream over (see
+ * stream-handover.ts): what comes until then is kept, so a vendor sending only chunks without output would
+ * otherwise fill memory up to the whole stream's limit. Room for the first output's own event, and more.
+ */
+const HANDOVER_EVENTS = 2;
+
+/**
+ * A response handler that aborts the response once an event of it passes `maxBytes`, the whole of it
+ * STREAM_EVENTS times that, or what comes before the hand-over HANDOVER_EVENTS times that; an answer that
+ * is not a stream (an error's body, say) is one event.
  */
 class EventSizeLimit extends PassingHandler {
   readonly #events: EventSizes;
   #maxTotal: number;
   #total = 0;
   #abort: ((reason?: Error) => void) | undefined;
+  readonly #beforeHandover: () => boolean;
 
-  constructor(handler: Dispatcher.DispatchHandlers, maxBytes: number) {
+  constructor(handler: Dispatcher.DispatchHandlers, maxBytes: number, beforeHandover: () => boolean) {
     super(handler);
     this.#events = new EventSizes(maxBytes);
     this.#maxTotal = maxBytes;
+    this.#beforeHandover = beforeHandover;
   }
 
   onConnect(abort: (reason?: Error) => void, context?: object): void {
@@ -74,6 +89,8 @@ class EventSizeLimit extends PassingHandler {
     this.#total += chunk.length;
     if (!this.#events.fits(chunk)) return this.#stop(`The model provider sent an event larger than ${this.#events.maxBytes} bytes; the reply was stopped.`);
     if (this.#total > this.#maxTotal) return this.#stop(`The model provider sent an answer larger than ${this.#maxTotal} bytes; the reply was stopped.`);
+    const maxKept = HANDOVER_EVENTS * this.#events.maxBytes;
+    if (this.#total > maxKept && this.#beforeHandover()) return this.#stop(`The model provider sent more than ${maxKept} bytes before any of the reply; the reply was stopped.`);
     return super.onData(chunk);
   }
 

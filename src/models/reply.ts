@@ -11,6 +11,7 @@ import {
   type SharedV3ProviderMetadata,
 } from '@ai-sdk/provider';
 import { reportedCount } from '../validation.ts';
+import { beforeHandover } from './stream-handover.ts';
 
 export type Usage = { inputTokens?: number; outputTokens?: number; reasoningTokens?: number; cachedInputTokens?: number };
 
@@ -56,7 +57,8 @@ export async function* readReply(model: LanguageModelV3 | Promise<LanguageModelV
   const calls = new ToolCalls();
   let finished = false;
   try {
-    reader = (await (await model).doStream({ ...request, abortSignal })).stream.getReader();
+    const provider = await model;
+    reader = (await beforeHandover(abortSignal, () => provider.doStream({ ...request, abortSignal }))).stream.getReader();
     for (;;) {
       const { done, value: part } = await reader.read();
       if (done) break;
