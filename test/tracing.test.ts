@@ -40,3 +40,17 @@ it('traces an operation with its statements and the provider call beneath it', a
   expect(statements.length, inTrace.map((s) => s.name).join(', ')).toBeGreaterThan(0);
   expect(statements.every(descendsFromOperation)).toBe(true);
 });
+
+it("keeps a trace's names and values short, whatever a client sends in them", async () => {
+  const viewer = await t.viewer();
+  exporter.reset();
+  await t.gql(`query Long${'x'.repeat(20_000)} { conversations(first: 1) { totalCount } }`, {}, viewer);
+  const spans = exporter.getFinishedSpans();
+  const operation = spans.find((s) => s.name.includes('Longxxx'));
+  expect(operation, spans.map((s) => s.name.slice(0, 40)).join(', ')).toBeDefined();
+  expect(operation!.attributes['graphql.execute.operationName']).toHaveLength(4096);
+  for (const span of spans) {
+    expect(span.name.length).toBeLessThanOrEqual(4096);
+    for (const value of Object.values(span.attributes)) expect(String(value).length).toBeLessThanOrEqual(4096);
+  }
+});

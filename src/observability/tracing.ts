@@ -3,10 +3,23 @@
 // model provider call (the runner's own span) beneath. The SDK is loaded only then: a server without
 // tracing holds none of it.
 import { context, trace, type TracerProvider } from '@opentelemetry/api';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Plugin } from 'graphql-yoga';
 
 export type Tracing = { provider: TracerProvider; plugins: Plugin[]; shutdown(): Promise<void> };
+
+/** The longest attribute value or span name kept in a trace. */
+export const MAX_TRACED_CHARS = 4096;
+
+/** Cuts a span's name as it starts (a span's attributes are cut by the provider's limits, its name by none). */
+const namesCut: SpanProcessor = {
+  onStart(span) {
+    if (span.name.length > MAX_TRACED_CHARS) span.updateName(span.name.slice(0, MAX_TRACED_CHARS));
+  },
+  onEnd() {},
+  forceFlush: async () => {},
+  shutdown: async () => {},
+};
 
 /** The tracer the project's own spans use; a no-op one unless tracing has started. */
 export const tracer = () => trace.getTracer('chat-graphql-api');
@@ -23,7 +36,13 @@ export async function startTracing({ endpoint, serviceName }: { endpoint?: strin
       import('@envelop/opentelemetry'),
     ]);
   const processor = exporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint!.replace(/\/$/, '')}/v1/traces` }));
-  const provider = new NodeTracerProvider({ resource: resourceFromAttributes({ 'service.name': serviceName }), spanProcessors: [processor] });
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': serviceName }),
+    // Spans wait for export, up to 2,048 of them, with what clients sent in them (the document, the
+    // operation's name): each value and name is cut, so that what waits stays small.
+    spanLimits: { attributeValueLengthLimit: MAX_TRACED_CHARS },
+    spanProcessors: [namesCut, processor],
+  });
   provider.register(); // the global provider, and AsyncLocalStorage to carry the active span
   const unregister = registerInstrumentations({ tracerProvider: provider, instrumentations: [new PrismaInstrumentation()] });
 
