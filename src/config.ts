@@ -51,6 +51,7 @@ const envSchema = z.object({
   MAX_CONNECTIONS: z.coerce.number().int().min(1).default(10_000),
   MAX_UNSENT_MB: z.coerce.number().positive().default(256),
   SUBSCRIPTION_COST_PER_USER: z.coerce.number().int().min(1).default(25_000),
+  SUBSCRIPTION_CHARS_PER_USER: z.coerce.number().int().min(1).default(4 * 1024 * 1024),
 
   // Operations.
   GRAPHIQL: z.enum(['true', 'false']).optional(),
@@ -123,6 +124,8 @@ export type Config = {
   webSocketLimits: { subscriptionsPerSocket: number; socketsPerUser: number };
   /** Fields a viewer's open subscriptions on this instance may resolve for one event (WebSocket and SSE). */
   subscriptionCostPerUser: number;
+  /** Characters of the requests (document, variables) a viewer's open subscriptions on this instance keep. */
+  subscriptionCharsPerUser: number;
   /** GraphiQL and introspection: on outside production unless GRAPHIQL=false, off in production unless GRAPHIQL=true. */
   graphiql: boolean;
   /** GET /metrics wants `Authorization: Bearer <token>` when set. */
@@ -229,6 +232,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxUnsentBytes: Math.round(values.MAX_UNSENT_MB * 1024 * 1024),
     webSocketLimits: { subscriptionsPerSocket: values.WS_MAX_SUBSCRIPTIONS_PER_SOCKET, socketsPerUser: values.WS_MAX_SOCKETS_PER_USER },
     subscriptionCostPerUser: values.SUBSCRIPTION_COST_PER_USER,
+    subscriptionCharsPerUser: values.SUBSCRIPTION_CHARS_PER_USER,
     graphiql: values.GRAPHIQL ? values.GRAPHIQL === 'true' : values.NODE_ENV !== 'production',
     metricsToken: values.METRICS_TOKEN,
     tracing: { endpoint: values.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: values.OTEL_SERVICE_NAME },

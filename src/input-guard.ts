@@ -13,6 +13,13 @@ export const MAX_INPUT_DEPTH = 64;
 /** Brackets and braces nested in a document: the parser recurses on each. */
 export const MAX_DOCUMENT_NESTING = 128;
 
+/**
+ * A document's length. The web app's largest is under 4,000; one of 5,000 tokens (the most the parser takes)
+ * is some 40,000. Within its tokens a name alone could otherwise run to the body's 2 MiB, and a document is
+ * kept as long as its operation runs, in the parser's cache, and in traces.
+ */
+export const MAX_DOCUMENT_CHARS = 64 * 1024;
+
 export function useInputGuard(): Plugin {
   const refuse = ({ args, setResultAndStopExecution }: { args: { document: DocumentNode; variableValues?: unknown }; setResultAndStopExecution: (result: any) => void }) => {
     const problem = variablesProblem(args.variableValues) ?? literalsProblemOnce(args.document);
@@ -32,6 +39,7 @@ export function useInputGuard(): Plugin {
     // Before the parser sees the text: a list literal nested a few thousand deep overflows its stack.
     onParse({ params }) {
       const source = typeof params.source === 'string' ? params.source : params.source.body;
+      if (source.length > MAX_DOCUMENT_CHARS) throw badUserInput(`The document is longer than ${MAX_DOCUMENT_CHARS} characters`);
       if (nestingOf(source) > MAX_DOCUMENT_NESTING) throw badUserInput(`The document is nested more than ${MAX_DOCUMENT_NESTING} levels deep`);
     },
     onExecute: refuse,

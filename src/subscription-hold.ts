@@ -3,7 +3,7 @@
 // sends a message: a refused one must do nothing), and given back once, however the subscription ends:
 // refused or failed at once, finished, closed by its client, or failed mid-stream. Its plugin must come after
 // every plugin that replaces the subscribe function or may throw in onSubscribe (envelop then skips the
-// result hooks of the plugins before it): src/yoga.ts puts both holds last.
+// result hooks of the plugins before it): src/yoga.ts puts the holds last.
 import { isAsyncIterable, type OnSubscribeEventPayload, type OnSubscribeHookResult } from '@envelop/core';
 import type { Viewer } from './auth.ts';
 import { WatchedStream } from './watched-stream.ts';

@@ -9,9 +9,11 @@ import { createCompiledOperations } from './compiled/cache.ts';
 import { useCompiledQueries } from './compiled/queries.ts';
 import { useCompiledSubscriptionEvents } from './compiled/subscription-events.ts';
 import { useInputGuard } from './input-guard.ts';
+import { parserCaches } from './parser-caches.ts';
 import { useOperationLimits } from './operation-limits.ts';
 import { useOperationCost } from './operation-cost.ts';
 import { SubscriptionCosts, useSseLimits, type OpenConnections } from './connection-limits.ts';
+import { SubscriptionTexts, useSubscriptionTexts } from './subscription-texts.ts';
 import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins.ts';
 import type { Viewer } from './auth.ts';
 import { useErrorMetrics, useOperationObservation } from './observability/operations.ts';
@@ -63,6 +65,7 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
     // and Node reads no more than the length: yoga's own limit would only pipe every body through a
     // byte-counting stream (some 3% of a page's CPU).
     maxRequestBodySize: false,
+    parserAndValidationCache: parserCaches(),
     // Off in production unless GRAPHIQL=true, with introspection (useIntrospection below).
     graphiql: renderGraphiQL ? { title: 'Chat GraphQL API', subscriptionsProtocol: 'WS' } : false,
     renderGraphiQL,
@@ -112,8 +115,9 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       useInputGuard(),
       useOperationLimits(services.rateLimiter),
       useCompiledSubscriptionEvents(compiledOperations),
-      // The two holds of a subscription last (src/subscription-hold.ts).
+      // The holds of a subscription last (src/subscription-hold.ts).
       useOperationCost(new SubscriptionCosts(config.subscriptionCostPerUser)),
+      useSubscriptionTexts(new SubscriptionTexts(config.subscriptionCharsPerUser)),
       ...(sseConnections ? [useSseLimits(sseConnections)] : []),
       // Limits on what one document may ask for: nesting, aliases, directives, size (its cost: useOperationCost).
       EnvelopArmorPlugin({

@@ -21,6 +21,9 @@ export type CompiledOperations = {
 /** `now` (ms) is the clock compiling is timed with (tests pass their own). */
 export function createCompiledOperations(now: () => number = () => performance.now()): CompiledOperations {
   const byDocument = new Map<DocumentNode, Map<string | null, CompiledQuery | null>>();
+  // Not kept alive here: a document parsed anew each time it comes (too large for yoga's cache) would
+  // otherwise be held, up to COMPILED_DOCUMENTS of the largest, for nothing.
+  const unsafe = new WeakSet<DocumentNode>();
   const budget = compileBudget(now);
   let jit: typeof import('graphql-jit') | undefined;
   return {
@@ -29,7 +32,11 @@ export function createCompiledOperations(now: () => number = () => performance.n
       const name = operationName ?? null;
       const known = byDocument.get(document)?.get(name);
       if (known !== undefined) return known;
-      if (!safeToCompile(document)) return remember(document, name, null);
+      if (unsafe.has(document)) return null;
+      if (!safeToCompile(document)) {
+        unsafe.add(document);
+        return null;
+      }
       if (!budget.available()) return null; // interpreted this time, compiled when there is time again
       const started = now();
       const result = jit.compileQuery(schema, document, operationName ?? undefined);
