@@ -336,6 +336,13 @@ describe('the web app', () => {
     await phone.close();
   }, 30_000);
 
+  it('a link whose escape is broken (cut short) opens a new chat', async () => {
+    const page = await newPage();
+    await page.goto(`${origin}/c/%E0%A4%A`);
+    await page.getByRole('textbox', { name: 'Message' }).waitFor();
+    await page.close();
+  });
+
   it('nothing in the console, nothing fetched from elsewhere', () => {
     expect(consoleErrors).toEqual([]);
     expect(outsideRequests).toEqual([]);

@@ -5,7 +5,12 @@ const PREFIX = '/c/';
 
 function currentConversation(): string | null {
   const { pathname } = window.location;
-  return pathname.startsWith(PREFIX) ? decodeURIComponent(pathname.slice(PREFIX.length)) || null : null;
+  if (!pathname.startsWith(PREFIX)) return null;
+  try {
+    return decodeURIComponent(pathname.slice(PREFIX.length)) || null;
+  } catch {
+    return null; // a link with a broken escape (cut short, say) names no conversation: a new chat
+  }
 }
 
 function onNavigate(listener: () => void): () => void {
