@@ -38,6 +38,9 @@ try {
       'PRODUCTION ON THE EMBEDDED DATABASE: one process, one disk, no replicas and no scale-out. Set DATABASE_URL to a PostgreSQL server for anything that matters.',
     );
   }
+  if (config.env === 'production' && config.metricsToken === undefined) {
+    log.warn('METRICS_TOKEN is not set: /metrics (memory, event loop, request and error counts) is open to anyone who can reach this server');
+  }
   log.info({ url: server.url, database: config.databaseUrl.split(':')[0], redis: Boolean(config.redisUrl) }, `serving GraphQL at ${server.url}`);
 } catch (error) {
   // Configuration that only building the app can check (DEFAULT_MODEL against the providers): one line too.

@@ -100,7 +100,7 @@ describe('signals', () => {
 describe('production defaults', () => {
   const INTROSPECTION = '{ __schema { queryType { name } } }';
 
-  it('hide GraphiQL and introspection, and say loudly once that the database is the embedded one', async () => {
+  it('hide GraphiQL and introspection, and say loudly once that the database is the embedded one, and that /metrics is open', async () => {
     const started = await start([process.execPath, 'dist/main.js'], { NODE_ENV: 'production' });
     const viewer = await makeViewer();
     const page = await fetch(started.url, { headers: { accept: 'text/html' } });
@@ -108,6 +108,7 @@ describe('production defaults', () => {
     const introspection = await gql(started.url, viewer, INTROSPECTION);
     expect(introspection.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(started.output().match(/PRODUCTION ON THE EMBEDDED DATABASE/g)).toHaveLength(1);
+    expect(started.output()).toContain('METRICS_TOKEN is not set');
     started.process.kill('SIGTERM');
     await started.exited;
   }, 60_000);
