@@ -23,7 +23,7 @@ const deltas = (events: any[]) => events.filter((e) => e.__typename === 'Message
 describe('the Anthropic provider', () => {
   beforeAll(async () => {
     vendor = await startFakeAnthropic();
-    t = await startTestApp({ ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: vendor.baseURL, ANTHROPIC_MODELS: 'claude-test,claude-slow', PROVIDER_TIMEOUT_MS: '2000' });
+    t = await startTestApp({ ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: vendor.baseURL, ANTHROPIC_MODELS: 'claude-test,claude-slow', PROVIDER_TIMEOUT_MS: '10000' });
     server = await t.listen();
   });
   afterAll(async () => {
