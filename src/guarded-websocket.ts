@@ -9,6 +9,10 @@ import { MAX_DOCUMENT_NESTING, nestingOf } from './input-guard.ts';
 
 /** graphql-ws' close code for a message it cannot take. */
 const BAD_MESSAGE = 4400;
+/** graphql-ws' close code for a client that asks too much of a server (its "too many initialisation requests"). */
+export const TOO_MANY = 4429;
+/** Messages up to this size cost little to parse (a ping, a `complete`, a small subscribe), whoever sends them. */
+const CHEAP_MESSAGE_BYTES = 1024;
 
 /** The largest message before the socket is authenticated: a `connection_init` with its token. */
 export const MAX_UNAUTHENTICATED_MESSAGE_BYTES = 16 * 1024;
@@ -16,6 +20,13 @@ export const MAX_UNAUTHENTICATED_MESSAGE_BYTES = 16 * 1024;
 export class GuardedWebSocket extends WebSocket {
   /** Set once the socket's token is verified (websocket.ts): its messages may then be as large as a request. */
   authenticated = false;
+  /** Set with `authenticated`: charges each message's size to its viewer's rate limit as it comes, before it is parsed. */
+  meter: ((bytes: number) => void) | undefined;
+  /**
+   * Until when (epoch ms) its viewer was told to wait (an operation refused RATE_LIMITED): a message that is not
+   * cheap, sent before then, closes the socket unread, so that one past its limit cannot keep the server parsing.
+   */
+  refusedUntil = 0;
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'message') {
@@ -25,10 +36,15 @@ export class GuardedWebSocket extends WebSocket {
         closeUnread(this, BAD_MESSAGE, `Messages before authentication may be at most ${MAX_UNAUTHENTICATED_MESSAGE_BYTES} bytes`);
         return false;
       }
+      if (data.length > CHEAP_MESSAGE_BYTES && Date.now() < this.refusedUntil) {
+        closeUnread(this, TOO_MANY, 'Too many requests: sent again before the time it was told to wait');
+        return false;
+      }
       if (nestingOf(String(data)) > MAX_DOCUMENT_NESTING) {
         closeUnread(this, BAD_MESSAGE, `Messages may be nested at most ${MAX_DOCUMENT_NESTING} levels deep`);
         return false;
       }
+      this.meter?.(data.length);
     }
     return super.emit(event, ...args);
   }

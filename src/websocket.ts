@@ -3,9 +3,10 @@
 // connection live here: sockets per viewer, subscriptions per socket, a token's expiry; and what refuses one
 // operation (a limit, bad input) answers it with errors and keeps the socket.
 import { randomUUID } from 'node:crypto';
-import { getOperationAST, type ExecutionArgs } from 'graphql';
+import { getOperationAST, type ExecutionArgs, type GraphQLError } from 'graphql';
 import { WebSocketServer } from 'ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { useServer, type Extra as SocketExtra } from 'graphql-ws/use/ws';
+import type { Context, SubscribePayload } from 'graphql-ws';
 import { createContext, type AppServices } from './context.ts';
 import type { GraphQLHandler } from './yoga.ts';
 import type { Viewer } from './auth.ts';
@@ -13,15 +14,20 @@ import { runAt, type OpenConnections } from './connection-limits.ts';
 import { badUserInput, isGraphQLError, rateLimitedError, withContractCode, withoutHttp } from './errors.ts';
 import { errorCodes } from './observability/operations.ts';
 import { withRequest } from './observability/request-context.ts';
-import { closeUnread, GuardedWebSocket } from './guarded-websocket.ts';
+import { closeUnread, GuardedWebSocket, TOO_MANY } from './guarded-websocket.ts';
+import { requestsForBody } from './admission.ts';
 import { persistedQueryFor, type PersistedOperations } from './persisted-operations.ts';
 
-/** graphql-ws' close code for a client that asks too much of a server (its "too many initialisation requests"). */
-const TOO_MANY = 4429;
+/** graphql-ws' close code for a subscribe whose id is in use. */
+const SUBSCRIBER_EXISTS = 4409;
 
-type Extra = { socket: GuardedWebSocket; viewer?: Viewer; counted?: boolean; expiry?: NodeJS.Timeout };
-/** What onSubscribe hands to execute/subscribe besides the arguments: the envelop's own, and the request id. */
-type Root = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown; requestId: string };
+/** `settingUp`: ids of the socket's operations between their subscribe message and their start. */
+type Extra = { socket: GuardedWebSocket; viewer?: Viewer; counted?: boolean; expiry?: NodeJS.Timeout; settingUp?: Set<string> };
+/**
+ * What onSubscribe hands to execute/subscribe besides the arguments: the envelop's own, the request id, and
+ * `setUp`, called once the operation has started (or failed to).
+ */
+type Root = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown; requestId: string; setUp: () => void };
 
 export type GraphQLWebSocketServer = { wsServer: WebSocketServer; dispose(): Promise<void> };
 
@@ -32,6 +38,56 @@ export function createGraphQLWebSocketServer(
   const { config, metrics } = services;
   const { subscriptionsPerSocket } = config.webSocketLimits;
   const wsServer = new WebSocketServer({ noServer: true, maxPayload, WebSocket: GuardedWebSocket });
+
+  /** The operation's arguments to run, or the errors it is refused with (a limit, bad input). */
+  async function prepareOperation(ctx: Context<Record<string, unknown>, SocketExtra & Extra>, params: SubscribePayload): Promise<ExecutionArgs | GraphQLError[]> {
+    // ctx.subscriptions already holds this one.
+    if (Object.keys(ctx.subscriptions).length > subscriptionsPerSocket) {
+      return [rateLimitedError(`Too many subscriptions on this connection (at most ${subscriptionsPerSocket})`)];
+    }
+    const viewer = ctx.extra.viewer!; // onConnect set it before any subscribe
+    const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped(
+      { ...createContext(services, viewer), req: ctx.extra.request, socket: ctx.extra.socket, params },
+    );
+    let document;
+    let contextValue;
+    try {
+      // Counted against the viewer's rate limit first: parsing a large document is work too.
+      contextValue = await contextFactory();
+      document = parse(persistedOperations ? persistedQueryFor(persistedOperations, params) : params.query);
+      if (!getOperationAST(document, params.operationName)) return [badUserInput('The document has no operation of that name, or several and no operationName')];
+    } catch (error) {
+      if (isGraphQLError(error)) {
+        // Past its rate limit (the one error counting it may raise): told when to come back, and held to it.
+        const retryAfter = Number(error.extensions.retryAfter);
+        if (contextValue === undefined && retryAfter > 0) ctx.extra.socket.refusedUntil = Date.now() + retryAfter * 1000;
+        return [withContractCode(error)];
+      }
+      if (contextValue !== undefined && document === undefined) return [badUserInput(`The document cannot be parsed: ${(error as Error).message}`)];
+      throw error;
+    }
+    const args: ExecutionArgs = {
+      schema,
+      operationName: params.operationName,
+      document,
+      variableValues: params.variables,
+      contextValue,
+      rootValue: { execute, subscribe, requestId: randomUUID(), setUp: () => {} } satisfies Root,
+    };
+    const errors = validate(args.schema, args.document);
+    if (errors.length) return errors.map(withContractCode);
+    return args;
+  }
+
+  /** Runs an operation as a request of its own (its log lines carry its id); it has started once this settles. */
+  async function started(args: ExecutionArgs, run: (root: Root) => unknown): Promise<never> {
+    const root = args.rootValue as Root;
+    try {
+      return (await withRequest({ requestId: root.requestId }, () => run(root))) as never;
+    } finally {
+      root.setUp();
+    }
+  }
 
   const handle = useServer<Record<string, unknown>, Extra>(
     {
@@ -54,6 +110,12 @@ export function createGraphQLWebSocketServer(
         extra.counted = true;
         extra.viewer = viewer;
         extra.socket.authenticated = true;
+        // Each operation counts as a request (yoga.ts), and each 64 KiB of its message once more, as a POST's
+        // body does: charged as the message comes, before it is parsed.
+        extra.socket.meter = (bytes) => {
+          const more = requestsForBody(bytes) - 1;
+          if (more > 0) services.rateLimiter.request(viewer, more).catch(() => closeUnread(extra.socket, TOO_MANY, 'Too many requests'));
+        };
         // A connection lives no longer than its token: at `exp` it is closed as a bad token would be.
         if (viewer.expiresAt !== undefined) extra.expiry = runAt(viewer.expiresAt, () => extra.socket.close(4403, 'The token has expired'));
         return true;
@@ -79,48 +141,27 @@ export function createGraphQLWebSocketServer(
         extra.counted = false;
         metrics.socketClosed();
       },
-      onSubscribe: async (ctx, _id, params) => {
-        // ctx.subscriptions already holds this one.
-        if (Object.keys(ctx.subscriptions).length > subscriptionsPerSocket) {
-          return [rateLimitedError(`Too many subscriptions on this connection (at most ${subscriptionsPerSocket})`)];
+      // An id the client completes and subscribes again while its first operation is still being set up (the
+      // three messages sent at once): graphql-ws would start both and track only the second, so the first would
+      // run on untracked, past the socket's limit and its close, holding its shares for good. Such a client is
+      // closed, as graphql-ws closes one that reuses an id in use (4409).
+      onSubscribe: async (ctx, id, params) => {
+        const settingUp = (ctx.extra.settingUp ??= new Set());
+        if (settingUp.has(id)) {
+          closeUnread(ctx.extra.socket, SUBSCRIBER_EXISTS, 'Subscriber already exists: its id is still being set up');
+          return [badUserInput('This id is still in use')];
         }
-        const viewer = ctx.extra.viewer!; // onConnect set it before any subscribe
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped(
-          { ...createContext(services, viewer), req: ctx.extra.request, socket: ctx.extra.socket, params },
-        );
-        let document;
-        let contextValue;
-        try {
-          // Counted against the viewer's rate limit first: parsing a large document is work too.
-          contextValue = await contextFactory();
-          document = parse(persistedOperations ? persistedQueryFor(persistedOperations, params) : params.query);
-          if (!getOperationAST(document, params.operationName)) return [badUserInput('The document has no operation of that name, or several and no operationName')];
-        } catch (error) {
-          if (isGraphQLError(error)) return [withContractCode(error)];
-          if (contextValue !== undefined && document === undefined) return [badUserInput(`The document cannot be parsed: ${(error as Error).message}`)];
+        settingUp.add(id);
+        const prepared = await prepareOperation(ctx, params).catch((error: unknown) => {
+          settingUp.delete(id);
           throw error;
-        }
-        const args: ExecutionArgs = {
-          schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue,
-          rootValue: { execute, subscribe, requestId: randomUUID() } satisfies Root,
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors.map(withContractCode);
-        return args;
+        });
+        if (Array.isArray(prepared)) settingUp.delete(id); // refused: nothing starts
+        else (prepared.rootValue as Root).setUp = () => settingUp.delete(id);
+        return prepared;
       },
-      // Each operation is a request of its own: its log lines carry its id.
-      execute: (args) => {
-        const root = args.rootValue as Root;
-        return withRequest({ requestId: root.requestId }, () => root.execute(args)) as never;
-      },
-      subscribe: (args) => {
-        const root = args.rootValue as Root;
-        return withRequest({ requestId: root.requestId }, () => root.subscribe(args)) as never;
-      },
+      execute: (args) => started(args, (root) => root.execute(args)),
+      subscribe: (args) => started(args, (root) => root.subscribe(args)),
       // Every error a client is sent, refused operations included, passes one of these two; an error's
       // HTTP status and headers are left out, as yoga leaves them out of its HTTP responses.
       onNext: (_ctx, _id, _payload, _args, result) => {

@@ -131,6 +131,63 @@ describe('over a WebSocket', () => {
     await client.dispose();
   });
 
+  /** A raw graphql-ws socket of `viewer`'s, acknowledged; `closed` settles with its close code. */
+  async function rawSocket(viewer: { token: string }) {
+    const socket = new WebSocket(server.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    const received: { type: string; id?: string; payload?: any }[] = [];
+    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${viewer.token}` } })));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data));
+        received.push(message);
+        if (message.type === 'connection_ack') resolve();
+      });
+      socket.on('error', reject);
+    });
+    /** Sends the messages in one write, so that the server reads them all before it answers any. */
+    const sendAtOnce = (messages: object[]) => {
+      (socket as unknown as { _socket: import('node:net').Socket })._socket.cork();
+      for (const message of messages) socket.send(JSON.stringify(message));
+      (socket as unknown as { _socket: import('node:net').Socket })._socket.uncork();
+    };
+    return { socket, received, closed, sendAtOnce };
+  }
+  const openSubscriptions = async () => Number(/^graphql_subscriptions (\d+)$/m.exec(await t.app.services.metrics.registry.metrics())?.[1]);
+
+  it('closes a socket (4409) that subscribes with an id again while its first operation is being set up, and nothing of either runs on', async () => {
+    const viewer = await t.viewer();
+    const before = await openSubscriptions();
+    const { closed, sendAtOnce } = await rawSocket(viewer);
+    const subscribeX = { id: 'x', type: 'subscribe', payload: { query: 'subscription { conversationsChanged { type } }' } };
+    sendAtOnce([subscribeX, { id: 'x', type: 'complete' }, subscribeX]);
+    expect(await closed).toBe(4409);
+    await waitFor(async () => (await openSubscriptions()) <= before, 'no subscription left open');
+  });
+
+  it('counts each 64 KiB of a message as one more request, before it is parsed; past the limit, a socket that does not wait is closed (4429)', async () => {
+    const viewer = await t.viewer(); // 6 requests a minute
+    const big = await rawSocket(viewer);
+    // 7 × 64 KiB: six more requests than the operation's own, charged as the message comes.
+    big.sendAtOnce([{ id: 'a', type: 'subscribe', payload: { query: '{ __typename }', variables: { pad: 'p'.repeat(7 * 64 * 1024) } } }]);
+    expect(await big.closed).toBe(4429);
+
+    const other = await t.viewer();
+    const small = await rawSocket(other);
+    const query = (id: string) => ({ id, type: 'subscribe', payload: { query: '{ __typename }', variables: { pad: 'p'.repeat(2_000) } } });
+    for (let i = 0; i < 6; i++) {
+      small.sendAtOnce([query(`q${i}`)]);
+      await waitFor(() => small.received.some((m) => m.id === `q${i}` && m.type === 'complete'), `answer ${i}`);
+    }
+    small.sendAtOnce([query('refused')]);
+    await waitFor(() => small.received.some((m) => m.id === 'refused'), 'the seventh answered');
+    expect(small.received.find((m) => m.id === 'refused')).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'RATE_LIMITED' } }] });
+    // Told to wait, it sends again at once: closed before its message is parsed.
+    small.sendAtOnce([query('again')]);
+    expect(await small.closed).toBe(4429);
+    expect(small.received.some((m) => m.id === 'again')).toBe(false);
+  });
+
   it('caps subscriptions per socket with a clear error, and frees a place when one ends', async () => {
     const t2 = await startTestApp({ WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '3' });
     const s2 = await t2.listen();
