@@ -52,6 +52,30 @@ describe("a viewer's open subscriptions", () => {
   const EVENTS = `subscription($id: ID!) { conversationEvents(conversationId: $id) { type } }`;
   const openSubscriptions = async () => Number(/^graphql_subscriptions (\d+)$/m.exec(await t.app.services.metrics.registry.metrics())?.[1]);
 
+  it('over SSE, one whose client is gone before its events are read ends, and gives its shares back', async () => {
+    // (With a Node response, one whose client left while it was set up is never written; this response is never read.)
+    const own = await t.viewer();
+    const { id } = await createConversation(t, own);
+    const open = await openSubscriptions();
+    const controller = new AbortController();
+    const response = await t.app.yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${own.token}` },
+      body: JSON.stringify({ query: EVENTS, variables: { id, pad: 'p'.repeat(40_000) } }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(await openSubscriptions()).toBe(open + 1);
+    controller.abort();
+    await waitFor(async () => (await openSubscriptions()) === open, 'the subscription to end');
+    // Its share of SUBSCRIPTION_CHARS_PER_USER (50,000) is free again: another as large is taken.
+    const client = wsClient(server, own);
+    subscribe(client, EVENTS, { id, pad: 'p'.repeat(40_000) });
+    await waitFor(async () => (await openSubscriptions()) === open + 1, 'another as large open');
+    await client.dispose();
+    await waitFor(async () => (await openSubscriptions()) === open, 'it closed');
+  });
+
   it('keep at most SUBSCRIPTION_CHARS_PER_USER characters of their requests between them (undeclared variables too); a closed one frees its share', async () => {
     const own = await t.viewer();
     const other = await t.viewer();
