@@ -366,20 +366,23 @@ describe('lanes along one branch', () => {
     }
   });
 
-  it('an INTERRUPT edit refused there leaves the running reply be: only a turn that passes every other check stops it', async () => {
+  it('an INTERRUPT edit or regeneration refused there leaves the running reply be: only a turn that passes every other check stops it', async () => {
     const limited = await startTestApp({ MAX_BRANCH_LANES: '2', ECHO_DELAY_MS: '2' });
     try {
       const viewer = await limited.viewer();
       const c = await createConversation(limited, viewer, { model: 'builtin:echo' });
-      const add = async (content: string, parentMessageId?: string) =>
-        (await limited.gql(`mutation($input: AppendMessageInput!) { appendMessage(input: $input) { message { id } } }`, { input: { conversationId: c.id, role: 'USER', content, parentMessageId } }, viewer)).appendMessage.message.id;
-      // Lane 1 turns off under the first message; the user message at its end has no room for a sibling.
+      const add = async (content: string, { parentMessageId, role = 'USER' }: { parentMessageId?: string; role?: string } = {}) =>
+        (await limited.gql(`mutation($input: AppendMessageInput!) { appendMessage(input: $input) { message { id } } }`, { input: { conversationId: c.id, role, content, parentMessageId } }, viewer)).appendMessage.message.id;
+      // Lane 1 turns off under the first message; the messages at its end have no room for a sibling.
       const root = await add('0');
       await add('first child');
-      await add('second child, lane 1', root);
+      await add('second child, lane 1', { parentMessageId: root });
+      const answer = await add('an answer', { role: 'ASSISTANT' });
       const { sendMessage } = await limited.gql(SEND, { input: { conversationId: c.id, content: 'long '.repeat(1000) } }, viewer);
       const edit = { messageId: sendMessage.userMessage.id, content: 'edited', onActiveGeneration: 'INTERRUPT' };
       expect(expectErrorCode((await limited.request(EDIT, { input: edit }, viewer)).body, 'BAD_USER_INPUT').message).toContain('fork the conversation');
+      const regenerate = { messageId: answer, onActiveGeneration: 'INTERRUPT' };
+      expect(expectErrorCode((await limited.request(REGENERATE, { input: regenerate }, viewer)).body, 'BAD_USER_INPUT').message).toContain('fork the conversation');
       const status = async () => (await limited.gql(`query($id: ID!) { node(id: $id) { ... on Message { status } } }`, { id: sendMessage.assistantMessage.id }, viewer)).node.status;
       expect(await status()).toBe('STREAMING');
       expect((await waitForMessageStatus((q, v) => limited.gql(q, v, viewer), sendMessage.assistantMessage.id, 'COMPLETED')).status).toBe('COMPLETED');

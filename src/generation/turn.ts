@@ -155,10 +155,13 @@ async function settingOf(
  * takes the viewer's place for it (RATE_LIMITED when they hold all theirs) once no other reply runs here.
  */
 async function startReply(ctx: GenerationDeps, tx: Transaction, { conversation, session, model }: TurnSetting, under: Parent, takePlace: () => ReplyPlace): Promise<StoredMessage> {
-  // Storing a message locks the conversation row (so does this one): this check sees every committed turn.
-  const active = await tx.message.findFirst({ where: { conversationId: conversation.id, status: 'STREAMING' }, select: { id: true } });
-  if (active) throw generationInProgress();
-  takePlace();
+  // The last check, after those of the reply's place in the tree (so that an INTERRUPT stops nothing for a
+  // turn refused there): storing a message locks the conversation row, so this one sees every committed turn.
+  const noOtherReply = async () => {
+    const active = await tx.message.findFirst({ where: { conversationId: conversation.id, status: 'STREAMING' }, select: { id: true } });
+    if (active) throw generationInProgress();
+    takePlace();
+  };
   // The database holds the rule too (one STREAMING message per conversation: a unique index).
   const reply: NewMessage = {
     conversationId: conversation.id,
@@ -172,7 +175,7 @@ async function startReply(ctx: GenerationDeps, tx: Transaction, { conversation, 
     heartbeatAt: new Date(),
     sequenceNumber: SEQUENCE_BLOCK, // the ceiling of its event numbers (see persister.ts)
   };
-  return insertMessage(ctx, tx, reply, under).catch((error) => {
+  return insertMessage(ctx, tx, reply, under, noOtherReply).catch((error) => {
     throw isPrismaError(error, 'P2002') ? generationInProgress() : error;
   });
 }

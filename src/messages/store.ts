@@ -24,13 +24,15 @@ export type Parent = 'current' | 'first' | { messageId: string };
  * Inserts a message into an ACTIVE conversation of the viewer, makes it the conversation's current
  * message and moves the counters, in the caller's transaction. The first write locks the conversation
  * row, so concurrent writers queue there: each finds the parent and the positions as the one before left
- * them, and a rolled-back insert leaves no trace.
+ * them, and a rolled-back insert leaves no trace. `lastCheck` runs once every check of the message's place
+ * has passed, before it is written.
  */
 export async function insertMessage(
   { viewer, config }: Pick<Access, 'viewer'> & { config: Pick<InputLimits['config'], 'maxBranchLanes'> },
   tx: Transaction,
   message: NewMessage,
   parent: Parent = 'current',
+  lastCheck?: () => Promise<void>,
 ): Promise<StoredMessage> {
   const now = new Date();
   let locked: Conversation;
@@ -52,6 +54,7 @@ export async function insertMessage(
   }
   const parentId = parent === 'current' ? locked.currentMessageId : parent === 'first' ? null : parent.messageId;
   const place = await placeUnder(tx, locked.id, parentId, config.maxBranchLanes);
+  await lastCheck?.();
   const created = await tx.message.create({
     data: { ...message, parentId: place.parentId, position: place.position, lane: place.lane, siblingIndex: place.siblingIndex, createdAt: now },
   });
