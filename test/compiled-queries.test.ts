@@ -178,6 +178,24 @@ describe('the compiled documents kept', () => {
     expect(compilations() - start).toBe(202);
   });
 
+  it("are 200 operations at most, however many one document holds; past 10 of one document, its others run interpreted", async () => {
+    const operations = createCompiledOperations(() => 0);
+    const start = compiledRuns.compilations;
+    const many = parse(Array.from({ length: 12 }, (_, i) => `query Q${i} { q${i}: __typename }`).join(' '));
+    const results = [];
+    for (let i = 0; i < 12; i++) results.push(await operations.compiled({ schema, document: many, operationName: `Q${i}` }));
+    expect(results.map((r) => r !== null)).toEqual([...Array(10).fill(true), false, false]);
+    // 19 documents of 10 operations each fill the 200 with `many`'s 10; a 20th drops the oldest document, `many`, whole.
+    const documents = Array.from({ length: 20 }, (_, d) => parse(Array.from({ length: 10 }, (_, i) => `query Q${i} { d${d}q${i}: __typename }`).join(' ')));
+    for (const document of documents) for (let i = 0; i < 10; i++) await operations.compiled({ schema, document, operationName: `Q${i}` });
+    const compiledSoFar = compiledRuns.compilations - start;
+    expect(compiledSoFar).toBe(10 + 200);
+    for (const document of [documents[0], documents[19]]) await operations.compiled({ schema, document, operationName: 'Q3' }); // kept
+    expect(compiledRuns.compilations - start).toBe(compiledSoFar);
+    await operations.compiled({ schema, document: many, operationName: 'Q0' }); // dropped: compiled again
+    expect(compiledRuns.compilations - start).toBe(compiledSoFar + 1);
+  });
+
   it('cost at most a share of the event loop to compile: past it, new documents run interpreted until time has passed', async () => {
     let time = 0;
     const operations = createCompiledOperations(() => (time += 10)); // every reading of the clock 10 ms later: a compile takes 10 ms

@@ -1,12 +1,15 @@
 // One compiled form (graphql-jit) per document and operation, for the documents that may be compiled.
 // Yoga's parser cache hands out one document per query text, so each operation is compiled once; at most
-// COMPILED_DOCUMENTS are kept (the oldest dropped first). graphql-jit is loaded with the first operation
+// COMPILED_OPERATIONS are kept (the oldest documents dropped first, with theirs). graphql-jit is loaded with the first operation
 // that needs it. Compiling takes the event loop (24 ms for a subscription of 140 fields), so it has a
 // budget: a client that sends ever new documents gets them run interpreted once it is spent.
 import { BREAK, Kind, visit, type DocumentNode, type ExecutionArgs, type SelectionSetNode } from 'graphql';
 import type { CompiledQuery } from 'graphql-jit';
 
-const COMPILED_DOCUMENTS = 200;
+/** Operations kept compiled, of every document (one document may hold many: each is compiled on its own). */
+const COMPILED_OPERATIONS = 200;
+/** Operations of one document compiled: past them, its other operations run interpreted. */
+const COMPILED_PER_DOCUMENT = 10;
 /** Fields of an operation, its fragments spread out: compiling costs far more than a run of a large document. */
 const MAX_COMPILED_FIELDS = 150;
 
@@ -21,6 +24,7 @@ export type CompiledOperations = {
 /** `now` (ms) is the clock compiling is timed with (tests pass their own). */
 export function createCompiledOperations(now: () => number = () => performance.now()): CompiledOperations {
   const byDocument = new Map<DocumentNode, Map<string | null, CompiledQuery | null>>();
+  let kept = 0; // operations in byDocument
   // Not kept alive here: a document parsed anew each time it comes (too large for yoga's cache) would
   // otherwise be held, up to COMPILED_DOCUMENTS of the largest, for nothing.
   const unsafe = new WeakSet<DocumentNode>();
@@ -37,6 +41,7 @@ export function createCompiledOperations(now: () => number = () => performance.n
         unsafe.add(document);
         return null;
       }
+      if ((byDocument.get(document)?.size ?? 0) >= COMPILED_PER_DOCUMENT) return null;
       if (!budget.available()) return null; // interpreted this time, compiled when there is time again
       const started = now();
       const result = jit.compileQuery(schema, document, operationName ?? undefined);
@@ -47,11 +52,14 @@ export function createCompiledOperations(now: () => number = () => performance.n
 
   function remember(document: DocumentNode, name: string | null, compiled: CompiledQuery | null): CompiledQuery | null {
     let byOperation = byDocument.get(document);
-    if (!byOperation) {
-      if (byDocument.size >= COMPILED_DOCUMENTS) byDocument.delete(byDocument.keys().next().value!);
-      byDocument.set(document, (byOperation = new Map()));
-    }
+    if (!byOperation) byDocument.set(document, (byOperation = new Map()));
+    if (!byOperation.has(name)) kept++;
     byOperation.set(name, compiled);
+    for (const [oldest, itsOperations] of byDocument) {
+      if (kept <= COMPILED_OPERATIONS || oldest === document) break;
+      byDocument.delete(oldest);
+      kept -= itsOperations.size;
+    }
     return compiled;
   }
 }
