@@ -23,13 +23,14 @@ export class OpenConnections extends PerViewerShares {
 
 /**
  * What a viewer's open subscriptions on this instance may resolve for one event that reaches them all:
- * the sum of their operations' costs (operation-cost.ts). Without it, 100 subscriptions of 25,000 fields
+ * the sum of their operations' costs, each at least MIN_SUBSCRIPTION_COST (operation-cost.ts). Without it, 100 subscriptions of 25,000 fields
  * each on one socket made every append cost 10 s of the event loop.
  */
 export class SubscriptionCosts extends PerViewerShares {
-  tooMuch(cost: number): Error {
+  /** `share`: what the subscription counts (its fields per event, at least MIN_SUBSCRIPTION_COST). */
+  tooMuch(share: number): Error {
     return rateLimitedError(
-      `This subscription may resolve ${cost} fields per event; with this user's open subscriptions that is more than the ${this.perViewer} allowed: close some, or ask for less`,
+      `This subscription counts as ${share} fields per event; with this user's open subscriptions that is more than the ${this.perViewer} allowed: close some, or ask for less`,
     );
   }
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSchema, execute, parse, subscribe as graphqlSubscribe, validate, type DocumentNode } from 'graphql';
 import { envelop, useEngine, useSchema } from '@envelop/core';
 import { schema } from '../src/schema/index.ts';
-import { MAX_OPERATION_COST, operationCost, useOperationCost } from '../src/operation-cost.ts';
+import { MAX_OPERATION_COST, MIN_SUBSCRIPTION_COST, operationCost, useOperationCost } from '../src/operation-cost.ts';
 import { SubscriptionCosts } from '../src/connection-limits.ts';
 import type { Viewer } from '../src/auth.ts';
 import * as webOperations from '../web/src/gql/graphql.ts';
@@ -231,7 +231,7 @@ describe("a viewer's open subscriptions", () => {
     expect([first.refused, second.refused]).toEqual([undefined, undefined]);
     const third = await opened(sockets[1], one);
     expect(third.refused?.extensions?.code).toBe('RATE_LIMITED');
-    expect(third.refused?.message).toContain(`may resolve ${cost()} fields per event`);
+    expect(third.refused?.message).toContain(`counts as ${cost()} fields per event`);
     expect(third.refused?.extensions?.http).toBeUndefined(); // an HTTP status means nothing on a WebSocket
     // Over SSE too, answered 429 before the stream starts.
     const overSse = await fetch(server.url, {
@@ -288,20 +288,29 @@ describe('the share a subscription holds', () => {
     return { result, events };
   };
 
+  it(`counts ${MIN_SUBSCRIPTION_COST} fields at least, however few it selects (running one for an event costs as much)`, async () => {
+    ends.how = 'finishes';
+    ends.started = 0;
+    const refused = await run(new SubscriptionCosts(MIN_SUBSCRIPTION_COST - 1)); // `subscription { tick }` selects 1
+    expect((refused.result as { errors?: { message: string }[] }).errors?.[0]?.message).toContain(`counts as ${MIN_SUBSCRIPTION_COST} fields per event`);
+    expect(ends.started).toBe(0);
+    expect((await run(new SubscriptionCosts(MIN_SUBSCRIPTION_COST))).events).toHaveLength(1);
+  });
+
   it('is given back when the subscription cannot start at all', async () => {
-    const costs = new SubscriptionCosts(2);
+    const costs = new SubscriptionCosts(MIN_SUBSCRIPTION_COST);
     const cannotStart = { onSubscribe: ({ setSubscribeFn }: { setSubscribeFn: (fn: () => never) => void }) => setSubscribeFn(() => { throw new Error('no stream'); }) };
     const { subscribe: open } = envelop({ plugins: [useEngine({ parse, validate, execute, subscribe: graphqlSubscribe }), useSchema(tiny), cannotStart, useOperationCost(costs)] })({});
     await expect(Promise.resolve().then(() => open({ schema: tiny, document: parse('subscription { tick }'), contextValue: { viewer: owner } }))).rejects.toThrow('no stream');
-    expect(costs.hold(owner, 2)).toBe(true);
+    expect(costs.hold(owner, MIN_SUBSCRIPTION_COST)).toBe(true);
   });
 
   it.each(['finishes', 'fails'] as const)('is given back when its stream %s, and a refused one never starts', async (how) => {
     ends.how = how;
     ends.started = 0;
-    const costs = new SubscriptionCosts(2); // `subscription { tick }` counts 1
+    const costs = new SubscriptionCosts(MIN_SUBSCRIPTION_COST); // `subscription { tick }` counts that much
     expect((await run(costs)).events).toHaveLength(1);
-    expect(costs.hold(owner, 2)).toBe(true); // all of it given back
+    expect(costs.hold(owner, MIN_SUBSCRIPTION_COST)).toBe(true); // all of it given back
     const refused = await run(costs);
     expect((refused.result as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
     expect(ends.started).toBe(1);

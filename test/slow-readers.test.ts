@@ -183,12 +183,12 @@ it('holds at most MAX_CONNECTIONS connections, and serves again once they close'
 });
 
 describe('a connection cut for not reading gives back what its subscriptions held', () => {
-  // Two connections a viewer, and a subscription cost enough for two of the subscriptions below (4 fields each).
+  // Two connections a viewer, and a subscription cost enough for two of the subscriptions below (4 fields each, counted as 50).
   let limited: TestApp;
   let limitedServer: RunningServer;
   const SUBSCRIPTION = `subscription { conversationsChanged { conversation { id title } } }`;
   beforeAll(async () => {
-    limited = await startTestApp({ MAX_UNSENT_MB: '4', WS_MAX_SOCKETS_PER_USER: '2', SUBSCRIPTION_COST_PER_USER: '10', RATE_LIMIT_REQUESTS_PER_MINUTE: '500' });
+    limited = await startTestApp({ MAX_UNSENT_MB: '4', WS_MAX_SOCKETS_PER_USER: '2', SUBSCRIPTION_COST_PER_USER: '100', RATE_LIMIT_REQUESTS_PER_MINUTE: '500' });
     limitedServer = await limited.listen();
   });
   afterAll(() => limited.close());
