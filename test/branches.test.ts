@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendMessage, createConversation, expectErrorCode, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
+import { insertMessage } from '../src/messages/store.ts';
+import { inTransaction } from '../src/transactions.ts';
 
 let t: TestApp;
 let server: RunningServer;
@@ -364,6 +366,29 @@ describe('lanes along one branch', () => {
     } finally {
       await limited.close();
     }
+  });
+
+  it("a new lane counts the path its row stores toward the viewer's day of bytes (RATE_LIMIT_MB_PER_DAY)", async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer);
+    const add = async (content: string, parentMessageId?: string) =>
+      (await t.gql(`mutation($input: AppendMessageInput!) { appendMessage(input: $input) { message { id } } }`, { input: { conversationId: c.id, role: 'USER', content, parentMessageId } }, viewer)).appendMessage.message.id;
+    // A staircase: lanes 1 to 3 turn off one under another; a message beside the last step starts a lane whose path holds five.
+    let step = await add('0');
+    await add('first child');
+    for (const content of ['lane 1', 'lane 2', 'lane 3']) {
+      step = await add(content, step);
+      await add(`${content}, first child`);
+    }
+    const charged: number[] = [];
+    const rateLimiter = { bytes: async (_viewer: unknown, count: number) => void charged.push(count) };
+    const rawId = (id: string) => Buffer.from(id, 'base64').toString().split(':')[1];
+    const message = { conversationId: rawId(c.id), chatSessionId: null, role: 'USER' as const, content: 'beside', status: 'COMPLETED' as const, tokens: 1 };
+    const ctx = { viewer, config: { maxBranchLanes: 100 }, rateLimiter };
+    await inTransaction(t.app.services.prisma, (tx) => insertMessage(ctx, tx, message, { messageId: rawId(step) }));
+    expect(charged).toEqual([5 * 8]); // its own lane and the four before it
+    await inTransaction(t.app.services.prisma, (tx) => insertMessage(ctx, tx, message, 'current')); // goes on in its lane
+    expect(charged).toEqual([5 * 8]);
   });
 
   it('an INTERRUPT edit or regeneration refused there leaves the running reply be: only a turn that passes every other check stops it', async () => {

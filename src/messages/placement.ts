@@ -12,6 +12,8 @@ export type Placement = {
   siblingIndex: number;
   /** The start of the parent's content: what the conversation previews while a reply has no text yet. */
   parentPreview: string | null;
+  /** Lanes on the path of the lane the message starts (0 when it goes on in its parent's): what that lane's row stores. */
+  newLanePath: number;
 };
 
 /**
@@ -22,7 +24,7 @@ export async function placeUnder(tx: Transaction, conversationId: string, parent
   if (parentId === null) {
     const { _max } = await tx.message.aggregate({ where: { conversationId, parentId: null }, _max: { siblingIndex: true } });
     const lane = await startLane(tx, conversationId, null, maxLanes);
-    return { parentId: null, position: 1, lane, siblingIndex: (_max.siblingIndex ?? 0) + 1, parentPreview: null };
+    return { parentId: null, position: 1, lane: lane.number, siblingIndex: (_max.siblingIndex ?? 0) + 1, parentPreview: null, newLanePath: lane.path };
   }
   const [parent] = await tx.$queryRaw<{ lane: number; position: number; preview: string; children: number | null }[]>`
     SELECT p."lane", p."position", left(p."content", ${PREVIEW_CHARS}) AS "preview",
@@ -32,12 +34,12 @@ export async function placeUnder(tx: Transaction, conversationId: string, parent
   if (!parent) throw notFound('Message');
   const siblingIndex = (parent.children ?? 0) + 1;
   // The first child goes on in its parent's lane (the parent ends it: it had no child); a later child starts one.
-  const lane = siblingIndex === 1 ? parent.lane : await startLane(tx, conversationId, parent, maxLanes);
-  return { parentId, position: parent.position + 1, lane, siblingIndex, parentPreview: parent.preview };
+  const lane = siblingIndex === 1 ? { number: parent.lane, path: 0 } : await startLane(tx, conversationId, parent, maxLanes);
+  return { parentId, position: parent.position + 1, lane: lane.number, siblingIndex, parentPreview: parent.preview, newLanePath: lane.path };
 }
 
 /** A new lane, starting under `from` (its path is the parent's branch, then itself) or at position 1. */
-async function startLane(tx: Transaction, conversationId: string, from: { lane: number; position: number } | null, maxLanes: number): Promise<number> {
+async function startLane(tx: Transaction, conversationId: string, from: { lane: number; position: number } | null, maxLanes: number): Promise<{ number: number; path: number }> {
   const [{ number }] = await tx.$queryRaw<{ number: number }[]>`
     SELECT coalesce(max("number") + 1, 0)::int AS "number" FROM "Lane" WHERE "conversationId" = ${conversationId}`;
   let pathLanes = [number];
@@ -52,5 +54,5 @@ async function startLane(tx: Transaction, conversationId: string, from: { lane: 
     pathStarts = [...parentLane.pathStarts.slice(0, kept), from.position + 1];
   }
   await tx.lane.create({ data: { conversationId, number, pathLanes, pathStarts } });
-  return number;
+  return { number, path: pathLanes.length };
 }

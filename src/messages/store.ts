@@ -7,10 +7,14 @@ import { invalidField, isPrismaError, notFound } from '../errors.ts';
 import type { Transaction } from '../idempotency.ts';
 import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
 import type { Access, InputLimits } from '../services.ts';
+import type { RateLimiter } from '../rate-limit.ts';
 import { placeUnder } from './placement.ts';
 import { previewOf } from './preview.ts';
 
 export type StoredMessage = { message: Message; conversation: Conversation };
+
+/** What a lane's row stores for each lane of its path: its number and where it starts, two integers. */
+const LANE_PATH_BYTES = 8;
 
 export type NewMessage = Omit<Prisma.MessageUncheckedCreateInput, 'id' | 'position' | 'parentId' | 'lane' | 'siblingIndex'> & { chatSessionId: string | null };
 
@@ -28,7 +32,7 @@ export type Parent = 'current' | 'first' | { messageId: string };
  * has passed, before it is written.
  */
 export async function insertMessage(
-  { viewer, config }: Pick<Access, 'viewer'> & { config: Pick<InputLimits['config'], 'maxBranchLanes'> },
+  { viewer, config, rateLimiter }: Pick<Access, 'viewer'> & { config: Pick<InputLimits['config'], 'maxBranchLanes'>; rateLimiter: Pick<RateLimiter, 'bytes'> },
   tx: Transaction,
   message: NewMessage,
   parent: Parent = 'current',
@@ -54,6 +58,9 @@ export async function insertMessage(
   }
   const parentId = parent === 'current' ? locked.currentMessageId : parent === 'first' ? null : parent.messageId;
   const place = await placeUnder(tx, locked.id, parentId, config.maxBranchLanes);
+  // A new lane's row holds its whole path, two integers a lane on the way: some 8 KB for a message beside
+  // another deep in a branch, 39 times what its request was sent with. It counts as bytes the viewer sent.
+  if (place.newLanePath > 0) await rateLimiter.bytes(viewer, place.newLanePath * LANE_PATH_BYTES);
   await lastCheck?.();
   const created = await tx.message.create({
     data: { ...message, parentId: place.parentId, position: place.position, lane: place.lane, siblingIndex: place.siblingIndex, createdAt: now },
