@@ -3,7 +3,8 @@
 // nesting, so a message of a million nested brackets held the event loop most of a second for anyone who
 // could open a socket. Such a message closes the socket unparsed, as does one larger than a
 // `connection_init` can be before the socket is authenticated; and a socket being closed passes on no more
-// messages (a flooding client sends on while the close handshake waits).
+// messages (a flooding client sends on while the close handshake waits). Once authenticated, each message is
+// charged by its size as it comes (`meter`), and one past its viewer's limit is closed before it is parsed.
 import { WebSocket } from 'ws';
 import { MAX_DOCUMENT_NESTING, nestingOf } from './input-guard.ts';
 

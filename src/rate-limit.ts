@@ -43,6 +43,17 @@ export async function chargeTime(limiter: RateLimiter, viewer: Viewer, ms: numbe
   });
 }
 
+/**
+ * Bytes a write stored beyond what it was sent with (a new lane's path), known once it is committed: counted
+ * then, toward the day's bytes. Past the limit the viewer's next writes are refused; this one keeps its answer.
+ */
+export async function chargeStored(limiter: Pick<RateLimiter, 'bytes'>, viewer: Viewer, bytes: number): Promise<void> {
+  if (bytes === 0) return;
+  await limiter.bytes(viewer, bytes).catch((error) => {
+    if (!isGraphQLError(error)) throw error;
+  });
+}
+
 type Counter = (key: string, by: number) => Promise<{ count: number; resetInMs: number }>;
 
 /**

@@ -25,7 +25,7 @@ export type StopGeneration = (conversationId: string) => Promise<void>;
 
 export type ConversationDeps = Access & InputLimits & { pubsub: AppPubSub; models: ModelRegistry; stopGeneration: StopGeneration };
 
-export type MessageDeps = Access & InputLimits & { pubsub: AppPubSub; rateLimiter: RateLimiter };
+export type MessageDeps = Access & InputLimits & { pubsub: AppPubSub; rateLimiter: Pick<RateLimiter, 'bytes'> };
 
 export type ChatSessionDeps = Access & { pubsub: AppPubSub; models: ModelRegistry };
 

@@ -52,7 +52,7 @@ export function holdWhileSubscribed<Context>(payload: OnSubscribeEventPayload<Co
 function endWhenClientGone(context: unknown, stream: WatchedStream<unknown>): (() => void) | undefined {
   const signal = (context as { request?: Request }).request?.signal;
   if (!signal) return undefined;
-  const end = () => void stream.return();
+  const end = () => void Promise.resolve().then(() => stream.return()).catch(() => {}); // ending is all that is asked: a source that fails to end has ended
   if (signal.aborted) {
     queueMicrotask(end); // once its hold knows what else to end with it (`streamEnded`, set by the caller)
     return undefined;

@@ -5,8 +5,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendMessage, createConversation, expectErrorCode, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
-import { insertMessage } from '../src/messages/store.ts';
-import { inTransaction } from '../src/transactions.ts';
 
 let t: TestApp;
 let server: RunningServer;
@@ -368,7 +366,7 @@ describe('lanes along one branch', () => {
     }
   });
 
-  it("a new lane counts the path its row stores toward the viewer's day of bytes (RATE_LIMIT_MB_PER_DAY)", async () => {
+  it("a new lane counts the path its row stores toward the viewer's day of bytes (RATE_LIMIT_MB_PER_DAY), once it is stored", async () => {
     const viewer = await t.viewer();
     const c = await createConversation(t, viewer);
     const add = async (content: string, parentMessageId?: string) =>
@@ -380,19 +378,28 @@ describe('lanes along one branch', () => {
       step = await add(content, step);
       await add(`${content}, first child`);
     }
-    const charged: number[] = [];
-    const rateLimiter = { bytes: async (_viewer: unknown, count: number) => void charged.push(count) };
-    const rawId = (id: string) => Buffer.from(id, 'base64').toString().split(':')[1];
-    const message = { conversationId: rawId(c.id), chatSessionId: null, role: 'USER' as const, content: 'beside', status: 'COMPLETED' as const, tokens: 1 };
-    const ctx = { viewer, config: { maxBranchLanes: 100 }, rateLimiter };
-    await inTransaction(t.app.services.prisma, (tx) => insertMessage(ctx, tx, message, { messageId: rawId(step) }));
-    expect(charged).toEqual([5 * 8]); // its own lane and the four before it
-    await inTransaction(t.app.services.prisma, (tx) => insertMessage(ctx, tx, message, 'current')); // goes on in its lane
-    expect(charged).toEqual([5 * 8]);
+    // What the server counts toward the viewer's day (the limiter's own count, watched).
+    const limiter = t.app.services.rateLimiter;
+    const counted: number[] = [];
+    const bytes = limiter.bytes;
+    limiter.bytes = async (who, count) => {
+      if (who.userId === viewer.userId) counted.push(count);
+      return bytes.call(limiter, who, count);
+    };
+    try {
+      await add('beside the last step', step);
+      expect(counted).toHaveLength(2); // what the request was sent with, then the lane's path
+      expect(counted[1]).toBe(5 * 8);
+      counted.length = 0;
+      await add('goes on in its lane');
+      expect(counted).toHaveLength(1); // what it was sent with alone
+    } finally {
+      limiter.bytes = bytes;
+    }
   });
 
   it('an INTERRUPT edit or regeneration refused there leaves the running reply be: only a turn that passes every other check stops it', async () => {
-    const limited = await startTestApp({ MAX_BRANCH_LANES: '2', ECHO_DELAY_MS: '2' });
+    const limited = await startTestApp({ MAX_BRANCH_LANES: '2', ECHO_DELAY_MS: '4' }); // the reply streams some 4 s
     try {
       const viewer = await limited.viewer();
       const c = await createConversation(limited, viewer, { model: 'builtin:echo' });

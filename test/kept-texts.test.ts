@@ -76,6 +76,19 @@ describe("a viewer's open subscriptions", () => {
     await waitFor(async () => (await openSubscriptions()) === open, 'it closed');
   });
 
+  it('count a document by what its parsed form keeps too: each token as 64 characters', async () => {
+    const own = await t.viewer();
+    // Some 6,000 characters of text, 1,000 tokens: what its parsed form keeps passes the 50,000 of the share.
+    const dense = `subscription { conversationsChanged { conversation { messages(first: 1, roles: [${'USER, '.repeat(1_000)}]) { totalCount } } } }`;
+    expect(dense.length).toBeLessThan(7_000);
+    const client = wsClient(server, own);
+    const subscription = subscribe(client, dense);
+    await subscription.all();
+    const errors = [...subscription.results.flatMap((r) => r.errors ?? []), ...((subscription.error as unknown[]) ?? [])] as { message: string }[];
+    expect(errors[0]?.message).toContain('more than the 50000 allowed');
+    await client.dispose();
+  });
+
   it('keep at most SUBSCRIPTION_CHARS_PER_USER characters of their requests between them (undeclared variables too); a closed one frees its share', async () => {
     const own = await t.viewer();
     const other = await t.viewer();

@@ -168,7 +168,7 @@ describe('over a WebSocket', () => {
   it('counts each 64 KiB of a message as one more request, before it is parsed; past the limit, a socket that does not wait is closed (4429)', async () => {
     const viewer = await t.viewer(); // 6 requests a minute
     const big = await rawSocket(viewer);
-    // 7 × 64 KiB: six more requests than the operation's own, charged as the message comes.
+    // Over 7 × 64 KiB: seven more requests than the operation's own, charged as the message comes.
     big.sendAtOnce([{ id: 'a', type: 'subscribe', payload: { query: '{ __typename }', variables: { pad: 'p'.repeat(7 * 64 * 1024) } } }]);
     expect(await big.closed).toBe(4429);
 

@@ -26,7 +26,7 @@ export function createCompiledOperations(now: () => number = () => performance.n
   const byDocument = new Map<DocumentNode, Map<string | null, CompiledQuery | null>>();
   let kept = 0; // operations in byDocument
   // Not kept alive here: a document parsed anew each time it comes (too large for yoga's cache) would
-  // otherwise be held, up to COMPILED_DOCUMENTS of the largest, for nothing.
+  // otherwise be held, up to COMPILED_OPERATIONS of the largest, for nothing.
   const unsafe = new WeakSet<DocumentNode>();
   const budget = compileBudget(now);
   let jit: typeof import('graphql-jit') | undefined;
@@ -36,12 +36,11 @@ export function createCompiledOperations(now: () => number = () => performance.n
       const name = operationName ?? null;
       const known = byDocument.get(document)?.get(name);
       if (known !== undefined) return known;
-      if (unsafe.has(document)) return null;
+      if (unsafe.has(document) || (byDocument.get(document)?.size ?? 0) >= COMPILED_PER_DOCUMENT) return null;
       if (!safeToCompile(document)) {
         unsafe.add(document);
         return null;
       }
-      if ((byDocument.get(document)?.size ?? 0) >= COMPILED_PER_DOCUMENT) return null;
       if (!budget.available()) return null; // interpreted this time, compiled when there is time again
       const started = now();
       const result = jit.compileQuery(schema, document, operationName ?? undefined);
@@ -56,7 +55,8 @@ export function createCompiledOperations(now: () => number = () => performance.n
     if (!byOperation.has(name)) kept++;
     byOperation.set(name, compiled);
     for (const [oldest, itsOperations] of byDocument) {
-      if (kept <= COMPILED_OPERATIONS || oldest === document) break;
+      if (kept <= COMPILED_OPERATIONS) break;
+      if (oldest === document) continue; // the one being used stays
       byDocument.delete(oldest);
       kept -= itsOperations.size;
     }

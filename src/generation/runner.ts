@@ -128,6 +128,11 @@ export class GenerationRunner {
     return true;
   }
 
+  /** Settles once a generation running here has ended and given its place back; at once if none runs here. */
+  ended(messageId: string): Promise<void> {
+    return this.#running.get(messageId)?.done ?? Promise.resolve();
+  }
+
   /** Waits up to graceMs for running generations to finish, then interrupts the rest and waits for them. */
   async shutdown(graceMs: number): Promise<void> {
     this.#stopping = true;

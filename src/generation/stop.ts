@@ -6,6 +6,7 @@ import { isTerminal } from '../streams/events.ts';
 import { finishGeneration, persistedReply, terminalNumberFor } from './finish.ts';
 import { HEARTBEAT_INTERVAL_MS } from './persister.ts';
 import { isResultOf, type RecordId } from '../idempotency.ts';
+import { withTimeout } from '../timeout.ts';
 
 /** How long a stop waits for the runner to end the message before it finishes the message itself. */
 const STOP_WAIT_MS = 5_000;
@@ -27,7 +28,12 @@ export async function stopGeneration(deps: GenerationStopDeps, message: Pick<Mes
   const terminal = waitForTerminal(deps, message.id, STOP_WAIT_MS);
   // The instance running it, this one or another, aborts it and finishes the message.
   if (!deps.generation.cancel(message.id)) deps.pubsub.publish('generation:cancel', message.id);
-  if (await terminal) return;
+  if (await terminal) {
+    // Run here, its runner gives the viewer's place back just after: a turn that stopped it to start its own
+    // (INTERRUPT) must find it free. (Bounded: a runner slow to return leaves it taken a little longer.)
+    await withTimeout(deps.generation.ended(message.id), STOP_WAIT_MS).catch(() => {});
+    return;
+  }
   // Nobody finished it in time. Its instance may be gone: then it is finished here with what was
   // persisted, once its heartbeat has been quiet long enough to tell it from a runner that is only slow.
   for (let round = 0; round < FORCED_STOP_ROUNDS; round++) {

@@ -12,6 +12,7 @@ import { checkTools, offeredTools, type OfferedTools, type ToolChoice } from '..
 import { checkModel } from '../validation.ts';
 import { stopActiveGeneration } from './stop.ts';
 import { SEQUENCE_BLOCK } from './persister.ts';
+import { chargeStored } from '../rate-limit.ts';
 import type { ReplyPlace } from './streaming-replies.ts';
 
 export type ActiveGenerationPolicy = 'REJECT' | 'INTERRUPT';
@@ -29,8 +30,11 @@ export type TurnInput = {
 /** The conversation a turn happens in, and what it generates with. */
 export type TurnSetting = { conversation: Conversation; session: ChatSession | null; model: string; tools: OfferedTools };
 
-/** What a turn stores and returns: `added`, the client's messages; `reply`, the assistant message if one starts. */
-export type TurnResult = { added: Message[]; reply: Message | null; conversation: Conversation };
+/**
+ * What a turn stores and returns: `added`, the client's messages; `reply`, the assistant message if one starts;
+ * `newLaneBytes`, what the lanes they started store (charged once committed).
+ */
+export type TurnResult = { added: Message[]; reply: Message | null; conversation: Conversation; newLaneBytes: number };
 
 type Turn<R> = {
   operation: string;
@@ -102,12 +106,14 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
             const added = await turn.add(tx, setting);
             const reply = turn.generate ? await startReply(ctx, tx, setting, turn.replyUnder?.() ?? 'current', takePlace) : null;
             const conversation = reply?.conversation ?? added.at(-1)?.conversation ?? setting.conversation;
-            const stored = { added: added.map((m) => m.message), reply: reply?.message ?? null, conversation };
+            const newLaneBytes = [...added, ...(reply ? [reply] : [])].reduce((sum, m) => sum + (m.newLaneBytes ?? 0), 0);
+            const stored = { added: added.map((m) => m.message), reply: reply?.message ?? null, conversation, newLaneBytes };
             return { stored, result: turn.result(stored) };
           },
         });
         if (!replayed && value.stored) {
-          const { added, reply, conversation } = value.stored;
+          const { added, reply, conversation, newLaneBytes } = value.stored;
+          await chargeStored(ctx.rateLimiter, ctx.viewer, newLaneBytes);
           for (const message of [...added, ...(reply ? [reply] : [])]) publishMessageAdded(ctx.pubsub, { message, conversation });
           if (reply) {
             const job = { messageId: reply.id, answers: reply.parentId, conversation, model: setting.model, sequenceCeiling: reply.sequenceNumber, tools: setting.tools };
@@ -156,8 +162,9 @@ async function settingOf(
  */
 async function startReply(ctx: GenerationDeps, tx: Transaction, { conversation, session, model }: TurnSetting, under: Parent, takePlace: () => ReplyPlace): Promise<StoredMessage> {
   // The last check, after those of the reply's place in the tree (so that an INTERRUPT stops nothing for a
-  // turn refused there): storing a message locks the conversation row, so this one sees every committed turn.
-  const noOtherReply = async () => {
+  // turn refused there), then the viewer's place for it: storing a message locks the conversation row, so
+  // this check sees every committed turn.
+  const claimReply = async () => {
     const active = await tx.message.findFirst({ where: { conversationId: conversation.id, status: 'STREAMING' }, select: { id: true } });
     if (active) throw generationInProgress();
     takePlace();
@@ -175,7 +182,7 @@ async function startReply(ctx: GenerationDeps, tx: Transaction, { conversation, 
     heartbeatAt: new Date(),
     sequenceNumber: SEQUENCE_BLOCK, // the ceiling of its event numbers (see persister.ts)
   };
-  return insertMessage(ctx, tx, reply, under, noOtherReply).catch((error) => {
+  return insertMessage(ctx, tx, reply, under, { beforeWrite: claimReply }).catch((error) => {
     throw isPrismaError(error, 'P2002') ? generationInProgress() : error;
   });
 }

@@ -12,9 +12,12 @@ export type Placement = {
   siblingIndex: number;
   /** The start of the parent's content: what the conversation previews while a reply has no text yet. */
   parentPreview: string | null;
-  /** Lanes on the path of the lane the message starts (0 when it goes on in its parent's): what that lane's row stores. */
-  newLanePath: number;
+  /** What the row of the lane the message starts stores of its path (0 when it goes on in its parent's lane). */
+  newLaneBytes: number;
 };
+
+/** What a lane's row stores for each lane of its path: its number and where it starts, two integers. */
+const LANE_PATH_BYTES = 8;
 
 /**
  * Under `parentId` (a message of the conversation), or as a first message when it is null. A branch may
@@ -24,7 +27,7 @@ export async function placeUnder(tx: Transaction, conversationId: string, parent
   if (parentId === null) {
     const { _max } = await tx.message.aggregate({ where: { conversationId, parentId: null }, _max: { siblingIndex: true } });
     const lane = await startLane(tx, conversationId, null, maxLanes);
-    return { parentId: null, position: 1, lane: lane.number, siblingIndex: (_max.siblingIndex ?? 0) + 1, parentPreview: null, newLanePath: lane.path };
+    return { parentId: null, position: 1, lane: lane.number, siblingIndex: (_max.siblingIndex ?? 0) + 1, parentPreview: null, newLaneBytes: lane.pathBytes };
   }
   const [parent] = await tx.$queryRaw<{ lane: number; position: number; preview: string; children: number | null }[]>`
     SELECT p."lane", p."position", left(p."content", ${PREVIEW_CHARS}) AS "preview",
@@ -34,12 +37,12 @@ export async function placeUnder(tx: Transaction, conversationId: string, parent
   if (!parent) throw notFound('Message');
   const siblingIndex = (parent.children ?? 0) + 1;
   // The first child goes on in its parent's lane (the parent ends it: it had no child); a later child starts one.
-  const lane = siblingIndex === 1 ? { number: parent.lane, path: 0 } : await startLane(tx, conversationId, parent, maxLanes);
-  return { parentId, position: parent.position + 1, lane: lane.number, siblingIndex, parentPreview: parent.preview, newLanePath: lane.path };
+  const lane = siblingIndex === 1 ? { number: parent.lane, pathBytes: 0 } : await startLane(tx, conversationId, parent, maxLanes);
+  return { parentId, position: parent.position + 1, lane: lane.number, siblingIndex, parentPreview: parent.preview, newLaneBytes: lane.pathBytes };
 }
 
 /** A new lane, starting under `from` (its path is the parent's branch, then itself) or at position 1. */
-async function startLane(tx: Transaction, conversationId: string, from: { lane: number; position: number } | null, maxLanes: number): Promise<{ number: number; path: number }> {
+async function startLane(tx: Transaction, conversationId: string, from: { lane: number; position: number } | null, maxLanes: number): Promise<{ number: number; pathBytes: number }> {
   const [{ number }] = await tx.$queryRaw<{ number: number }[]>`
     SELECT coalesce(max("number") + 1, 0)::int AS "number" FROM "Lane" WHERE "conversationId" = ${conversationId}`;
   let pathLanes = [number];
@@ -54,5 +57,5 @@ async function startLane(tx: Transaction, conversationId: string, from: { lane: 
     pathStarts = [...parentLane.pathStarts.slice(0, kept), from.position + 1];
   }
   await tx.lane.create({ data: { conversationId, number, pathLanes, pathStarts } });
-  return { number, path: pathLanes.length };
+  return { number, pathBytes: pathLanes.length * LANE_PATH_BYTES };
 }

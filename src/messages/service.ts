@@ -7,6 +7,7 @@ import { idempotent } from '../idempotency.ts';
 import { countTokens } from '../tokens.ts';
 import { checkContent, checkLabel, checkMetadata, checkTokenCount, MAX_LABEL_CHARS } from '../validation.ts';
 import { insertMessage, publishMessageAdded, type NewMessage, type Parent, type StoredMessage } from './store.ts';
+import { chargeStored } from '../rate-limit.ts';
 
 export type AppendMessageInput = {
   conversationId: string;
@@ -68,7 +69,10 @@ export async function appendMessage(ctx: MessageDeps, input: AppendMessageInput)
     },
     create: (tx) => insertMessage(ctx, tx, message, parent),
   });
-  if (!replayed) publishMessageAdded(ctx.pubsub, value);
+  if (!replayed) {
+    publishMessageAdded(ctx.pubsub, value);
+    await chargeStored(ctx.rateLimiter, ctx.viewer, value.newLaneBytes ?? 0);
+  }
   return value;
 }
 

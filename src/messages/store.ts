@@ -7,14 +7,15 @@ import { invalidField, isPrismaError, notFound } from '../errors.ts';
 import type { Transaction } from '../idempotency.ts';
 import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
 import type { Access, InputLimits } from '../services.ts';
-import type { RateLimiter } from '../rate-limit.ts';
 import { placeUnder } from './placement.ts';
 import { previewOf } from './preview.ts';
 
-export type StoredMessage = { message: Message; conversation: Conversation };
-
-/** What a lane's row stores for each lane of its path: its number and where it starts, two integers. */
-const LANE_PATH_BYTES = 8;
+/**
+ * `newLaneBytes`: what the row of a lane the message started stores (a message beside another deep in a
+ * branch: some 8 KB, 39 times what its request was sent with), counted toward the viewer's day of bytes
+ * once the write is committed (rate-limit.ts, chargeStored).
+ */
+export type StoredMessage = { message: Message; conversation: Conversation; newLaneBytes?: number };
 
 export type NewMessage = Omit<Prisma.MessageUncheckedCreateInput, 'id' | 'position' | 'parentId' | 'lane' | 'siblingIndex'> & { chatSessionId: string | null };
 
@@ -28,15 +29,15 @@ export type Parent = 'current' | 'first' | { messageId: string };
  * Inserts a message into an ACTIVE conversation of the viewer, makes it the conversation's current
  * message and moves the counters, in the caller's transaction. The first write locks the conversation
  * row, so concurrent writers queue there: each finds the parent and the positions as the one before left
- * them, and a rolled-back insert leaves no trace. `lastCheck` runs once every check of the message's place
+ * them, and a rolled-back insert leaves no trace. `beforeWrite` runs once every check of the message's place
  * has passed, before it is written.
  */
 export async function insertMessage(
-  { viewer, config, rateLimiter }: Pick<Access, 'viewer'> & { config: Pick<InputLimits['config'], 'maxBranchLanes'>; rateLimiter: Pick<RateLimiter, 'bytes'> },
+  { viewer, config }: Pick<Access, 'viewer'> & { config: Pick<InputLimits['config'], 'maxBranchLanes'> },
   tx: Transaction,
   message: NewMessage,
   parent: Parent = 'current',
-  lastCheck?: () => Promise<void>,
+  { beforeWrite }: { beforeWrite?: () => Promise<void> } = {},
 ): Promise<StoredMessage> {
   const now = new Date();
   let locked: Conversation;
@@ -58,10 +59,7 @@ export async function insertMessage(
   }
   const parentId = parent === 'current' ? locked.currentMessageId : parent === 'first' ? null : parent.messageId;
   const place = await placeUnder(tx, locked.id, parentId, config.maxBranchLanes);
-  // A new lane's row holds its whole path, two integers a lane on the way: some 8 KB for a message beside
-  // another deep in a branch, 39 times what its request was sent with. It counts as bytes the viewer sent.
-  if (place.newLanePath > 0) await rateLimiter.bytes(viewer, place.newLanePath * LANE_PATH_BYTES);
-  await lastCheck?.();
+  await beforeWrite?.();
   const created = await tx.message.create({
     data: { ...message, parentId: place.parentId, position: place.position, lane: place.lane, siblingIndex: place.siblingIndex, createdAt: now },
   });
@@ -74,7 +72,7 @@ export async function insertMessage(
       preview: message.status === 'STREAMING' ? place.parentPreview : previewOf(message.content ?? ''),
     },
   });
-  return { message: created, conversation };
+  return { message: created, conversation, newLaneBytes: place.newLaneBytes };
 }
 
 export function publishMessageAdded(pubsub: AppPubSub, { message, conversation }: StoredMessage): void {

@@ -1,7 +1,9 @@
 // Whether a reply's provider has handed its stream over yet, known by the abort signal the reply's request
 // is sent with: the one thing both the reader of the reply and the fetch under the provider see. Until the
 // hand-over a provider may keep what it reads: OpenAI's keeps every chunk before the first one with output,
-// to raise an error the stream may begin with.
+// to raise an error the stream may begin with. (A provider that gave fetch a signal of its own, combined from
+// this one, would go unwatched: the AI SDK providers pass it on as they are given it, and the test of
+// OpenAI's provider in reply-limits.test.ts fails if that changes.)
 const awaiting = new WeakSet<AbortSignal>();
 
 /** Opens a provider's stream (its `doStream`), with what its request reads meanwhile counted as kept. */
