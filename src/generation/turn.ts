@@ -83,9 +83,9 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
   if (turn.generate) await ctx.rateLimiter.generation(ctx.viewer);
   await turn.checkInSetting?.(setting);
 
-  // INTERRUPT stops the running reply only once the turn has met every check but that one: the turn is tried
-  // first, and only a GENERATION_IN_PROGRESS (every other check passed, nothing stored) stops the running
-  // reply before it is tried again. A turn refused for anything else leaves the running reply be.
+  // INTERRUPT stops the running reply only for a turn refused for it alone: the turn is tried first, and only
+  // a GENERATION_IN_PROGRESS (raised after the checks of the turn's messages and of the reply's place in the
+  // tree; nothing stored) stops the running reply before it is tried again. Anything else leaves it be.
   const interrupt = turn.generate && input.onActiveGeneration === 'INTERRUPT';
   // A repeat racing its first request (not committed when looked up above) must not interrupt what that
   // started: the reply it would stop is left running when it is that one's result, and the repeat then
