@@ -1,5 +1,6 @@
 // One typed pubsub for the process. In memory by default; the event target is swappable (Redis) so that
 // events published on one instance reach subscribers on every instance.
+import { setMaxListeners } from 'node:events';
 import { createPubSub, type PubSub, type PubSubEventTarget } from 'graphql-yoga';
 import { ownerKey, type Owner } from './access.ts';
 
@@ -26,8 +27,19 @@ export type Topics = {
 
 export type AppPubSub = PubSub<Topics>;
 
-export function createAppPubSub(eventTarget?: PubSubEventTarget<Topics>): AppPubSub {
-  return createPubSub<Topics>(eventTarget ? { eventTarget } : undefined);
+export function createAppPubSub(eventTarget: PubSubEventTarget<Topics> = inProcessTarget()): AppPubSub {
+  return createPubSub<Topics>({ eventTarget });
+}
+
+/**
+ * Every subscriber of a topic listens on the one target, and one viewer's sidebars share a topic: Node's
+ * warning at 11 listeners of a type would be a false alarm. What bounds them is the per-viewer subscription
+ * limits (connection-limits.ts).
+ */
+function inProcessTarget(): PubSubEventTarget<Topics> {
+  const target = new EventTarget();
+  setMaxListeners(0, target);
+  return target as PubSubEventTarget<Topics>;
 }
 
 /** Every change to a conversation goes to its own subscribers and to its owner's sidebar subscribers. */

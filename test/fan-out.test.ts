@@ -8,11 +8,18 @@ import { EventLoaders } from '../src/event-loaders.ts';
 
 let t: TestApp;
 let server: RunningServer;
+/** The names of the warnings this process printed meanwhile (Node's listener-leak alarm among them). */
+const warnings: string[] = [];
+const noteWarning = (warning: Error) => warnings.push(warning.name);
 beforeAll(async () => {
+  process.on('warning', noteWarning);
   t = await startTestApp({ WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '100', ECHO_DELAY_MS: '5' });
   server = await t.listen();
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  process.off('warning', noteWarning);
+  await t.close();
+});
 
 const SIDEBAR = `subscription { conversationsChanged { type conversationId conversation { id title messageCount
   messages(last: 3) { totalCount edges { node { id content siblingCount previousSibling { id } } } } } message { id content parent { id } } } }`;
@@ -53,6 +60,7 @@ it('an event read once for all the sidebars of a viewer that get it: the same st
   const first = many.got[0];
   expect(first.data.conversationsChanged.conversation.title).toBe('watched by 30');
   for (const got of many.got) expect(got).toEqual(first);
+  expect(warnings, '30 sidebars of a viewer listen on one topic: no false alarm of a leak').not.toContain('MaxListenersExceededWarning');
 });
 
 it("a reply's last event reads the message once for all its followers", async () => {
