@@ -36,29 +36,10 @@ export function holdWhileSubscribed<Context>(payload: OnSubscribeEventPayload<Co
     onSubscribeResult: ({ result, setResult }) => {
       if (!isAsyncIterable(result)) return held.end(); // refused by the executor or the resolver
       const watched = new WatchedStream(result, held);
-      const ownEnd = onStream?.(result as AsyncIterableIterator<unknown>);
-      const clientGone = endWhenClientGone(payload.args.contextValue, watched);
-      held.streamEnded = () => (ownEnd?.(), clientGone?.());
+      held.streamEnded = onStream?.(result as AsyncIterableIterator<unknown>);
       setResult(watched);
     },
   };
-}
-
-/**
- * Over SSE, a client gone while its subscription was set up never gets a response (none is written to a
- * closed connection), so nothing reads the stream or ends it: it is ended when its request is aborted, then or
- * later. Returns what stops watching; nothing over a WebSocket, whose socket ends its subscriptions.
- */
-function endWhenClientGone(context: unknown, stream: WatchedStream<unknown>): (() => void) | undefined {
-  const signal = (context as { request?: Request }).request?.signal;
-  if (!signal) return undefined;
-  const end = () => void Promise.resolve().then(() => stream.return()).catch(() => {}); // ending is all that is asked: a source that fails to end has ended
-  if (signal.aborted) {
-    queueMicrotask(end); // once its hold knows what else to end with it (`streamEnded`, set by the caller)
-    return undefined;
-  }
-  signal.addEventListener('abort', end, { once: true });
-  return () => signal.removeEventListener('abort', end);
 }
 
 /** What one subscription holds of a limit, given back once. */

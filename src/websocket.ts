@@ -39,8 +39,8 @@ export function createGraphQLWebSocketServer(
   const { subscriptionsPerSocket } = config.webSocketLimits;
   const wsServer = new WebSocketServer({ noServer: true, maxPayload, WebSocket: GuardedWebSocket });
 
-  /** The operation's arguments to run, or the errors it is refused with (a limit, bad input). */
-  async function prepareOperation(ctx: Context<Record<string, unknown>, SocketExtra & Extra>, params: SubscribePayload): Promise<ExecutionArgs | GraphQLError[]> {
+  /** The operation's arguments to run (`setUp` called once it has started), or the errors it is refused with (a limit, bad input). */
+  async function prepareOperation(ctx: Context<Record<string, unknown>, SocketExtra & Extra>, params: SubscribePayload, setUp: () => void): Promise<ExecutionArgs | GraphQLError[]> {
     // ctx.subscriptions already holds this one.
     if (Object.keys(ctx.subscriptions).length > subscriptionsPerSocket) {
       return [rateLimitedError(`Too many subscriptions on this connection (at most ${subscriptionsPerSocket})`)];
@@ -72,7 +72,7 @@ export function createGraphQLWebSocketServer(
       document,
       variableValues: params.variables,
       contextValue,
-      rootValue: { execute, subscribe, requestId: randomUUID(), setUp: () => {} } satisfies Root,
+      rootValue: { execute, subscribe, requestId: randomUUID(), setUp } satisfies Root,
     };
     const errors = validate(args.schema, args.document);
     if (errors.length) return errors.map(withContractCode);
@@ -152,12 +152,12 @@ export function createGraphQLWebSocketServer(
           return [badUserInput('This id is still in use')];
         }
         settingUp.add(id);
-        const prepared = await prepareOperation(ctx, params).catch((error: unknown) => {
-          settingUp.delete(id);
+        const setUp = () => settingUp.delete(id);
+        const prepared = await prepareOperation(ctx, params, setUp).catch((error: unknown) => {
+          setUp();
           throw error;
         });
-        if (Array.isArray(prepared)) settingUp.delete(id); // refused: nothing starts
-        else (prepared.rootValue as Root).setUp = () => settingUp.delete(id);
+        if (Array.isArray(prepared)) setUp(); // refused: nothing starts
         return prepared;
       },
       execute: (args) => started(args, (root) => root.execute(args)),

@@ -14,6 +14,7 @@ import { useOperationLimits } from './operation-limits.ts';
 import { useOperationCost } from './operation-cost.ts';
 import { SubscriptionCosts, useSseLimits, type OpenConnections } from './connection-limits.ts';
 import { SubscriptionTexts, useSubscriptionTexts } from './subscription-texts.ts';
+import { useEndWhenClientGone } from './client-gone.ts';
 import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins.ts';
 import type { Viewer } from './auth.ts';
 import { useErrorMetrics, useOperationObservation } from './observability/operations.ts';
@@ -119,6 +120,7 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       useOperationCost(new SubscriptionCosts(config.subscriptionCostPerUser)),
       useSubscriptionTexts(new SubscriptionTexts(config.subscriptionCharsPerUser)),
       ...(sseConnections ? [useSseLimits(sseConnections)] : []),
+      useEndWhenClientGone(), // after the holds: ending their stream gives back what they hold
       // Limits on what one document may ask for: nesting, aliases, directives, size (its cost: useOperationCost).
       EnvelopArmorPlugin({
         maxDepth: { n: 12, ignoreIntrospection: true },

@@ -76,6 +76,25 @@ describe("a viewer's open subscriptions", () => {
     await waitFor(async () => (await openSubscriptions()) === open, 'it closed');
   });
 
+  it('over SSE, one whose client is gone while it is set up ends as well, its response never read', async () => {
+    const own = await t.viewer();
+    const { id } = await createConversation(t, own);
+    const open = await openSubscriptions();
+    // Cut at once and a little later: before the subscription is counted, while it is set up, after.
+    for (const delayMs of [0, 0, 1, 1, 2, 3, 5]) {
+      const controller = new AbortController();
+      const response = t.app.yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${own.token}` },
+        body: JSON.stringify({ query: EVENTS, variables: { id } }),
+        signal: controller.signal,
+      });
+      setTimeout(() => controller.abort(), delayMs);
+      await response.catch(() => null);
+    }
+    await waitFor(async () => (await openSubscriptions()) === open, 'every cut subscription to end');
+  });
+
   it('count a document by what its parsed form keeps too: each token as 64 characters', async () => {
     const own = await t.viewer();
     // Some 6,000 characters of text, 1,000 tokens: what its parsed form keeps passes the 50,000 of the share.
