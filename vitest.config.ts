@@ -3,6 +3,23 @@ import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
 const browserSuite = process.env.TEST_SUITE === 'browser';
+/**
+ * Files whose servers run on an embedded database of their own whatever TEST_DATABASE_URL says, or on no
+ * database: a run on PostgreSQL would repeat them unchanged. The scale tests run their own server processes
+ * on PostgreSQL and Redis: once per run is enough.
+ */
+const NOT_AGAIN_ON_POSTGRES = [
+  'test/scale.test.ts',
+  'test/runtime.test.ts',
+  'test/startup.test.ts',
+  'test/recovery.test.ts',
+  'test/provider-thread.test.ts',
+  'test/bounded-fetch.test.ts',
+  'test/docs.test.ts',
+  'test/schema.test.ts',
+  'test/watched-stream.test.ts',
+  'test/web-app-serving.test.ts',
+];
 
 export default defineConfig({
   // graphql 16 ships CommonJS (main) and ESM (module) copies; Node gives dependencies the CommonJS one, so
@@ -11,8 +28,7 @@ export default defineConfig({
   test: {
     // test/browser drives a real Chromium: `npm run test:browser` (TEST_SUITE=browser; CI installs it).
     include: browserSuite ? ['test/browser/**/*.test.ts'] : ['test/**/*.test.ts'],
-    // The scale tests run their own server processes on PostgreSQL and Redis: once per run is enough.
-    exclude: browserSuite ? [] : ['test/browser/**', ...(process.env.TEST_DATABASE_URL ? ['test/scale.test.ts'] : [])],
+    exclude: browserSuite ? [] : ['test/browser/**', ...(process.env.TEST_DATABASE_URL ? NOT_AGAIN_ON_POSTGRES : [])],
     globalSetup: ['test/global-setup.ts'],
     // Each file starts its own app (an in-memory PGlite unless TEST_DATABASE_URL names a server).
     pool: 'forks',
