@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConversation, startTestApp, subscribe, waitFor, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
 import { MAX_DOCUMENT_CHARS } from '../src/input-guard.ts';
+import { CACHED_DOCUMENT_CHARS, parserCaches } from '../src/parser-caches.ts';
+import { parse } from 'graphql';
 
 let t: TestApp;
 let server: RunningServer;
@@ -46,6 +48,20 @@ describe('a document', () => {
     // Kept whole, the 60 documents and their validation results held some 260 MB.
     expect(grown).toBeLessThan(100 * 1024 * 1024);
   }, 120_000);
+
+  it("is cached by its text's length: a text over 16 Ki characters is never kept, so ever-new large ones push no app document out", () => {
+    const { documentCache } = parserCaches();
+    const appDocument = '{ conversations(first: 20) { edges { node { id title } } } }';
+    documentCache.set(appDocument, parse(appDocument));
+    const large = (n: number, chars: number) => `{ f${n} ${'x '.repeat(chars / 2)}}`.slice(0, chars - 1) + '}';
+    for (let n = 0; n < (2 * CACHED_DOCUMENT_CHARS) / (16 * 1024); n++) documentCache.set(large(n, 16 * 1024 + 1), { kind: 'Document' } as never);
+    expect(documentCache.get(large(0, 16 * 1024 + 1))).toBeUndefined();
+    expect(documentCache.get(appDocument)).toBeDefined();
+    // Texts of 16 Ki are kept, up to CACHED_DOCUMENT_CHARS in all: the oldest go first.
+    for (let n = 0; n < CACHED_DOCUMENT_CHARS / (16 * 1024); n++) documentCache.set(large(n, 16 * 1024), { kind: 'Document' } as never);
+    expect(documentCache.get(large(CACHED_DOCUMENT_CHARS / (16 * 1024) - 1, 16 * 1024))).toBeDefined();
+    expect(documentCache.get(appDocument)).toBeUndefined();
+  });
 });
 
 describe("a viewer's open subscriptions", () => {
