@@ -196,6 +196,24 @@ describe('the compiled documents kept', () => {
     expect(compiledRuns.compilations - start).toBe(compiledSoFar + 1);
   });
 
+  it('drop the oldest document but the one being compiled for: it and its new operation stay', async () => {
+    const operations = createCompiledOperations(() => 0);
+    const start = compiledRuns.compilations;
+    const first = parse('query Q0 { a: __typename } query Q1 { b: __typename }');
+    await operations.compiled({ schema, document: first, operationName: 'Q0' });
+    const others = Array.from({ length: 199 }, (_, i) => parse(`{ o${i}: __typename }`));
+    for (const document of others) await operations.compiled({ schema, document });
+    // The 201st operation is the oldest document's: the next oldest is dropped for it, not it.
+    await operations.compiled({ schema, document: first, operationName: 'Q1' });
+    const compiledSoFar = compiledRuns.compilations - start;
+    expect(compiledSoFar).toBe(201);
+    for (const operationName of ['Q0', 'Q1']) await operations.compiled({ schema, document: first, operationName }); // kept
+    await operations.compiled({ schema, document: others[1] }); // kept
+    expect(compiledRuns.compilations - start).toBe(compiledSoFar);
+    await operations.compiled({ schema, document: others[0] }); // dropped: compiled again
+    expect(compiledRuns.compilations - start).toBe(compiledSoFar + 1);
+  });
+
   it('cost at most a share of the event loop to compile: past it, new documents run interpreted until time has passed', async () => {
     let time = 0;
     const operations = createCompiledOperations(() => (time += 10)); // every reading of the clock 10 ms later: a compile takes 10 ms
