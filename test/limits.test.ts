@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { createConversation, expectErrorCode, signToken, startTestApp, subscribe, waitFor, wsClient, type TestApp } from './helpers.ts';
+import { createConversation, expectErrorCode, signToken, startTestApp, subscribe, waitFor, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import { startTestRedis, type TestRedis } from './redis-server.ts';
 import type { RunningServer } from '../src/server.ts';
 
@@ -71,6 +71,55 @@ describe('replies streaming at once', () => {
     await Promise.all(conversations.map((c) => t.gql(SEND, { c: c.id }, viewer)));
     const INTERRUPT = `mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "again", onActiveGeneration: INTERRUPT }) { assistantMessage { id } } }`;
     expect((await t.request(INTERRUPT, { c: conversations[0].id }, viewer)).body.errors).toBeUndefined();
+  });
+
+  describe('a turn that INTERRUPTs one of them, while the stopped reply gives its place back late', () => {
+    const INTERRUPT = `mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "again", onActiveGeneration: INTERRUPT }) { assistantMessage { id } } }`;
+    /** Holds back `ended` (a stopped reply's place given back, as stop.ts waits for it) until `open`. */
+    function lateEnds() {
+      const runner = t.app.services.generation;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      runner.ended = (messageId: string) => Object.getPrototypeOf(runner).ended.call(runner, messageId).then(() => gate);
+      return { open, restore: () => delete (runner as { ended?: unknown }).ended };
+    }
+    const messageCount = async (viewer: TestViewer, id: string) => (await t.gql(COUNT, { id }, viewer)).conversation.messageCount;
+
+    it('waits for the place before it stores its own', async () => {
+      const viewer = await t.viewer();
+      const conversations = await Promise.all(Array.from({ length: 2 }, () => createConversation(t, viewer, { model: 'builtin:echo' })));
+      await Promise.all(conversations.map((c) => t.gql(SEND, { c: c.id }, viewer)));
+      const late = lateEnds();
+      try {
+        let answered = false;
+        const turn = t.request(INTERRUPT, { c: conversations[0].id }, viewer).finally(() => (answered = true));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(answered, 'answered before the stopped reply gave its place back').toBe(false);
+        expect(await messageCount(viewer, conversations[0].id)).toBe(2); // its message is not stored yet
+        late.open();
+        expect((await turn).body.errors).toBeUndefined();
+        expect(await messageCount(viewer, conversations[0].id)).toBe(4);
+      } finally {
+        late.restore();
+      }
+    });
+
+    it('is refused with RATE_LIMITED, storing nothing, when another turn of the viewer took the place meanwhile', async () => {
+      const viewer = await t.viewer();
+      const conversations = await Promise.all(Array.from({ length: 3 }, () => createConversation(t, viewer, { model: 'builtin:echo' })));
+      await Promise.all(conversations.slice(0, 2).map((c) => t.gql(SEND, { c: c.id }, viewer)));
+      const late = lateEnds();
+      try {
+        const turn = t.request(INTERRUPT, { c: conversations[0].id }, viewer);
+        // The stopped reply's place is free (its runner gave it back); the INTERRUPT has not stored its turn yet.
+        await waitFor(async () => !(await t.request(SEND, { c: conversations[2].id }, viewer)).body.errors, 'another turn to take the freed place');
+        late.open();
+        expectErrorCode((await turn).body, 'RATE_LIMITED');
+        expect(await messageCount(viewer, conversations[0].id)).toBe(2); // the stopped reply and its question alone
+      } finally {
+        late.restore();
+      }
+    });
   });
 
   it('a reply that cannot start (its event log refuses to open) gives its place back', async () => {
