@@ -231,7 +231,11 @@ describe('over a WebSocket', () => {
     small.sendAtOnce([query('refused')]);
     await waitFor(() => small.received.some((m) => m.id === 'refused'), 'the seventh answered');
     expect(small.received.find((m) => m.id === 'refused')).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'RATE_LIMITED' } }] });
-    // Told to wait, it sends again at once: closed before its message is parsed.
+    // A message of 1 KiB or less meanwhile is read, as before: refused, the socket kept.
+    small.sendAtOnce([{ id: 'cheap', type: 'subscribe', payload: { query: '{ __typename }' } }]);
+    await waitFor(() => small.received.some((m) => m.id === 'cheap'), 'the cheap one answered');
+    expect(small.received.find((m) => m.id === 'cheap')).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'RATE_LIMITED' } }] });
+    // Told to wait, it sends a larger one at once: closed before its message is parsed.
     small.sendAtOnce([query('again')]);
     expect(await small.closed).toBe(4429);
     expect(small.received.some((m) => m.id === 'again')).toBe(false);
