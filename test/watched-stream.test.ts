@@ -1,7 +1,9 @@
 // A subscription's stream reports its events, and its end exactly once however it ends: the per-viewer
-// shares a subscription holds and its log line depend on it (src/subscription-hold.ts, observability).
+// shares a subscription holds and its log line depend on it (src/subscription-hold.ts, observability); over SSE,
+// a request aborted ends it (src/client-gone.ts).
 import { describe, expect, it } from 'vitest';
 import { WatchedStream } from '../src/watched-stream.ts';
+import { useEndWhenClientGone } from '../src/client-gone.ts';
 
 /** A stream of 1, 2, then (as asked) an end or an error; records what was asked of it. */
 function source(then: 'ends' | 'fails') {
@@ -89,5 +91,56 @@ describe('a watched stream', () => {
     expect(await watchedStream.next()).toEqual({ value: 2, done: false });
     expect(await watchedStream.next()).toEqual({ value: undefined, done: true });
     expect(ends).toBe(1);
+  });
+});
+
+describe('a stream ended when its client is gone (SSE)', () => {
+  /** The plugin's hooks run on a subscription of a request whose signal is `signal`; the stream it sets. */
+  function endedWithRequest(signal: AbortSignal, stream: AsyncIterableIterator<number>) {
+    let result: unknown = stream;
+    const hooks = useEndWhenClientGone().onSubscribe!({ args: { contextValue: { request: { signal } } } } as never) as { onSubscribeResult(payload: unknown): void };
+    hooks.onSubscribeResult({ result: stream, setResult: (next: unknown) => (result = next) });
+    return result as AsyncIterableIterator<number>;
+  }
+  /** A stream whose `return` fails, as a source may; it never yields, or ends at once. */
+  const failingToEnd = (next: () => Promise<IteratorResult<number>> = () => new Promise(() => {})) => {
+    const asked: string[] = [];
+    const stream: AsyncIterableIterator<number> = {
+      [Symbol.asyncIterator]: () => stream,
+      next,
+      return: () => (asked.push('return'), Promise.reject(new Error('could not end'))),
+    };
+    return { stream, asked };
+  };
+
+  it('ends it when the request is aborted, then or later, and a source that fails to end is taken as ended', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const later = new AbortController();
+      const { stream, asked } = failingToEnd();
+      endedWithRequest(later.signal, stream);
+      expect(asked).toEqual([]);
+      later.abort();
+      const already = failingToEnd();
+      endedWithRequest(AbortSignal.abort(), already.stream);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(asked).toEqual(['return']);
+      expect(already.asked).toEqual(['return']);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('stops listening once the stream ends otherwise', async () => {
+    const controller = new AbortController();
+    const { stream, asked } = failingToEnd(() => Promise.resolve({ done: true, value: undefined }));
+    const ended = endedWithRequest(controller.signal, stream);
+    await ended.next();
+    controller.abort();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(asked).toEqual([]); // not asked to end again
   });
 });
