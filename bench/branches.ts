@@ -33,7 +33,7 @@ const server = await startInstance('branches', {
   DATABASE_URL: values.db,
   AUTH_JWT_SECRET: JWT_SECRET,
   NODE_ENV: 'production',
-  RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_MB_PER_DAY: '0',
+  RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_MB_PER_DAY: '0', RATE_LIMIT_STREAMED_MB_PER_HOUR: '0',
 });
 const token = await benchToken('branches');
 const gql = (query: string, variables: Record<string, unknown> = {}) => gqlAt(server.url, token, query, variables);

@@ -38,7 +38,7 @@ vendor.script('stream', (body) => {
   const tokens = Array.from({ length: TOKENS }, (_, k) => `${stream}:${k} `);
   return { tokens, delayMs: 1000 / RATE, startAfter: barrier.all.promise, onToken: (k) => sentAt.set(`${stream}:${k}`, performance.now()) };
 });
-const env = { NODE_ENV: 'production', RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_MB_PER_DAY: '0', MAX_STREAMING_REPLIES_PER_USER: '1000000', RATE_LIMIT_GENERATIONS_PER_MINUTE: '0', WS_MAX_SOCKETS_PER_USER: '1000000', SUBSCRIPTION_COST_PER_USER: '100000000', OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL, OPENAI_COMPATIBLE_NAME: 'bench', OPENAI_COMPATIBLE_MODELS: 'stream', PROVIDER_TIMEOUT_MS: '120000', LOG_LEVEL: 'warn' };
+const env = { NODE_ENV: 'production', RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_MB_PER_DAY: '0', RATE_LIMIT_STREAMED_MB_PER_HOUR: '0', MAX_STREAMING_REPLIES_PER_USER: '1000000', RATE_LIMIT_GENERATIONS_PER_MINUTE: '0', WS_MAX_SOCKETS_PER_USER: '1000000', SUBSCRIPTION_COST_PER_USER: '100000000', OPENAI_COMPATIBLE_BASE_URL: vendor.baseURL, OPENAI_COMPATIBLE_NAME: 'bench', OPENAI_COMPATIBLE_MODELS: 'stream', PROVIDER_TIMEOUT_MS: '120000', LOG_LEVEL: 'warn' };
 const token = await benchToken();
 const gql = (instance: Instance, query: string, variables: Record<string, unknown> = {}) => gqlAt(instance.url, token, query, variables);
 

@@ -83,7 +83,7 @@ const server = await startInstance('server', {
   DATABASE_POOL_SIZE: '20',
   PROVIDER_THREADS: values['provider-threads'],
   NODE_ENV: 'production',
-  RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_MB_PER_DAY: '0', MAX_STREAMING_REPLIES_PER_USER: '1000000', // one bench viewer drives every stream
+  RATE_LIMIT_REQUESTS_PER_MINUTE: '0', RATE_LIMIT_MB_PER_DAY: '0', RATE_LIMIT_STREAMED_MB_PER_HOUR: '0', MAX_STREAMING_REPLIES_PER_USER: '1000000', // one bench viewer drives every stream
   RATE_LIMIT_GENERATIONS_PER_MINUTE: '0',
   WS_MAX_SOCKETS_PER_USER: '1000000',
   SUBSCRIPTION_COST_PER_USER: '100000000', // one bench viewer holds every subscription

@@ -74,8 +74,8 @@ export async function createApp(config: Config, { log = createLogger(config), on
   const runnerId = randomUUID();
   const providers = createProviderStreams(models, config.models, log);
   const titler = new ConversationTitler({ prisma, providers, pubsub, log, mode: config.generation.titles });
-  const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId, metrics, titler });
   const rateLimiter = createRateLimiter(config.rateLimits, { redis: redis?.commands, log });
+  const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId, metrics, titler, rateLimiter });
   const stopGeneration = (conversationId: string) => stopActiveGeneration({ prisma, pubsub, eventLog, generation, log }, conversationId);
   const followers = new MessageFollowers(prisma, log);
   const services: AppServices = {

@@ -45,6 +45,7 @@ const envSchema = z.object({
   RATE_LIMIT_REQUESTS_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
   RATE_LIMIT_GENERATIONS_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   RATE_LIMIT_MB_PER_DAY: z.coerce.number().min(0).default(256),
+  RATE_LIMIT_STREAMED_MB_PER_HOUR: z.coerce.number().min(0).default(64),
   CORS_ORIGINS: originList.optional(),
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).default(100),
   WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
@@ -109,8 +110,8 @@ export type Config = {
    */
   maxBranchLanes: number;
   idempotencyTtlMs: number;
-  /** Per viewer and minute; 0 turns a limit off. */
-  rateLimits: { requestsPerMinute: number; generationsPerMinute: number; bytesPerDay: number };
+  /** Per viewer, in the window each names; 0 turns a limit off. */
+  rateLimits: { requestsPerMinute: number; generationsPerMinute: number; bytesPerDay: number; streamedBytesPerHour: number };
   /**
    * Origins whose pages may call this API from a browser besides its own ('*': any, without
    * credentials). Requests from other origins are refused, in every mode.
@@ -226,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       requestsPerMinute: values.RATE_LIMIT_REQUESTS_PER_MINUTE,
       generationsPerMinute: values.RATE_LIMIT_GENERATIONS_PER_MINUTE,
       bytesPerDay: Math.round(values.RATE_LIMIT_MB_PER_DAY * 1024 * 1024),
+      streamedBytesPerHour: Math.round(values.RATE_LIMIT_STREAMED_MB_PER_HOUR * 1024 * 1024),
     },
     corsOrigins: (values.CORS_ORIGINS ?? []).map((origin) => origin.replace(/\/$/, '')),
     maxConnections: values.MAX_CONNECTIONS,

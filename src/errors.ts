@@ -37,8 +37,8 @@ export const SHUTTING_DOWN = 'This server is shutting down; retry the request';
 export const shuttingDown = () => appError('INTERNAL_SERVER_ERROR', SHUTTING_DOWN, { retryable: true, http: { status: 503 } });
 /** A limit that is not about time: too many subscriptions on one connection, say. */
 export const rateLimitedError = (message: string) => appError('RATE_LIMITED', message, { http: { status: 429 } });
-export const rateLimited = (retryAfterSeconds: number) =>
-  appError('RATE_LIMITED', 'Too many requests', { retryAfter: retryAfterSeconds, http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } });
+export const rateLimited = (retryAfterSeconds: number, message = 'Too many requests') =>
+  appError('RATE_LIMITED', message, { retryAfter: retryAfterSeconds, http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } });
 
 export function isPrismaError(error: unknown, code: 'P2002' | 'P2025' | 'P2034'): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === code;

@@ -1,19 +1,28 @@
-// Per-viewer rate limits: requests per minute, generations started per minute (the expensive part), and
-// bytes sent per day (what a viewer can make the server store). Fixed windows, counted in process, or in
-// Redis so that every instance shares the count.
+// Per-viewer rate limits: requests per minute, generations started per minute (the expensive part), bytes
+// sent per day (what a viewer can make the server store), and bytes their replies streamed per hour (what
+// the event log keeps of them). Fixed windows, counted in process, or in Redis so that every instance shares
+// the count.
 import type { Redis } from 'ioredis';
 import type { Viewer } from './auth.ts';
 import { isGraphQLError, rateLimited, rateLimitedError } from './errors.ts';
 import { ownerKey } from './access.ts';
 import type { Logger } from './logger.ts';
 
-export type RateLimits = { requestsPerMinute: number; generationsPerMinute: number; bytesPerDay: number };
+export type RateLimits = { requestsPerMinute: number; generationsPerMinute: number; bytesPerDay: number; streamedBytesPerHour: number };
 
 export type RateLimiter = {
   /** Counts `count` requests of this viewer; throws RATE_LIMITED (HTTP 429) past the limit. */
   request(viewer: Viewer, count?: number): Promise<void>;
-  /** Counts one generation started by this viewer; throws RATE_LIMITED past the limit. */
+  /**
+   * Counts one generation started by this viewer; throws RATE_LIMITED past the limit, or while their replies
+   * have streamed the hour's bytes.
+   */
   generation(viewer: Viewer): Promise<void>;
+  /**
+   * Counts `count` bytes the replies of this owner streamed into the event log, as a reply streams; true once
+   * the hour's are spent (then the reply stops there). Never throws for the limit: a reply has no one to answer.
+   */
+  streamed(owner: Owner, count: number): Promise<boolean>;
   /**
    * Counts `count` bytes a write of this viewer was sent with (a mutation, `chat`) or copied (a fork);
    * throws RATE_LIMITED past the day's limit. What one user may store grows no faster.
@@ -27,8 +36,12 @@ export type RateLimiter = {
   oneAtATime<T>(viewer: Viewer, kind: string, work: () => Promise<T>): Promise<T>;
 };
 
+/** Whose count: a viewer, or the owner of what streams (a conversation's). */
+type Owner = Pick<Viewer, 'orgId' | 'userId'>;
+
 const MINUTE_MS = 60_000;
-const DAY_MS = 24 * 60 * MINUTE_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Work whose cost grows with what a viewer stored (a search through every message) is charged after it ran,
@@ -64,16 +77,30 @@ type Counter = (key: string, by: number) => Promise<{ count: number; resetInMs: 
 export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: Redis; log: Logger }): RateLimiter {
   const counter = (windowMs: number) => (redis ? withLocalFallback(redisCounter(redis, windowMs), memoryCounter(windowMs), log) : memoryCounter(windowMs));
   const perMinute = counter(MINUTE_MS);
+  const perHour = counter(HOUR_MS);
   const perDay = counter(DAY_MS);
-  const check = async (count: Counter, kind: string, viewer: Viewer, limit: number, by: number) => {
+  /** `by` 0: whether the limit is passed, counting nothing. */
+  const check = async (count: Counter, kind: string, owner: Owner, limit: number, by: number, message?: string) => {
     if (limit <= 0) return; // 0: no limit
-    const counted = await count(`${kind}:${ownerKey(viewer)}`, by);
-    if (counted.count > limit) throw rateLimited(Math.max(1, Math.ceil(counted.resetInMs / 1000)));
+    const counted = await count(`${kind}:${ownerKey(owner)}`, by);
+    if (counted.count > limit || (by === 0 && counted.count >= limit)) throw rateLimited(Math.max(1, Math.ceil(counted.resetInMs / 1000)), message);
   };
+  const streamedMessage = `This user's replies have streamed the ${limits.streamedBytesPerHour} bytes an hour allows (RATE_LIMIT_STREAMED_MB_PER_HOUR)`;
   const running = new Set<string>();
   return {
     request: (viewer, by = 1) => check(perMinute, 'requests', viewer, limits.requestsPerMinute, by),
-    generation: (viewer) => check(perMinute, 'generations', viewer, limits.generationsPerMinute, 1),
+    generation: async (viewer) => {
+      await check(perHour, 'streamed', viewer, limits.streamedBytesPerHour, 0, streamedMessage);
+      await check(perMinute, 'generations', viewer, limits.generationsPerMinute, 1);
+    },
+    streamed: (owner, by) =>
+      check(perHour, 'streamed', owner, limits.streamedBytesPerHour, by).then(
+        () => false,
+        (error: unknown) => {
+          if (isGraphQLError(error)) return true;
+          throw error;
+        },
+      ),
     bytes: async (viewer, by) => {
       if (by > 0) await check(perDay, 'bytes', viewer, limits.bytesPerDay, by);
     },

@@ -55,7 +55,7 @@ it('counts each tool result a submit stores as a request, storing nothing past t
 });
 
 it('charges work by the time it took after it ran: the answer stands, the next requests pay', async () => {
-  const limiter = createRateLimiter({ requestsPerMinute: 10, generationsPerMinute: 0, bytesPerDay: 0 }, { log: pino({ level: 'silent' }) });
+  const limiter = createRateLimiter({ requestsPerMinute: 10, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 }, { log: pino({ level: 'silent' }) });
   const viewer = { userId: `timed-${Date.now()}`, orgId: null };
   await chargeTime(limiter, viewer, 4.9, 5); // under one request: nothing
   await limiter.request(viewer, 9);
@@ -121,5 +121,43 @@ describe('bytes a viewer sends in a day (RATE_LIMIT_MB_PER_DAY)', () => {
     const FORK = `mutation($m: ID!) { forkConversation(input: { messageId: $m }) { conversation { id } } }`;
     expect((await app.request(FORK, { m: id }, viewer)).body.errors).toBeUndefined(); // 20 KB copied: 40 KB
     expectErrorCode((await app.request(FORK, { m: id }, viewer)).body, 'RATE_LIMITED'); // 60 KB
+  });
+});
+
+describe('bytes the replies of a viewer stream in an hour (RATE_LIMIT_STREAMED_MB_PER_HOUR)', () => {
+  let app: TestApp;
+  let server: RunningServer;
+  beforeAll(async () => {
+    app = await startTestApp({ RATE_LIMIT_STREAMED_MB_PER_HOUR: '0.1', ECHO_DELAY_MS: '0' }); // 104,858 bytes
+    server = await app.listen();
+  });
+  afterAll(() => app.close());
+
+  const CHAT = `subscription($c: ID!, $t: String!) { chat(input: { conversationId: $c, content: $t }) { __typename
+    ... on MessageDelta { delta } ... on MessageCompleted { message { status finishReason content } } } }`;
+  const SEND = `mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "hi" }) { assistantMessage { id } } }`;
+
+  it('ends the reply that spends them as REPLY_MAX_CHARS would (LENGTH, its text whole), then refuses turns; another viewer is served', async () => {
+    const viewer = await app.viewer();
+    const c = await createConversation(app, viewer, { model: 'builtin:echo' });
+    const client = wsClient(server, viewer);
+    // 3,000 events of 3 characters: some 390 KB in the event log, for a message of 9,000 characters.
+    const results = await subscribe<any>(client, CHAT, { c: c.id, t: 'ab '.repeat(3_000) }).all();
+    await client.dispose();
+    const events = results.map((r) => r.data.chat);
+    const done = events.at(-1);
+    expect(done).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'COMPLETED', finishReason: 'LENGTH' } });
+    expect(done.message.content.length).toBeGreaterThan(1_000);
+    expect(done.message.content.length).toBeLessThan(9_000);
+    expect(events.filter((e) => e.__typename === 'MessageDelta').map((e) => e.delta).join('')).toBe(done.message.content);
+
+    const refused = await app.request(SEND, { c: c.id }, viewer);
+    expectErrorCode(refused.body, 'RATE_LIMITED');
+    expect(refused.body.errors?.[0]?.message).toContain('RATE_LIMIT_STREAMED_MB_PER_HOUR');
+    expect(refused.status).toBe(429);
+    expect((await app.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer)).conversation.messageCount).toBe(2);
+
+    const other = await app.viewer();
+    expect((await app.request(SEND, { c: (await createConversation(app, other, { model: 'builtin:echo' })).id }, other)).body.errors).toBeUndefined();
   });
 });

@@ -20,6 +20,8 @@ import { tracer } from '../observability/tracing.ts';
 import { replyRequest } from './prompt.ts';
 import { AssembledReply } from './assembled-reply.ts';
 import { StreamPersister } from './persister.ts';
+import { StreamedBytes } from './streamed-bytes.ts';
+import type { RateLimiter } from '../rate-limit.ts';
 import type { ConversationTitler } from '../conversations/titles.ts';
 import { StreamingReplies, type ReplyPlace } from './streaming-replies.ts';
 import type { Viewer } from '../auth.ts';
@@ -49,6 +51,8 @@ export type RunnerDeps = {
   metrics: GenerationMetrics;
   /** Told of every completed reply: names untitled conversations (conversations/titles.ts). */
   titler: Pick<ConversationTitler, 'afterReply'>;
+  /** Counts what each reply streams toward its owner's hour (RATE_LIMIT_STREAMED_MB_PER_HOUR). */
+  rateLimiter: Pick<RateLimiter, 'streamed'>;
 };
 
 /** Why a generation was stopped before its provider ended it: a client, a shutdown, or a limit. */
@@ -159,6 +163,7 @@ export class GenerationRunner {
     const stopped = aborted(signal);
     let sequenceNumber = 0;
     const reply = new AssembledReply({ maxChars: config.replyMaxChars });
+    const streamed = new StreamedBytes(this.#deps.rateLimiter, job.conversation, log);
     let outcome: Outcome;
 
     this.#persister.track(job.messageId, job.sequenceCeiling);
@@ -193,15 +198,18 @@ export class GenerationRunner {
             if (signal.aborted) break reading;
           }
           const event = reply.add(part);
+          let hourSpent = false; // its owner's replies have streamed the hour's bytes: it ends here, as at REPLY_MAX_CHARS
           if (event) {
             sequenceNumber += 1;
             if (sequenceNumber === 1) metrics.firstToken(job.model, (performance.now() - startedAt) / 1000);
             this.#persister.add(job.messageId, event, reply.toolCalls);
-            await eventLog.append(job.messageId, { ...event, sequenceNumber } as StreamEvent).catch((err) => {
+            const logged = { ...event, sequenceNumber } as StreamEvent;
+            await eventLog.append(job.messageId, logged).catch((err) => {
               throw new EventLogFailure('the event log refused an event', { cause: err });
             });
+            hourSpent = streamed.add(logged) && (await streamed.count());
           }
-          if (reply.full) {
+          if (reply.full || hourSpent) {
             reply.finishReason = 'LENGTH'; // as a provider's own limit would end it
             this.cancel(job.messageId, 'length');
             break reading;
@@ -226,6 +234,7 @@ export class GenerationRunner {
       // Until the final write is done, what is pending is still flushed: if that write has to give way to
       // one that keeps the persisted text (or to recovery), the text is there.
       clearInterval(idleCheck);
+      void streamed.count(); // the rest, not waited for: the end of the reply does not wait on Redis
     }
     if (running.stopReason === 'overtime') {
       metrics.providerFailed(job.model, 'overtime');

@@ -14,3 +14,25 @@ export type StreamEvent =
   | { type: 'failed'; sequenceNumber: number; code: string; error: string };
 
 export const isTerminal = (event: StreamEvent) => event.type === 'completed' || event.type === 'failed';
+
+/**
+ * What an event takes in the event log beyond its texts, about: its JSON's keys and number, and its entry in a
+ * Redis stream (measured there: 73 bytes for a delta of 4 characters, 231 for a tool call's delta of 8 with a
+ * name of 64 and an id of 24).
+ */
+const EVENT_BYTES = 128;
+
+/** About what an event takes in the event log (RATE_LIMIT_STREAMED_MB_PER_HOUR counts it). */
+export function loggedBytes(event: StreamEvent): number {
+  switch (event.type) {
+    case 'delta':
+    case 'reasoning':
+      return EVENT_BYTES + Buffer.byteLength(event.delta);
+    case 'toolCallDelta':
+      return EVENT_BYTES + Buffer.byteLength(event.argumentsDelta) + Buffer.byteLength(event.name) + Buffer.byteLength(event.toolCallId);
+    case 'toolCall':
+      return EVENT_BYTES + Buffer.byteLength(event.toolCall.arguments) + Buffer.byteLength(event.toolCall.name) + Buffer.byteLength(event.toolCall.id);
+    default:
+      return EVENT_BYTES;
+  }
+}
