@@ -6,7 +6,7 @@
 // messages (a flooding client sends on while the close handshake waits). Once authenticated, each message is
 // charged by its size as it comes (`meter`), and one past its viewer's limit is closed before it is parsed.
 import { WebSocket } from 'ws';
-import { MAX_DOCUMENT_NESTING, nestingOf } from './input-guard.ts';
+import { jsonProblem } from './input-guard.ts';
 
 /** graphql-ws' close code for a message it cannot take. */
 const BAD_MESSAGE = 4400;
@@ -41,8 +41,9 @@ export class GuardedWebSocket extends WebSocket {
         closeUnread(this, TOO_MANY, 'Too many requests: sent again before the time it was told to wait');
         return false;
       }
-      if (nestingOf(String(data)) > MAX_DOCUMENT_NESTING) {
-        closeUnread(this, BAD_MESSAGE, `Messages may be nested at most ${MAX_DOCUMENT_NESTING} levels deep`);
+      const problem = jsonProblem(String(data));
+      if (problem) {
+        closeUnread(this, BAD_MESSAGE, `The message ${problem}`);
         return false;
       }
       this.meter?.(data.length);

@@ -14,6 +14,14 @@ export const MAX_INPUT_DEPTH = 64;
 export const MAX_DOCUMENT_NESTING = 128;
 
 /**
+ * Values in a request's JSON (object members and list items, counted by their commas). The largest input a
+ * field takes (a list of tools of 64 KiB) holds a few thousand; past parsing, each value costs every walk of
+ * the variables (the checks here, coercion, cost, hashing): 150,000 keys in a body of 2 MiB held the event
+ * loop 0.6 s before the request was refused for them.
+ */
+export const MAX_JSON_VALUES = 16_384;
+
+/**
  * A document's length. The web app's largest is under 4,000; one of 5,000 tokens (the most the parser takes)
  * is some 40,000. Within its tokens a name alone could otherwise run to the body's 2 MiB, and a document is
  * kept as long as its operation runs, in the parser's cache, and in traces.
@@ -32,7 +40,8 @@ export function useInputGuard(): Plugin {
       if (!requestParser || request.method !== 'POST' || !request.headers.get('content-type')?.includes('json')) return;
       setRequestParser(async (request) => {
         const text = await request.text();
-        if (nestingOf(text) > MAX_DOCUMENT_NESTING) throw badUserInput(`The request body is nested more than ${MAX_DOCUMENT_NESTING} levels deep`);
+        const problem = jsonProblem(text);
+        if (problem) throw badUserInput(`The request body ${problem}`);
         return requestParser(new fetchAPI.Request(request.url, { method: 'POST', headers: request.headers, body: text }));
       });
     },
@@ -47,10 +56,22 @@ export function useInputGuard(): Plugin {
   };
 }
 
+/** What makes a JSON text (a request) too costly to parse, before it is: `is nested …`, `holds …`; or null. */
+export function jsonProblem(text: string): string | null {
+  const { nesting, commas } = shapeOf(text);
+  if (nesting > MAX_DOCUMENT_NESTING) return `is nested more than ${MAX_DOCUMENT_NESTING} levels deep`;
+  if (commas >= MAX_JSON_VALUES) return `holds more than ${MAX_JSON_VALUES} values`;
+  return null;
+}
+
 /** The deepest nesting of ( [ { in a GraphQL document (or JSON), strings and comments skipped: one pass. */
-export function nestingOf(source: string): number {
+export const nestingOf = (source: string): number => shapeOf(source).nesting;
+
+/** The deepest nesting of ( [ { and the commas, strings and comments skipped: one pass. */
+function shapeOf(source: string): { nesting: number; commas: number } {
   let depth = 0;
   let deepest = 0;
+  let commas = 0;
   for (let i = 0; i < source.length; i++) {
     const c = source[i];
     if (c === '#') {
@@ -66,8 +87,9 @@ export function nestingOf(source: string): number {
       }
     } else if (c === '(' || c === '[' || c === '{') deepest = Math.max(deepest, ++depth);
     else if (c === ')' || c === ']' || c === '}') depth--;
+    else if (c === ',') commas++;
   }
-  return deepest;
+  return { nesting: deepest, commas };
 }
 
 const NUL = 'must not contain NUL characters (\\u0000)';

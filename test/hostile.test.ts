@@ -122,6 +122,21 @@ describe('over HTTP', () => {
     expect(await response.json()).toEqual({ errors: [{ message: 'POST body sent invalid JSON.', extensions: { code: 'BAD_USER_INPUT' } }] });
   });
 
+  it('a body of more values than any input holds is refused before it is parsed; one of 10,000 is served', async () => {
+    const keys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i.toString(36)}`, i]));
+    const post = (variables: unknown) =>
+      t.app.yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` },
+        body: JSON.stringify({ query: '{ viewer { userId } }', variables }),
+      });
+    const refused = await post({ x: keys(150_000) }); // an undeclared variable: served whole before
+    expect(await refused.json()).toEqual({ errors: [{ message: 'The request body holds more than 16384 values', extensions: { code: 'BAD_USER_INPUT' } }] });
+    const served = await post({ x: keys(10_000) });
+    expect(served.status).toBe(200);
+    expect(((await served.json()) as any).data).toEqual({ viewer: { userId: viewer.userId } });
+  });
+
   it('names the field of a refused NUL and stores nothing', async () => {
     const before = await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: conversationId }, viewer);
     const { body } = await t.request(

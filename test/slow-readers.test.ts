@@ -135,7 +135,15 @@ it('closes a socket on a message nested deeper than any input, before it is pars
   const { socket } = await graphqlSocket(true);
   const closing = new Promise<[number, string]>((resolve) => socket.once('close', (code, reason) => resolve([code, String(reason)])));
   socket.send(`{"id":"1","type":"subscribe","payload":{"query":"{ __typename }","variables":{"x":${'['.repeat(300_000)}${']'.repeat(300_000)}}}}`);
-  expect(await closing).toEqual([4400, 'Messages may be nested at most 128 levels deep']);
+  expect(await closing).toEqual([4400, 'The message is nested more than 128 levels deep']);
+});
+
+it('closes a socket on a message of more values than any input holds, before it is parsed', async () => {
+  const { socket } = await graphqlSocket(true);
+  const closing = new Promise<[number, string]>((resolve) => socket.once('close', (code, reason) => resolve([code, String(reason)])));
+  const keys = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i])); // 1.3 MB
+  socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ __typename }', variables: { x: keys } } }));
+  expect(await closing).toEqual([4400, 'The message holds more than 16384 values']);
 });
 
 it('closes a socket on a message larger than a connection_init before it is authenticated', async () => {
