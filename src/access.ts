@@ -13,8 +13,11 @@ export function ownerOf(viewer: Pick<Viewer, 'orgId' | 'userId'>): Owner {
   return { orgId: viewer.orgId ?? '', userId: viewer.userId };
 }
 
+/** Whose, by ids alone: a viewer, or the owner of a row (a conversation's). */
+export type OwnerIds = Pick<Viewer, 'orgId' | 'userId'>;
+
 /** One string per owner: pubsub topics and rate-limit counters are keyed by it. */
-export function ownerKey(owner: Pick<Viewer, 'orgId' | 'userId'>): string {
+export function ownerKey(owner: OwnerIds): string {
   const { orgId, userId } = ownerOf(owner);
   return JSON.stringify([orgId, userId]);
 }

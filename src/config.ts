@@ -226,8 +226,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimits: {
       requestsPerMinute: values.RATE_LIMIT_REQUESTS_PER_MINUTE,
       generationsPerMinute: values.RATE_LIMIT_GENERATIONS_PER_MINUTE,
-      bytesPerDay: Math.round(values.RATE_LIMIT_MB_PER_DAY * 1024 * 1024),
-      streamedBytesPerHour: Math.round(values.RATE_LIMIT_STREAMED_MB_PER_HOUR * 1024 * 1024),
+      bytesPerDay: limitOfMegabytes(values.RATE_LIMIT_MB_PER_DAY),
+      streamedBytesPerHour: limitOfMegabytes(values.RATE_LIMIT_STREAMED_MB_PER_HOUR),
     },
     corsOrigins: (values.CORS_ORIGINS ?? []).map((origin) => origin.replace(/\/$/, '')),
     maxConnections: values.MAX_CONNECTIONS,
@@ -270,3 +270,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
   };
 }
+
+/** A limit in megabytes as bytes: 0 (none) stays 0, and a fraction too small for a byte is one, not none. */
+const limitOfMegabytes = (megabytes: number) => (megabytes > 0 ? Math.max(1, Math.round(megabytes * 1024 * 1024)) : 0);

@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Viewer } from './auth.ts';
 import { isGraphQLError, rateLimited, rateLimitedError } from './errors.ts';
-import { ownerKey } from './access.ts';
+import { ownerKey, type OwnerIds } from './access.ts';
 import type { Logger } from './logger.ts';
 
 export type RateLimits = { requestsPerMinute: number; generationsPerMinute: number; bytesPerDay: number; streamedBytesPerHour: number };
@@ -22,7 +22,7 @@ export type RateLimiter = {
    * Counts `count` bytes the replies of this owner streamed into the event log, as a reply streams; true once
    * the hour's are spent (then the reply stops there). Never throws for the limit: a reply has no one to answer.
    */
-  streamed(owner: Owner, count: number): Promise<boolean>;
+  streamed(owner: OwnerIds, count: number): Promise<boolean>;
   /**
    * Counts `count` bytes a write of this viewer was sent with (a mutation, `chat`) or copied (a fork);
    * throws RATE_LIMITED past the day's limit. What one user may store grows no faster.
@@ -35,9 +35,6 @@ export type RateLimiter = {
    */
   oneAtATime<T>(viewer: Viewer, kind: string, work: () => Promise<T>): Promise<T>;
 };
-
-/** Whose count: a viewer, or the owner of what streams (a conversation's). */
-type Owner = Pick<Viewer, 'orgId' | 'userId'>;
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -69,6 +66,8 @@ export async function chargeStored(limiter: Pick<RateLimiter, 'bytes'>, viewer: 
 
 type Counter = (key: string, by: number) => Promise<{ count: number; resetInMs: number }>;
 
+const retryAfterOf = ({ resetInMs }: { resetInMs: number }) => Math.max(1, Math.ceil(resetInMs / 1000));
+
 /**
  * With Redis the count is shared by every instance. While Redis is away each instance counts on its own
  * (neither open nor closed: a viewer gets at most the limit from each instance), and the shared count
@@ -79,18 +78,24 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
   const perMinute = counter(MINUTE_MS);
   const perHour = counter(HOUR_MS);
   const perDay = counter(DAY_MS);
-  /** `by` 0: whether the limit is passed, counting nothing. */
-  const check = async (count: Counter, kind: string, owner: Owner, limit: number, by: number, message?: string) => {
+  /** Counts `by`; throws RATE_LIMITED when that passes the limit. */
+  const check = async (count: Counter, kind: string, owner: OwnerIds, limit: number, by: number) => {
     if (limit <= 0) return; // 0: no limit
     const counted = await count(`${kind}:${ownerKey(owner)}`, by);
-    if (counted.count > limit || (by === 0 && counted.count >= limit)) throw rateLimited(Math.max(1, Math.ceil(counted.resetInMs / 1000)), message);
+    if (counted.count > limit) throw rateLimited(retryAfterOf(counted));
+  };
+  /** Counts nothing; throws RATE_LIMITED (with `message`) when the window's limit is reached already. */
+  const refuseIfSpent = async (count: Counter, kind: string, owner: OwnerIds, limit: number, message: string) => {
+    if (limit <= 0) return;
+    const counted = await count(`${kind}:${ownerKey(owner)}`, 0);
+    if (counted.count >= limit) throw rateLimited(retryAfterOf(counted), message);
   };
   const streamedMessage = `This user's replies have streamed the ${limits.streamedBytesPerHour} bytes an hour allows (RATE_LIMIT_STREAMED_MB_PER_HOUR)`;
   const running = new Set<string>();
   return {
     request: (viewer, by = 1) => check(perMinute, 'requests', viewer, limits.requestsPerMinute, by),
     generation: async (viewer) => {
-      await check(perHour, 'streamed', viewer, limits.streamedBytesPerHour, 0, streamedMessage);
+      await refuseIfSpent(perHour, 'streamed', viewer, limits.streamedBytesPerHour, streamedMessage);
       await check(perMinute, 'generations', viewer, limits.generationsPerMinute, 1);
     },
     streamed: (owner, by) =>

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConversation, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
 import { decodeGlobalId } from '../src/global-ids.ts';
+import { MAX_JSON_VALUES } from '../src/input-guard.ts';
 
 let t: TestApp;
 let server: RunningServer;
@@ -130,8 +131,12 @@ describe('over HTTP', () => {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` },
         body: JSON.stringify({ query: '{ viewer { userId } }', variables }),
       });
+    const refusal = { errors: [{ message: `The request body holds more than ${MAX_JSON_VALUES} values`, extensions: { code: 'BAD_USER_INPUT' } }] };
     const refused = await post({ x: keys(150_000) }); // an undeclared variable: served whole before
-    expect(await refused.json()).toEqual({ errors: [{ message: 'The request body holds more than 16384 values', extensions: { code: 'BAD_USER_INPUT' } }] });
+    expect(await refused.json()).toEqual(refusal);
+    // Values that are lists within lists, few commas among them: 60 deep, MAX_JSON_VALUES / 60 of them.
+    const chains = JSON.parse(`[${Array.from({ length: Math.ceil(MAX_JSON_VALUES / 60) }, () => `${'['.repeat(60)}${']'.repeat(60)}`).join(',')}]`);
+    expect(await (await post({ x: chains })).json()).toEqual(refusal);
     const served = await post({ x: keys(10_000) });
     expect(served.status).toBe(200);
     expect(((await served.json()) as any).data).toEqual({ viewer: { userId: viewer.userId } });

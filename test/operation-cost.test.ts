@@ -161,7 +161,7 @@ describe('lists of enum values in filters', () => {
     const twice = await roles(['USER', 'USER', 'USER']);
     expect(twice.body).toEqual(once.body);
     expect(once.body.data.conversation.messages.totalCount).toBe(3);
-    const tooMany = await roles(Array(250_000).fill('USER'));
+    const tooMany = await roles(Array(10_000).fill('USER'));
     expect(tooMany.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(tooMany.body.errors?.[0]?.message).toContain('roles: must list at most 4 values, each once');
     const statuses = await t.request(`query($s: [ConversationStatus!]) { conversations(filter: { status: $s }) { totalCount } }`, { s: Array(1_000).fill('ACTIVE') }, viewer);

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { createConversation, expectErrorCode, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
 import { chargeTime, createRateLimiter } from '../src/rate-limit.ts';
+import { StreamedBytes } from '../src/generation/streamed-bytes.ts';
 
 let t: TestApp;
 beforeAll(async () => (t = await startTestApp({ RATE_LIMIT_REQUESTS_PER_MINUTE: '5', RATE_LIMIT_GENERATIONS_PER_MINUTE: '2' })));
@@ -159,5 +160,41 @@ describe('bytes the replies of a viewer stream in an hour (RATE_LIMIT_STREAMED_M
 
     const other = await app.viewer();
     expect((await app.request(SEND, { c: (await createConversation(app, other, { model: 'builtin:echo' })).id }, other)).body.errors).toBeUndefined();
+  });
+});
+
+describe('bytes streamed, counted', () => {
+  const silent = pino({ level: 'silent' });
+  const delta = (n: number) => ({ type: 'delta' as const, sequenceNumber: 1, delta: 'x'.repeat(n) });
+
+  it('by the limiter: past the hour, true (never thrown); turns refused meanwhile, and at once at the limit; others unaffected', async () => {
+    const limiter = createRateLimiter({ requestsPerMinute: 0, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 1_000 }, { log: silent });
+    const viewer = { userId: `streamer-${Date.now()}`, orgId: null };
+    expect(await limiter.streamed(viewer, 999)).toBe(false);
+    await limiter.generation(viewer); // 1 byte left
+    expect(await limiter.streamed({ ...viewer, orgId: '' }, 1)).toBe(false); // the conversation's owner: the same count
+    await expect(limiter.generation(viewer)).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' }, message: expect.stringContaining('RATE_LIMIT_STREAMED_MB_PER_HOUR') });
+    expect(await limiter.streamed(viewer, 1)).toBe(true);
+    await limiter.generation({ userId: `other-${Date.now()}`, orgId: null });
+  });
+
+  it('by a reply: a share at a time in the background, in order, the rest at its end; a count that fails is logged and taken as not spent', async () => {
+    const counts: number[] = [];
+    let answer: () => Promise<boolean> = async () => false;
+    const streamed = new StreamedBytes({ streamed: async (_owner, bytes) => (counts.push(bytes), answer()) }, { userId: 'u', orgId: null }, silent);
+    for (let i = 0; i < 511; i++) streamed.add(delta(0)); // 511 × 128 bytes: under a share
+    expect(counts).toEqual([]);
+    streamed.add(delta(0)); // the 512th: 64 KiB, counted
+    await streamed.end();
+    expect(counts).toEqual([65_536]);
+    answer = () => Promise.reject(new Error('redis is away'));
+    streamed.add(delta(70_000));
+    await streamed.end();
+    expect(streamed.spent).toBe(false);
+    answer = async () => true;
+    streamed.add(delta(10));
+    await streamed.end();
+    expect(counts).toEqual([65_536, 70_128, 138]);
+    expect(streamed.spent).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createConversation, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
+import { MAX_JSON_VALUES } from '../src/input-guard.ts';
 
 let t: TestApp;
 let server: RunningServer;
@@ -143,7 +144,7 @@ it('closes a socket on a message of more values than any input holds, before it 
   const closing = new Promise<[number, string]>((resolve) => socket.once('close', (code, reason) => resolve([code, String(reason)])));
   const keys = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i])); // 1.3 MB
   socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ __typename }', variables: { x: keys } } }));
-  expect(await closing).toEqual([4400, 'The message holds more than 16384 values']);
+  expect(await closing).toEqual([4400, `The message holds more than ${MAX_JSON_VALUES} values`]);
 });
 
 it('closes a socket on a message larger than a connection_init before it is authenticated', async () => {

@@ -56,7 +56,7 @@ export type RunnerDeps = {
 };
 
 /** Why a generation was stopped before its provider ended it: a client, a shutdown, or a limit. */
-type StopReason = 'cancel' | 'shutdown' | 'timeout' | 'length' | 'overtime' | 'taken over';
+type StopReason = 'cancel' | 'shutdown' | 'timeout' | 'length' | 'hour streamed' | 'overtime' | 'taken over';
 /** Between attempts at the final write of a message: its text waits here meanwhile. */
 const FINISH_RETRY_MS = { first: 200, max: 5_000 };
 /** Failed attempts after which a write the database keeps refusing gives way to one that keeps less. */
@@ -198,7 +198,6 @@ export class GenerationRunner {
             if (signal.aborted) break reading;
           }
           const event = reply.add(part);
-          let hourSpent = false; // its owner's replies have streamed the hour's bytes: it ends here, as at REPLY_MAX_CHARS
           if (event) {
             sequenceNumber += 1;
             if (sequenceNumber === 1) metrics.firstToken(job.model, (performance.now() - startedAt) / 1000);
@@ -207,11 +206,11 @@ export class GenerationRunner {
             await eventLog.append(job.messageId, logged).catch((err) => {
               throw new EventLogFailure('the event log refused an event', { cause: err });
             });
-            hourSpent = streamed.add(logged) && (await streamed.count());
+            streamed.add(logged);
           }
-          if (reply.full || hourSpent) {
+          if (reply.full || streamed.spent) {
             reply.finishReason = 'LENGTH'; // as a provider's own limit would end it
-            this.cancel(job.messageId, 'length');
+            this.cancel(job.messageId, reply.full ? 'length' : 'hour streamed');
             break reading;
           }
         }
@@ -234,7 +233,10 @@ export class GenerationRunner {
       // Until the final write is done, what is pending is still flushed: if that write has to give way to
       // one that keeps the persisted text (or to recovery), the text is there.
       clearInterval(idleCheck);
-      void streamed.count(); // the rest, not waited for: the end of the reply does not wait on Redis
+      void streamed.end(); // the rest, not waited for: the end of the reply does not wait on Redis
+    }
+    if (running.stopReason === 'hour streamed') {
+      log.info({ messageId: job.messageId, model: job.model }, "a reply was stopped: its owner's replies streamed the hour's RATE_LIMIT_STREAMED_MB_PER_HOUR");
     }
     if (running.stopReason === 'overtime') {
       metrics.providerFailed(job.model, 'overtime');
@@ -329,7 +331,7 @@ function aborted(signal: AbortSignal): Promise<void> {
 function stoppedOutcome(reason: StopReason | null, config: Pick<Config['generation'], 'providerTimeoutMs' | 'replyMaxMs'>): Outcome {
   if (reason === 'timeout') return { status: 'FAILED', error: `The model did not answer for ${Math.round(config.providerTimeoutMs / 1000)} seconds.` };
   if (reason === 'overtime') return { status: 'FAILED', error: `The reply was still streaming after ${Math.round(config.replyMaxMs / 1000)} seconds.` };
-  if (reason === 'length') return { status: 'COMPLETED', error: null };
+  if (reason === 'length' || reason === 'hour streamed') return { status: 'COMPLETED', error: null };
   // Taken over: another has finished the message already, and this outcome is not written.
   return { status: reason === 'shutdown' || reason === 'taken over' ? 'INTERRUPTED' : 'CANCELLED', error: null };
 }

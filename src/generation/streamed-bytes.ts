@@ -1,7 +1,9 @@
 // What a reply streams into the event log, counted toward its owner's RATE_LIMIT_STREAMED_MB_PER_HOUR: the
 // event log keeps each event (in Redis, or in memory) for STREAM_RETENTION_SECONDS after the reply ends, and
 // events of a few characters each take some 30 times their text there. Counted a share at a time as the
-// reply streams (one count for hundreds of events), and the rest as it ends.
+// reply streams (one count for hundreds of events), and the rest as it ends; in the background, so that the
+// stream never waits on Redis for it.
+import type { OwnerIds } from '../access.ts';
 import type { Logger } from '../logger.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import { loggedBytes, type StreamEvent } from '../streams/events.ts';
@@ -9,31 +11,43 @@ import { loggedBytes, type StreamEvent } from '../streams/events.ts';
 /** Bytes of events counted at once. */
 const COUNT_EVERY_BYTES = 64 * 1024;
 
-type Owner = Parameters<RateLimiter['streamed']>[0];
-
 export class StreamedBytes {
   #uncounted = 0;
+  #spent = false;
+  /** The counts in flight, one after another. */
+  #counting = Promise.resolve();
 
   constructor(
     private readonly limiter: Pick<RateLimiter, 'streamed'>,
-    private readonly owner: Owner,
+    private readonly owner: OwnerIds,
     private readonly log: Logger,
   ) {}
 
-  /** An event logged; true when a share is due to be counted (`count`). */
-  add(event: StreamEvent): boolean {
-    this.#uncounted += loggedBytes(event);
-    return this.#uncounted >= COUNT_EVERY_BYTES;
+  /** True once a count found the owner's hour spent: a streaming reply stops there. */
+  get spent(): boolean {
+    return this.#spent;
   }
 
-  /** Counts what is not yet; true once the owner's hour is spent (a streaming reply stops there). */
-  async count(): Promise<boolean> {
+  /** An event logged. */
+  add(event: StreamEvent): void {
+    this.#uncounted += loggedBytes(event);
+    if (this.#uncounted >= COUNT_EVERY_BYTES) this.#count();
+  }
+
+  /** The reply has ended: what is not counted yet is. Settles once every count has. */
+  end(): Promise<void> {
+    if (this.#uncounted > 0) this.#count();
+    return this.#counting;
+  }
+
+  #count(): void {
     const bytes = this.#uncounted;
-    if (bytes === 0) return false;
     this.#uncounted = 0;
-    return this.limiter.streamed(this.owner, bytes).catch((err: unknown) => {
-      this.log.warn({ err }, 'could not count the bytes a reply streamed');
-      return false;
-    });
+    this.#counting = this.#counting
+      .then(() => this.limiter.streamed(this.owner, bytes))
+      .then(
+        (spent) => void (spent && (this.#spent = true)),
+        (err: unknown) => this.log.warn({ err }, 'could not count the bytes a reply streamed'),
+      );
   }
 }
