@@ -46,7 +46,9 @@ export class StreamedBytes {
     this.#counting = this.#counting
       .then(() => this.limiter.streamed(this.owner, bytes))
       .then(
-        (spent) => void (spent && (this.#spent = true)),
+        (spent) => {
+          if (spent) this.#spent = true;
+        },
         (err: unknown) => this.log.warn({ err }, 'could not count the bytes a reply streamed'),
       );
   }
