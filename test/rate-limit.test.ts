@@ -129,7 +129,8 @@ describe('bytes the replies of a viewer stream in an hour (RATE_LIMIT_STREAMED_M
   let app: TestApp;
   let server: RunningServer;
   beforeAll(async () => {
-    app = await startTestApp({ RATE_LIMIT_STREAMED_MB_PER_HOUR: '0.1', ECHO_DELAY_MS: '0' }); // 104,858 bytes
+    // 31,457 bytes: spent at the reply's first count (64 KiB of events), however its text was cut into events.
+    app = await startTestApp({ RATE_LIMIT_STREAMED_MB_PER_HOUR: '0.03', ECHO_DELAY_MS: '0', CONTEXT_MAX_TOKENS: '100000' });
     server = await app.listen();
   });
   afterAll(() => app.close());
@@ -142,14 +143,15 @@ describe('bytes the replies of a viewer stream in an hour (RATE_LIMIT_STREAMED_M
     const viewer = await app.viewer();
     const c = await createConversation(app, viewer, { model: 'builtin:echo' });
     const client = wsClient(server, viewer);
-    // 3,000 events of 3 characters: some 390 KB in the event log, for a message of 9,000 characters.
-    const results = await subscribe<any>(client, CHAT, { c: c.id, t: 'ab '.repeat(3_000) }).all();
+    // 30,000 pieces of 3 characters (a loaded server joins some into one event): 90 KB of text, more than a
+    // count's 64 KiB however few the events, and up to 4 MB in the event log.
+    const results = await subscribe<any>(client, CHAT, { c: c.id, t: 'ab '.repeat(30_000) }).all();
     await client.dispose();
     const events = results.map((r) => r.data.chat);
     const done = events.at(-1);
     expect(done).toMatchObject({ __typename: 'MessageCompleted', message: { status: 'COMPLETED', finishReason: 'LENGTH' } });
     expect(done.message.content.length).toBeGreaterThan(1_000);
-    expect(done.message.content.length).toBeLessThan(9_000);
+    expect(done.message.content.length).toBeLessThan(90_000);
     expect(events.filter((e) => e.__typename === 'MessageDelta').map((e) => e.delta).join('')).toBe(done.message.content);
 
     const refused = await app.request(SEND, { c: c.id }, viewer);
