@@ -4,6 +4,7 @@ import { createConversation, expectErrorCode, startTestApp, subscribe, wsClient,
 import type { RunningServer } from '../src/server.ts';
 import { chargeTime, createRateLimiter } from '../src/rate-limit.ts';
 import { StreamedBytes } from '../src/generation/streamed-bytes.ts';
+import { loggedBytes } from '../src/streams/events.ts';
 
 let t: TestApp;
 beforeAll(async () => (t = await startTestApp({ RATE_LIMIT_REQUESTS_PER_MINUTE: '5', RATE_LIMIT_GENERATIONS_PER_MINUTE: '2' })));
@@ -178,6 +179,13 @@ describe('bytes streamed, counted', () => {
     await expect(limiter.generation(viewer)).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' }, message: expect.stringContaining('RATE_LIMIT_STREAMED_MB_PER_HOUR') });
     expect(await limiter.streamed(viewer, 1)).toBe(true);
     await limiter.generation({ userId: `other-${Date.now()}`, orgId: null });
+  });
+
+  it("by an event: its texts in UTF-8 beside 128 bytes, a tool call's name and id in each of its deltas", () => {
+    expect(loggedBytes({ type: 'delta', sequenceNumber: 1, delta: 'héllo' })).toBe(128 + 6);
+    expect(loggedBytes({ type: 'toolCallDelta', sequenceNumber: 2, toolCallId: 'call_1', name: 'T'.repeat(64), argumentsDelta: '{"a":' })).toBe(128 + 6 + 64 + 5);
+    expect(loggedBytes({ type: 'toolCall', sequenceNumber: 3, toolCall: { id: 'call_1', name: 'lookup', arguments: '{"q":"日本"}' } })).toBe(128 + 6 + 6 + 14);
+    expect(loggedBytes({ type: 'completed', sequenceNumber: 4, status: 'COMPLETED' })).toBe(128);
   });
 
   it('by a reply: a share at a time in the background, in order, the rest at its end; a count that fails is logged and taken as not spent', async () => {
