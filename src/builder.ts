@@ -128,20 +128,23 @@ function jsonLiteral(node: ValueNode, variables?: Record<string, unknown> | null
 builder.scalarType('JSON', {
   description: 'Any JSON value.',
   serialize: (value) => value,
-  parseValue: finiteJson,
-  parseLiteral: (node, variables) => finiteJson(jsonLiteral(node, variables)),
+  parseValue: storableJson,
+  parseLiteral: (node, variables) => storableJson(jsonLiteral(node, variables)),
 });
 
 /**
- * A number past a double's range (1e400) parses as Infinity, which JSON cannot hold: stored, it became
- * null. Refused instead, as any value that cannot be stored as given. (Walked once: linear in the value.)
+ * Refuses what could not be stored as given, rather than store something else (walked once: linear in the
+ * value): a number past a double's range (1e400 parses as Infinity, which JSON cannot hold: stored, it
+ * became null), and a key `__proto__` (dropped on the way to the database, silently).
  */
-function finiteJson(value: unknown): unknown {
+function storableJson(value: unknown): unknown {
   const pending = [value];
   while (pending.length > 0) {
     const next = pending.pop();
     if (typeof next === 'number' && !Number.isFinite(next)) throw new GraphQLError('JSON numbers must be finite (at most about 1.8e308)');
-    if (next !== null && typeof next === 'object') for (const item of Array.isArray(next) ? next : Object.values(next)) pending.push(item);
+    if (next === null || typeof next !== 'object') continue;
+    if (!Array.isArray(next) && Object.hasOwn(next, '__proto__')) throw new GraphQLError('JSON objects may not have the key "__proto__"');
+    for (const item of Array.isArray(next) ? next : Object.values(next)) pending.push(item);
   }
   return value;
 }

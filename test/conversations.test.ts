@@ -42,6 +42,22 @@ describe('createConversation', () => {
     expect(kept.createConversation.conversation.id).toBeTruthy();
   });
 
+  it('refuses a JSON key "__proto__" (it was dropped on the way to the database), at any depth, and stores nothing', async () => {
+    const viewer = await t.viewer();
+    const create = `mutation($m: JSON) { createConversation(input: { metadata: $m }) { conversation { id } } }`;
+    // Written out: JSON.stringify of an object literal would not carry the key.
+    for (const m of ['{"__proto__":{"a":1}}', '{"deep":[{"x":{"__proto__":5}}]}']) {
+      const body = `{"query":${JSON.stringify(create)},"variables":{"m":${m}}}`;
+      const raw = await t.app.yoga.fetch('http://localhost/graphql', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}` }, body });
+      expect(expectErrorCode((await raw.json()) as never, 'BAD_USER_INPUT').message).toContain('__proto__');
+    }
+    expectErrorCode((await t.request(`mutation { createConversation(input: { metadata: { b: [{ __proto__: 1 }] } }) { conversation { id } } }`, {}, viewer)).body, 'BAD_USER_INPUT');
+    expect((await t.gql(`{ conversations { totalCount } }`, {}, viewer)).conversations.totalCount).toBe(0);
+    // Another key that names a property of Object.prototype is a key like any other.
+    const kept = await t.gql(`mutation($m: JSON) { createConversation(input: { metadata: $m }) { conversation { metadata } } }`, { m: { constructor: 1, toString: 'x' } }, viewer);
+    expect(kept.createConversation.conversation.metadata).toEqual({ constructor: 1, toString: 'x' });
+  });
+
   it('defaults metadata to {} and title to null', async () => {
     const viewer = await t.viewer();
     const data = await t.gql(CREATE_CONVERSATION, { input: {} }, viewer);
