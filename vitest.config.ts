@@ -20,6 +20,7 @@ const NOT_AGAIN_ON_POSTGRES = [
   'test/schema.test.ts',
   'test/watched-stream.test.ts',
   'test/web-app-serving.test.ts',
+  'test/keyed-queue.test.ts',
 ];
 
 export default defineConfig({

@@ -1,7 +1,7 @@
 // Assistant generation through a real provider client (the AI SDK's OpenAI-compatible provider) against a
 // local server speaking the vendor's streaming wire format; streams over graphql-ws and SSE.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConversation, expectErrorCode, sseSubscribe, startTestApp, subscribe, waitForMessage, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
+import { createConversation, expectErrorCode, expectNoErrors, sseSubscribe, startTestApp, subscribe, waitForMessage, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 import type { RunningServer } from '../src/server.ts';
 import { countTokens } from '../src/tokens.ts';
@@ -279,6 +279,23 @@ describe.each(['2', '0'])('PROVIDER_THREADS=%s', (providerThreads) => {
       expect((await t.gql(MESSAGE, { id: first.assistantMessage.id }, viewer)).node.status).toBe('CANCELLED');
       expect(second.userMessage.position).toBe(3);
       expect((await waitForStatus(viewer, second.assistantMessage.id, 'COMPLETED')).content).toBe('fresh');
+    });
+
+    it('INTERRUPT turns sent at once on one conversation all go through, one after another: each stops the one before', async () => {
+      vendor.script('slow', { tokens: words(400), delayMs: 20 });
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'fake:slow' });
+      const turns = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => t.request(SEND, { input: { conversationId: c.id, content: `turn ${i}`, onActiveGeneration: 'INTERRUPT' } }, viewer)),
+      );
+      for (const { body } of turns) expectNoErrors(body);
+      const replies = turns.map(({ body }) => body.data.sendMessage.assistantMessage.id as string);
+      const statuses = await Promise.all(replies.map(async (id) => (await t.gql(MESSAGE, { id }, viewer)).node.status));
+      // One reply runs on, the others were stopped by the turn after them; nothing else streams.
+      expect(statuses.filter((s) => s === 'STREAMING')).toHaveLength(1);
+      expect(statuses.filter((s) => s === 'CANCELLED')).toHaveLength(9);
+      expect((await t.gql(`query($id: ID!) { conversation(id: $id) { messageCount } }`, { id: c.id }, viewer)).conversation.messageCount).toBe(20);
+      await t.gql(CANCEL, { id: replies[statuses.indexOf('STREAMING')] }, viewer);
     });
 
     it('deleting a conversation cancels its running reply; purging one mid-stream ends its stream', async () => {

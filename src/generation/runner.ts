@@ -25,6 +25,7 @@ import type { RateLimiter } from '../rate-limit.ts';
 import type { ConversationTitler } from '../conversations/titles.ts';
 import { StreamingReplies, type ReplyPlace } from './streaming-replies.ts';
 import type { Viewer } from '../auth.ts';
+import { KeyedQueue } from '../keyed-queue.ts';
 
 export type GenerationJob = {
   messageId: string;
@@ -73,6 +74,7 @@ export class GenerationRunner {
   readonly #running = new Map<string, Running>();
   readonly #streamingReplies: StreamingReplies;
   readonly #persister: StreamPersister;
+  readonly #interruptingTurns = new KeyedQueue();
   #stopping = false;
   /** Set late in a shutdown: final writes still failing are left to recovery. */
   #givingUp = false;
@@ -103,6 +105,14 @@ export class GenerationRunner {
    */
   placeFor(viewer: Viewer): ReplyPlace {
     return this.#streamingReplies.take(viewer);
+  }
+
+  /**
+   * Runs the INTERRUPT turns of one conversation here one after another: run at once, each stopped the reply
+   * another had just started, and could be refused GENERATION_IN_PROGRESS after its last try.
+   */
+  interruptingTurn<T>(conversationId: string, turn: () => Promise<T>): Promise<T> {
+    return this.#interruptingTurns.run(conversationId, turn);
   }
 
   /** Opens the message's event log (MessageStarted) and starts generating in the background, in `place`. */

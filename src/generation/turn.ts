@@ -95,7 +95,7 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
   // the reply it stopped): the reply started in it keeps it until it ends.
   let place = null as ReplyPlace | null; // (set in takePlace: TypeScript would take it for null throughout)
   const takePlace = () => (place ??= ctx.generation.placeFor(ctx.viewer));
-  try {
+  const attempts = async () => {
     for (let attempt = 0; ; attempt++) {
       try {
         const { value, replayed } = await idempotent<{ stored?: TurnResult; result: R }>({
@@ -129,6 +129,10 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
         await stopActiveGeneration(ctx, setting.conversation.id, ownReply);
       }
     }
+  };
+  try {
+    // Other instances' turns can still take the conversation between a stop and the next try: hence the tries.
+    return await (interrupt ? ctx.generation.interruptingTurn(setting.conversation.id, attempts) : attempts());
   } finally {
     place?.release(); // no reply started in it: a replay, a refusal, a failure
   }
