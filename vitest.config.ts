@@ -21,6 +21,7 @@ const NOT_AGAIN_ON_POSTGRES = [
   'test/watched-stream.test.ts',
   'test/web-app-serving.test.ts',
   'test/keyed-queue.test.ts',
+  'test/redis-entries.test.ts',
 ];
 
 export default defineConfig({

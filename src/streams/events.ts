@@ -16,9 +16,10 @@ export type StreamEvent =
 export const isTerminal = (event: StreamEvent) => event.type === 'completed' || event.type === 'failed';
 
 /**
- * What an event takes in the event log beyond its texts, about: its JSON's keys and number, and its entry in a
- * Redis stream (measured there: 73 bytes for a delta of 4 characters, 231 for a tool call's delta of 8 with a
- * name of 64 and an id of 24).
+ * About what an event holds beyond its texts while the event log keeps it, with room to spare: in process an
+ * object of some 60 bytes and its string's header; in Redis an entry of some 16 bytes beside a delta's text,
+ * 26 beside a tool call delta's (redis-entries.ts), while the instance writing it holds the object too until
+ * the reply ends. A delta of a few characters thus takes some 30 times them.
  */
 const EVENT_BYTES = 128;
 

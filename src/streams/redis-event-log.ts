@@ -15,6 +15,7 @@ import type { Logger } from '../logger.ts';
 import { BLOCK_MS, type RedisConnections } from '../redis.ts';
 import type { GenerationEventLog } from './event-log.ts';
 import { isTerminal, type StreamEvent } from './events.ts';
+import { entryFields, eventOfEntry } from './redis-entries.ts';
 
 const keyOf = (messageId: string) => `chat:generation:${messageId}`;
 const idOf = (sequenceNumber: number) => `0-${sequenceNumber + 1}`;
@@ -33,7 +34,10 @@ type Entry = { sequenceNumber: number; event: StreamEvent };
 type RawEntries = [id: string, fields: string[]][];
 
 function parseEntries(raw: RawEntries): Entry[] {
-  return raw.map(([id, fields]) => ({ sequenceNumber: sequenceOf(id), event: JSON.parse(fields[1]) as StreamEvent }));
+  return raw.map(([id, fields]) => {
+    const sequenceNumber = sequenceOf(id);
+    return { sequenceNumber, event: eventOfEntry(sequenceNumber, fields) };
+  });
 }
 
 export type RedisEventLogOptions = { redis: RedisConnections; retentionMs: number; log: Logger };
@@ -147,7 +151,7 @@ async function readRange(redis: Redis, messageId: string, after: number): Promis
 /** Adds the terminal event to a stream nobody writes any more, unless it is gone (expired); then it expires. */
 async function endOrphanedStream(redis: Redis, messageId: string, event: StreamEvent, retentionSeconds: number): Promise<void> {
   const key = keyOf(messageId);
-  const results = (await redis.pipeline().xadd(key, 'NOMKSTREAM', idOf(event.sequenceNumber), 'e', JSON.stringify(event)).expire(key, retentionSeconds).exec()) ?? [];
+  const results = (await redis.pipeline().xadd(key, 'NOMKSTREAM', idOf(event.sequenceNumber), ...entryFields(event)).expire(key, retentionSeconds).exec()) ?? [];
   const failed = results.find(([error]) => error);
   if (failed) throw failed[0];
 }
@@ -246,7 +250,7 @@ class StreamCopier {
           if (log.copied >= log.events.length) break;
           const batch = log.events.slice(log.copied, log.copied + BATCH);
           const pipeline = this.redis.pipeline();
-          for (const event of batch) pipeline.xadd(keyOf(messageId), idOf(event.sequenceNumber), 'e', JSON.stringify(event));
+          for (const event of batch) pipeline.xadd(keyOf(messageId), idOf(event.sequenceNumber), ...entryFields(event));
           const done = isTerminal(batch.at(-1)!);
           pipeline.expire(keyOf(messageId), done ? this.retentionSeconds : OPEN_STREAM_TTL_SECONDS);
           const results = (await pipeline.exec()) ?? [];
