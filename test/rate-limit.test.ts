@@ -5,6 +5,8 @@ import type { RunningServer } from '../src/server.ts';
 import { chargeTime, createRateLimiter } from '../src/rate-limit.ts';
 import { StreamedBytes } from '../src/generation/streamed-bytes.ts';
 import { loggedBytes } from '../src/streams/events.ts';
+import { Redis } from 'ioredis';
+import { startTestRedis } from './redis-server.ts';
 
 let t: TestApp;
 beforeAll(async () => (t = await startTestApp({ RATE_LIMIT_REQUESTS_PER_MINUTE: '5', RATE_LIMIT_GENERATIONS_PER_MINUTE: '2' })));
@@ -179,6 +181,25 @@ describe('bytes streamed, counted', () => {
     await expect(limiter.generation(viewer)).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' }, message: expect.stringContaining('RATE_LIMIT_STREAMED_MB_PER_HOUR') });
     expect(await limiter.streamed(viewer, 1)).toBe(true);
     await limiter.generation({ userId: `other-${Date.now()}`, orgId: null });
+  });
+
+  it('by the limiters of every instance together, through Redis: what one instance counts refuses turns on another', async () => {
+    const redis = await startTestRedis();
+    const clients = [new Redis(redis.url), new Redis(redis.url)];
+    try {
+      const limits = { requestsPerMinute: 0, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 1_000 };
+      const [here, there] = clients.map((client) => createRateLimiter(limits, { redis: client, log: silent }));
+      const viewer = { userId: `streamer-${Date.now()}`, orgId: null };
+      expect(await here.streamed(viewer, 600)).toBe(false);
+      await there.generation(viewer); // 400 bytes left
+      expect(await there.streamed(viewer, 600)).toBe(true);
+      await expect(here.generation(viewer)).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
+      await expect(there.generation(viewer)).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
+      expect((await clients[0].keys('chat:rate:streamed:*')).length).toBe(1);
+    } finally {
+      for (const client of clients) client.disconnect();
+      await redis.stop();
+    }
   });
 
   it("by an event: its texts in UTF-8 beside 128 bytes, a tool call's name and id in each of its deltas", () => {
