@@ -3,6 +3,7 @@
 // the event log keeps of them). Fixed windows, counted in process, or in Redis so that every instance shares
 // the count.
 import type { Redis } from 'ioredis';
+import { KeyedQueue } from './keyed-queue.ts';
 import type { Viewer } from './auth.ts';
 import { isGraphQLError, rateLimited, rateLimitedError } from './errors.ts';
 import { ownerKey, type OwnerIds } from './access.ts';
@@ -34,6 +35,12 @@ export type RateLimiter = {
    * otherwise be asked many times at once before the first charge.
    */
   oneAtATime<T>(viewer: Viewer, kind: string, work: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` once this viewer's earlier work of the same `kind` on this instance has ended: for reads a
+   * request may ask for several of (row counts), which one viewer could otherwise run on every connection of
+   * the database's pool at once.
+   */
+  inTurn<T>(viewer: Viewer, kind: string, work: () => Promise<T>): Promise<T>;
 };
 
 const MINUTE_MS = 60_000;
@@ -92,6 +99,7 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
   };
   const streamedMessage = `This user's replies have streamed the ${limits.streamedBytesPerHour} bytes an hour allows (RATE_LIMIT_STREAMED_MB_PER_HOUR)`;
   const running = new Set<string>();
+  const queued = new KeyedQueue();
   return {
     request: (viewer, by = 1) => check(perMinute, 'requests', viewer, limits.requestsPerMinute, by),
     generation: async (viewer) => {
@@ -119,6 +127,7 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
         running.delete(key);
       }
     },
+    inTurn: (viewer, kind, work) => queued.run(`${kind}:${ownerKey(viewer)}`, work),
   };
 }
 

@@ -5,6 +5,7 @@ import type { RunningServer } from '../src/server.ts';
 import { chargeTime, createRateLimiter } from '../src/rate-limit.ts';
 import { StreamedBytes } from '../src/generation/streamed-bytes.ts';
 import { loggedBytes } from '../src/streams/events.ts';
+import { scan } from '../src/schema/costly.ts';
 import { Redis } from 'ioredis';
 import { startTestRedis } from './redis-server.ts';
 
@@ -227,5 +228,58 @@ describe('bytes streamed, counted', () => {
     await streamed.end();
     expect(counts).toEqual([65_536, 70_128, 138]);
     expect(streamed.spent).toBe(true);
+  });
+});
+
+describe('scans of what a viewer stored (row counts, filtered pages)', () => {
+  const silent = pino({ level: 'silent' });
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  const reads = () => {
+    const state = { running: 0, most: 0, ran: [] as string[] };
+    const read = (name: string, ms: number) => async () => {
+      state.most = Math.max(state.most, ++state.running);
+      state.ran.push(name);
+      await sleep(ms);
+      state.running--;
+      return name;
+    };
+    return { state, read };
+  };
+
+  it("run one at a time per viewer, in order; another viewer's run at once", async () => {
+    const rateLimiter = createRateLimiter({ requestsPerMinute: 0, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 }, { log: silent });
+    const viewer = { userId: `scanner-${Date.now()}`, orgId: null };
+    const { state, read } = reads();
+    const mine = Promise.all([scan({ rateLimiter, viewer }, read('a', 30)), scan({ rateLimiter, viewer }, read('b', 1)), scan({ rateLimiter, viewer }, read('c', 1))]);
+    expect(await scan({ rateLimiter, viewer: { userId: `other-${Date.now()}`, orgId: null } }, read('other', 1))).toBe('other');
+    expect(state.ran).toEqual(['a', 'other']);
+    expect(await mine).toEqual(['a', 'b', 'c']);
+    expect(state.most).toBe(2); // a beside the other viewer's: never two of one viewer
+  });
+
+  it('are what a totalCount that counts rows and a page filtered by role run as: each costs a request', async () => {
+    // This file's app allows 5 requests a minute; a request with one scan costs two.
+    const codes = async (viewer: TestViewer, query: string) => (await t.request(query, {}, viewer)).body.errors?.map((e) => e.extensions?.code) ?? [];
+    const counting = await t.viewer();
+    const count = `{ conversations { totalCount } }`;
+    expect([await codes(counting, count), await codes(counting, count), await codes(counting, count)]).toEqual([[], [], ['RATE_LIMITED']]);
+
+    const paging = await t.viewer();
+    const c = await createConversation(t, paging);
+    await t.gql(`mutation($c: ID!) { appendMessage(input: { conversationId: $c, role: USER, content: "x" }) { message { id } } }`, { c: c.id }, paging);
+    const filtered = `{ conversations { edges { node { messages(roles: [USER]) { edges { node { id } } } } } } }`;
+    expect([await codes(paging, filtered), await codes(paging, filtered)]).toEqual([[], ['RATE_LIMITED']]); // 2 + 2, then 5 and 6
+  });
+
+  it('cost a request each and one per 5 ms they took: past the limit, those waiting their turn are refused without running', async () => {
+    const rateLimiter = createRateLimiter({ requestsPerMinute: 12, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 }, { log: silent });
+    const viewer = { userId: `scanner-${Date.now()}`, orgId: null };
+    const { state, read } = reads();
+    // The first: a request, then at least 12 for its 60 ms: the minute's 12 are spent once it ends.
+    const settled = await Promise.allSettled([scan({ rateLimiter, viewer }, read('long', 60)), scan({ rateLimiter, viewer }, read('next', 1)), scan({ rateLimiter, viewer }, read('last', 1))]);
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+    expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
+    expect(state.ran).toEqual(['long']);
   });
 });
