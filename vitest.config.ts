@@ -22,6 +22,7 @@ const NOT_AGAIN_ON_POSTGRES = [
   'test/web-app-serving.test.ts',
   'test/keyed-queue.test.ts',
   'test/redis-entries.test.ts',
+  'test/memory-event-log.test.ts',
 ];
 
 export default defineConfig({

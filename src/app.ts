@@ -95,12 +95,21 @@ export async function createApp(config: Config, { log = createLogger(config), on
     authenticate: createAuthenticator(config),
   };
 
+  let closing = false;
+  const recovery = { prisma, eventLog, pubsub, runnerId, log, isRunning: (messageId: string) => generation.isRunning(messageId), stopped: () => closing };
+  // One pass at a time: a pass over thousands of abandoned replies outlasts the timer's period, and passes
+  // side by side did the same work twice. In the background, from the start: the server serves meanwhile
+  // (awaited, 10,000 replies left by a killed instance kept it from listening for a minute).
+  let recovering: Promise<void> | null = null;
+  const recover = (options: { everyOther?: boolean }, failed: string) =>
+    (recovering ??= recoverAbandonedGenerations(recovery, options)
+      .then(
+        () => {},
+        (err) => log.warn({ err }, failed),
+      )
+      .finally(() => (recovering = null)));
   // The embedded database has one process: whatever is STREAMING at start was left by a stopped server.
-  const recovery = { prisma, eventLog, pubsub, runnerId, log, isRunning: (messageId: string) => generation.isRunning(messageId) };
-  // A failure here is logged and tried again by the timer below: it never stops the server from starting.
-  await recoverAbandonedGenerations(recovery, { everyOther: database.kind === 'pglite' }).catch((err) =>
-    log.error({ err }, 'generation recovery failed at start; will try again'),
-  );
+  void recover({ everyOther: database.kind === 'pglite' }, 'generation recovery failed at start; will try again');
 
   // Cancel requests reach every instance; the one running the generation aborts it.
   const cancelRequests = pubsub.subscribe('generation:cancel');
@@ -113,9 +122,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
       purgeExpiredIdempotencyRecords(prisma, config.idempotencyTtlMs).catch((err) => log.warn({ err }, 'idempotency purge failed'));
     }, HOUR),
     // Other instances can die too: their generations are finished once their heartbeat is stale.
-    setInterval(() => {
-      recoverAbandonedGenerations(recovery).catch((err) => log.warn({ err }, 'generation recovery failed'));
-    }, STALE_AFTER_MS),
+    setInterval(() => void recover({}, 'generation recovery failed'), STALE_AFTER_MS),
   ];
   for (const timer of timers) timer.unref();
 
@@ -151,6 +158,8 @@ export async function createApp(config: Config, { log = createLogger(config), on
         await titler.close();
         await providers.close();
         for (const timer of timers) clearInterval(timer);
+        closing = true; // a pass stops after the reply it is finishing
+        await recovering;
         await cancelRequests.return?.();
         await eventLog.close();
         await redis?.close();

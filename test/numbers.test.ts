@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { appendMessage, createConversation, expectErrorCode, startTestApp, waitForMessageStatus, type TestApp } from './helpers.ts';
+import { appendMessage, createConversation, expectErrorCode, startTestApp, waitFor, waitForMessageStatus, type TestApp } from './helpers.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
 let t: TestApp;
@@ -82,6 +82,7 @@ describe('recovery at start', () => {
     const lines: string[] = [];
     const second = await startTestApp({ DATABASE_URL: `pglite:${dir}` }, { log: pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }) });
     try {
+      await waitFor(() => lines.length > 0, 'the pass at start to log the row it could not finish');
       const rows = await second.app.services.prisma.message.findMany({ where: { id: { in: [goodId, badId] } }, select: { id: true, status: true } });
       expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ [goodId]: 'INTERRUPTED', [badId]: 'STREAMING' });
       expect(lines.join('\n')).toContain('could not recover a generation left STREAMING');
@@ -91,4 +92,27 @@ describe('recovery at start', () => {
       await second.close();
     }
   }, 60_000);
+
+  it('serves while it recovers in the background, and a pass stops when the server closes', async () => {
+    const many = fs.mkdtempSync(path.join(dir, 'many-'));
+    const first = await startTestApp({ DATABASE_URL: `pglite:${many}` });
+    // 600 replies left STREAMING by a server that died, each in a conversation of its own: seconds of recovery.
+    await first.app.services.prisma.$executeRawUnsafe(`
+      WITH c AS (INSERT INTO "Conversation" ("id", "userId", "model") SELECT 'c' || g, 'someone', 'builtin:echo' FROM generate_series(1, 600) g RETURNING "id")
+      INSERT INTO "Message" ("id", "conversationId", "position", "role", "status", "content", "runnerId") SELECT 'm' || c."id", c."id", 1, 'ASSISTANT', 'STREAMING', 'kept', 'dead' FROM c`);
+    await first.close();
+
+    // Closed as soon as it started: its pass stops after the message it is on (it used to finish them all).
+    await (await startTestApp({ DATABASE_URL: `pglite:${many}` })).close();
+
+    const third = await startTestApp({ DATABASE_URL: `pglite:${many}` });
+    const streaming = () => third.app.services.prisma.message.count({ where: { status: 'STREAMING' } });
+    try {
+      await third.gql('{ viewer { userId } }', {}, await third.viewer()); // it serves
+      expect(await streaming()).toBeGreaterThan(300); // before its pass is half done
+      await waitFor(async () => (await streaming()) === 0, 'every reply recovered', 30_000);
+    } finally {
+      await third.close();
+    }
+  }, 90_000);
 });

@@ -68,7 +68,8 @@ it('marks the generation INTERRUPTED with its persisted partial text after a cra
   await new Promise((r) => first.process.once('exit', r));
 
   const second = await startServer();
-  const after = (await gql(second.url, MESSAGE, { id })).node;
+  // Recovered in the background as the second server serves: at once here, where it is one reply.
+  const after = await waitForMessage((q, v) => gql(second.url, q, v), id, (node) => node.status !== 'STREAMING', 'to be recovered', 10_000);
   expect(after.status).toBe('INTERRUPTED');
   expect(after.content.length).toBeGreaterThanOrEqual(before.content.length);
   expect(after.content.length).toBeGreaterThan(0);

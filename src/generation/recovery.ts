@@ -1,6 +1,7 @@
 // No message stays STREAMING forever: generations whose runner is gone are finished as INTERRUPTED with
 // the text they had persisted. Gone means: run by another instance that has stopped saying it is alive,
 // or run by this one but no longer running here (a runner that gave up, a server that restarted).
+import { setImmediate } from 'node:timers/promises';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { AppPubSub } from '../pubsub.ts';
@@ -19,6 +20,8 @@ export type RecoveryDeps = {
   /** This instance, as written in Message.runnerId, and what it is running now. */
   runnerId: string;
   isRunning: (messageId: string) => boolean;
+  /** True once the server closes: a pass stops after the message it is finishing. */
+  stopped?: () => boolean;
 };
 
 /**
@@ -39,6 +42,9 @@ export async function recoverAbandonedGenerations(deps: RecoveryDeps, { everyOth
   });
   let recovered = 0;
   for (const { id } of abandoned) {
+    // Requests that came meanwhile go first (the embedded database answers one statement at a time).
+    await setImmediate();
+    if (deps.stopped?.()) break;
     // One message that cannot be finished (a row the code does not expect) is logged and left for the next
     // round; it never stops the others, nor the start of the server.
     try {
