@@ -8,6 +8,7 @@ import http from 'node:http';
 import WebSocket from 'ws';
 import { createConversation, expectErrorCode, signToken, startTestApp, subscribe, waitFor, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import { startTestRedis, type TestRedis } from './redis-server.ts';
+import { eventOfEntry } from '../src/streams/redis-entries.ts';
 import type { RunningServer } from '../src/server.ts';
 
 const EVENTS = `subscription($id: ID!) { conversationEvents(conversationId: $id) { type } }`;
@@ -473,7 +474,10 @@ describe('a Redis that stops answering', () => {
     });
     const client = new Redis(redis.url);
     const last = async () => ((await client.xrevrange(`chat:generation:${rowId}`, '+', '-', 'COUNT', 1)) as [string, string[]][])[0];
-    await waitFor(async () => JSON.parse((await last())?.[1][1] ?? '{}').type === 'completed', 'the end of the stream in Redis', 20_000);
+    await waitFor(async () => {
+      const entry = await last();
+      return entry !== undefined && eventOfEntry(0, entry[1]).type === 'completed';
+    }, 'the end of the stream in Redis', 20_000);
     client.disconnect();
   }, 60_000);
 });
