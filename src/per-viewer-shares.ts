@@ -18,10 +18,12 @@ export class PerViewerShares {
     return true;
   }
 
-  release(viewer: Viewer, amount: number): void {
+  /** Gives `amount` back; returns what the viewer still holds. */
+  release(viewer: Viewer, amount: number): number {
     const key = ownerKey(viewer);
     const left = (this.#held.get(key) ?? amount) - amount;
     if (left > 0) this.#held.set(key, left);
     else this.#held.delete(key);
+    return Math.max(left, 0);
   }
 }

@@ -9,20 +9,27 @@ import type { Viewer } from './auth.ts';
 import { WatchedStream } from './watched-stream.ts';
 
 /** A per-viewer limit (connection-limits.ts): long-lived, so that a subscription keeps no closures of its own for it. */
-type Shares = { hold(viewer: Viewer, amount: number): boolean; release(viewer: Viewer, amount: number): void };
+type Shares = {
+  hold(viewer: Viewer, amount: number): boolean;
+  release(viewer: Viewer, amount: number): void;
+  /** Told of each event the subscription resolved, with its amount (when `countsEvents`). */
+  resolved?(viewer: Viewer, amount: number): void;
+};
 
 type Hold = {
   viewer: Viewer;
   amount: number;
   /** The error to refuse the subscription with when its viewer's share is spent. */
   refusal: () => Error;
+  /** Whether each event is reported to `shares.resolved`. */
+  countsEvents?: boolean;
   /** Called with the stream once it runs; what it returns is called when the stream ends. */
   onStream?: (stream: AsyncIterableIterator<unknown>) => () => void;
 };
 
-export function holdWhileSubscribed<Context>(payload: OnSubscribeEventPayload<Context>, shares: Shares, { viewer, amount, refusal, onStream }: Hold): OnSubscribeHookResult<Context> | void {
+export function holdWhileSubscribed<Context>(payload: OnSubscribeEventPayload<Context>, shares: Shares, { viewer, amount, refusal, countsEvents = false, onStream }: Hold): OnSubscribeHookResult<Context> | void {
   if (!shares.hold(viewer, amount)) return payload.setResultAndStopExecution({ errors: [refusal() as never] });
-  const held = new HeldShare(shares, viewer, amount);
+  const held = new HeldShare(shares, viewer, amount, countsEvents);
   const { subscribeFn, setSubscribeFn } = payload;
   setSubscribeFn(async (args) => {
     try {
@@ -51,7 +58,12 @@ class HeldShare {
     private readonly shares: Shares,
     private readonly viewer: Viewer,
     private readonly amount: number,
+    private readonly countsEvents: boolean,
   ) {}
+
+  event(): void {
+    if (this.countsEvents) this.shares.resolved?.(this.viewer, this.amount);
+  }
 
   end(): void {
     this.streamEnded?.();

@@ -117,7 +117,7 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       useOperationLimits(services.rateLimiter),
       useCompiledSubscriptionEvents(compiledOperations),
       // The holds of a subscription last (src/subscription-hold.ts).
-      useOperationCost(new SubscriptionCosts(config.subscriptionCostPerUser)),
+      useOperationCost(new SubscriptionCosts(config.subscriptionCostPerUser, services.rateLimiter)),
       useSubscriptionTexts(new SubscriptionTexts(config.subscriptionCharsPerUser)),
       ...(sseConnections ? [useSseLimits(sseConnections)] : []),
       useEndWhenClientGone(), // after the holds: ending their stream gives back what they hold

@@ -7,7 +7,9 @@ import { buildSchema, execute, parse, subscribe as graphqlSubscribe, validate, t
 import { envelop, useEngine, useSchema } from '@envelop/core';
 import { schema } from '../src/schema/index.ts';
 import { MAX_OPERATION_COST, MIN_SUBSCRIPTION_COST, operationCost, useOperationCost } from '../src/operation-cost.ts';
-import { SubscriptionCosts } from '../src/connection-limits.ts';
+import { FIELDS_PER_REQUEST, SubscriptionCosts } from '../src/connection-limits.ts';
+import { createRateLimiter } from '../src/rate-limit.ts';
+import { pino } from 'pino';
 import type { Viewer } from '../src/auth.ts';
 import * as webOperations from '../web/src/gql/graphql.ts';
 import { appendMessage, createConversation, startTestApp, subscribe, waitFor, wsClient, type TestApp, type TestViewer } from './helpers.ts';
@@ -264,6 +266,79 @@ describe("a viewer's open subscriptions", () => {
   });
 });
 
+const limiter = (requestsPerMinute: number) =>
+  createRateLimiter({ requestsPerMinute, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 }, { log: pino({ level: 'silent' }) });
+const noLimits = limiter(0);
+
+describe("the fields a viewer's subscriptions resolve for events of writes", () => {
+  it(`count toward the viewer's requests, a request per ${FIELDS_PER_REQUEST}, what is left over carried while the viewer holds a share`, async () => {
+    const rateLimiter = limiter(4);
+    const costs = new SubscriptionCosts(10_000, rateLimiter);
+    const viewer = { userId: `resolving-${Date.now()}`, orgId: null } as unknown as Viewer;
+    const counted = async () => {
+      // What the minute has left: requests until the first refusal.
+      let left = 0;
+      while (left < 10 && (await rateLimiter.request(viewer).then(() => true, () => false))) left++;
+      return left;
+    };
+    expect(costs.hold(viewer, 500)).toBe(true);
+    costs.resolved(viewer, 2 * FIELDS_PER_REQUEST + 900); // 2 requests, 900 carried
+    costs.resolved(viewer, 100); // 1 more
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await counted()).toBe(1);
+
+    const fresh = { userId: `resolving-fresh-${Date.now()}`, orgId: null } as unknown as Viewer;
+    const limit = limiter(3);
+    const freshCosts = new SubscriptionCosts(10_000, limit);
+    freshCosts.hold(fresh, 500);
+    freshCosts.resolved(fresh, 900);
+    freshCosts.release(fresh, 500); // nothing held: nothing carried
+    freshCosts.hold(fresh, 500);
+    freshCosts.resolved(fresh, 200);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    let allowed = 0;
+    while (allowed < 10 && (await limit.request(fresh).then(() => true, () => false))) allowed++;
+    expect(allowed).toBe(3);
+  });
+
+  it("are those of a conversation's changes, not of a reply's tokens: past the limit the viewer's writes are refused, another viewer's are not", async () => {
+    const app = await startTestApp({ RATE_LIMIT_REQUESTS_PER_MINUTE: '60', ECHO_DELAY_MS: '1' });
+    try {
+      const server = await app.listen();
+      const [viewer, other] = await Promise.all([app.viewer(), app.viewer()]);
+      const c = await createConversation(app, viewer, { model: 'builtin:echo' });
+      const socket = wsClient(server, viewer);
+      // A reply of 300 tokens to a subscriber of its stream counts nothing, though the subscription counts as
+      // hundreds of fields an event (were its events counted, 300 of them would spend the minute's requests).
+      const { sendMessage } = await app.gql(`mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "${'word '.repeat(300)}" }) { assistantMessage { id } } }`, { c: c.id }, viewer);
+      const STREAM = `subscription($id: ID!) { messageStream(messageId: $id) { __typename ... on MessageCompleted { message { conversation { messages(last: 100) { edges { node { id content } } } } } } } }`;
+      expect(costOf(STREAM, { id: 'x' })).toBeGreaterThan(200);
+      expect((await subscribe(socket, STREAM, { id: sendMessage.assistantMessage.id }).all(20_000)).length).toBeGreaterThan(100);
+      // Three subscriptions of some 900 fields each to the conversation's changes.
+      const EVENTS = `subscription($c: ID!) { conversationEvents(conversationId: $c) { conversation { messages(last: 100) { edges { node { id content role position } } } } } }`;
+      expect(costOf(EVENTS, { c: 'x' })).toBeGreaterThan(500);
+      const subscriptions = [1, 2, 3].map(() => subscribe(socket, EVENTS, { c: c.id }));
+      let appended = 0;
+      for (; appended < 60; appended++) {
+        const { body } = await app.request(`mutation($c: ID!) { appendMessage(input: { conversationId: $c, role: USER, content: "x" }) { message { id } } }`, { c: c.id }, viewer);
+        if (body.errors) {
+          expect(body.errors[0].extensions?.code).toBe('RATE_LIMITED');
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50)); // its events resolved, and counted
+      }
+      // Some 56 requests were left after the reply; each append spent one, and three events of 500 fields or more.
+      expect(appended).toBeGreaterThan(5);
+      expect(appended).toBeLessThan(35); // 54 when they were not counted
+      expect(subscriptions.every((s) => s.results.length >= appended - 1)).toBe(true);
+      expect((await app.request(`{ viewer { userId } }`, {}, other)).body.errors).toBeUndefined();
+      await socket.dispose();
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
+});
+
 describe('the share a subscription holds', () => {
   // A subscription field whose stream ends as asked: after one event, by finishing or by failing.
   const ends = { how: 'finishes' as 'finishes' | 'fails', started: 0 };
@@ -291,14 +366,14 @@ describe('the share a subscription holds', () => {
   it(`counts ${MIN_SUBSCRIPTION_COST} fields at least, however few it selects (running one for an event costs as much)`, async () => {
     ends.how = 'finishes';
     ends.started = 0;
-    const refused = await run(new SubscriptionCosts(MIN_SUBSCRIPTION_COST - 1)); // `subscription { tick }` selects 1
+    const refused = await run(new SubscriptionCosts(MIN_SUBSCRIPTION_COST - 1, noLimits)); // `subscription { tick }` selects 1
     expect((refused.result as { errors?: { message: string }[] }).errors?.[0]?.message).toContain(`counts as ${MIN_SUBSCRIPTION_COST} fields per event`);
     expect(ends.started).toBe(0);
-    expect((await run(new SubscriptionCosts(MIN_SUBSCRIPTION_COST))).events).toHaveLength(1);
+    expect((await run(new SubscriptionCosts(MIN_SUBSCRIPTION_COST, noLimits))).events).toHaveLength(1);
   });
 
   it('is given back when the subscription cannot start at all', async () => {
-    const costs = new SubscriptionCosts(MIN_SUBSCRIPTION_COST);
+    const costs = new SubscriptionCosts(MIN_SUBSCRIPTION_COST, noLimits);
     const cannotStart = { onSubscribe: ({ setSubscribeFn }: { setSubscribeFn: (fn: () => never) => void }) => setSubscribeFn(() => { throw new Error('no stream'); }) };
     const { subscribe: open } = envelop({ plugins: [useEngine({ parse, validate, execute, subscribe: graphqlSubscribe }), useSchema(tiny), cannotStart, useOperationCost(costs)] })({});
     await expect(Promise.resolve().then(() => open({ schema: tiny, document: parse('subscription { tick }'), contextValue: { viewer: owner } }))).rejects.toThrow('no stream');
@@ -308,7 +383,7 @@ describe('the share a subscription holds', () => {
   it.each(['finishes', 'fails'] as const)('is given back when its stream %s, and a refused one never starts', async (how) => {
     ends.how = how;
     ends.started = 0;
-    const costs = new SubscriptionCosts(MIN_SUBSCRIPTION_COST); // `subscription { tick }` counts that much
+    const costs = new SubscriptionCosts(MIN_SUBSCRIPTION_COST, noLimits); // `subscription { tick }` counts that much
     expect((await run(costs)).events).toHaveLength(1);
     expect(costs.hold(owner, MIN_SUBSCRIPTION_COST)).toBe(true); // all of it given back
     const refused = await run(costs);
