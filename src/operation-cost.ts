@@ -6,7 +6,7 @@
 // returns one. Linear in the document: fragments are walked where they are spread, and a document whose
 // walk exceeds MAX_COUNTED_NODES is refused before it runs. Every event of a subscription runs its selection
 // again: its cost is held against its viewer's share (SubscriptionCosts) for as long as it lives.
-import { getOperationAST, getVariableValues, GraphQLError, Kind, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema } from 'graphql';
+import { getOperationAST, getVariableValues, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Plugin } from 'graphql-yoga';
 import type { Viewer } from './auth.ts';
@@ -14,6 +14,7 @@ import type { SubscriptionCosts } from './connection-limits.ts';
 import { badUserInput } from './errors.ts';
 import { MAX_PAGE_SIZE, type ConnectionArgs } from './pagination/connection.ts';
 import { holdWhileSubscribed } from './subscription-hold.ts';
+import { REPLY_STREAMS, rootFields } from './root-fields.ts';
 
 /**
  * Fields one operation may resolve. The web app's chat page (50 messages with their versions, tool calls
@@ -106,28 +107,13 @@ export function useOperationCost(subscriptions: SubscriptionCosts): Plugin {
       if (cost === null) return;
       const { viewer } = payload.args.contextValue as unknown as { viewer: Viewer };
       const share = Math.max(cost, MIN_SUBSCRIPTION_COST);
-      const countsEvents = !TOKEN_STREAMS.has(rootFieldOf(payload.args.document, payload.args.operationName) ?? '');
+      // Unless it follows a reply alone, its events are a conversation's changes, caused by writes: counted
+      // toward the viewer's requests (SubscriptionCosts.resolved). A field a directive skips counts as named.
+      const fields = rootFields(payload.args.document, payload.args.operationName);
+      const countsEvents = fields.length === 0 || !fields.every((name) => REPLY_STREAMS.has(name));
       return holdWhileSubscribed(payload, subscriptions, { viewer, amount: share, refusal: () => subscriptions.tooMuch(share), countsEvents });
     },
   };
-}
-
-/**
- * Subscriptions to a reply's events, which its generation causes (bounded by the generation limits): the
- * events of every other (a conversation's changes) are caused by writes, and count toward their viewer's
- * requests (SubscriptionCosts.resolved).
- */
-const TOKEN_STREAMS = new Set(['chat', 'messageStream']);
-
-/** The field a subscription subscribes to (it has one), through fragments; null if not found. */
-function rootFieldOf(document: DocumentNode, operationName?: string | null): string | null {
-  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
-  let selection = getOperationAST(document, operationName)?.selectionSet.selections[0];
-  for (let hops = 0; selection && hops < 16; hops++) {
-    if (selection.kind === Kind.FIELD) return selection.name.value;
-    selection = selection.kind === Kind.INLINE_FRAGMENT ? selection.selectionSet.selections[0] : fragments.get(selection.name.value)?.selectionSet.selections[0];
-  }
-  return null;
 }
 
 function variablesRefused({ schema, document, variableValues, operationName }: OperationArgs): boolean {

@@ -3,17 +3,15 @@
 // (a mutation, `chat`) was sent with counted against the viewer's bytes a day (reads are not: they store
 // nothing); and `chat`, a write, is refused over GET as mutations are (a link or an <img> must not start a
 // generation).
-import { getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
+import { getOperationAST } from 'graphql';
 import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
 import type { Viewer } from './auth.ts';
 import { badUserInput, isGraphQLError } from './errors.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import { rootFields, WRITING_SUBSCRIPTIONS } from './root-fields.ts';
 
 /** Mutation fields in one request: a batch of a client's own writes, not a way around the body limit. */
 export const MAX_MUTATIONS_PER_REQUEST = 10;
-
-/** Subscriptions that write: counted as writes, and refused over GET. */
-const WRITING_SUBSCRIPTIONS = new Set(['chat']);
 
 type OperationContext = { viewer: Viewer; request?: Request; params?: GraphQLParams };
 
@@ -22,7 +20,7 @@ export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
     async onExecute({ args, setResultAndStopExecution }) {
       const operation = getOperationAST(args.document, args.operationName);
       if (operation?.operation !== 'mutation') return;
-      const fields = rootFields(args.document, operation.selectionSet);
+      const fields = rootFields(args.document, args.operationName);
       if (fields.length > MAX_MUTATIONS_PER_REQUEST) {
         return setResultAndStopExecution({ errors: [badUserInput(`A request holds at most ${MAX_MUTATIONS_PER_REQUEST} mutations; this one holds ${fields.length}`)] });
       }
@@ -38,8 +36,7 @@ export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
     },
     async onSubscribe({ args, setResultAndStopExecution }) {
       const context = args.contextValue as unknown as OperationContext;
-      const operation = getOperationAST(args.document, args.operationName);
-      const writes = operation ? rootFields(args.document, operation.selectionSet).filter((name) => WRITING_SUBSCRIPTIONS.has(name)) : [];
+      const writes = rootFields(args.document, args.operationName).filter((name) => WRITING_SUBSCRIPTIONS.has(name));
       if (writes.length === 0) return;
       if (context.request?.method !== 'GET') {
         try {
@@ -59,28 +56,6 @@ export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
       });
     },
   };
-}
-
-/** The names of an operation's root fields, through fragments, one per occurrence (aliases included). */
-function rootFields(document: DocumentNode, selectionSet: SelectionSetNode): string[] {
-  const fragments = new Map(
-    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
-  );
-  const names: string[] = [];
-  const seen = new Set<string>();
-  const stack = [selectionSet];
-  while (stack.length) {
-    for (const selection of stack.pop()!.selections) {
-      if (selection.kind === Kind.FIELD) names.push(selection.name.value);
-      else if (selection.kind === Kind.INLINE_FRAGMENT) stack.push(selection.selectionSet);
-      else if (!seen.has(selection.name.value)) {
-        seen.add(selection.name.value); // a fragment spread twice runs its fields once
-        const fragment = fragments.get(selection.name.value);
-        if (fragment) stack.push(fragment.selectionSet);
-      }
-    }
-  }
-  return names;
 }
 
 /**

@@ -339,6 +339,43 @@ describe("the fields a viewer's subscriptions resolve for events of writes", () 
   }, 60_000);
 });
 
+describe('which subscriptions count their events toward their viewer\'s requests', () => {
+  const fields = buildSchema(`type Query { a: Int } type Subscription { tick: Int messageStream: Int chat: Int }`);
+  for (const name of ['tick', 'messageStream', 'chat']) {
+    Object.assign(fields.getSubscriptionType()!.getFields()[name], {
+      subscribe: async function* () {
+        yield { [name]: 1 };
+      },
+    });
+  }
+  class RecordingCosts extends SubscriptionCosts {
+    counted = 0;
+    override resolved(): void {
+      this.counted++;
+    }
+  }
+  const countedEvents = async (document: string, operationName?: string) => {
+    const costs = new RecordingCosts(MIN_SUBSCRIPTION_COST * 10, noLimits);
+    const { subscribe: open } = envelop({ plugins: [useEngine({ parse, validate, execute, subscribe: graphqlSubscribe }), useSchema(fields), useOperationCost(costs)] })({});
+    const result = await open({ schema: fields, document: parse(document), operationName, contextValue: { viewer: { userId: 'u', orgId: null } } });
+    const events: unknown[] = [];
+    for await (const event of result as AsyncIterable<unknown>) events.push(event);
+    expect(events).toHaveLength(1);
+    return costs.counted;
+  };
+
+  it.each([
+    ['a conversation\'s changes', 'subscription { tick }', undefined, 1],
+    ['a reply\'s stream', 'subscription { messageStream }', undefined, 0],
+    ['a reply\'s stream through a fragment, aliased', 'subscription { ...F } fragment F on Subscription { s: chat }', undefined, 0],
+    ['a field skipped beside another (a reply\'s stream named first)', 'subscription { messageStream @skip(if: true) tick }', undefined, 1],
+    ['a skipped inline fragment of a reply\'s stream first', 'subscription { ... on Subscription @skip(if: true) { chat } tick }', undefined, 1],
+    ['the named operation of two', 'subscription A { messageStream } subscription B { tick }', 'B', 1],
+  ])('%s: %s', async (_what, document, operationName, counted) => {
+    expect(await countedEvents(document, operationName)).toBe(counted);
+  });
+});
+
 describe('the share a subscription holds', () => {
   // A subscription field whose stream ends as asked: after one event, by finishing or by failing.
   const ends = { how: 'finishes' as 'finishes' | 'fails', started: 0 };

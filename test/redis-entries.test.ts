@@ -18,7 +18,10 @@ const EVENTS: StreamEvent[] = [
   { type: 'toolCallDelta', sequenceNumber: 4, toolCallId: 'call_1', name: 'weather', argumentsDelta: '{"ci' },
   { type: 'toolCallDelta', sequenceNumber: 5, toolCallId: 'call_1', name: 'weather', argumentsDelta: '' },
   { type: 'toolCall', sequenceNumber: 6, toolCall: { id: 'call_1', name: 'weather', arguments: '{"city":"Lisbon"}' } },
-  { type: 'completed', sequenceNumber: 7, status: 'COMPLETED' },
+  { type: 'delta', sequenceNumber: 7, delta: 'a\ud83d' }, // an emoji cut in two: its halves in two deltas
+  { type: 'delta', sequenceNumber: 8, delta: '\ude00b' },
+  { type: 'toolCallDelta', sequenceNumber: 9, toolCallId: 'call_1', name: 'weather', argumentsDelta: '\ud83d' },
+  { type: 'completed', sequenceNumber: 10, status: 'COMPLETED' },
 ];
 
 const drain = async (events: AsyncIterableIterator<StreamEvent> | null) => {

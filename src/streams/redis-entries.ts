@@ -8,14 +8,20 @@ import type { StreamEvent } from './events.ts';
 export function entryFields(event: StreamEvent): string[] {
   switch (event.type) {
     case 'delta':
-      return ['t', event.delta];
+      if (event.delta.isWellFormed()) return ['t', event.delta];
+      break;
     case 'reasoning':
-      return ['r', event.delta];
+      if (event.delta.isWellFormed()) return ['r', event.delta];
+      break;
     case 'toolCallDelta':
-      return ['i', event.toolCallId, 'n', event.name, 'a', event.argumentsDelta];
-    default:
-      return ['e', JSON.stringify(event)];
+      if (event.toolCallId.isWellFormed() && event.name.isWellFormed() && event.argumentsDelta.isWellFormed()) {
+        return ['i', event.toolCallId, 'n', event.name, 'a', event.argumentsDelta];
+      }
+      break;
   }
+  // Also a text cut inside a character (half of a surrogate pair, which a delta may end or start with): Redis
+  // keeps bytes, and that half has none in UTF-8 (it came back as U+FFFD); JSON escapes it.
+  return ['e', JSON.stringify(event)];
 }
 
 export function eventOfEntry(sequenceNumber: number, fields: string[]): StreamEvent {

@@ -65,7 +65,7 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
       }
     },
     async read(messageId, after) {
-      const first = await whileRedisAway(() => readRange(redis.commands, messageId, after), { log });
+      const first = await readRange(redis.commands, messageId, after, { log });
       if (first.length === 0 && (await isGone(messageId))) return null;
       return follow(messageId, after, first);
     },
@@ -112,7 +112,7 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
           if (batch.length) continue;
           if (!live.caughtUp(cursor)) {
             // Behind what this instance keeps (joined late, or the entries went by before it watched): Redis.
-            batch = await whileRedisAway(() => readRange(redis.commands, messageId, cursor), { log, giveUp: () => stopped });
+            batch = await readRange(redis.commands, messageId, cursor, { log, giveUp: () => stopped });
             if (batch[0]?.sequenceNumber === cursor + 1) continue;
             if (batch.length) return; // not in Redis (yet): the caller waits and reads again
           }
@@ -123,7 +123,7 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
           wake = null;
           if (woken || stopped) continue;
           // Quiet for a while: look at Redis directly (a wake-up lost in an outage, or the stream expired).
-          batch = await whileRedisAway(() => readRange(redis.commands, messageId, cursor), { log, giveUp: () => stopped });
+          batch = await readRange(redis.commands, messageId, cursor, { log, giveUp: () => stopped });
           if (batch.length === 0 && (await isGone(messageId))) return;
         }
       } finally {
@@ -143,9 +143,10 @@ export function createRedisEventLog({ redis, retentionMs, log }: RedisEventLogOp
   }
 }
 
-async function readRange(redis: Redis, messageId: string, after: number): Promise<Entry[]> {
+/** Entries numbered above `after`, read while Redis is away; read, an entry that cannot be parsed throws (once). */
+async function readRange(redis: Redis, messageId: string, after: number, retry: RetryOptions): Promise<Entry[]> {
   // `(` makes the start exclusive: entries numbered above `after`.
-  return parseEntries((await redis.xrange(keyOf(messageId), `(${idOf(after)}`, '+', 'COUNT', BATCH)) as RawEntries);
+  return parseEntries((await whileRedisAway(() => redis.xrange(keyOf(messageId), `(${idOf(after)}`, '+', 'COUNT', BATCH), retry)) as RawEntries);
 }
 
 /** Adds the terminal event to a stream nobody writes any more, unless it is gone (expired); then it expires. */
@@ -167,7 +168,9 @@ async function lastInRedis(redis: Redis, messageId: string): Promise<number | nu
  * says to stop (a reader that was returned, a deadline): then, or on an error Redis answered with (a
  * command it refuses, which no retry mends), the error is thrown.
  */
-async function whileRedisAway<T>(operation: () => Promise<T>, { log, giveUp = () => false, pauseMs = 100 }: { log?: Logger; giveUp?: () => boolean; pauseMs?: number }): Promise<T> {
+type RetryOptions = { log?: Logger; giveUp?: () => boolean; pauseMs?: number };
+
+async function whileRedisAway<T>(operation: () => Promise<T>, { log, giveUp = () => false, pauseMs = 100 }: RetryOptions): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await operation();

@@ -1,0 +1,38 @@
+// An operation's root fields, and what the subscription fields among them are.
+import { getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode } from 'graphql';
+
+/** Subscriptions that write (a message): counted as writes, and refused over GET. */
+export const WRITING_SUBSCRIPTIONS = new Set(['chat']);
+
+/**
+ * Subscriptions to a reply's events, which its generation causes (bounded by the generation limits); the
+ * events of every other subscription (a conversation's changes) are caused by writes.
+ */
+export const REPLY_STREAMS = new Set(['chat', 'messageStream']);
+
+/**
+ * The names of the root fields of the operation, through fragments, one per occurrence (aliases included;
+ * fields a directive skips too); none when the document has no such operation.
+ */
+export function rootFields(document: DocumentNode, operationName?: string | null): string[] {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return [];
+  const fragments = new Map(
+    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
+  );
+  const names: string[] = [];
+  const seen = new Set<string>();
+  const stack = [operation.selectionSet];
+  while (stack.length) {
+    for (const selection of stack.pop()!.selections) {
+      if (selection.kind === Kind.FIELD) names.push(selection.name.value);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) stack.push(selection.selectionSet);
+      else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value); // a fragment spread twice runs its fields once
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) stack.push(fragment.selectionSet);
+      }
+    }
+  }
+  return names;
+}
