@@ -91,12 +91,12 @@ export async function createApp(config: Config, { log = createLogger(config), on
     stopGeneration,
     followers,
     metrics,
-    eventLoaders: new EventLoaders({ prisma, readRows: database.readRows }),
+    eventLoaders: new EventLoaders({ prisma, readRows: database.readRows, rateLimiter, scansCharged: false }),
     authenticate: createAuthenticator(config),
   };
 
-  let closing = false;
-  const recovery = { prisma, eventLog, pubsub, runnerId, log, isRunning: (messageId: string) => generation.isRunning(messageId), stopped: () => closing };
+  let draining = false;
+  const recovery = { prisma, eventLog, pubsub, runnerId, log, isRunning: (messageId: string) => generation.isRunning(messageId), stopped: () => draining };
   // One pass at a time: a pass over thousands of abandoned replies outlasts the timer's period, and passes
   // side by side did the same work twice. In the background, from the start: the server serves meanwhile
   // (awaited, 10,000 replies left by a killed instance kept it from listening for a minute).
@@ -129,6 +129,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
   let drained: Promise<void> | null = null;
   const drain = () =>
     (drained ??= (async () => {
+      draining = true; // a recovery pass stops after the reply it is finishing
       await generation.shutdown(config.generation.shutdownGraceMs);
       // Subscribers here get the ends of those streams before their connections close.
       await followers.done(2_000);
@@ -158,7 +159,6 @@ export async function createApp(config: Config, { log = createLogger(config), on
         await titler.close();
         await providers.close();
         for (const timer of timers) clearInterval(timer);
-        closing = true; // a pass stops after the reply it is finishing
         await recovering;
         await cancelRequests.return?.();
         await eventLog.close();

@@ -7,11 +7,16 @@ import { inOwnConversation, ownConversationsSql } from './access.ts';
 import { loadBranchPages, loadSessionPages, type BranchPageKey, type SessionPageKey } from './messages/pages.ts';
 import { loadSiblingCounts, loadSiblings, type SiblingKey } from './messages/siblings.ts';
 import { loadChatSessionPages, type ChatSessionPageKey } from './chat-sessions/service.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import { scan } from './scans.ts';
 
 export type Loaders = ReturnType<typeof buildLoaders>;
 
-/** Where loaders read from: Prisma, and the driver straight for the hot pages. */
-export type LoaderSources = { prisma: PrismaClient; readRows: ReadRows };
+/**
+ * Where loaders read from: Prisma, and the driver straight for the hot pages; and the rate limiter their
+ * scans are charged to (scans.ts), but for loaders of subscription events (`scansCharged: false`).
+ */
+export type LoaderSources = { prisma: PrismaClient; readRows: ReadRows; rateLimiter: RateLimiter; scansCharged?: boolean };
 
 /**
  * Each loader is built the first time it is used: a subscription refreshes its loaders for every event,
@@ -73,7 +78,7 @@ function inOrder<R>(keys: readonly string[], rows: R[], keyOf: (row: R) => strin
   return keys.map((key) => byKey.get(key) ?? null);
 }
 
-function buildLoaders({ prisma, readRows }: LoaderSources, viewer: Viewer) {
+function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true }: LoaderSources, viewer: Viewer) {
   return {
     /** The viewer's conversations by id (null for another owner's or a missing one). */
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
@@ -92,7 +97,11 @@ function buildLoaders({ prisma, readRows }: LoaderSources, viewer: Viewer) {
       const rows = await prisma.message.findMany({ where: { conversationId: { in: [...conversationIds] }, status: 'STREAMING' } });
       return inOrder(conversationIds, rows, (row) => row.conversationId);
     }),
-    branchPage: new DataLoader<BranchPageKey, Message[], string>((keys) => loadBranchPages(readRows, keys), byJson),
+    branchPage: new DataLoader<BranchPageKey, Message[], string>((keys) => {
+      const read = () => loadBranchPages(readRows, keys);
+      // Filtered by role, a page reads through its branch until it has its rows: as far as its start, for none.
+      return keys.some((key) => key.roles) ? scan({ rateLimiter, viewer }, read, { charged: scansCharged }) : read();
+    }, byJson),
     sessionMessagePage: new DataLoader<SessionPageKey, Message[], string>((keys) => loadSessionPages(prisma, keys), byJson),
     /** How many children a message has (or first messages its conversation has): a sibling's count. */
     siblingCount: new DataLoader<Omit<SiblingKey, 'siblingIndex'>, number, string>((keys) => loadSiblingCounts(prisma, keys), byJson),

@@ -83,6 +83,8 @@ describe('recovery at start', () => {
     const second = await startTestApp({ DATABASE_URL: `pglite:${dir}` }, { log: pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }) });
     try {
       await waitFor(() => lines.length > 0, 'the pass at start to log the row it could not finish');
+      const { prisma } = second.app.services;
+      await waitFor(async () => (await prisma.message.findUniqueOrThrow({ where: { id: goodId } })).status !== 'STREAMING', 'the other row recovered');
       const rows = await second.app.services.prisma.message.findMany({ where: { id: { in: [goodId, badId] } }, select: { id: true, status: true } });
       expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ [goodId]: 'INTERRUPTED', [badId]: 'STREAMING' });
       expect(lines.join('\n')).toContain('could not recover a generation left STREAMING');

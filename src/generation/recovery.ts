@@ -20,7 +20,7 @@ export type RecoveryDeps = {
   /** This instance, as written in Message.runnerId, and what it is running now. */
   runnerId: string;
   isRunning: (messageId: string) => boolean;
-  /** True once the server closes: a pass stops after the message it is finishing. */
+  /** True once the server drains (SIGTERM, or closing): a pass stops after the message it is finishing. */
   stopped?: () => boolean;
 };
 

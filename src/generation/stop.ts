@@ -2,7 +2,7 @@
 // call and finishes the message; if none does in time (its instance is gone), the message is finished here.
 import type { Message } from '../generated/prisma/client.ts';
 import type { GenerationStopDeps } from '../services.ts';
-import { isTerminal } from '../streams/events.ts';
+import { isTerminal, type StreamEvent } from '../streams/events.ts';
 import { finishGeneration, persistedReply, terminalNumberFor } from './finish.ts';
 import { HEARTBEAT_INTERVAL_MS } from './persister.ts';
 import { isResultOf, type RecordId } from '../idempotency.ts';
@@ -50,22 +50,33 @@ export async function stopGeneration(deps: GenerationStopDeps, message: Pick<Mes
   }
 }
 
-/** True once the message's stream has ended (or it is no longer STREAMING), false after timeoutMs. */
+/**
+ * True once the message's stream has ended (or it is no longer STREAMING), false after timeoutMs: the look-ups
+ * of the log count toward it too (with Redis away they wait for it; an INTERRUPT turn queued behind this stop
+ * would wait as long).
+ */
 async function waitForTerminal(deps: GenerationStopDeps, messageId: string, timeoutMs: number): Promise<boolean> {
-  // From the last event logged (which may be the terminal one already), not a replay of the whole reply.
-  const last = await deps.eventLog.lastSequenceNumber(messageId);
-  const events = await deps.eventLog.read(messageId, (last ?? 0) - 1);
-  if (!events) return false;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  let timedOut = false;
+  let events: AsyncIterableIterator<StreamEvent> | null = null;
   const ended = (async () => {
+    // From the last event logged (which may be the terminal one already), not a replay of the whole reply.
+    const last = await deps.eventLog.lastSequenceNumber(messageId);
+    events = await deps.eventLog.read(messageId, (last ?? 0) - 1);
+    if (!events) return false;
+    if (timedOut) {
+      await events.return?.(); // given up on while the log was being looked up
+      return false;
+    }
     for await (const event of events) if (isTerminal(event)) return true;
     return false; // the log ended without its end (expired, or its writer gone)
-  })();
+  })().catch(() => false);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
   try {
     return await Promise.race([ended, timeout]);
   } finally {
     clearTimeout(timer);
-    await events.return?.();
+    timedOut = true;
+    await (events as AsyncIterableIterator<StreamEvent> | null)?.return?.(); // (TypeScript takes it for null here)
   }
 }

@@ -96,6 +96,7 @@ export async function runTurn<R>(ctx: GenerationDeps, turn: Turn<R>): Promise<R>
   let place = null as ReplyPlace | null; // (set in takePlace: TypeScript would take it for null throughout)
   const takePlace = () => (place ??= ctx.generation.placeFor(ctx.viewer));
   const attempts = async () => {
+    if (turn.generate && !ctx.generation.accepting) throw shuttingDown(); // again: a turn may have waited its turn
     for (let attempt = 0; ; attempt++) {
       try {
         const { value, replayed } = await idempotent<{ stored?: TurnResult; result: R }>({

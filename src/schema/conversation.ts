@@ -16,15 +16,7 @@ import {
 } from '../conversations/service.ts';
 import { DEFAULT_CONVERSATION_PAGE, listConversations } from '../conversations/list.ts';
 import { atMostItems, pageItems } from '../operation-cost.ts';
-import { chargeTime } from '../rate-limit.ts';
-
-/**
- * A search reads every message the viewer stored, linearly (src/conversations/list.ts): it costs the viewer a
- * request per 5 ms it took, so that one with 10 MB of messages cannot keep searching at the request rate
- * (60 ms each on the embedded database, on the event loop); and a viewer's searches run one at a time, as
- * many at once would all run before the first was charged.
- */
-const SEARCH_MS_PER_REQUEST = 5;
+import { chargedByTime } from '../scans.ts';
 
 export const ConversationStatusEnum = builder.enumType('ConversationStatus', {
   description: 'Where a conversation is in its lifecycle.',
@@ -131,13 +123,10 @@ builder.queryFields((t) => ({
         const wholeRows = fieldsBelow(info, ['edges', 'node']).has('conversation');
         const columns = wholeRows ? null : columnsFor(CONVERSATION_COLUMNS, fieldsAt(info, ['edges', 'node']));
         const list = () => listConversations(ctx, args, { withTotal: selectsField(info, 'totalCount'), columns });
-        const search = async () => {
-          const started = performance.now();
-          const listed = await list();
-          await chargeTime(ctx.rateLimiter, ctx.viewer, performance.now() - started, SEARCH_MS_PER_REQUEST); // before the next may start
-          return listed;
-        };
-        const { page, whole } = searching ? await ctx.rateLimiter.oneAtATime(ctx.viewer, 'search', search) : await list();
+        // A search reads every message the viewer stored, linearly (src/conversations/list.ts): charged by its time,
+        // so that one with 10 MB of messages cannot keep searching at the request rate (60 ms each on the embedded
+        // database, on the event loop); one at a time, as many at once would all run before the first was charged.
+        const { page, whole } = searching ? await ctx.rateLimiter.oneAtATime(ctx.viewer, 'search', () => chargedByTime(ctx, list)) : await list();
         chargeItems(ctx, page.edges.length, 'conversations');
         if (whole) for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
         return page;

@@ -3,7 +3,7 @@
 // aliases, lists and a socket full of subscriptions cannot multiply them.
 import type { Context } from '../context.ts';
 import { invalidField } from '../errors.ts';
-import { chargeTime } from '../rate-limit.ts';
+import { scan } from '../scans.ts';
 
 /**
  * Stored text one response may carry (messages' content and reasoning, system prompts, metadata, tool calls
@@ -75,29 +75,7 @@ export const MAX_RESPONSE_COUNTS = 10;
 export function countRows(ctx: Context, count: () => Promise<number>): Promise<number> {
   refuseInEvents(ctx, 'totalCount');
   if (++ctx.counts > MAX_RESPONSE_COUNTS) throw invalidField('totalCount', `a response may count at most ${MAX_RESPONSE_COUNTS} lists; ask for fewer totals`);
-  return scan(ctx, count);
-}
-
-/** A request's worth of a scan's time: as a search's (schema/conversation.ts). */
-const SCAN_MS_PER_REQUEST = 5;
-
-/**
- * Runs a read that scans what the viewer stored, however long (a row count, a page of a long branch filtered
- * by role): after the viewer's earlier scans on this instance, as a request, and charged a request per 5 ms it
- * took. Twenty requests of ten counts each over a branch of 500,000 messages held every connection of the
- * pool: another user's query of a few milliseconds waited 10–23 s. Now one viewer's scans hold one connection,
- * and past the request limit the scans waiting their turn are refused (RATE_LIMITED) without running.
- */
-export function scan<T>(ctx: Pick<Context, 'rateLimiter' | 'viewer'>, read: () => Promise<T>): Promise<T> {
-  return ctx.rateLimiter.inTurn(ctx.viewer, 'scan', async () => {
-    await ctx.rateLimiter.request(ctx.viewer);
-    const started = performance.now();
-    try {
-      return await read();
-    } finally {
-      await chargeTime(ctx.rateLimiter, ctx.viewer, performance.now() - started, SCAN_MS_PER_REQUEST);
-    }
-  });
+  return scan(ctx, count); // a scan of the rows (scans.ts)
 }
 
 export function chargeCostly(ctx: Context, field: string): void {

@@ -11,7 +11,7 @@ import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
-import { chargeCostly, chargeItems, chargeJson, chargeText, MAX_RESPONSE_ITEMS, scan } from './costly.ts';
+import { chargeCostly, chargeItems, chargeJson, chargeText, MAX_RESPONSE_ITEMS } from './costly.ts';
 import { fieldCountBelow, fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
 
@@ -148,9 +148,7 @@ builder.prismaObjectFields('Conversation', (t) => ({
         if (leaf.id === null) return buildConnection([], request, keyOf, messageCursor, 0);
         const branch = { conversationId: conversation.id, leafId: leaf.id };
         const columns = columnsFor(MESSAGE_COLUMNS, fieldsAt(info, ['edges', 'node']));
-        const page = () => ctx.loaders.branchPage.load({ ...branch, request, roles, columns });
-        // Filtered, a page reads through the branch until it has enough rows: as far as its start, for none.
-        const rows = await (roles ? scan(ctx, page) : page());
+        const rows = await ctx.loaders.branchPage.load({ ...branch, request, roles, columns });
         chargeItems(ctx, rows.length, 'messages');
         const totalCount = roles
           ? async () => (await ctx.prisma.$queryRaw<{ count: number }[]>(branchCountQuery(branch, { roles })))[0].count

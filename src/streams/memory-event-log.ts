@@ -43,8 +43,9 @@ export function createMemoryEventLog({ retentionMs, maxRetainedEvents = 2_000_00
 
     async append(messageId, event) {
       const log = logs.get(messageId);
-      // The end of a reply whose log this process never had (its runner died with another process, the one
-      // before a restart): nobody here follows that log, whose followers read the database.
+      // The end of a reply whose log this process does not have (its runner died with another process, the one
+      // before a restart; or its log was dropped after its retention): nobody here follows that log, and its
+      // followers read the database.
       if (!log && isTerminal(event)) return;
       if (!log || log.finished) throw new Error(`No open log for ${messageId}`);
       if (event.sequenceNumber !== log.events.length) throw new Error(`Event ${event.sequenceNumber} out of order in ${messageId}`);
