@@ -270,22 +270,23 @@ const limiter = (requestsPerMinute: number) =>
   createRateLimiter({ requestsPerMinute, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 }, { log: pino({ level: 'silent' }) });
 const noLimits = limiter(0);
 
+/** What the minute has left of the viewer's requests: requests until the first refusal (10 at most). */
+async function requestsLeft(rateLimiter: ReturnType<typeof limiter>, viewer: Viewer): Promise<number> {
+  let left = 0;
+  while (left < 10 && (await rateLimiter.request(viewer).then(() => true, () => false))) left++;
+  return left;
+}
+
 describe("the fields a viewer's subscriptions resolve for events of writes", () => {
   it(`count toward the viewer's requests, a request per ${FIELDS_PER_REQUEST}, what is left over carried while the viewer holds a share`, async () => {
     const rateLimiter = limiter(4);
     const costs = new SubscriptionCosts(10_000, rateLimiter);
     const viewer = { userId: `resolving-${Date.now()}`, orgId: null } as unknown as Viewer;
-    const counted = async () => {
-      // What the minute has left: requests until the first refusal.
-      let left = 0;
-      while (left < 10 && (await rateLimiter.request(viewer).then(() => true, () => false))) left++;
-      return left;
-    };
     expect(costs.hold(viewer, 500)).toBe(true);
     costs.resolved(viewer, 2 * FIELDS_PER_REQUEST + 900); // 2 requests, 900 carried
     costs.resolved(viewer, 100); // 1 more
     await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(await counted()).toBe(1);
+    expect(await requestsLeft(rateLimiter, viewer)).toBe(1);
 
     const fresh = { userId: `resolving-fresh-${Date.now()}`, orgId: null } as unknown as Viewer;
     const limit = limiter(3);
@@ -296,9 +297,7 @@ describe("the fields a viewer's subscriptions resolve for events of writes", () 
     freshCosts.hold(fresh, 500);
     freshCosts.resolved(fresh, 200);
     await new Promise((resolve) => setTimeout(resolve, 10));
-    let allowed = 0;
-    while (allowed < 10 && (await limit.request(fresh).then(() => true, () => false))) allowed++;
-    expect(allowed).toBe(3);
+    expect(await requestsLeft(limit, fresh)).toBe(3);
   });
 
   it("are those of a conversation's changes, not of a reply's tokens: past the limit the viewer's writes are refused, another viewer's are not", async () => {
