@@ -461,6 +461,16 @@ describe('a Redis that stops answering', () => {
     client.disconnect();
   }, 60_000);
 
+  it("answers a cancel meanwhile: the stop's wait for the reply's end gives up on the log after a while", async () => {
+    const viewer = await t.viewer();
+    const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+    const send = `mutation($c: ID!) { sendMessage(input: { conversationId: $c, content: "${'word '.repeat(500)}" }) { assistantMessage { id } } }`;
+    const { assistantMessage } = (await t.gql(send, { c: c.id }, viewer)).sendMessage;
+    // It waited on Redis for as long as Redis did not answer (and an INTERRUPT turn queued behind it too).
+    const cancelled = await whilePaused(() => t.gql(`mutation($id: ID!) { cancelGeneration(input: { messageId: $id }) { message { status } } }`, { id: assistantMessage.id }, viewer));
+    expect(cancelled.cancelGeneration.message.status).toBe('CANCELLED');
+  }, 60_000);
+
   it("copies the events of a reply that ended meanwhile, its end included, once Redis answers again", async () => {
     const viewer = await t.viewer();
     const c = await createConversation(t, viewer, { model: 'builtin:echo' });
