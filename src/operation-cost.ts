@@ -109,7 +109,7 @@ export function useOperationCost(subscriptions: SubscriptionCosts): Plugin {
       const share = Math.max(cost, MIN_SUBSCRIPTION_COST);
       // Unless it follows a reply alone, its events are a conversation's changes, caused by writes: counted
       // toward the viewer's requests (SubscriptionCosts.resolved). A field a directive skips counts as named.
-      const fields = rootFields(payload.args.document, payload.args.operationName);
+      const fields = rootFields(payload.args.document, getOperationAST(payload.args.document, payload.args.operationName));
       const countsEvents = fields.length === 0 || !fields.every((name) => REPLY_STREAMS.has(name));
       return holdWhileSubscribed(payload, subscriptions, { viewer, amount: share, refusal: () => subscriptions.tooMuch(share), countsEvents });
     },

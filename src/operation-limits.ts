@@ -20,7 +20,7 @@ export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
     async onExecute({ args, setResultAndStopExecution }) {
       const operation = getOperationAST(args.document, args.operationName);
       if (operation?.operation !== 'mutation') return;
-      const fields = rootFields(args.document, args.operationName);
+      const fields = rootFields(args.document, operation);
       if (fields.length > MAX_MUTATIONS_PER_REQUEST) {
         return setResultAndStopExecution({ errors: [badUserInput(`A request holds at most ${MAX_MUTATIONS_PER_REQUEST} mutations; this one holds ${fields.length}`)] });
       }
@@ -36,7 +36,7 @@ export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
     },
     async onSubscribe({ args, setResultAndStopExecution }) {
       const context = args.contextValue as unknown as OperationContext;
-      const writes = rootFields(args.document, args.operationName).filter((name) => WRITING_SUBSCRIPTIONS.has(name));
+      const writes = rootFields(args.document, getOperationAST(args.document, args.operationName)).filter((name) => WRITING_SUBSCRIPTIONS.has(name));
       if (writes.length === 0) return;
       if (context.request?.method !== 'GET') {
         try {

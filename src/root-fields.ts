@@ -1,5 +1,5 @@
 // An operation's root fields, and what the subscription fields among them are.
-import { getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode } from 'graphql';
+import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
 
 /** Subscriptions that write (a message): counted as writes, and refused over GET. */
 export const WRITING_SUBSCRIPTIONS = new Set(['chat']);
@@ -11,11 +11,10 @@ export const WRITING_SUBSCRIPTIONS = new Set(['chat']);
 export const REPLY_STREAMS = new Set(['chat', 'messageStream']);
 
 /**
- * The names of the root fields of the operation, through fragments, one per occurrence (aliases included;
- * fields a directive skips too); none when the document has no such operation.
+ * The names of the root fields of the document's operation (getOperationAST), through fragments, one per
+ * occurrence (aliases included; fields a directive skips too); none without an operation.
  */
-export function rootFields(document: DocumentNode, operationName?: string | null): string[] {
-  const operation = getOperationAST(document, operationName);
+export function rootFields(document: DocumentNode, operation: OperationDefinitionNode | null | undefined): string[] {
   if (!operation) return [];
   const fragments = new Map(
     document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
