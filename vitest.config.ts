@@ -23,6 +23,7 @@ const NOT_AGAIN_ON_POSTGRES = [
   'test/keyed-queue.test.ts',
   'test/redis-entries.test.ts',
   'test/memory-event-log.test.ts',
+  'test/paced-counter.test.ts',
 ];
 
 export default defineConfig({

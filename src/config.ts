@@ -1,4 +1,5 @@
 // Environment → typed, validated configuration, read once. Nothing else reads process.env.
+import type { RateLimits } from './rate-limit.ts';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -43,6 +44,7 @@ const envSchema = z.object({
   MAX_BRANCH_LANES: z.coerce.number().int().min(2).default(1000),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   RATE_LIMIT_REQUESTS_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  RATE_LIMIT_REQUESTS_BURST: z.coerce.number().int().min(1).default(200),
   RATE_LIMIT_GENERATIONS_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   RATE_LIMIT_MB_PER_DAY: z.coerce.number().min(0).default(256),
   RATE_LIMIT_STREAMED_MB_PER_HOUR: z.coerce.number().min(0).default(64),
@@ -111,7 +113,7 @@ export type Config = {
   maxBranchLanes: number;
   idempotencyTtlMs: number;
   /** Per viewer, in the window each names; 0 turns a limit off. */
-  rateLimits: { requestsPerMinute: number; generationsPerMinute: number; bytesPerDay: number; streamedBytesPerHour: number };
+  rateLimits: RateLimits;
   /**
    * Origins whose pages may call this API from a browser besides its own ('*': any, without
    * credentials). Requests from other origins are refused, in every mode.
@@ -225,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idempotencyTtlMs: values.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     rateLimits: {
       requestsPerMinute: values.RATE_LIMIT_REQUESTS_PER_MINUTE,
+      requestBurst: values.RATE_LIMIT_REQUESTS_BURST,
       generationsPerMinute: values.RATE_LIMIT_GENERATIONS_PER_MINUTE,
       bytesPerDay: limitOfMegabytes(values.RATE_LIMIT_MB_PER_DAY),
       streamedBytesPerHour: limitOfMegabytes(values.RATE_LIMIT_STREAMED_MB_PER_HOUR),

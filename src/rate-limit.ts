@@ -1,19 +1,32 @@
 // Per-viewer rate limits: requests per minute, generations started per minute (the expensive part), bytes
 // sent per day (what a viewer can make the server store), and bytes their replies streamed per hour (what
-// the event log keeps of them). Fixed windows, counted in process, or in Redis so that every instance shares
-// the count.
+// the event log keeps of them). The per-minute limits are paces with a bounded burst (paced-counter.ts), the
+// others fixed windows; counted in process, or in Redis so that every instance shares the count.
 import type { Redis } from 'ioredis';
 import { KeyedQueue } from './keyed-queue.ts';
 import type { Viewer } from './auth.ts';
 import { isGraphQLError, rateLimited, rateLimitedError } from './errors.ts';
 import { ownerKey, type OwnerIds } from './access.ts';
 import type { Logger } from './logger.ts';
+import { memoryPacedCounter, redisPacedCounter, type Pace, type PacedCounter } from './paced-counter.ts';
 
-export type RateLimits = { requestsPerMinute: number; generationsPerMinute: number; bytesPerDay: number; streamedBytesPerHour: number };
+export type RateLimits = {
+  requestsPerMinute: number;
+  /** Requests a viewer may send at once, ahead of the minute's pace. */
+  requestBurst: number;
+  generationsPerMinute: number;
+  bytesPerDay: number;
+  streamedBytesPerHour: number;
+};
 
 export type RateLimiter = {
-  /** Counts `count` requests of this viewer; throws RATE_LIMITED (HTTP 429) past the limit. */
+  /** Counts `count` requests of this viewer; throws RATE_LIMITED (HTTP 429), counting nothing, past the limit. */
   request(viewer: Viewer, count?: number): Promise<void>;
+  /**
+   * Counts `count` requests' worth of work this viewer caused and that ran already (even past the limit):
+   * their next requests wait for it. Never throws for the limit.
+   */
+  charge(viewer: Viewer, count: number): Promise<void>;
   /**
    * Counts one generation started by this viewer; throws RATE_LIMITED past the limit, or while their replies
    * have streamed the hour's bytes.
@@ -52,12 +65,9 @@ const DAY_MS = 24 * HOUR_MS;
  * by the time it took: a request per `msPerRequest`. Past the limit the viewer's next requests are refused;
  * this one keeps its answer.
  */
-export async function chargeTime(limiter: RateLimiter, viewer: Viewer, ms: number, msPerRequest: number): Promise<void> {
+export async function chargeTime(limiter: Pick<RateLimiter, 'charge'>, viewer: Viewer, ms: number, msPerRequest: number): Promise<void> {
   const requests = Math.floor(ms / msPerRequest);
-  if (requests === 0) return;
-  await limiter.request(viewer, requests).catch((error) => {
-    if (!isGraphQLError(error)) throw error;
-  });
+  if (requests > 0) await limiter.charge(viewer, requests);
 }
 
 /**
@@ -82,7 +92,10 @@ const retryAfterOf = ({ resetInMs }: { resetInMs: number }) => Math.max(1, Math.
  */
 export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: Redis; log: Logger }): RateLimiter {
   const counter = (windowMs: number) => (redis ? withLocalFallback(redisCounter(redis, windowMs), memoryCounter(windowMs), log) : memoryCounter(windowMs));
-  const perMinute = counter(MINUTE_MS);
+  const pacedCounter = (pace: Pace) =>
+    redis ? withLocalFallback(redisPacedCounter(redis, pace), memoryPacedCounter(pace), log) : memoryPacedCounter(pace);
+  const requests = paceOf(limits.requestsPerMinute, limits.requestBurst, pacedCounter);
+  const generations = paceOf(limits.generationsPerMinute, limits.generationsPerMinute, pacedCounter);
   const perHour = counter(HOUR_MS);
   const perDay = counter(DAY_MS);
   /** Counts `by`; throws RATE_LIMITED when that passes the limit. */
@@ -97,14 +110,22 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
     const counted = await count(`${kind}:${ownerKey(owner)}`, 0);
     if (counted.count >= limit) throw rateLimited(retryAfterOf(counted), message);
   };
+  /** Takes `by` of the viewer's pace of `kind`; throws RATE_LIMITED, taking nothing, when it has not come. */
+  const take = async (pace: PacedCounter | undefined, kind: string, owner: OwnerIds, by: number) => {
+    const taken = await pace?.(`${kind}:${ownerKey(owner)}`, by, false);
+    if (taken && !taken.allowed) throw rateLimited(retryAfterOf({ resetInMs: taken.retryInMs }));
+  };
   const streamedMessage = `This user's replies have streamed the ${limits.streamedBytesPerHour} bytes an hour allows (RATE_LIMIT_STREAMED_MB_PER_HOUR)`;
   const running = new Set<string>();
   const queued = new KeyedQueue();
   return {
-    request: (viewer, by = 1) => check(perMinute, 'requests', viewer, limits.requestsPerMinute, by),
+    request: (viewer, by = 1) => take(requests, 'requests', viewer, by),
+    charge: async (viewer, by) => {
+      await requests?.(`requests:${ownerKey(viewer)}`, by, true);
+    },
     generation: async (viewer) => {
       await refuseIfSpent(perHour, 'streamed', viewer, limits.streamedBytesPerHour, streamedMessage);
-      await check(perMinute, 'generations', viewer, limits.generationsPerMinute, 1);
+      await take(generations, 'generations', viewer, 1);
     },
     streamed: (owner, by) =>
       check(perHour, 'streamed', owner, limits.streamedBytesPerHour, by).then(
@@ -131,19 +152,28 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
   };
 }
 
+/** A pace of `perMinute` with a burst of at most that; none for a limit of 0. */
+function paceOf(perMinute: number, burst: number, counter: (pace: Pace) => PacedCounter): PacedCounter | undefined {
+  return perMinute > 0 ? counter({ perMinute, burst: Math.max(1, Math.min(burst, perMinute)) }) : undefined;
+}
+
 /**
  * Counts in Redis while it answers, here while it does not. After a failure, requests count here for a
  * second before one tries Redis again: a Redis that does not answer at all (each try waits for the
  * command timeout) then delays one request a second rather than every one.
  */
-function withLocalFallback(shared: Counter, local: Counter, log: Logger): Counter {
+function withLocalFallback<Args extends unknown[], Counted>(
+  shared: (...args: Args) => Promise<Counted>,
+  local: (...args: Args) => Promise<Counted>,
+  log: Logger,
+): (...args: Args) => Promise<Counted> {
   let sharedDown = false;
   let retryAt = 0;
-  return async (key, by) => {
-    if (sharedDown && Date.now() < retryAt) return local(key, by);
+  return async (...args) => {
+    if (sharedDown && Date.now() < retryAt) return local(...args);
     retryAt = Date.now() + RETRY_SHARED_MS; // while this one tries, the others count here
     try {
-      const counted = await shared(key, by);
+      const counted = await shared(...args);
       if (sharedDown) log.info('rate limits are counted in redis again');
       sharedDown = false;
       return counted;
@@ -151,7 +181,7 @@ function withLocalFallback(shared: Counter, local: Counter, log: Logger): Counte
       if (!sharedDown) log.warn({ err }, 'redis is away: rate limits are counted by each instance until it is back');
       sharedDown = true;
       retryAt = Date.now() + RETRY_SHARED_MS;
-      return local(key, by);
+      return local(...args);
     }
   };
 }

@@ -35,6 +35,8 @@ export async function startTestApp(env: Record<string, string> = {}, { log, span
     LOG_LEVEL: 'silent',
     DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'pglite:memory',
     AUTH_JWT_SECRET: JWT_SECRET,
+    // Tests spend a viewer's requests as fast as they run: a minute's at once, as a burst (rate-limit tests set theirs).
+    RATE_LIMIT_REQUESTS_BURST: String(Math.max(1, Number(env.RATE_LIMIT_REQUESTS_PER_MINUTE ?? 1200))),
     ...env,
   });
   let recording: string[] | null = null;

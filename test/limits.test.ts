@@ -414,7 +414,7 @@ describe('rate limits while Redis is away', () => {
     const other = await t.viewer();
     await waitFor(async () => (await t.request('{ viewer { userId } }', {}, other)).status === 200 && lines.some((line) => line.includes('counted in redis again')), 'the shared count', 20_000);
     const client = new Redis(redis.url);
-    expect((await client.keys('chat:rate:requests:*')).some((key) => key.includes(other.userId))).toBe(true);
+    expect((await client.keys('chat:pace:requests:*')).some((key) => key.includes(other.userId))).toBe(true);
     client.disconnect();
   }, 60_000);
 });
@@ -456,7 +456,7 @@ describe('a Redis that stops answering', () => {
     const client = new Redis(redis.url);
     await waitFor(async () => {
       await t.request('{ viewer { userId } }', {}, other);
-      return (await client.keys('chat:rate:requests:*')).some((key) => key.includes(other.userId));
+      return (await client.keys('chat:pace:requests:*')).some((key) => key.includes(other.userId));
     }, 'the count shared in Redis again', 20_000);
     client.disconnect();
   }, 60_000);

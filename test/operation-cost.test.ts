@@ -267,7 +267,7 @@ describe("a viewer's open subscriptions", () => {
 });
 
 const limiter = (requestsPerMinute: number) =>
-  createRateLimiter({ requestsPerMinute, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 }, { log: pino({ level: 'silent' }) });
+  createRateLimiter({ requestsPerMinute, requestBurst: requestsPerMinute, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 }, { log: pino({ level: 'silent' }) });
 const noLimits = limiter(0);
 
 /** What the minute has left of the viewer's requests: requests until the first refusal (10 at most). */

@@ -60,7 +60,7 @@ it('counts each tool result a submit stores as a request, storing nothing past t
 });
 
 it('charges work by the time it took after it ran: the answer stands, the next requests pay', async () => {
-  const limiter = createRateLimiter({ requestsPerMinute: 10, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 }, { log: pino({ level: 'silent' }) });
+  const limiter = createRateLimiter({ requestsPerMinute: 10, requestBurst: 10, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 }, { log: pino({ level: 'silent' }) });
   const viewer = { userId: `timed-${Date.now()}`, orgId: null };
   await chargeTime(limiter, viewer, 4.9, 5); // under one request: nothing
   await limiter.request(viewer, 9);
@@ -174,7 +174,7 @@ describe('bytes streamed, counted', () => {
   const delta = (n: number) => ({ type: 'delta' as const, sequenceNumber: 1, delta: 'x'.repeat(n) });
 
   it('by the limiter: past the hour, true (never thrown); turns refused meanwhile, and at once at the limit; others unaffected', async () => {
-    const limiter = createRateLimiter({ requestsPerMinute: 0, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 1_000 }, { log: silent });
+    const limiter = createRateLimiter({ requestsPerMinute: 0, requestBurst: 1, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 1_000 }, { log: silent });
     const viewer = { userId: `streamer-${Date.now()}`, orgId: null };
     expect(await limiter.streamed(viewer, 999)).toBe(false);
     await limiter.generation(viewer); // 1 byte left
@@ -188,7 +188,7 @@ describe('bytes streamed, counted', () => {
     const redis = await startTestRedis();
     const clients = [new Redis(redis.url), new Redis(redis.url)];
     try {
-      const limits = { requestsPerMinute: 0, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 1_000 };
+      const limits = { requestsPerMinute: 0, requestBurst: 1, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 1_000 };
       const [here, there] = clients.map((client) => createRateLimiter(limits, { redis: client, log: silent }));
       const viewer = { userId: `streamer-${Date.now()}`, orgId: null };
       expect(await here.streamed(viewer, 600)).toBe(false);
@@ -233,7 +233,7 @@ describe('bytes streamed, counted', () => {
 
 describe('scans of what a viewer stored (row counts, filtered pages)', () => {
   const silent = pino({ level: 'silent' });
-  const limiter = (requestsPerMinute: number) => createRateLimiter({ requestsPerMinute, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 }, { log: silent });
+  const limiter = (requestsPerMinute: number) => createRateLimiter({ requestsPerMinute, requestBurst: requestsPerMinute, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 }, { log: silent });
   /** Reads that record when they run, each ending when the test says. */
   const reads = () => {
     const ran: string[] = [];

@@ -1,0 +1,141 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { memoryPacedCounter, redisPacedCounter, type PacedCounter } from '../src/paced-counter.ts';
+import { createRateLimiter } from '../src/rate-limit.ts';
+import { startTestRedis, type TestRedis } from './redis-server.ts';
+import { startTestApp } from './helpers.ts';
+import { loadConfig } from '../src/config.ts';
+
+// 600 a minute: one every 100 ms; at most 3 at once.
+const PACE = { perMinute: 600, burst: 3 };
+const takes = async (counter: PacedCounter, key: string, n: number) => {
+  const allowed = [];
+  for (let i = 0; i < n; i++) allowed.push((await counter(key, 1, false)).allowed);
+  return allowed;
+};
+
+describe('a pace in process', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('allows the burst at once, then one a interval; a refused take spends nothing and says when to come back', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const counter = memoryPacedCounter(PACE);
+    expect(await takes(counter, 'a', 4)).toEqual([true, true, true, false]);
+    expect(await counter('b', 1, false)).toEqual({ allowed: true, retryInMs: 0 }); // another key has its own
+    const refused = await counter('a', 1, false);
+    expect(refused).toMatchObject({ allowed: false });
+    expect(refused.retryInMs).toBeCloseTo(100);
+    // The refusals took nothing: 100 ms later exactly one more passes, 300 ms later three (the burst again).
+    vi.advanceTimersByTime(100);
+    expect(await takes(counter, 'a', 2)).toEqual([true, false]);
+    vi.advanceTimersByTime(10_000);
+    expect(await takes(counter, 'a', 4)).toEqual([true, true, true, false]);
+  });
+
+  it('takes a charge even past the limit: the next takes wait for it', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const counter = memoryPacedCounter(PACE);
+    await counter('a', 3, false); // the burst spent
+    expect((await counter('a', 5, true)).allowed).toBe(false); // 5 more, taken all the same
+    const refused = await counter('a', 1, false);
+    expect(refused.retryInMs).toBeCloseTo(600); // the 5 and this one
+    vi.advanceTimersByTime(599);
+    expect((await counter('a', 1, false)).allowed).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect((await counter('a', 1, false)).allowed).toBe(true);
+  });
+
+  it('passes a take larger than the burst once caught up with the clock, and never one larger than a minute', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const counter = memoryPacedCounter(PACE);
+    expect((await counter('a', 50, false)).allowed).toBe(true);
+    expect((await counter('a', 50, false)).allowed).toBe(false);
+    vi.advanceTimersByTime(5_000);
+    expect((await counter('a', 50, false)).allowed).toBe(true);
+    vi.advanceTimersByTime(3_600_000);
+    expect((await counter('a', 601, false)).allowed).toBe(false);
+  });
+});
+
+describe('a pace in Redis', () => {
+  let redis: TestRedis;
+  let clients: Redis[];
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    clients = [new Redis(redis.url), new Redis(redis.url)];
+  });
+  afterAll(async () => {
+    for (const client of clients) client.disconnect();
+    await redis?.stop();
+  });
+
+  it('is shared by the instances: what one took, another cannot; and comes back at the pace, on Redis’s clock', async () => {
+    const [one, two] = clients.map((client) => redisPacedCounter(client, PACE));
+    expect(await takes(one, 'shared', 2)).toEqual([true, true]);
+    expect(await takes(two, 'shared', 2)).toEqual([true, false]);
+    const refused = await one('shared', 1, false);
+    expect(refused.allowed).toBe(false);
+    expect(refused.retryInMs).toBeGreaterThan(0);
+    expect(refused.retryInMs).toBeLessThanOrEqual(100);
+    await sleep(refused.retryInMs + 5);
+    expect(await takes(two, 'shared', 2)).toEqual([true, false]);
+  });
+
+  it('takes a charge past the limit, refuses a take larger than a minute, and keeps a key no longer than it matters', async () => {
+    const [one] = clients.map((client) => redisPacedCounter(client, PACE));
+    await one('charged', 3, false);
+    expect((await one('charged', 5, true)).allowed).toBe(false);
+    const refused = await one('charged', 1, false);
+    expect(refused.retryInMs).toBeGreaterThan(500);
+    expect(refused.retryInMs).toBeLessThanOrEqual(600);
+    expect((await one('huge', 601, false)).allowed).toBe(false);
+    expect(await clients[0].exists('chat:pace:huge')).toBe(0); // refused: nothing stored
+    const ttl = await clients[0].pttl('chat:pace:charged');
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(1_001);
+  });
+});
+
+describe('RATE_LIMIT_REQUESTS_BURST', () => {
+  it("bounds the requests a viewer sends at once to the burst, then serves them at the minute's pace", async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
+    try {
+      const limiter = createRateLimiter(
+        { requestsPerMinute: 1200, requestBurst: 200, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 },
+        { log: pino({ level: 'silent' }) },
+      );
+      const viewer = { userId: `burst-${Date.now()}`, orgId: null };
+      const served = async (n: number) => (await Promise.allSettled(Array.from({ length: n }, () => limiter.request(viewer)))).filter((r) => r.status === 'fulfilled').length;
+      expect(await served(1200)).toBe(200); // a fixed window served all 1,200 at once
+      vi.advanceTimersByTime(1_000);
+      expect(await served(100)).toBe(20);
+      await limiter.charge(viewer, 100); // what its subscriptions' events resolved meanwhile: the next 5 s
+      vi.advanceTimersByTime(4_999);
+      expect(await served(1)).toBe(0);
+      vi.advanceTimersByTime(51);
+      expect(await served(1)).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('is 200 by default; over HTTP past it a request is answered 429 with Retry-After', async () => {
+    expect(loadConfig({}).rateLimits.requestBurst).toBe(200);
+    const t = await startTestApp({ RATE_LIMIT_REQUESTS_BURST: '200' });
+    try {
+      const viewer = await t.viewer();
+      const started = performance.now();
+      const responses = await Promise.all(Array.from({ length: 400 }, () => t.request('{ __typename }', {}, viewer)));
+      const elapsed = performance.now() - started;
+      const served = responses.filter((r) => r.status === 200).length;
+      expect(served).toBeGreaterThanOrEqual(200);
+      expect(served).toBeLessThanOrEqual(200 + Math.ceil(elapsed / 50)); // one more each 50 ms
+      const refused = responses.find((r) => r.status === 429);
+      expect(refused?.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    } finally {
+      await t.close();
+    }
+  });
+});
