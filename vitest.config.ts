@@ -24,6 +24,7 @@ const NOT_AGAIN_ON_POSTGRES = [
   'test/redis-entries.test.ts',
   'test/memory-event-log.test.ts',
   'test/paced-counter.test.ts',
+  'test/text-cut.test.ts',
 ];
 
 export default defineConfig({

@@ -2,6 +2,7 @@
 // shape this server makes (uuids), so a forged id is refused as bad input before it reaches a query.
 import { PothosValidationError } from '@pothos/core';
 import { decodeGlobalID as decodeAnyGlobalID } from '@pothos/plugin-relay';
+import { shownText } from './text-cut.ts';
 
 export const NODE_TYPES = new Set(['Conversation', 'Message', 'ChatSession']);
 /** Ids are uuids (36 characters); room for the system prompt's pseudo-message id as well. */
@@ -10,7 +11,7 @@ const MAX_ID_CHARS = 64;
 /** Base64 of the longest type, a colon and the longest id: longer is refused before it is decoded (each field given a 2 MB one decoded it again). */
 const MAX_GLOBAL_ID_CHARS = 4 * Math.ceil((Math.max(...[...NODE_TYPES].map((type) => type.length)) + 1 + MAX_ID_CHARS) / 3);
 
-const shown = (globalID: string) => (globalID.length > 80 ? `${globalID.slice(0, 80)}…` : globalID);
+const shown = (globalID: string) => shownText(globalID, 80);
 
 export function decodeGlobalId(globalID: string): { typename: string; id: string } {
   if (globalID.length > MAX_GLOBAL_ID_CHARS) throw new PothosValidationError(`Invalid global ID (longer than any ID of this API): ${shown(globalID)}`);
@@ -20,7 +21,7 @@ export function decodeGlobalId(globalID: string): { typename: string; id: string
   } catch {
     throw new PothosValidationError(`Invalid global ID: ${shown(globalID)}`);
   }
-  if (!NODE_TYPES.has(decoded.typename)) throw new PothosValidationError(`Not an ID of this API (unknown type ${decoded.typename.slice(0, 40)}): ${shown(globalID)}`);
+  if (!NODE_TYPES.has(decoded.typename)) throw new PothosValidationError(`Not an ID of this API (unknown type ${shownText(decoded.typename, 40)}): ${shown(globalID)}`);
   if (decoded.id.length > MAX_ID_CHARS || decoded.id.includes('\0')) throw new PothosValidationError(`Invalid global ID: ${shown(globalID)}`);
   return decoded;
 }

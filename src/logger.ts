@@ -1,6 +1,7 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { currentRequest } from './observability/request-context.ts';
+import { cutText } from './text-cut.ts';
 
 export type { Logger };
 
@@ -23,7 +24,7 @@ export function boundedError(err: unknown): unknown {
 }
 
 function bounded(value: unknown, depth: number): unknown {
-  if (typeof value === 'string') return value.length > MAX_LOGGED.chars ? `${value.slice(0, MAX_LOGGED.chars)}… (${value.length} characters)` : value;
+  if (typeof value === 'string') return value.length > MAX_LOGGED.chars ? `${cutText(value, MAX_LOGGED.chars)}… (${value.length} characters)` : value;
   if (typeof value !== 'object' || value === null) return value;
   if (depth === 0) return '[…]';
   if (Array.isArray(value)) {

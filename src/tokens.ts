@@ -10,6 +10,7 @@
 // milliseconds have gone by, the count yields to the event loop, so a long text delays other requests by
 // one chunk at most.
 import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
+import { cutPoint } from './text-cut.ts';
 
 export const CHUNK_CHARS = 500;
 /** How long a count runs before it lets other work in. */
@@ -31,7 +32,6 @@ export function loadTokenizer(): Promise<GptEncoding> {
 }
 
 const isWhitespace = (code: number) => code === 32 || (code >= 9 && code <= 13) || code === 0xa0 || code === 0x3000 || (code >= 0x2000 && code <= 0x200a);
-const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
 
 /** Where the chunk that starts at `start` ends: a point where the tokenizer splits anyway, if the chunk has one. */
 export function chunkEnd(text: string, start: number): number {
@@ -41,7 +41,7 @@ export function chunkEnd(text: string, start: number): number {
     if (text.charCodeAt(cut) === 32 && !isWhitespace(text.charCodeAt(cut - 1))) return cut;
   }
   // None: cut at the limit, never between the halves of a surrogate pair.
-  return isHighSurrogate(text.charCodeAt(limit - 1)) ? limit - 1 : limit;
+  return cutPoint(text, limit);
 }
 
 /** The o200k token count of `text`; long texts are counted in slices between which other work runs. */

@@ -1,6 +1,7 @@
 // Input rules shared by the services. Each failure names its input field.
 import { invalidField } from './errors.ts';
 import type { ModelRegistry } from './models/registry.ts';
+import { shownText } from './text-cut.ts';
 
 export const MAX_TITLE_CHARS = 255;
 export const MAX_METADATA_BYTES = 16 * 1024;
@@ -40,7 +41,7 @@ export function checkContent(content: string, maxChars: number, field = 'content
 }
 
 export function checkModel(models: ModelRegistry, model: string, field = 'model'): void {
-  if (!models.has(model)) throw invalidField(field, `unknown model "${model.length > 100 ? `${model.slice(0, 100)}…` : model}"; see Query.models`);
+  if (!models.has(model)) throw invalidField(field, `unknown model "${shownText(model, 100)}"; see Query.models`);
 }
 
 export function checkIdempotencyKey(key: string | null | undefined): void {

@@ -56,6 +56,15 @@ describe('generated titles', () => {
     await client.dispose();
   });
 
+  it('cut to their length between characters: an emoji at the cut is left out whole, never stored as half of one', async () => {
+    const viewer = await t.viewer();
+    const { id } = await createConversation(t, viewer, { title: null, model: 'builtin:echo' });
+    await send(viewer, id, `xy${'😀'.repeat(100)}`);
+    const title = await waitForTitle(viewer, id);
+    expect(title).toBe(`xy${'😀'.repeat(28)}…`); // 59 code units would have ended on the first half of the 29th
+    expect(title.isWellFormed()).toBe(true);
+  });
+
   it('by the model, asked with the first message only; its quotes and period are dropped', async () => {
     vendor.script('chat', (body) =>
       body.messages[0]?.role === 'system' && String(body.messages[0].content).startsWith('Write a title')

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { ProviderStreams } from '../models/provider-streams.ts';
 import { ECHO_MODEL_ID } from '../models/registry.ts';
 import { publishConversationEvent, type AppPubSub } from '../pubsub.ts';
+import { cutText } from '../text-cut.ts';
 
 export type TitleDeps = { prisma: PrismaClient; providers: ProviderStreams; pubsub: AppPubSub; log: Logger; mode: 'model' | 'first-words' | 'off' };
 
@@ -63,7 +64,7 @@ export class ConversationTitler {
       orderBy: [{ position: 'asc' }, { createdAt: 'asc' }],
       select: { content: true },
     });
-    const text = first?.content.slice(0, MESSAGE_SAMPLE).trim();
+    const text = cutText(first?.content ?? '', MESSAGE_SAMPLE).trim();
     if (!text) return;
     const title = (!model || model === ECHO_MODEL_ID || this.#deps.mode === 'first-words' ? null : await this.#byModel(model, text, signal)) ?? firstWords(text);
     if (!title || signal.aborted) return;
@@ -105,6 +106,6 @@ function cleanTitle(raw: string): string | null {
   const unquoted = line.replace(/^["'“”«»]+|["'“”«»]+$/g, '').replace(/^title:\s*/i, '').replace(/[.\s]+$/, '');
   if (!unquoted) return null;
   if (unquoted.length <= MAX_TITLE) return unquoted;
-  const cut = unquoted.slice(0, MAX_TITLE - 1);
+  const cut = cutText(unquoted, MAX_TITLE - 1);
   return `${cut.slice(0, cut.lastIndexOf(' ') > 20 ? cut.lastIndexOf(' ') : cut.length)}…`;
 }

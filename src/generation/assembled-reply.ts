@@ -3,6 +3,7 @@
 // and, for each part, the stream event it makes (numbered by the runner).
 import { mergeMetadata, type FinishReason, type ProviderMetadata, type ReplyPart, type Usage } from '../models/reply.ts';
 import type { StreamEvent } from '../streams/events.ts';
+import { cutPoint } from '../text-cut.ts';
 
 /** OpenAI's shape, as Message.toolCalls holds it. */
 export type StoredToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
@@ -93,9 +94,8 @@ export class AssembledReply {
     const room = this.limits.maxChars - this.characters;
     if (text.length >= room) {
       this.full = true;
-      // Not between the two halves of a character written as a surrogate pair.
-      const end = room > 0 && isHighSurrogate(text.charCodeAt(room - 1)) ? room - 1 : room;
-      text = text.slice(0, Math.max(0, end));
+      // Never between the halves of a surrogate pair; a high half at the end goes too (its low half comes next).
+      text = text.slice(0, cutPoint(text, Math.max(0, room)));
     }
     this.characters += text.length;
     return text;
@@ -126,4 +126,3 @@ export class AssembledReply {
 /** What a tool call sends to a model on later turns (its id, name and arguments), as tokens are counted from it. */
 export const callText = (call: StoredToolCall) => call.id + call.function.name + call.function.arguments;
 
-const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;

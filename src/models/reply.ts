@@ -12,6 +12,7 @@ import {
 } from '@ai-sdk/provider';
 import { reportedCount } from '../validation.ts';
 import { beforeHandover } from './stream-handover.ts';
+import { cutText } from '../text-cut.ts';
 
 export type Usage = { inputTokens?: number; outputTokens?: number; reasoningTokens?: number; cachedInputTokens?: number };
 
@@ -140,7 +141,7 @@ class ToolCalls {
   }
 }
 
-const repeatedToolCall = (id: string) => new ProviderFailure('The model provider sent two tool calls with one id in one reply.', { toolCallId: id.slice(0, 64) });
+const repeatedToolCall = (id: string) => new ProviderFailure('The model provider sent two tool calls with one id in one reply.', { toolCallId: cutText(id, 64) });
 
 function usageOf(usage: Extract<LanguageModelV3StreamPart, { type: 'finish' }>['usage']): Usage {
   return {
@@ -195,7 +196,7 @@ export function toProviderFailure(error: unknown): ProviderFailure {
   // One of this server's own limits, raised while the answer was read: fetch and the provider wrap it.
   for (let cause = error, depth = 0; cause instanceof Error && depth < 4; cause = cause.cause, depth++) if (cause instanceof ProviderFailure) return cause;
   // For the log, cut short: a provider's validation error quotes the vendor's whole event back.
-  const details = { name: (error as Error)?.name, message: String((error as Error)?.message).slice(0, 2_000) };
+  const details = { name: (error as Error)?.name, message: cutText(String((error as Error)?.message), 2_000) };
   if (APICallError.isInstance(error)) {
     const detail = error.message && error.message.length <= 200 ? `: ${error.message}` : '';
     const description = error.statusCode
