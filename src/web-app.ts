@@ -1,7 +1,7 @@
 // The web app (web/, built by Vite into dist/web/) served at /: its files, and index.html for the app's
 // own paths (/ and /c/<id>), so that a reload or a shared link opens the same chat; any other path is not
 // the app's (404 from the GraphQL handler). Hashed assets are cached for good; index.html is revalidated,
-// so a new build is picked up at the next load.
+// so a new build is picked up at the next load. Compressed as built, when the browser accepts it.
 import fs from 'node:fs';
 import type http from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,9 @@ export function loadWebApp(root = WEB_ROOT): WebApp | null {
   if (!fs.existsSync(`${root}/index.html`)) return null;
   const serve = sirv(root, {
     etag: true,
+    // The build's `.br` and `.gz` copies (web/precompress.ts), to a browser that accepts them.
+    brotli: true,
+    gzip: true,
     setHeaders(res, pathname) {
       res.setHeader('cache-control', pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
       res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);

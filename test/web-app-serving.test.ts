@@ -5,9 +5,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadWebApp } from '../src/web-app.ts';
 
+const SCRIPT = `console.log("${'a chat app '.repeat(500)}")`;
 let root: string;
 let server: http.Server;
 let origin: string;
@@ -17,6 +19,9 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(root, 'assets'));
   fs.writeFileSync(path.join(root, 'index.html'), '<!doctype html><title>app</title>');
   fs.writeFileSync(path.join(root, 'assets', 'index-abc123.js'), 'console.log(1)');
+  fs.writeFileSync(path.join(root, 'assets', 'app-def456.js'), SCRIPT);
+  fs.writeFileSync(path.join(root, 'assets', 'app-def456.js.br'), zlib.brotliCompressSync(SCRIPT));
+  fs.writeFileSync(path.join(root, 'assets', 'app-def456.js.gz'), zlib.gzipSync(SCRIPT));
   fs.writeFileSync(path.join(path.dirname(root), 'outside-the-build.txt'), 'secret');
   const app = loadWebApp(root)!;
   server = http.createServer((req, res) => app(req, res, () => res.writeHead(404).end('not the app')));
@@ -67,4 +72,27 @@ it('answers a Range, valid or not, with the whole file', async () => {
 
 it('is absent when the app is not built', () => {
   expect(loadWebApp(path.join(root, 'no-build-here'))).toBeNull();
+});
+
+it("sends the build's compressed copy a browser accepts, brotli first, and the file itself to one that accepts neither", async () => {
+  /** Raw bytes and headers: fetch would ask for and undo the compression itself. */
+  const raw = (pathname: string, acceptEncoding?: string) =>
+    new Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      http.get(origin + pathname, { headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {} }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) })).on('error', reject);
+      }).on('error', reject);
+    });
+  const brotli = await raw('/assets/app-def456.js', 'gzip, deflate, br');
+  expect(brotli.headers['content-encoding']).toBe('br');
+  expect(brotli.headers['content-type']).toContain('javascript');
+  expect(brotli.headers.vary).toBe('Accept-Encoding');
+  expect(brotli.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  expect(zlib.brotliDecompressSync(brotli.body).toString()).toBe(SCRIPT);
+  const gzip = await raw('/assets/app-def456.js', 'gzip');
+  expect(gzip.headers['content-encoding']).toBe('gzip');
+  expect(zlib.gunzipSync(gzip.body).toString()).toBe(SCRIPT);
+  const plain = await raw('/assets/app-def456.js');
+  expect(plain.headers['content-encoding']).toBeUndefined();
+  expect(plain.body.toString()).toBe(SCRIPT);
 });

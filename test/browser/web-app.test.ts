@@ -105,7 +105,10 @@ async function chatWithReply(text: string): Promise<Page> {
 describe('the web app', () => {
   it('a new chat: the reply streams in as Markdown, the conversation gets a title in the sidebar under Today', async () => {
     const page = await newPage();
+    const script = page.waitForResponse((response) => /\/assets\/.+\.js$/.test(response.url()));
     await page.goto(origin);
+    // The app's script comes as the build compressed it (web/precompress.ts): brotli, to Chromium.
+    expect((await (await script).allHeaders())['content-encoding']).toBe('br');
     await sidebar(page).getByRole('button', { name: 'New chat' }).waitFor();
     const text = `# Plans\n\nA **bold** start ${words(40, 'w')}`;
     await send(page, text);
