@@ -40,6 +40,11 @@ export type App = {
   connections: OpenConnections;
   /** Database (and Redis) answering, and not shutting down. */
   readiness(): Promise<Readiness>;
+  /**
+   * A pass of recovery: replies left STREAMING by a runner that stopped are finished. The pass running, if
+   * one is (at start and every 15 s one runs by itself).
+   */
+  recoverAbandoned(): Promise<void>;
   /** Stops taking new generations; lets running ones finish within the grace period, then interrupts them. */
   drain(): Promise<void>;
   /** Drains, then closes every connection. */
@@ -152,6 +157,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
       const checks: Record<string, boolean> = { ...(await checkServices()), accepting: generation.accepting };
       return { ready: Object.values(checks).every(Boolean), checks };
     },
+    recoverAbandoned: () => recover({}, 'generation recovery failed'),
     drain,
     close: () =>
       (closed ??= (async () => {
