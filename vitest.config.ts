@@ -25,6 +25,7 @@ const NOT_AGAIN_ON_POSTGRES = [
   'test/memory-event-log.test.ts',
   'test/paced-counter.test.ts',
   'test/text-cut.test.ts',
+  'test/root-fields.test.ts',
 ];
 
 export default defineConfig({

@@ -14,7 +14,7 @@ import type { SubscriptionCosts } from './connection-limits.ts';
 import { badUserInput } from './errors.ts';
 import { MAX_PAGE_SIZE, type ConnectionArgs } from './pagination/connection.ts';
 import { holdWhileSubscribed } from './subscription-hold.ts';
-import { REPLY_STREAMS, rootFields } from './root-fields.ts';
+import { operationRootFields, REPLY_STREAMS } from './root-fields.ts';
 
 /**
  * Fields one operation may resolve. The web app's chat page (50 messages with their versions, tool calls
@@ -109,7 +109,7 @@ export function useOperationCost(subscriptions: SubscriptionCosts): Plugin {
       const share = Math.max(cost, MIN_SUBSCRIPTION_COST);
       // Unless it follows a reply alone, its events are a conversation's changes, caused by writes: counted
       // toward the viewer's requests (SubscriptionCosts.resolved). A field a directive skips counts as named.
-      const fields = rootFields(payload.args.document, getOperationAST(payload.args.document, payload.args.operationName));
+      const fields = operationRootFields(payload.args.document, payload.args.operationName);
       const countsEvents = fields.length === 0 || !fields.every((name) => REPLY_STREAMS.has(name));
       return holdWhileSubscribed(payload, subscriptions, { viewer, amount: share, refusal: () => subscriptions.tooMuch(share), countsEvents });
     },

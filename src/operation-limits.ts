@@ -8,7 +8,7 @@ import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yog
 import type { Viewer } from './auth.ts';
 import { badUserInput, isGraphQLError } from './errors.ts';
 import type { RateLimiter } from './rate-limit.ts';
-import { rootFields, WRITING_SUBSCRIPTIONS } from './root-fields.ts';
+import { operationRootFields, WRITING_SUBSCRIPTIONS } from './root-fields.ts';
 
 /** Mutation fields in one request: a batch of a client's own writes, not a way around the body limit. */
 export const MAX_MUTATIONS_PER_REQUEST = 10;
@@ -20,7 +20,7 @@ export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
     async onExecute({ args, setResultAndStopExecution }) {
       const operation = getOperationAST(args.document, args.operationName);
       if (operation?.operation !== 'mutation') return;
-      const fields = rootFields(args.document, operation);
+      const fields = operationRootFields(args.document, args.operationName);
       if (fields.length > MAX_MUTATIONS_PER_REQUEST) {
         return setResultAndStopExecution({ errors: [badUserInput(`A request holds at most ${MAX_MUTATIONS_PER_REQUEST} mutations; this one holds ${fields.length}`)] });
       }
@@ -36,7 +36,7 @@ export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
     },
     async onSubscribe({ args, setResultAndStopExecution }) {
       const context = args.contextValue as unknown as OperationContext;
-      const writes = rootFields(args.document, getOperationAST(args.document, args.operationName)).filter((name) => WRITING_SUBSCRIPTIONS.has(name));
+      const writes = operationRootFields(args.document, args.operationName).filter((name) => WRITING_SUBSCRIPTIONS.has(name));
       if (writes.length === 0) return;
       if (context.request?.method !== 'GET') {
         try {

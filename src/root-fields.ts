@@ -1,5 +1,5 @@
 // An operation's root fields, and what the subscription fields among them are.
-import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
 
 /** Subscriptions that write (a message): counted as writes, and refused over GET. */
 export const WRITING_SUBSCRIPTIONS = new Set(['chat']);
@@ -34,4 +34,23 @@ export function rootFields(document: DocumentNode, operation: OperationDefinitio
     }
   }
   return names;
+}
+
+const known = new WeakMap<DocumentNode, Map<string, readonly string[]>>();
+
+/**
+ * The root fields of the operation named (or the document's only one), kept with the document: two plugins
+ * ask for a subscription's, and yoga hands the same document to every request with the same text.
+ */
+export function operationRootFields(document: DocumentNode, operationName: string | null | undefined): readonly string[] {
+  let byName = known.get(document);
+  if (!byName) known.set(document, (byName = new Map()));
+  const key = operationName ?? '';
+  let fields = byName.get(key);
+  if (!fields) {
+    const operation = getOperationAST(document, operationName);
+    fields = rootFields(document, operation);
+    if (operation) byName.set(key, fields); // a name that is no operation's is not kept
+  }
+  return fields;
 }
