@@ -28,6 +28,7 @@ import { startTracing } from './observability/tracing.ts';
 import { loadPersistedOperations, type PersistedOperations } from './persisted-operations.ts';
 import { OpenConnections } from './connection-limits.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { createStorageQuota } from './storage-quota.ts';
 
 export type Readiness = { ready: boolean; checks: Record<string, boolean> };
 
@@ -93,6 +94,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
     eventLog,
     generation,
     rateLimiter,
+    storageQuota: createStorageQuota(config.storageBytesPerUser, { prisma, rateLimiter }),
     stopGeneration,
     followers,
     metrics,

@@ -48,6 +48,7 @@ const envSchema = z.object({
   RATE_LIMIT_GENERATIONS_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   RATE_LIMIT_MB_PER_DAY: z.coerce.number().min(0).default(256),
   RATE_LIMIT_STREAMED_MB_PER_HOUR: z.coerce.number().min(0).default(64),
+  STORAGE_MB_PER_USER: z.coerce.number().min(0).default(1024),
   CORS_ORIGINS: originList.optional(),
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).default(100),
   WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
@@ -114,6 +115,8 @@ export type Config = {
   idempotencyTtlMs: number;
   /** Per viewer, in the window each names; 0 turns a limit off. */
   rateLimits: RateLimits;
+  /** What one viewer may keep stored, in bytes as the database stores them (0: no limit). */
+  storageBytesPerUser: number;
   /**
    * Origins whose pages may call this API from a browser besides its own ('*': any, without
    * credentials). Requests from other origins are refused, in every mode.
@@ -232,6 +235,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       bytesPerDay: limitOfMegabytes(values.RATE_LIMIT_MB_PER_DAY),
       streamedBytesPerHour: limitOfMegabytes(values.RATE_LIMIT_STREAMED_MB_PER_HOUR),
     },
+    storageBytesPerUser: limitOfMegabytes(values.STORAGE_MB_PER_USER),
     corsOrigins: (values.CORS_ORIGINS ?? []).map((origin) => origin.replace(/\/$/, '')),
     maxConnections: values.MAX_CONNECTIONS,
     maxUnsentBytes: Math.round(values.MAX_UNSENT_MB * 1024 * 1024),

@@ -12,6 +12,7 @@ import type { EventLoaders } from './event-loaders.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
 import type { GenerationRunner } from './generation/runner.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import type { StorageQuota } from './storage-quota.ts';
 import type { StopGeneration } from './services.ts';
 import type { MessageFollowers } from './generation/stream.ts';
 import type { Metrics } from './observability/metrics.ts';
@@ -28,6 +29,8 @@ export type AppServices = {
   eventLog: GenerationEventLog;
   generation: GenerationRunner;
   rateLimiter: RateLimiter;
+  /** What each viewer may keep stored (STORAGE_MB_PER_USER). */
+  storageQuota: StorageQuota;
   stopGeneration: StopGeneration;
   followers: MessageFollowers;
   metrics: Metrics;

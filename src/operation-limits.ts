@@ -1,21 +1,34 @@
 // Rules about whole operations, for every transport: at most ten mutation fields in a request, each of them
 // counted against the viewer's request limit (ten aliased mutations are ten requests, not one); what a write
 // (a mutation, `chat`) was sent with counted against the viewer's bytes a day (reads are not: they store
-// nothing); and `chat`, a write, is refused over GET as mutations are (a link or an <img> must not start a
-// generation).
+// nothing); writes refused once the viewer stores their quota, but those that store nothing new; and `chat`,
+// a write, is refused over GET as mutations are (a link or an <img> must not start a generation).
 import { getOperationAST } from 'graphql';
 import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
 import type { Viewer } from './auth.ts';
 import { badUserInput, isGraphQLError } from './errors.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { operationRootFields, WRITING_SUBSCRIPTIONS } from './root-fields.ts';
+import type { StorageQuota } from './storage-quota.ts';
 
 /** Mutation fields in one request: a batch of a client's own writes, not a way around the body limit. */
 export const MAX_MUTATIONS_PER_REQUEST = 10;
 
+/** Mutations that store nothing new: allowed at the storage quota (some are how a viewer makes room). */
+const STORING_NOTHING = new Set([
+  'archiveConversation',
+  'unarchiveConversation',
+  'deleteConversation',
+  'restoreConversation',
+  'purgeConversation',
+  'cancelGeneration',
+  'completeChatSession',
+  'switchBranch',
+]);
+
 type OperationContext = { viewer: Viewer; request?: Request; params?: GraphQLParams };
 
-export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
+export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: StorageQuota): Plugin {
   return {
     async onExecute({ args, setResultAndStopExecution }) {
       const operation = getOperationAST(args.document, args.operationName);
@@ -28,7 +41,9 @@ export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
       try {
         // The request itself was counted when its context was made.
         if (fields.length > 1) await rateLimiter.request(context.viewer, fields.length - 1);
-        await rateLimiter.bytes(context.viewer, sentBytes(context));
+        const sent = sentBytes(context);
+        await rateLimiter.bytes(context.viewer, sent);
+        if (fields.some((name) => !STORING_NOTHING.has(name))) await storageQuota.check(context.viewer, sent);
       } catch (error) {
         if (!isGraphQLError(error)) throw error;
         setResultAndStopExecution({ errors: [error] });
@@ -40,7 +55,9 @@ export function useOperationLimits(rateLimiter: RateLimiter): Plugin {
       if (writes.length === 0) return;
       if (context.request?.method !== 'GET') {
         try {
-          await rateLimiter.bytes(context.viewer, sentBytes(context));
+          const sent = sentBytes(context);
+          await rateLimiter.bytes(context.viewer, sent);
+          await storageQuota.check(context.viewer, sent);
         } catch (error) {
           if (!isGraphQLError(error)) throw error;
           setResultAndStopExecution({ errors: [error] });

@@ -12,7 +12,7 @@ const MS_PER_REQUEST = 5;
 type ScanDeps = { rateLimiter: RateLimiter; viewer: Viewer };
 
 /** Runs `read`, then charges the viewer a request per 5 ms it took (before the next scan may start). */
-export async function chargedByTime<T>({ rateLimiter, viewer }: ScanDeps, read: () => Promise<T>): Promise<T> {
+export async function chargedByTime<T>({ rateLimiter, viewer }: { rateLimiter: Pick<RateLimiter, 'charge'>; viewer: Viewer }, read: () => Promise<T>): Promise<T> {
   const started = performance.now();
   try {
     return await read();

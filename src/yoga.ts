@@ -114,7 +114,7 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       ...(config.graphiql ? [] : [useNoIntrospection()]),
       useContractErrorCodes(),
       useInputGuard(),
-      useOperationLimits(services.rateLimiter),
+      useOperationLimits(services.rateLimiter, services.storageQuota),
       useCompiledSubscriptionEvents(compiledOperations),
       // The holds of a subscription last (src/subscription-hold.ts).
       useOperationCost(new SubscriptionCosts(config.subscriptionCostPerUser, services.rateLimiter)),

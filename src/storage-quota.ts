@@ -1,0 +1,89 @@
+// What one viewer may keep stored (STORAGE_MB_PER_USER): the texts and JSON of their conversations and
+// messages, as the database stores them (pg_column_size: compressed where PostgreSQL compresses them, and
+// read from a value's header, not its whole). The daily bytes (RATE_LIMIT_MB_PER_DAY) bound how fast a
+// viewer's storage grows; this bounds how far, so that one user cannot fill the disk over months.
+//
+// Measured per viewer by a scan of their rows (one at a time per viewer, charged by its time like the
+// other scans), kept for a minute on each instance, with what each write let through was sent with added.
+// A write refused measures again (at most once a second), so that a purge makes room at once. A write let
+// through may pass the quota by what it stores; a fork, which copies, by what it copies.
+import { Prisma, type PrismaClient } from './generated/prisma/client.ts';
+import type { Viewer } from './auth.ts';
+import { ownConversationsSql, ownerKey } from './access.ts';
+import { rateLimitedError } from './errors.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import { chargedByTime } from './scans.ts';
+
+export type StorageQuota = {
+  /**
+   * Throws RATE_LIMITED when what the viewer stores has reached the quota; else counts `adding` (what the
+   * write was sent with) as stored until the next measure.
+   */
+  check(viewer: Viewer, adding: number): Promise<void>;
+};
+
+/** How long a measure stands, and how soon a refused write measures again. */
+const KEPT_MS = 60_000;
+const REMEASURE_REFUSED_MS = 1_000;
+/** Viewers whose measure is kept on an instance; the least recently measured go first. */
+const MAX_KEPT = 10_000;
+
+type Measure = { bytes: number; at: number };
+
+type QuotaDeps = { prisma: PrismaClient; rateLimiter: Pick<RateLimiter, 'charge' | 'inTurn'> };
+
+export function createStorageQuota(limitBytes: number, deps: QuotaDeps): StorageQuota {
+  if (limitBytes <= 0) return { check: async () => {} };
+  const measures = new Map<string, Measure>();
+  const measuring = new Map<string, Promise<Measure>>();
+
+  /** A fresh measure of the viewer's rows; one at a time per viewer, the callers meanwhile share it. */
+  const measure = (viewer: Viewer, key: string): Promise<Measure> => {
+    let pending = measuring.get(key);
+    if (!pending) {
+      pending = deps.rateLimiter
+        .inTurn(viewer, 'scan', () => chargedByTime({ rateLimiter: deps.rateLimiter, viewer }, () => storedBytes(deps.prisma, viewer)))
+        .then((bytes) => keep(key, { bytes, at: Date.now() }))
+        .finally(() => measuring.delete(key));
+      measuring.set(key, pending);
+    }
+    return pending;
+  };
+  const keep = (key: string, kept: Measure): Measure => {
+    measures.delete(key); // re-inserted: the newest last
+    measures.set(key, kept);
+    if (measures.size > MAX_KEPT) measures.delete(measures.keys().next().value!);
+    return kept;
+  };
+
+  return {
+    async check(viewer, adding) {
+      const key = ownerKey(viewer);
+      let known = measures.get(key);
+      if (!known || Date.now() - known.at > KEPT_MS) known = await measure(viewer, key);
+      if (known.bytes >= limitBytes && Date.now() - known.at > REMEASURE_REFUSED_MS) known = await measure(viewer, key);
+      if (known.bytes < limitBytes) {
+        known.bytes += adding;
+        return;
+      }
+      throw rateLimitedError(
+        `This user stores ${megabytes(known.bytes)} MB, the ${megabytes(limitBytes)} MB that STORAGE_MB_PER_USER allows: purge conversations to write more`,
+      );
+    },
+  };
+}
+
+const megabytes = (bytes: number) => Math.round((bytes / 1024 / 1024) * 100) / 100;
+
+/** What the viewer's conversations and their messages store, in bytes as stored (deleted ones too, until purged). */
+async function storedBytes(prisma: PrismaClient, viewer: Viewer): Promise<number> {
+  const [row] = await prisma.$queryRaw<{ bytes: bigint }[]>`
+    SELECT
+      coalesce((SELECT sum(pg_column_size(m."content") + coalesce(pg_column_size(m."reasoning"), 0) + coalesce(pg_column_size(m."reasoningParts"), 0)
+                         + coalesce(pg_column_size(m."toolCalls"), 0) + coalesce(pg_column_size(m."error"), 0) + pg_column_size(m."metadata"))
+                FROM "Message" m JOIN "Conversation" c ON c."id" = m."conversationId" WHERE ${ownConversationsSql(viewer, 'c')}), 0)
+      + coalesce((SELECT sum(coalesce(pg_column_size(c."title"), 0) + coalesce(pg_column_size(c."systemPrompt"), 0) + pg_column_size(c."metadata")
+                         + pg_column_size(c."tools") + coalesce(pg_column_size(c."preview"), 0))
+                FROM "Conversation" c WHERE ${ownConversationsSql(viewer, 'c')}), 0) AS "bytes"`;
+  return Number(row?.bytes ?? 0);
+}

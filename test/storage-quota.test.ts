@@ -1,0 +1,94 @@
+// What one viewer may keep stored (STORAGE_MB_PER_USER): past it their writes are refused, storing nothing,
+// while reads, and the mutations that store nothing new (a purge makes room), go on; other viewers are not
+// affected.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConversation, expectErrorCode, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
+import { loadConfig } from '../src/config.ts';
+
+const QUOTA_MB = 0.05; // 52,428 bytes
+/** 30,000 characters PostgreSQL cannot compress much: stored as about that many bytes. */
+const incompressible = () => randomBytes(22_500).toString('base64');
+const APPEND = `mutation($c: ID!, $t: String!) { appendMessage(input: { conversationId: $c, role: USER, content: $t }) { message { id } } }`;
+
+let t: TestApp;
+beforeAll(async () => (t = await startTestApp({ STORAGE_MB_PER_USER: String(QUOTA_MB), ECHO_DELAY_MS: '0' })));
+afterAll(() => t.close());
+
+const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1];
+const stored = (conversationId: string) => t.app.services.prisma.message.count({ where: { conversationId: rawId(conversationId) } });
+
+/** A viewer with a conversation holding two 30,000-byte messages: past the quota. */
+async function atQuota(): Promise<{ viewer: TestViewer; conversationId: string }> {
+  const viewer = await t.viewer();
+  const { id } = await createConversation(t, viewer);
+  for (let i = 0; i < 2; i++) await t.gql(APPEND, { c: id, t: incompressible() }, viewer);
+  return { viewer, conversationId: id };
+}
+
+describe('STORAGE_MB_PER_USER', () => {
+  it('refuses a write once the viewer stores the quota (429 RATE_LIMITED), storing nothing; reads go on, and another viewer writes', async () => {
+    const { viewer, conversationId } = await atQuota();
+    const refused = await t.request(APPEND, { c: conversationId, t: 'one more' }, viewer);
+    expect(refused.status).toBe(429);
+    expectErrorCode(refused.body, 'RATE_LIMITED');
+    expect(refused.body.errors![0].message).toContain('STORAGE_MB_PER_USER');
+    expect(await stored(conversationId)).toBe(2);
+    const created = await t.request(`mutation { createConversation(input: { title: "new" }) { conversation { id } } }`, {}, viewer);
+    expectErrorCode(created.body, 'RATE_LIMITED');
+    // A batch with one write in it is refused whole.
+    const batch = await t.request(`mutation($c: ID!) { archiveConversation(input: { id: $c }) { conversation { id } } appendMessage(input: { conversationId: $c, role: USER, content: "x" }) { message { id } } }`, { c: conversationId }, viewer);
+    expectErrorCode(batch.body, 'RATE_LIMITED');
+    expect((await t.gql(`query($id: ID!) { conversation(id: $id) { status messages { totalCount } } }`, { id: conversationId }, viewer)).conversation).toEqual({ status: 'ACTIVE', messages: { totalCount: 2 } });
+
+    const other = await t.viewer();
+    await t.gql(APPEND, { c: (await createConversation(t, other)).id, t: incompressible() }, other);
+  });
+
+  it('lets the mutations that store nothing new through; a delete keeps the rows (restorable), a purge makes room at once', async () => {
+    const { viewer, conversationId } = await atQuota();
+    const ref = { c: conversationId };
+    await t.gql(`mutation($c: ID!) { archiveConversation(input: { id: $c }) { conversation { id } } }`, ref, viewer);
+    await t.gql(`mutation($c: ID!) { unarchiveConversation(input: { id: $c }) { conversation { id } } }`, ref, viewer);
+    await t.gql(`mutation($c: ID!) { deleteConversation(input: { id: $c }) { conversation { id } } }`, ref, viewer);
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // a refusal measures again, at most once a second
+    expectErrorCode((await t.request(`mutation { createConversation(input: { title: "new" }) { conversation { id } } }`, {}, viewer)).body, 'RATE_LIMITED');
+    await t.gql(`mutation($c: ID!) { purgeConversation(input: { id: $c }) { purgedConversationId } }`, ref, viewer);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const { id } = await createConversation(t, viewer);
+    await t.gql(APPEND, { c: id, t: 'room again' }, viewer);
+  });
+
+  it('measures what the database stores: rows written through another instance count', async () => {
+    const viewer = await t.viewer();
+    const { prisma } = t.app.services;
+    const conversation = await prisma.conversation.create({ data: { userId: viewer.userId, model: 'builtin:echo', title: 'elsewhere' } });
+    await prisma.message.create({ data: { conversationId: conversation.id, position: 1, role: 'USER', content: incompressible() + incompressible() } });
+    const refused = await t.request(`mutation { createConversation(input: { title: "here" }) { conversation { id } } }`, {}, viewer);
+    expectErrorCode(refused.body, 'RATE_LIMITED');
+    expect(refused.body.errors![0].message).toMatch(/stores 0\.0[5-9] MB, the 0\.05 MB/);
+  });
+
+  it('refuses a chat over a WebSocket, before its turn stores anything', async () => {
+    const { viewer, conversationId } = await atQuota();
+    const server = await t.listen();
+    const client = wsClient(server, viewer);
+    const chat = await subscribe(client, `subscription($c: ID!) { chat(input: { conversationId: $c, content: "hello" }) { __typename } }`, { c: conversationId }).all();
+    expect(chat.flatMap((result) => result.errors ?? []).map((error) => error.extensions?.code)).toEqual(['RATE_LIMITED']);
+    expect(await stored(conversationId)).toBe(2);
+    await client.dispose();
+  });
+
+  it('is 1 GB by default, and 0 sets none', async () => {
+    expect(loadConfig({}).storageBytesPerUser).toBe(1024 * 1024 * 1024);
+    expect(loadConfig({ STORAGE_MB_PER_USER: '0' }).storageBytesPerUser).toBe(0);
+    const unlimited = await startTestApp({ STORAGE_MB_PER_USER: '0' });
+    try {
+      const viewer = await unlimited.viewer();
+      const { id } = await createConversation(unlimited, viewer);
+      for (let i = 0; i < 3; i++) await unlimited.gql(APPEND, { c: id, t: incompressible() }, viewer);
+    } finally {
+      await unlimited.close();
+    }
+  });
+});
