@@ -113,7 +113,7 @@ export type Config = {
    */
   maxBranchLanes: number;
   idempotencyTtlMs: number;
-  /** Per viewer, in the window each names; 0 turns a limit off. */
+  /** Per viewer: the per-minute ones as paces, the others in the window each names; 0 turns a limit off. */
   rateLimits: RateLimits;
   /** What one viewer may keep stored, in bytes as the database stores them (0: no limit). */
   storageBytesPerUser: number;

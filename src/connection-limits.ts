@@ -54,7 +54,7 @@ export class SubscriptionCosts extends PerViewerShares {
     const uncounted = (this.#uncounted.get(key) ?? 0) + fields;
     const requests = Math.floor(uncounted / FIELDS_PER_REQUEST);
     this.#uncounted.set(key, uncounted - requests * FIELDS_PER_REQUEST);
-    if (requests > 0) this.rateLimiter.charge(viewer, requests).catch(() => {}); // a refusal is for the next request
+    if (requests > 0) this.rateLimiter.charge(viewer, requests).catch(() => {}); // never refuses: the next requests wait for it
   }
 
   override release(viewer: Viewer, amount: number): number {

@@ -111,21 +111,23 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
     if (counted.count >= limit) throw rateLimited(retryAfterOf(counted), message);
   };
   /** Takes `by` of the viewer's pace of `kind`; throws RATE_LIMITED, taking nothing, when it has not come. */
-  const take = async (pace: PacedCounter | undefined, kind: string, owner: OwnerIds, by: number) => {
-    const taken = await pace?.(`${kind}:${ownerKey(owner)}`, by, false);
-    if (taken && !taken.allowed) throw rateLimited(retryAfterOf({ resetInMs: taken.retryInMs }));
+  const take = async (pace: PacedCounter | undefined, kind: string, owner: OwnerIds, by: number, perMinute: number) => {
+    if (!pace) return;
+    if (by > perMinute) throw rateLimitedError(`This counts as ${by} requests, more than the ${perMinute} a minute allows: it can never pass`);
+    const taken = await pace(`${kind}:${ownerKey(owner)}`, countable(by), false);
+    if (!taken.allowed) throw rateLimited(retryAfterOf({ resetInMs: taken.retryInMs }));
   };
   const streamedMessage = `This user's replies have streamed the ${limits.streamedBytesPerHour} bytes an hour allows (RATE_LIMIT_STREAMED_MB_PER_HOUR)`;
   const running = new Set<string>();
   const queued = new KeyedQueue();
   return {
-    request: (viewer, by = 1) => take(requests, 'requests', viewer, by),
+    request: (viewer, by = 1) => take(requests, 'requests', viewer, by, limits.requestsPerMinute),
     charge: async (viewer, by) => {
-      await requests?.(`requests:${ownerKey(viewer)}`, by, true);
+      await requests?.(`requests:${ownerKey(viewer)}`, countable(by), true);
     },
     generation: async (viewer) => {
       await refuseIfSpent(perHour, 'streamed', viewer, limits.streamedBytesPerHour, streamedMessage);
-      await take(generations, 'generations', viewer, 1);
+      await take(generations, 'generations', viewer, 1, limits.generationsPerMinute);
     },
     streamed: (owner, by) =>
       check(perHour, 'streamed', owner, limits.streamedBytesPerHour, by).then(
@@ -150,6 +152,12 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
     },
     inTurn: (viewer, kind, work) => queued.run(`${kind}:${ownerKey(viewer)}`, work),
   };
+}
+
+/** A count a counter can take: a NaN would hold its key's count for good (and fail Redis's script). */
+function countable(count: number): number {
+  if (!(Number.isFinite(count) && count >= 0)) throw new RangeError(`not a count of requests: ${count}`);
+  return count;
 }
 
 /** A pace of `perMinute` with a burst of at most that; none for a limit of 0. */

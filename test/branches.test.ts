@@ -2,6 +2,7 @@
 // (currentMessage), switchBranch and leafId read any other, forkConversation copies one; with the
 // guarantees the contract already gives: gapless positions along every branch, idempotency, tenancy,
 // events and counters, under concurrent writers.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendMessage, createConversation, expectErrorCode, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
@@ -457,6 +458,38 @@ describe('a fork, counted against the rate limit', () => {
       const tooLarge = await limited.request(FORK_ID, { m: ten }, more);
       expect(expectErrorCode(tooLarge.body, 'BAD_USER_INPUT').message).toContain('a fork copies at most 15000');
       expect(await owned(more)).toBe(1);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('a fork that counts as more requests than the burst (RATE_LIMIT_REQUESTS_BURST)', () => {
+  it('passes as one request would, and puts the viewer behind by all it counts', async () => {
+    const limited = await startTestApp({ MAX_MESSAGE_CHARS: '1000', RATE_LIMIT_REQUESTS_PER_MINUTE: '600', RATE_LIMIT_REQUESTS_BURST: '5' });
+    try {
+      const viewer = await limited.viewer();
+      /** Sent again while refused: ten requests a second, five at once. */
+      const patiently = async (query: string, variables: Record<string, unknown>) => {
+        for (;;) {
+          const { body } = await limited.request(query, variables, viewer);
+          if (body.errors?.[0]?.extensions?.code !== 'RATE_LIMITED') return body;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      };
+      const c = (await patiently(`mutation { createConversation(input: { title: "long" }) { conversation { id } } }`, {})).data!.createConversation.conversation.id;
+      let last = '';
+      for (let i = 0; i < 8; i++) {
+        const appended = await patiently(`mutation($c: ID!, $t: String!) { appendMessage(input: { conversationId: $c, role: USER, content: $t }) { message { id } } }`, { c, t: randomBytes(750).toString('base64') });
+        last = appended.data!.appendMessage.message.id;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 600)); // caught up but for a request or two
+      // Some 8,000 bytes to copy: 8 requests, more than the burst of 5. Refused for good before.
+      const fork = await limited.request(`mutation($m: ID!) { forkConversation(input: { messageId: $m }) { conversation { id } } }`, { m: last }, viewer);
+      expect(fork.body.errors).toBeUndefined();
+      const next = await limited.request('{ viewer { userId } }', {}, viewer);
+      expect(next.status).toBe(429);
+      expect(next.body.errors?.[0]?.extensions?.retryAfter).toBeGreaterThan(0);
     } finally {
       await limited.close();
     }

@@ -16,11 +16,14 @@ const takes = async (counter: PacedCounter, key: string, n: number) => {
   return allowed;
 };
 
+/** The in-process pace runs on the monotonic clock: the tests move it. */
+const fakeClock = () => vi.useFakeTimers({ toFake: ['performance', 'setInterval', 'clearInterval'] });
+
 describe('a pace in process', () => {
   afterEach(() => vi.useRealTimers());
 
   it('allows the burst at once, then one a interval; a refused take spends nothing and says when to come back', async () => {
-    vi.useFakeTimers({ now: 1_000_000 });
+    fakeClock();
     const counter = memoryPacedCounter(PACE);
     expect(await takes(counter, 'a', 4)).toEqual([true, true, true, false]);
     expect(await counter('b', 1, false)).toEqual({ allowed: true, retryInMs: 0 }); // another key has its own
@@ -34,8 +37,8 @@ describe('a pace in process', () => {
     expect(await takes(counter, 'a', 4)).toEqual([true, true, true, false]);
   });
 
-  it('takes a charge even past the limit: the next takes wait for it', async () => {
-    vi.useFakeTimers({ now: 1_000_000 });
+  it('takes a charge even past the limit: the next takes wait for it, a minute past the burst at most', async () => {
+    fakeClock();
     const counter = memoryPacedCounter(PACE);
     await counter('a', 3, false); // the burst spent
     expect((await counter('a', 5, true)).allowed).toBe(false); // 5 more, taken all the same
@@ -45,17 +48,27 @@ describe('a pace in process', () => {
     expect((await counter('a', 1, false)).allowed).toBe(false);
     vi.advanceTimersByTime(1);
     expect((await counter('a', 1, false)).allowed).toBe(true);
+    await counter('b', 1_000_000, true); // a charge of 100,000 s
+    expect((await counter('b', 1, false)).retryInMs).toBeCloseTo(60_000 + 300 - 200);
   });
 
-  it('passes a take larger than the burst once caught up with the clock, and never one larger than a minute', async () => {
-    vi.useFakeTimers({ now: 1_000_000 });
+  it('lets a take larger than the burst through as one unit would be, all its units counted', async () => {
+    fakeClock();
     const counter = memoryPacedCounter(PACE);
+    await counter('a', 2, false); // a request or two before it (the mutation's own, a batch's)
     expect((await counter('a', 50, false)).allowed).toBe(true);
+    expect((await counter('a', 1, false)).retryInMs).toBeCloseTo(5_000);
     expect((await counter('a', 50, false)).allowed).toBe(false);
     vi.advanceTimersByTime(5_000);
     expect((await counter('a', 50, false)).allowed).toBe(true);
-    vi.advanceTimersByTime(3_600_000);
-    expect((await counter('a', 601, false)).allowed).toBe(false);
+  });
+
+  it('gives exactly the burst at paces whose interval is no whole number of milliseconds', async () => {
+    for (const pace of [{ perMinute: 9, burst: 1 }, { perMinute: 700, burst: 200 }, { perMinute: 7, burst: 7 }]) {
+      const counter = memoryPacedCounter(pace);
+      const allowed = await takes(counter, 'a', pace.burst + 1);
+      expect([pace, allowed.filter(Boolean).length]).toEqual([pace, pace.burst]);
+    }
   });
 });
 
@@ -83,24 +96,41 @@ describe('a pace in Redis', () => {
     expect(await takes(two, 'shared', 2)).toEqual([true, false]);
   });
 
-  it('takes a charge past the limit, refuses a take larger than a minute, and keeps a key no longer than it matters', async () => {
+  it('takes a charge past the limit (a minute past the burst at most), refuses without storing, and keeps a key no longer than it matters', async () => {
     const [one] = clients.map((client) => redisPacedCounter(client, PACE));
     await one('charged', 3, false);
     expect((await one('charged', 5, true)).allowed).toBe(false);
     const refused = await one('charged', 1, false);
     expect(refused.retryInMs).toBeGreaterThan(500);
     expect(refused.retryInMs).toBeLessThanOrEqual(600);
-    expect((await one('huge', 601, false)).allowed).toBe(false);
-    expect(await clients[0].exists('chat:pace:huge')).toBe(0); // refused: nothing stored
     const ttl = await clients[0].pttl('chat:pace:charged');
     expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(1_001);
+    expect(ttl).toBeLessThanOrEqual(801);
+    await one('capped', 1_000_000, true);
+    expect((await one('capped', 1, false)).retryInMs).toBeLessThanOrEqual(60_100);
+    expect(await clients[0].pttl('chat:pace:capped')).toBeLessThanOrEqual(60_301);
+    await one('full', 3, false);
+    expect((await one('full', 1, false)).allowed).toBe(false);
+    expect(await clients[0].pttl('chat:pace:full')).toBeLessThanOrEqual(301); // the refused one stored nothing
+  });
+
+  it('lets a take larger than the burst through as one unit would be, and gives exactly the burst at any pace', async () => {
+    const [one] = clients.map((client) => redisPacedCounter(client, PACE));
+    await one('large', 2, false);
+    expect((await one('large', 50, false)).allowed).toBe(true);
+    expect((await one('large', 1, false)).retryInMs).toBeGreaterThan(4_900);
+    for (const pace of [{ perMinute: 9, burst: 1 }, { perMinute: 700, burst: 200 }, { perMinute: 7, burst: 7 }]) {
+      const counter = redisPacedCounter(clients[1], pace);
+      const key = `odd-${pace.perMinute}`;
+      const allowed = await takes(counter, key, pace.burst + 1);
+      expect([pace, allowed.filter(Boolean).length]).toEqual([pace, pace.burst]);
+    }
   });
 });
 
 describe('RATE_LIMIT_REQUESTS_BURST', () => {
   it("bounds the requests a viewer sends at once to the burst, then serves them at the minute's pace", async () => {
-    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
+    fakeClock();
     try {
       const limiter = createRateLimiter(
         { requestsPerMinute: 1200, requestBurst: 200, generationsPerMinute: 0, bytesPerDay: 0, streamedBytesPerHour: 0 },
@@ -116,6 +146,14 @@ describe('RATE_LIMIT_REQUESTS_BURST', () => {
       expect(await served(1)).toBe(0);
       vi.advanceTimersByTime(51);
       expect(await served(1)).toBe(1);
+      // One that counts as more than a minute's can never pass: refused without a time to come back.
+      vi.advanceTimersByTime(60_000);
+      const never = await limiter.request(viewer, 1201).catch((error: unknown) => error);
+      expect(never).toMatchObject({ extensions: { code: 'RATE_LIMITED' }, message: expect.stringContaining('can never pass') });
+      expect((never as { extensions: Record<string, unknown> }).extensions.retryAfter).toBeUndefined();
+      await expect(limiter.request(viewer, Number.NaN)).rejects.toThrow(RangeError);
+      await expect(limiter.charge(viewer, Number.NaN)).rejects.toThrow(RangeError);
+      expect(await served(1)).toBe(1); // neither counted
     } finally {
       vi.useRealTimers();
     }
