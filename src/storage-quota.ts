@@ -3,10 +3,12 @@
 // read from a value's header, not its whole). The daily bytes (RATE_LIMIT_MB_PER_DAY) bound how fast a
 // viewer's storage grows; this bounds how far, so that one user cannot fill the disk over months.
 //
-// Measured per viewer by a scan of their rows (one at a time per viewer, charged by its time like the
-// other scans), kept for a minute on each instance, with what each write let through was sent with added.
-// A write refused measures again (at most once a second), so that a purge makes room at once. A write let
-// through may pass the quota by what it stores; a fork, which copies, by what it copies.
+// Measured per viewer by a scan of their rows (one at a time per viewer), kept for a minute on each
+// instance, with what each write let through was sent with added: the server's own bookkeeping, once a
+// minute, is not charged. A write refused measures again (at most once a second), so that a purge makes
+// room at once; those measures, which a viewer at the quota could ask for again and again, are charged by
+// their time like the other scans. A write let through may pass the quota by what it stores; a fork, which
+// copies, by what it copies.
 import { Prisma, type PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
 import { ownConversationsSql, ownerKey } from './access.ts';
@@ -38,12 +40,13 @@ export function createStorageQuota(limitBytes: number, deps: QuotaDeps): Storage
   const measuring = new Map<string, Promise<Measure>>();
 
   /** A fresh measure of the viewer's rows; one at a time per viewer, the callers meanwhile share it. */
-  const measure = (viewer: Viewer, key: string): Promise<Measure> => {
+  const measure = (viewer: Viewer, key: string, { charged }: { charged: boolean }): Promise<Measure> => {
     let pending = measuring.get(key);
     if (!pending) {
+      const read = () => storedBytes(deps.prisma, viewer);
       pending = deps.rateLimiter
-        .inTurn(viewer, 'scan', () => chargedByTime({ rateLimiter: deps.rateLimiter, viewer }, () => storedBytes(deps.prisma, viewer)))
-        .then((bytes) => keep(key, { bytes, at: Date.now() }))
+        .inTurn(viewer, 'scan', () => (charged ? chargedByTime({ rateLimiter: deps.rateLimiter, viewer }, read) : read()))
+        .then((bytes) => keep(key, { bytes, at: performance.now() }))
         .finally(() => measuring.delete(key));
       measuring.set(key, pending);
     }
@@ -60,8 +63,8 @@ export function createStorageQuota(limitBytes: number, deps: QuotaDeps): Storage
     async check(viewer, adding) {
       const key = ownerKey(viewer);
       let known = measures.get(key);
-      if (!known || Date.now() - known.at > KEPT_MS) known = await measure(viewer, key);
-      if (known.bytes >= limitBytes && Date.now() - known.at > REMEASURE_REFUSED_MS) known = await measure(viewer, key);
+      if (!known || performance.now() - known.at > KEPT_MS) known = await measure(viewer, key, { charged: false });
+      if (known.bytes >= limitBytes && performance.now() - known.at > REMEASURE_REFUSED_MS) known = await measure(viewer, key, { charged: true });
       if (known.bytes < limitBytes) {
         known.bytes += adding;
         return;
