@@ -36,7 +36,7 @@ export function rootFields(document: DocumentNode, operation: OperationDefinitio
   return names;
 }
 
-const known = new WeakMap<DocumentNode, Map<string, readonly string[]>>();
+const known = new WeakMap<DocumentNode, Map<string | null, readonly string[]>>();
 
 /**
  * The root fields of the operation named (or the document's only one), kept with the document: two plugins
@@ -45,7 +45,7 @@ const known = new WeakMap<DocumentNode, Map<string, readonly string[]>>();
 export function operationRootFields(document: DocumentNode, operationName: string | null | undefined): readonly string[] {
   let byName = known.get(document);
   if (!byName) known.set(document, (byName = new Map()));
-  const key = operationName ?? '';
+  const key = operationName ?? null;
   let fields = byName.get(key);
   if (!fields) {
     const operation = getOperationAST(document, operationName);

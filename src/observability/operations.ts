@@ -9,6 +9,7 @@ import type { Logger } from '../logger.ts';
 import { maskError, withContractCode } from '../errors.ts';
 import type { Metrics } from './metrics.ts';
 import { WatchedStream, type StreamWatcher } from '../watched-stream.ts';
+import { cutText } from '../text-cut.ts';
 
 type Described = { type: string; field: string; name: string | null };
 
@@ -20,7 +21,7 @@ function describe(document: DocumentNode, operationName: string | null | undefin
     type: operation?.operation ?? 'unknown',
     // A schema field (bounded), never the client's own names: it labels metrics.
     field: first?.kind === Kind.FIELD ? first.name.value : 'other',
-    name: name === null ? null : name.slice(0, 100),
+    name: name === null ? null : cutText(name, 100),
   };
 }
 

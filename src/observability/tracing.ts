@@ -5,6 +5,7 @@
 import { context, trace, type TracerProvider } from '@opentelemetry/api';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Plugin } from 'graphql-yoga';
+import { cutText } from '../text-cut.ts';
 
 export type Tracing = { provider: TracerProvider; plugins: Plugin[]; shutdown(): Promise<void> };
 
@@ -14,7 +15,7 @@ export const MAX_TRACED_CHARS = 4096;
 /** Cuts a span's name as it starts (a span's attributes are cut by the provider's limits, its name by none). */
 const namesCut: SpanProcessor = {
   onStart(span) {
-    if (span.name.length > MAX_TRACED_CHARS) span.updateName(span.name.slice(0, MAX_TRACED_CHARS));
+    if (span.name.length > MAX_TRACED_CHARS) span.updateName(cutText(span.name, MAX_TRACED_CHARS));
   },
   onEnd() {},
   forceFlush: async () => {},
