@@ -9,7 +9,7 @@
 // room at once; those measures, which a viewer at the quota could ask for again and again, are charged by
 // their time like the other scans. A write let through may pass the quota by what it stores; a fork, which
 // copies, by what it copies.
-import { Prisma, type PrismaClient } from './generated/prisma/client.ts';
+import type { PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
 import { ownConversationsSql, ownerKey } from './access.ts';
 import { rateLimitedError } from './errors.ts';
