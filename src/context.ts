@@ -11,7 +11,7 @@ import type { ReadRows } from './row-reads.ts';
 import type { EventLoaders } from './event-loaders.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
 import type { GenerationRunner } from './generation/runner.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import type { RateLimiter, RequestUnits } from './rate-limit.ts';
 import type { StorageQuota } from './storage-quota.ts';
 import type { StopGeneration } from './services.ts';
 import type { MessageFollowers } from './generation/stream.ts';
@@ -41,6 +41,8 @@ export type AppServices = {
 export type ServiceContext = AppServices & { viewer: Viewer };
 export type Context = ServiceContext & {
   loaders: Loaders;
+  /** What this request has counted against the viewer's request limit so far (it counts in parts). */
+  requestUnits: RequestUnits;
   /** The costly fields this request has resolved (each may be resolved once: schema/costly.ts); made when first needed. */
   costly: Set<string> | null;
   /** Set while a subscription's events resolve: costly fields are not resolved for every event. */
@@ -58,8 +60,19 @@ export type Context = ServiceContext & {
  * every key at once, as an object that Object.assign grows by more than a dozen keys falls into V8's
  * dictionary mode, which costs each long-lived subscription about 1.5 KB more than a fast object.
  */
-export function createContext(services: AppServices, viewer: Viewer): Context {
-  return { ...services, viewer, loaders: createLoaders(services, viewer), costly: null, inSubscriptionEvent: false, textBytes: 0, listItems: 0, counts: 0 };
+/** `counted`: requests of the viewer's limit this request has counted already (its body's, at admission). */
+export function createContext(services: AppServices, viewer: Viewer, counted = 0): Context {
+  return {
+    ...services,
+    viewer,
+    loaders: createLoaders(services, viewer),
+    requestUnits: { taken: counted },
+    costly: null,
+    inSubscriptionEvent: false,
+    textBytes: 0,
+    listItems: 0,
+    counts: 0,
+  };
 }
 
 /**

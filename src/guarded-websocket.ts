@@ -21,8 +21,13 @@ export const MAX_UNAUTHENTICATED_MESSAGE_BYTES = 16 * 1024;
 export class GuardedWebSocket extends WebSocket {
   /** Set once the socket's token is verified (websocket.ts): its messages may then be as large as a request. */
   authenticated = false;
-  /** Set with `authenticated`: charges each message's size to its viewer's rate limit as it comes, before it is parsed. */
-  meter: ((bytes: number) => void) | undefined;
+  /**
+   * Set with `authenticated`: charges each message's size to its viewer's rate limit as it comes, before it is
+   * parsed; false when it closed the socket instead (a message no limit could ever let through).
+   */
+  meter: ((bytes: number) => boolean) | undefined;
+  /** What `meter` charged since the last operation took it: the operation's request counts it as its own. */
+  metered = 0;
   /**
    * Until when (epoch ms) its viewer was told to wait (an operation refused RATE_LIMITED): a message that is not
    * cheap, sent before then, closes the socket unread, so that one past its limit cannot keep the server parsing.
@@ -46,9 +51,16 @@ export class GuardedWebSocket extends WebSocket {
         closeUnread(this, BAD_MESSAGE, `The message ${problem}`);
         return false;
       }
-      this.meter?.(data.length);
+      if (this.meter && !this.meter(data.length)) return false;
     }
     return super.emit(event, ...args);
+  }
+
+  /** What the messages since the last operation were charged for their size; counted from nought again. */
+  takeMetered(): number {
+    const metered = this.metered;
+    this.metered = 0;
+    return metered;
   }
 
   /**

@@ -7,7 +7,7 @@ import { getOperationAST } from 'graphql';
 import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
 import type { Viewer } from './auth.ts';
 import { badUserInput, isGraphQLError } from './errors.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import type { RateLimiter, RequestUnits } from './rate-limit.ts';
 import { operationRootFields, WRITING_SUBSCRIPTIONS } from './root-fields.ts';
 import type { StorageQuota } from './storage-quota.ts';
 
@@ -26,7 +26,7 @@ const STORING_NOTHING = new Set([
   'switchBranch',
 ]);
 
-type OperationContext = { viewer: Viewer; request?: Request; params?: GraphQLParams };
+type OperationContext = { viewer: Viewer; requestUnits: RequestUnits; request?: Request; params?: GraphQLParams };
 
 export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: StorageQuota): Plugin {
   return {
@@ -40,7 +40,7 @@ export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: Stora
       const context = args.contextValue as unknown as OperationContext;
       try {
         // The request itself was counted when its context was made.
-        if (fields.length > 1) await rateLimiter.request(context.viewer, fields.length - 1);
+        if (fields.length > 1) await rateLimiter.request(context.viewer, fields.length - 1, context.requestUnits);
         const sent = sentBytes(context);
         await rateLimiter.bytes(context.viewer, sent);
         if (fields.some((name) => !STORING_NOTHING.has(name))) await storageQuota.check(context.viewer, sent);

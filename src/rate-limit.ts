@@ -19,9 +19,15 @@ export type RateLimits = {
   streamedBytesPerHour: number;
 };
 
+/** What one request (an HTTP request, an operation over a WebSocket) has counted so far: it counts in parts. */
+export type RequestUnits = { taken: number };
+
 export type RateLimiter = {
-  /** Counts `count` requests of this viewer; throws RATE_LIMITED (HTTP 429), counting nothing, past the limit. */
-  request(viewer: Viewer, count?: number): Promise<void>;
+  /**
+   * Counts `count` requests of this viewer; throws RATE_LIMITED (HTTP 429), counting nothing, past the limit.
+   * `units`: the request they are part of, judged with what it counted before (and added to it).
+   */
+  request(viewer: Viewer, count?: number, units?: RequestUnits): Promise<void>;
   /**
    * Counts `count` requests' worth of work this viewer caused and that ran already (even past the limit):
    * their next requests wait for it. Never throws for the limit.
@@ -111,17 +117,18 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
     if (counted.count >= limit) throw rateLimited(retryAfterOf(counted), message);
   };
   /** Takes `by` of the viewer's pace of `kind`; throws RATE_LIMITED, taking nothing, when it has not come. */
-  const take = async (pace: PacedCounter | undefined, kind: string, owner: OwnerIds, by: number, perMinute: number) => {
+  const take = async (pace: PacedCounter | undefined, kind: string, owner: OwnerIds, by: number, perMinute: number, units?: RequestUnits) => {
     if (!pace) return;
     if (by > perMinute) throw rateLimitedError(`This counts as ${by} requests, more than the ${perMinute} a minute allows: it can never pass`);
-    const taken = await pace(`${kind}:${ownerKey(owner)}`, countable(by), false);
+    const taken = await pace(`${kind}:${ownerKey(owner)}`, countable(by), false, units?.taken ?? 0);
     if (!taken.allowed) throw rateLimited(retryAfterOf({ resetInMs: taken.retryInMs }));
+    if (units) units.taken += by;
   };
   const streamedMessage = `This user's replies have streamed the ${limits.streamedBytesPerHour} bytes an hour allows (RATE_LIMIT_STREAMED_MB_PER_HOUR)`;
   const running = new Set<string>();
   const queued = new KeyedQueue();
   return {
-    request: (viewer, by = 1) => take(requests, 'requests', viewer, by, limits.requestsPerMinute),
+    request: (viewer, by = 1, units) => take(requests, 'requests', viewer, by, limits.requestsPerMinute, units),
     charge: async (viewer, by) => {
       await requests?.(`requests:${ownerKey(viewer)}`, countable(by), true);
     },

@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { ModelRegistry } from './models/registry.ts';
 import type { AppPubSub } from './pubsub.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import type { RateLimiter, RequestUnits } from './rate-limit.ts';
 import type { GenerationEventLog } from './streams/event-log.ts';
 import type { GenerationRunner } from './generation/runner.ts';
 import type { MessageFollowers } from './generation/stream.ts';
@@ -37,6 +37,8 @@ export type GenerationDeps = MessageDeps &
     models: ModelRegistry;
     rateLimiter: RateLimiter;
     config: Pick<Config, 'maxMessageChars' | 'idempotencyTtlMs' | 'generation'>;
+    /** What the request has counted against the viewer's request limit so far (a GraphQL context's). */
+    requestUnits?: RequestUnits;
   };
 
 /** Following the numbered events of a message. */

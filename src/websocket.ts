@@ -111,10 +111,20 @@ export function createGraphQLWebSocketServer(
         extra.viewer = viewer;
         extra.socket.authenticated = true;
         // Each operation counts as a request (yoga.ts), and each 64 KiB of its message once more, as a POST's
-        // body does: charged as the message comes, before it is parsed.
+        // body does: charged as the message comes, before it is parsed, and judged with the operation's own
+        // request as one (a message larger than the burst passes as a small one would). One that counts as
+        // more than a minute's requests could never pass: it closes the socket unread.
+        const perMinute = config.rateLimits.requestsPerMinute;
         extra.socket.meter = (bytes) => {
           const more = requestsForBody(bytes) - 1;
-          if (more > 0) services.rateLimiter.request(viewer, more).catch(() => closeUnread(extra.socket, TOO_MANY, 'Too many requests'));
+          if (more === 0) return true;
+          if (perMinute > 0 && more + 1 > perMinute) {
+            closeUnread(extra.socket, TOO_MANY, `A message of ${bytes} bytes counts as ${more + 1} requests, more than the ${perMinute} a minute allows`);
+            return false;
+          }
+          extra.socket.metered += more;
+          services.rateLimiter.charge(viewer, more).catch(() => {});
+          return true;
         };
         // A connection lives no longer than its token: at `exp` it is closed as a bad token would be.
         if (viewer.expiresAt !== undefined) extra.expiry = runAt(viewer.expiresAt, () => extra.socket.close(4403, 'The token has expired'));
@@ -128,7 +138,7 @@ export function createGraphQLWebSocketServer(
         const viewer = ctx.extra.viewer;
         if (!viewer) return; // its token is being checked
         try {
-          await services.rateLimiter.request(viewer);
+          await services.rateLimiter.request(viewer, 1, { taken: ctx.extra.socket.takeMetered() });
         } catch {
           closeUnread(ctx.extra.socket, TOO_MANY, 'Too many pings');
         }

@@ -19,6 +19,7 @@ import { createOriginPolicy, ORIGIN_REFUSED, type OriginPolicy } from './origins
 import type { Viewer } from './auth.ts';
 import { useErrorMetrics, useOperationObservation } from './observability/operations.ts';
 import { usePersistedOperationsOnly, type PersistedOperations } from './persisted-operations.ts';
+import { requestsForBody } from './admission.ts';
 
 /**
  * `viewer`: set by the WebSocket server, which authenticates once per connection and hands over a whole
@@ -27,6 +28,8 @@ import { usePersistedOperationsOnly, type PersistedOperations } from './persiste
  */
 export type ServerContext = {
   viewer?: Viewer;
+  /** The WebSocket an operation came on: what its messages' sizes were charged since the last operation. */
+  socket?: { takeMetered(): number };
   /** Set by the HTTP server, which authenticated the request and counted it before reading its body (admission.ts). */
   admitted?: Viewer;
 };
@@ -79,13 +82,17 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
     context: async (initial: YogaInitialContext & ServerContext) => {
       // Each HTTP request, and each operation over a WebSocket, counts against the viewer's rate limit.
       if (initial.viewer) {
-        await services.rateLimiter.request(initial.viewer);
-        return initial as unknown as Context; // whole already: nothing to add
+        const context = initial as unknown as Context; // whole already: nothing to add
+        // With what its message's size was charged as it came (websocket.ts), as one request.
+        context.requestUnits.taken = initial.socket?.takeMetered() ?? 0;
+        await services.rateLimiter.request(context.viewer, 1, context.requestUnits);
+        return context;
       }
-      if (initial.admitted) return createContext(services, initial.admitted);
+      const contentLength = Number(initial.request.headers.get('content-length') ?? 0);
+      if (initial.admitted) return createContext(services, initial.admitted, requestsForBody(contentLength)); // counted at admission
       const who = await services.authenticate(initial.request.headers.get('authorization'));
       await services.rateLimiter.request(who);
-      return createContext(services, who);
+      return createContext(services, who, 1);
     },
     maskedErrors: {
       maskError(error, message) {

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { memoryPacedCounter, redisPacedCounter, type PacedCounter } from '../src/paced-counter.ts';
 import { createRateLimiter } from '../src/rate-limit.ts';
 import { startTestRedis, type TestRedis } from './redis-server.ts';
-import { startTestApp } from './helpers.ts';
+import { startTestApp, wsClient } from './helpers.ts';
 import { loadConfig } from '../src/config.ts';
 
 // 600 a minute: one every 100 ms; at most 3 at once.
@@ -63,6 +63,20 @@ describe('a pace in process', () => {
     expect((await counter('a', 50, false)).allowed).toBe(true);
   });
 
+  it('judges a request that counts in parts as one take: its later part, with what it took before, as large as the burst or larger', async () => {
+    fakeClock();
+    const counter = memoryPacedCounter(PACE);
+    await counter('a', 1, false); // the request's own, at admission
+    expect((await counter('a', 3, false)).allowed).toBe(false); // alone, 1 + 3 is past the burst for good
+    expect((await counter('a', 3, false, 1)).allowed).toBe(true); // as a part of that request: 4, passed as one would be
+    expect((await counter('a', 1, false)).retryInMs).toBeCloseTo(200); // all 4 counted
+    vi.advanceTimersByTime(10_000);
+    await counter('b', 1, false);
+    expect((await counter('b', 1, false, 1)).allowed).toBe(true); // parts within the burst: as before
+    expect((await counter('b', 2, false, 2)).allowed).toBe(true); // 1 + 1 + 2 = 4 in all: passed as one would be
+    expect((await counter('b', 1, false)).allowed).toBe(false); // and all 4 counted: another request waits
+  });
+
   it('gives exactly the burst at paces whose interval is no whole number of milliseconds', async () => {
     for (const pace of [{ perMinute: 9, burst: 1 }, { perMinute: 700, burst: 200 }, { perMinute: 7, burst: 7 }]) {
       const counter = memoryPacedCounter(pace);
@@ -116,6 +130,9 @@ describe('a pace in Redis', () => {
 
   it('lets a take larger than the burst through as one unit would be, and gives exactly the burst at any pace', async () => {
     const [one] = clients.map((client) => redisPacedCounter(client, PACE));
+    await one('parts', 1, false);
+    expect((await one('parts', 3, false)).allowed).toBe(false);
+    expect((await one('parts', 3, false, 1)).allowed).toBe(true);
     await one('large', 2, false);
     expect((await one('large', 50, false)).allowed).toBe(true);
     expect((await one('large', 1, false)).retryInMs).toBeGreaterThan(4_900);
@@ -156,6 +173,28 @@ describe('RATE_LIMIT_REQUESTS_BURST', () => {
       expect(await served(1)).toBe(1); // neither counted
     } finally {
       vi.useRealTimers();
+    }
+  });
+
+  it('counts a request in parts as one: a batch of mutations, a WebSocket message of many 64 KiB, past the burst in all, pass as one request would', async () => {
+    const t = await startTestApp({ RATE_LIMIT_REQUESTS_PER_MINUTE: '600', RATE_LIMIT_REQUESTS_BURST: '5' });
+    try {
+      const viewer = await t.viewer();
+      // Six mutations: the request's own, then five more, as many as the burst. Refused for good when judged apart.
+      const batch = Array.from({ length: 6 }, (_, i) => `c${i}: createConversation(input: { title: "${i}" }) { conversation { id } }`).join(' ');
+      expect((await t.request(`mutation { ${batch} }`, {}, viewer)).body.errors).toBeUndefined();
+      expect((await t.request('{ viewer { userId } }', {}, viewer)).status).toBe(429); // all six counted
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // caught up
+      // Over a WebSocket: a message of 8 requests' worth (7 × 64 KiB and more), charged as it came, then its operation.
+      const server = await t.listen();
+      const client = wsClient(server, viewer);
+      const result = await new Promise<unknown>((resolve, reject) => {
+        client.subscribe({ query: '{ viewer { userId } }', extensions: { pad: 'p'.repeat(7 * 64 * 1024 + 10) } }, { next: resolve, error: reject, complete: () => {} });
+      });
+      expect(result).toEqual({ data: { viewer: { userId: viewer.userId } } });
+      await client.dispose();
+    } finally {
+      await t.close();
     }
   });
 

@@ -136,7 +136,7 @@ export async function submitToolResults(ctx: GenerationDeps, input: SubmitToolRe
       }
       checkAnswers(calls, input.results);
       // A message stored per result, as appendMessage stores one a request (the mutation counted one).
-      if (input.results.length > 1) await ctx.rateLimiter.request(ctx.viewer, input.results.length - 1);
+      if (input.results.length > 1) await ctx.rateLimiter.request(ctx.viewer, input.results.length - 1, ctx.requestUnits);
       return callMessage.conversationId;
     },
     add: async (tx, { conversation, session }) => {
