@@ -81,7 +81,8 @@ export async function createApp(config: Config, { log = createLogger(config), on
   const providers = createProviderStreams(models, config.models, log);
   const titler = new ConversationTitler({ prisma, providers, pubsub, log, mode: config.generation.titles });
   const rateLimiter = createRateLimiter(config.rateLimits, { redis: redis?.commands, log });
-  const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId, metrics, titler, rateLimiter });
+  const storageQuota = createStorageQuota(config.storageBytesPerUser, { prisma, rateLimiter });
+  const generation = new GenerationRunner({ prisma, eventLog, providers, pubsub, log, config: config.generation, runnerId, metrics, titler, rateLimiter, storageQuota });
   const stopGeneration = (conversationId: string) => stopActiveGeneration({ prisma, pubsub, eventLog, generation, log }, conversationId);
   const followers = new MessageFollowers(prisma, log);
   const services: AppServices = {
@@ -94,7 +95,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
     eventLog,
     generation,
     rateLimiter,
-    storageQuota: createStorageQuota(config.storageBytesPerUser, { prisma, rateLimiter }),
+    storageQuota,
     stopGeneration,
     followers,
     metrics,

@@ -9,7 +9,7 @@ import type { Viewer } from './auth.ts';
 import { badUserInput, isGraphQLError } from './errors.ts';
 import type { RateLimiter, RequestUnits } from './rate-limit.ts';
 import { operationRootFields, WRITING_SUBSCRIPTIONS } from './root-fields.ts';
-import type { StorageQuota } from './storage-quota.ts';
+import { ROW_BYTES, type StorageQuota } from './storage-quota.ts';
 
 /** Mutation fields in one request: a batch of a client's own writes, not a way around the body limit. */
 export const MAX_MUTATIONS_PER_REQUEST = 10;
@@ -43,7 +43,9 @@ export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: Stora
         if (fields.length > 1) await rateLimiter.request(context.viewer, fields.length - 1, context.requestUnits);
         const sent = sentBytes(context);
         await rateLimiter.bytes(context.viewer, sent);
-        if (fields.some((name) => !STORING_NOTHING.has(name))) await storageQuota.check(context.viewer, sent);
+        // What it will store: what it was sent with, and a row at least for each field that stores.
+        const storing = fields.filter((name) => !STORING_NOTHING.has(name)).length;
+        if (storing > 0) await storageQuota.check(context.viewer, sent + storing * ROW_BYTES);
       } catch (error) {
         if (!isGraphQLError(error)) throw error;
         setResultAndStopExecution({ errors: [error] });
@@ -57,7 +59,7 @@ export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: Stora
         try {
           const sent = sentBytes(context);
           await rateLimiter.bytes(context.viewer, sent);
-          await storageQuota.check(context.viewer, sent);
+          await storageQuota.check(context.viewer, sent + 2 * ROW_BYTES); // a turn: its message and its reply
         } catch (error) {
           if (!isGraphQLError(error)) throw error;
           setResultAndStopExecution({ errors: [error] });

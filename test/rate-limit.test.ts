@@ -213,7 +213,13 @@ describe('bytes streamed, counted', () => {
   it('by a reply: a share at a time in the background, in order, the rest at its end; a count that fails is logged and taken as not spent', async () => {
     const counts: number[] = [];
     let answer: () => Promise<boolean> = async () => false;
-    const streamed = new StreamedBytes({ streamed: async (_owner, bytes) => (counts.push(bytes), answer()) }, { userId: 'u', orgId: null }, silent);
+    const stored: number[] = [];
+    const streamed = new StreamedBytes(
+      { streamed: async (_owner, bytes) => (counts.push(bytes), answer()) },
+      { userId: 'u', orgId: null },
+      silent,
+      { stored: (_owner, bytes) => void stored.push(bytes) },
+    );
     for (let i = 0; i < 511; i++) streamed.add(delta(0)); // 511 × 128 bytes: under a share
     expect(counts).toEqual([]);
     streamed.add(delta(0)); // the 512th: 64 KiB, counted
@@ -228,6 +234,7 @@ describe('bytes streamed, counted', () => {
     await streamed.end();
     expect(counts).toEqual([65_536, 70_128, 138]);
     expect(streamed.spent).toBe(true);
+    expect(stored).toEqual([0, 70_000, 10]); // with each share, the text it held is added to its owner's storage
   });
 });
 

@@ -3,7 +3,7 @@
 // affected.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConversation, expectErrorCode, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
+import { createConversation, expectErrorCode, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import { loadConfig } from '../src/config.ts';
 
 const QUOTA_MB = 0.05; // 52,428 bytes
@@ -67,6 +67,41 @@ describe('STORAGE_MB_PER_USER', () => {
     const refused = await t.request(`mutation { createConversation(input: { title: "here" }) { conversation { id } } }`, {}, viewer);
     expectErrorCode(refused.body, 'RATE_LIMITED');
     expect(refused.body.errors![0].message).toMatch(/stores 0\.0[5-9] MB, the 0\.05 MB/);
+  });
+
+  it('counts the rows a write adds, not only its texts: empty conversations reach the quota too', async () => {
+    const viewer = await t.viewer();
+    const batch = Array.from({ length: 10 }, (_, i) => `c${i}: createConversation(input: {}) { conversation { id } }`).join(' ');
+    let served = 0;
+    while (served < 20 && !(await t.request(`mutation { ${batch} }`, {}, viewer)).body.errors) served++;
+    // About 800 bytes a row with its index entries: some 65 conversations in 52,428 bytes (they were 8,000 and more).
+    expect(served).toBeGreaterThanOrEqual(5);
+    expect(served).toBeLessThanOrEqual(7);
+  });
+
+  it('refuses a fork whose copy would pass the quota, storing nothing', async () => {
+    const viewer = await t.viewer();
+    const { id } = await createConversation(t, viewer);
+    const { message } = (await t.gql(APPEND, { c: id, t: incompressible() }, viewer)).appendMessage; // 30,000 of 52,428
+    const fork = await t.request(`mutation($m: ID!) { forkConversation(input: { messageId: $m }) { conversation { id } } }`, { m: message.id }, viewer);
+    expectErrorCode(fork.body, 'RATE_LIMITED');
+    expect(fork.body.errors![0].message).toContain('with the 0.03 MB this would store');
+    expect(await t.app.services.prisma.conversation.count({ where: { userId: viewer.userId } })).toBe(1);
+  });
+
+  it("counts a reply's text as it streams: the turn after the replies that reach the quota is refused", async () => {
+    const viewer = await t.viewer();
+    const { id } = await createConversation(t, viewer, { model: 'builtin:echo' });
+    // builtin:echo replies with the message: each turn stores some 30,000 bytes, half of them the reply's.
+    const words = () => incompressible().slice(0, 15_000).replace(/(.{50})/g, '$1 ');
+    const send = (text: string) => t.request(`mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { assistantMessage { id } } }`, { c: id, t: text }, viewer);
+    for (let turn = 0; turn < 2; turn++) {
+      const { body } = await send(words());
+      expect(body.errors).toBeUndefined();
+      await waitForMessageStatus((q, v) => t.gql(q, v, viewer), body.data!.sendMessage.assistantMessage.id, 'COMPLETED');
+    }
+    // Counting what the turns were sent with alone (30,000 bytes), a third would have passed.
+    expectErrorCode((await send(words())).body, 'RATE_LIMITED');
   });
 
   it('refuses a chat over a WebSocket, before its turn stores anything', async () => {

@@ -11,6 +11,7 @@ import { publishConversationEvent } from '../pubsub.ts';
 import { checkTitle } from '../validation.ts';
 import { branchRowsQuery, type BranchRange } from '../messages/branch.ts';
 import type { RateLimiter, RequestUnits } from '../rate-limit.ts';
+import type { StorageQuota } from '../storage-quota.ts';
 import type { Config } from '../config.ts';
 import { PREVIEW_CHARS, previewOf } from '../messages/preview.ts';
 
@@ -50,7 +51,12 @@ export async function switchBranch(ctx: ConversationDeps, messageId: string): Pr
 
 export type ForkConversationInput = { messageId: string; title?: string | null; idempotencyKey?: string | null };
 
-export type ForkDeps = ConversationDeps & { rateLimiter: RateLimiter; config: Pick<Config, 'rateLimits'>; requestUnits?: RequestUnits };
+export type ForkDeps = ConversationDeps & {
+  rateLimiter: RateLimiter;
+  storageQuota: Pick<StorageQuota, 'check'>;
+  config: Pick<Config, 'rateLimits'>;
+  requestUnits?: RequestUnits;
+};
 
 /** What one statement of a fork copies at most: the embedded database runs each on the event loop. */
 const FORK_CHUNK = { bytes: 1_000_000, rows: 500 };
@@ -149,6 +155,7 @@ async function chargeForCopying(ctx: ForkDeps, sizes: MessageSize[]): Promise<vo
   }
   if (requests > 1) await ctx.rateLimiter.request(ctx.viewer, requests - 1, ctx.requestUnits);
   await ctx.rateLimiter.bytes(ctx.viewer, bytes); // what it stores, as what a request sends
+  await ctx.storageQuota.check(ctx.viewer, bytes, { whole: true });
 }
 
 /**

@@ -26,6 +26,7 @@ import type { ConversationTitler } from '../conversations/titles.ts';
 import { StreamingReplies, type ReplyPlace } from './streaming-replies.ts';
 import type { Viewer } from '../auth.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
+import type { StorageQuota } from '../storage-quota.ts';
 
 export type GenerationJob = {
   messageId: string;
@@ -54,6 +55,8 @@ export type RunnerDeps = {
   titler: Pick<ConversationTitler, 'afterReply'>;
   /** Counts what each reply streams toward its owner's hour (RATE_LIMIT_STREAMED_MB_PER_HOUR). */
   rateLimiter: Pick<RateLimiter, 'streamed'>;
+  /** What a reply's text adds to its owner's storage, as it streams. */
+  storageQuota: Pick<StorageQuota, 'stored'>;
 };
 
 /** Why a generation was stopped before its provider ended it: a client, a shutdown, or a limit. */
@@ -173,7 +176,7 @@ export class GenerationRunner {
     const stopped = aborted(signal);
     let sequenceNumber = 0;
     const reply = new AssembledReply({ maxChars: config.replyMaxChars });
-    const streamed = new StreamedBytes(this.#deps.rateLimiter, job.conversation, log);
+    const streamed = new StreamedBytes(this.#deps.rateLimiter, job.conversation, log, this.#deps.storageQuota);
     let outcome: Outcome;
 
     this.#persister.track(job.messageId, job.sequenceCeiling);

@@ -21,7 +21,7 @@ export const isTerminal = (event: StreamEvent) => event.type === 'completed' || 
  * 26 beside a tool call delta's (redis-entries.ts), while the instance writing it holds the object too until
  * the reply ends. A delta of a few characters thus takes some 30 times them.
  */
-const EVENT_BYTES = 128;
+export const EVENT_BYTES = 128;
 
 /** About what an event takes in the event log (RATE_LIMIT_STREAMED_MB_PER_HOUR counts it). */
 export function loggedBytes(event: StreamEvent): number {
