@@ -28,13 +28,14 @@ const ROUNDING_MS = 0.01;
  * this part as one take. One larger than the burst, in all, is let through as a single unit would be (else a
  * caught-up viewer's large request was refused for ever), all its units counted. Returns the new lag (at most a
  * minute past the burst: what a charge may cost is bounded, as a window bounded it) and by how much the take
- * runs ahead of what is allowed (positive: refused).
+ * runs ahead of what is allowed (positive: refused; then with the earlier parts, which a retry counts again).
  */
 function paced(pace: Pace, lag: number, count: number, already: number): { nextLag: number; aheadMs: number } {
   const interval = MINUTE_MS / pace.perMinute;
   const aheadMs =
     already + count > pace.burst ? Math.max(0, lag - already * interval) + (1 - pace.burst) * interval : lag + (count - pace.burst) * interval;
-  return { nextLag: Math.min(lag + count * interval, MINUTE_MS + pace.burst * interval), aheadMs: aheadMs > ROUNDING_MS ? aheadMs : 0 };
+  // Refused, the request is sent again whole: its earlier parts, counted already, will be counted again.
+  return { nextLag: Math.min(lag + count * interval, MINUTE_MS + pace.burst * interval), aheadMs: aheadMs > ROUNDING_MS ? aheadMs + already * interval : 0 };
 }
 
 /** In process, on the monotonic clock: a wall clock set back would hold every viewer back as long. */
@@ -69,7 +70,7 @@ local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local lag = math.max(0, tonumber(redis.call('GET', KEYS[1]) or '0') - now)
 local ahead = lag + (count - burst) * interval
 if already + count > burst then ahead = math.max(0, lag - already * interval) + (1 - burst) * interval end
-if ahead <= ${ROUNDING_MS} then ahead = 0 end
+if ahead <= ${ROUNDING_MS} then ahead = 0 else ahead = ahead + already * interval end
 if ahead > 0 and not force then return {0, math.ceil(ahead)} end
 local nextLag = math.min(lag + count * interval, ${MINUTE_MS} + burst * interval)
 redis.call('SET', KEYS[1], string.format('%.3f', now + nextLag), 'PX', math.ceil(nextLag) + 1)

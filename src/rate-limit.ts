@@ -30,9 +30,9 @@ export type RateLimiter = {
   request(viewer: Viewer, count?: number, units?: RequestUnits): Promise<void>;
   /**
    * Counts `count` requests' worth of work this viewer caused and that ran already (even past the limit):
-   * their next requests wait for it. Never throws for the limit.
+   * their next requests wait for it. Never throws for the limit; false when it put the viewer past it.
    */
-  charge(viewer: Viewer, count: number): Promise<void>;
+  charge(viewer: Viewer, count: number): Promise<boolean>;
   /**
    * Counts one generation started by this viewer; throws RATE_LIMITED past the limit, or while their replies
    * have streamed the hour's bytes.
@@ -119,7 +119,8 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
   /** Takes `by` of the viewer's pace of `kind`; throws RATE_LIMITED, taking nothing, when it has not come. */
   const take = async (pace: PacedCounter | undefined, kind: string, owner: OwnerIds, by: number, perMinute: number, units?: RequestUnits) => {
     if (!pace) return;
-    if (by > perMinute) throw rateLimitedError(`This counts as ${by} requests, more than the ${perMinute} a minute allows: it can never pass`);
+    const total = (units?.taken ?? 0) + by; // a request that counts in parts, in all
+    if (total > perMinute) throw rateLimitedError(`This counts as ${total} requests, more than the ${perMinute} a minute allows: it can never pass`);
     const taken = await pace(`${kind}:${ownerKey(owner)}`, countable(by), false, units?.taken ?? 0);
     if (!taken.allowed) throw rateLimited(retryAfterOf({ resetInMs: taken.retryInMs }));
     if (units) units.taken += by;
@@ -129,9 +130,7 @@ export function createRateLimiter(limits: RateLimits, { redis, log }: { redis?: 
   const queued = new KeyedQueue();
   return {
     request: (viewer, by = 1, units) => take(requests, 'requests', viewer, by, limits.requestsPerMinute, units),
-    charge: async (viewer, by) => {
-      await requests?.(`requests:${ownerKey(viewer)}`, countable(by), true);
-    },
+    charge: async (viewer, by) => (await requests?.(`requests:${ownerKey(viewer)}`, countable(by), true))?.allowed ?? true,
     generation: async (viewer) => {
       await refuseIfSpent(perHour, 'streamed', viewer, limits.streamedBytesPerHour, streamedMessage);
       await take(generations, 'generations', viewer, 1, limits.generationsPerMinute);

@@ -18,11 +18,16 @@ import { chargedByTime } from './scans.ts';
 
 export type StorageQuota = {
   /**
-   * Throws RATE_LIMITED when what the viewer stores has reached the quota (`whole`: or would pass it with
-   * `adding`, for a write that knows what it will store: a fork's copy); else counts `adding` (what the write
-   * was sent with, or will copy) as stored until the next measure.
+   * Throws RATE_LIMITED when what the viewer stores has reached the quota; else counts `adding` (what the
+   * write was sent with) as stored until the next measure.
    */
-  check(viewer: Viewer, adding: number, options?: { whole?: boolean }): Promise<void>;
+  check(viewer: Viewer, adding: number): Promise<void>;
+  /**
+   * For a write that knows what it will store (a fork's copy), after `check`: throws RATE_LIMITED when that
+   * would pass the quota, else counts it. Judged on the figure `check` left, never measuring: it may be
+   * called inside a transaction, and a measure outside it would wait for it on the embedded database.
+   */
+  reserve(viewer: Viewer, bytes: number): void;
   /** Bytes stored for this owner without a write of theirs to check (a reply's text, as it streams). */
   stored(owner: OwnerIds, bytes: number): void;
 };
@@ -38,7 +43,8 @@ type Measure = { bytes: number; at: number };
 type QuotaDeps = { prisma: PrismaClient; rateLimiter: Pick<RateLimiter, 'charge' | 'inTurn'> };
 
 export function createStorageQuota(limitBytes: number, deps: QuotaDeps): StorageQuota {
-  if (limitBytes <= 0) return { check: async () => {}, stored: () => {} };
+  const allowed = `the ${megabytes(limitBytes)} MB that STORAGE_MB_PER_USER allows: purge conversations to write more`;
+  if (limitBytes <= 0) return { check: async () => {}, reserve: () => {}, stored: () => {} };
   const measures = new Map<string, Measure>();
   const measuring = new Map<string, Promise<Measure>>();
 
@@ -63,19 +69,19 @@ export function createStorageQuota(limitBytes: number, deps: QuotaDeps): Storage
   };
 
   return {
-    async check(viewer, adding, { whole = false } = {}) {
+    async check(viewer, adding) {
       const key = ownerKey(viewer);
-      const refused = (bytes: number) => bytes >= limitBytes || (whole && bytes + adding > limitBytes);
       let known = measures.get(key);
       if (!known || performance.now() - known.at > KEPT_MS) known = await measure(viewer, key, { charged: false });
-      if (refused(known.bytes) && performance.now() - known.at > REMEASURE_REFUSED_MS) known = await measure(viewer, key, { charged: true });
-      if (!refused(known.bytes)) {
-        known.bytes += adding;
-        return;
-      }
-      const stores = `This user stores ${megabytes(known.bytes)} MB`;
-      const allowed = `the ${megabytes(limitBytes)} MB that STORAGE_MB_PER_USER allows: purge conversations to write more`;
-      throw rateLimitedError(known.bytes >= limitBytes ? `${stores}, ${allowed}` : `${stores}; with the ${megabytes(adding)} MB this would store, more than ${allowed}`);
+      if (known.bytes >= limitBytes && performance.now() - known.at > REMEASURE_REFUSED_MS) known = await measure(viewer, key, { charged: true });
+      if (known.bytes >= limitBytes) throw rateLimitedError(`${storing(known.bytes)}, ${allowed}`);
+      known.bytes += adding;
+    },
+    reserve(viewer, bytes) {
+      const known = measures.get(ownerKey(viewer));
+      if (!known) return; // none kept (quota off when checked, or forgotten since): the next check measures
+      if (known.bytes + bytes > limitBytes) throw rateLimitedError(`${storing(known.bytes)}; with the ${megabytes(bytes)} MB this would store, more than ${allowed}`);
+      known.bytes += bytes;
     },
     stored(owner, bytes) {
       const known = measures.get(ownerKey(owner));
@@ -85,6 +91,7 @@ export function createStorageQuota(limitBytes: number, deps: QuotaDeps): Storage
 }
 
 const megabytes = (bytes: number) => Math.round((bytes / 1024 / 1024) * 100) / 100;
+const storing = (bytes: number) => `This user stores ${megabytes(bytes)} MB`;
 
 /**
  * What a row takes beside the values counted, with its index entries: 8,150 conversations created with

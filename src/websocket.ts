@@ -112,8 +112,9 @@ export function createGraphQLWebSocketServer(
         extra.socket.authenticated = true;
         // Each operation counts as a request (yoga.ts), and each 64 KiB of its message once more, as a POST's
         // body does: charged as the message comes, before it is parsed, and judged with the operation's own
-        // request as one (a message larger than the burst passes as a small one would). One that counts as
-        // more than a minute's requests could never pass: it closes the socket unread.
+        // request as one (a message larger than the burst passes as a small one would). One that puts the viewer
+        // past their limit closes the socket (whatever it was: a pong is refused by nothing else); one that
+        // counts as more than a minute's requests could never pass: it closes the socket unread.
         const perMinute = config.rateLimits.requestsPerMinute;
         extra.socket.meter = (bytes) => {
           const more = requestsForBody(bytes) - 1;
@@ -123,7 +124,11 @@ export function createGraphQLWebSocketServer(
             return false;
           }
           extra.socket.metered += more;
-          services.rateLimiter.charge(viewer, more).catch(() => {});
+          // Past the limit: closed, whatever the message was (an operation would be refused; a pong is not).
+          services.rateLimiter.charge(viewer, more).then(
+            (within) => within || closeUnread(extra.socket, TOO_MANY, 'Too many requests'),
+            () => {},
+          );
           return true;
         };
         // A connection lives no longer than its token: at `exp` it is closed as a bad token would be.

@@ -243,6 +243,13 @@ describe('over a WebSocket', () => {
     expect(small.received.some((m) => m.id === 'again')).toBe(false);
   });
 
+  it('closes a socket whose messages of any kind (pongs of 200 KiB) put its viewer past the limit (4429)', async () => {
+    const viewer = await t.viewer(); // 6 requests a minute: each pong counts 3 more
+    const flooding = await rawSocket(viewer);
+    for (let i = 0; i < 3; i++) flooding.sendAtOnce([{ type: 'pong', payload: { pad: 'p'.repeat(200 * 1024) } }]);
+    expect(await flooding.closed).toBe(4429);
+  });
+
   it('caps subscriptions per socket with a clear error, and frees a place when one ends', async () => {
     const t2 = await startTestApp({ WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '3' });
     const s2 = await t2.listen();

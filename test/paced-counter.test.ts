@@ -77,6 +77,18 @@ describe('a pace in process', () => {
     expect((await counter('b', 1, false)).allowed).toBe(false); // and all 4 counted: another request waits
   });
 
+  it("tells a request refused in a later part to wait for its earlier parts too: a retry counts them again", async () => {
+    fakeClock();
+    const counter = memoryPacedCounter(PACE);
+    await counter('a', 1, false); // an earlier request
+    const attempt = async () => (await counter('a', 1, false)).allowed && counter('a', 2, false, 1); // a request in two parts
+    const refused = await attempt();
+    expect(refused).toMatchObject({ allowed: false });
+    expect((refused as { retryInMs: number }).retryInMs).toBeCloseTo(200); // 100 for this part, 100 for the first again
+    vi.advanceTimersByTime(200);
+    expect(await attempt()).toMatchObject({ allowed: true });
+  });
+
   it('gives exactly the burst at paces whose interval is no whole number of milliseconds', async () => {
     for (const pace of [{ perMinute: 9, burst: 1 }, { perMinute: 700, burst: 200 }, { perMinute: 7, burst: 7 }]) {
       const counter = memoryPacedCounter(pace);

@@ -83,6 +83,9 @@ describe('STORAGE_MB_PER_USER', () => {
     const viewer = await t.viewer();
     const { id } = await createConversation(t, viewer);
     const { message } = (await t.gql(APPEND, { c: id, t: incompressible() }, viewer)).appendMessage; // 30,000 of 52,428
+    // A measure more than a second old: the fork's check must not measure again from inside its transaction
+    // (on the embedded database that measure waited for the transaction, and the transaction for it: 30 s).
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     const fork = await t.request(`mutation($m: ID!) { forkConversation(input: { messageId: $m }) { conversation { id } } }`, { m: message.id }, viewer);
     expectErrorCode(fork.body, 'RATE_LIMITED');
     expect(fork.body.errors![0].message).toContain('with the 0.03 MB this would store');

@@ -11,7 +11,7 @@ import { publishConversationEvent } from '../pubsub.ts';
 import { checkTitle } from '../validation.ts';
 import { branchRowsQuery, type BranchRange } from '../messages/branch.ts';
 import type { RateLimiter, RequestUnits } from '../rate-limit.ts';
-import type { StorageQuota } from '../storage-quota.ts';
+import { ROW_BYTES, type StorageQuota } from '../storage-quota.ts';
 import type { Config } from '../config.ts';
 import { PREVIEW_CHARS, previewOf } from '../messages/preview.ts';
 
@@ -53,7 +53,7 @@ export type ForkConversationInput = { messageId: string; title?: string | null; 
 
 export type ForkDeps = ConversationDeps & {
   rateLimiter: RateLimiter;
-  storageQuota: Pick<StorageQuota, 'check'>;
+  storageQuota: Pick<StorageQuota, 'reserve'>;
   config: Pick<Config, 'rateLimits'>;
   requestUnits?: RequestUnits;
 };
@@ -148,6 +148,8 @@ const MESSAGE_BYTES = Prisma.sql`m."position", (octet_length(m."content") + coal
 /** What copying these messages costs the viewer's rate limit (the mutation's own request is counted already). */
 async function chargeForCopying(ctx: ForkDeps, sizes: MessageSize[]): Promise<void> {
   const bytes = sizes.reduce((sum, row) => sum + row.bytes, 0);
+  // First: refused for the quota, it takes nothing of the limits below. Its rows, the fork's and its lane's too.
+  ctx.storageQuota.reserve(ctx.viewer, bytes + (sizes.length + 2) * ROW_BYTES);
   const requests = Math.ceil(bytes / ctx.config.maxMessageChars);
   const perMinute = ctx.config.rateLimits.requestsPerMinute;
   if (perMinute > 0 && requests > perMinute) {
@@ -155,7 +157,6 @@ async function chargeForCopying(ctx: ForkDeps, sizes: MessageSize[]): Promise<vo
   }
   if (requests > 1) await ctx.rateLimiter.request(ctx.viewer, requests - 1, ctx.requestUnits);
   await ctx.rateLimiter.bytes(ctx.viewer, bytes); // what it stores, as what a request sends
-  await ctx.storageQuota.check(ctx.viewer, bytes, { whole: true });
 }
 
 /**
