@@ -59,8 +59,8 @@ export type Context = ServiceContext & {
  * Also a WebSocket operation's whole context (spread into a literal with the socket's fields): made with
  * every key at once, as an object that Object.assign grows by more than a dozen keys falls into V8's
  * dictionary mode, which costs each long-lived subscription about 1.5 KB more than a fast object.
+ * `counted`: requests of the viewer's limit this request has counted already (its body's, at admission).
  */
-/** `counted`: requests of the viewer's limit this request has counted already (its body's, at admission). */
 export function createContext(services: AppServices, viewer: Viewer, counted = 0): Context {
   return {
     ...services,

@@ -1,14 +1,16 @@
 // What one viewer may keep stored (STORAGE_MB_PER_USER): the texts and JSON of their conversations and
-// messages, as the database stores them (pg_column_size: compressed where PostgreSQL compresses them, and
-// read from a value's header, not its whole), and what each row takes beside them. The daily bytes (RATE_LIMIT_MB_PER_DAY) bound how fast a
-// viewer's storage grows; this bounds how far, so that one user cannot fill the disk over months.
+// messages as the database stores them (pg_column_size: compressed where PostgreSQL compresses them, and read
+// from a value's header, not its whole), and what each row takes beside them. The daily bytes
+// (RATE_LIMIT_MB_PER_DAY) bound how fast a viewer's storage grows; this bounds how far, so that one user cannot
+// fill the disk over months.
 //
-// Measured per viewer by a scan of their rows (one at a time per viewer), kept for a minute on each
-// instance, with what each write let through was sent with added: the server's own bookkeeping, once a
-// minute, is not charged. A write refused measures again (at most once a second), so that a purge makes
-// room at once; those measures, which a viewer at the quota could ask for again and again, are charged by
-// their time like the other scans. A write let through may pass the quota by what it stores; a fork, which
-// copies, by what it copies.
+// Measured per viewer by a scan of their rows (one at a time per viewer), kept for a minute on each instance;
+// in between, each write adds what it was sent with and a row per mutation (`check`), a fork its copy
+// (`reserve`), a reply its text as it streams (`stored`). The minute's measure is the server's own
+// bookkeeping and is not charged. A write refused measures again (at most once a second), so that a purge
+// makes room at once; those measures, which a viewer at the quota could ask for again and again, are charged
+// by their time like the other scans. A write let through may pass the quota by what it stores; a fork whose
+// copy would pass it is refused.
 import type { PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
 import { ownConversationsSql, ownerKey, type OwnerIds } from './access.ts';

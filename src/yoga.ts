@@ -88,8 +88,10 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
         await services.rateLimiter.request(context.viewer, 1, context.requestUnits);
         return context;
       }
-      const contentLength = Number(initial.request.headers.get('content-length') ?? 0);
-      if (initial.admitted) return createContext(services, initial.admitted, requestsForBody(contentLength)); // counted at admission
+      if (initial.admitted) {
+        const counted = requestsForBody(Number(initial.request.headers.get('content-length') ?? 0)); // at admission, as here
+        return createContext(services, initial.admitted, counted);
+      }
       const who = await services.authenticate(initial.request.headers.get('authorization'));
       await services.rateLimiter.request(who);
       return createContext(services, who, 1);
