@@ -68,6 +68,12 @@ export async function earlierResult<R>(options: Pick<Options<R>, 'prisma' | 'vie
   return earlier ? { value: await replayRecord(options, earlier, hashOf(options.input)) } : null;
 }
 
+/** Whether a request with this key stored its result (and it is kept): a repeat of it stores nothing. */
+export const hasKeptResult =
+  (prisma: PrismaClient, ttlMs: number) =>
+  async (viewer: Viewer, operation: string, key: string): Promise<boolean> =>
+    (await findRecord(prisma, recordId({ viewer, operation, key }), ttlMs)) !== null;
+
 /** Who used a key, for what: the record's identity. */
 export const recordId = ({ viewer, operation, key }: Pick<Options<unknown>, 'viewer' | 'operation' | 'key'>) => ({ ...ownerOf(viewer), operation, key: key! });
 

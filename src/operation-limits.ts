@@ -1,15 +1,17 @@
 // Rules about whole operations, for every transport: at most ten mutation fields in a request, each of them
 // counted against the viewer's request limit (ten aliased mutations are ten requests, not one); what a write
 // (a mutation, `chat`) was sent with counted against the viewer's bytes a day (reads are not: they store
-// nothing); writes refused once the viewer stores their quota, but those that store nothing new; and `chat`,
-// a write, is refused over GET as mutations are (a link or an <img> must not start a generation).
-import { getOperationAST } from 'graphql';
+// nothing); writes refused once the viewer stores their quota, but those that store nothing new (repeats of
+// writes done, by their idempotencyKey, included); and `chat`, a write, is refused over GET as mutations are
+// (a link or an <img> must not start a generation).
+import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLObjectType } from 'graphql';
 import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
 import type { Viewer } from './auth.ts';
 import { badUserInput, isGraphQLError } from './errors.ts';
 import type { RateLimiter, RequestUnits } from './rate-limit.ts';
-import { operationRootFields, WRITING_SUBSCRIPTIONS } from './root-fields.ts';
+import { operationRootFields, rootFieldNodes, WRITING_SUBSCRIPTIONS } from './root-fields.ts';
 import { ROW_BYTES, type StorageQuota } from './storage-quota.ts';
+import { onlyRepeats, type KeptResult } from './repeated-writes.ts';
 
 /** Mutation fields in one request: a batch of a client's own writes, not a way around the body limit. */
 export const MAX_MUTATIONS_PER_REQUEST = 10;
@@ -26,9 +28,29 @@ const STORING_NOTHING = new Set([
   'switchBranch',
 ]);
 
+const storesSomething = (name: string) => !STORING_NOTHING.has(name);
+
 type OperationContext = { viewer: Viewer; requestUnits: RequestUnits; request?: Request; params?: GraphQLParams };
 
-export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: StorageQuota): Plugin {
+type Operation = { document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null };
+
+export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: StorageQuota, kept: KeptResult): Plugin {
+  /**
+   * The quota's check of a write adding `adding`, but that a repeat of writes done passes (it stores nothing);
+   * then, once it ran, gives back what a write that stored nothing was counted for.
+   */
+  const checkQuota = async (viewer: Viewer, adding: number, storing: (name: string) => boolean, rootType: GraphQLObjectType, operation: Operation) => {
+    const fields = () => rootFieldNodes(operation.document, getOperationAST(operation.document, operation.operationName)).filter((field) => storing(field.name.value));
+    try {
+      await storageQuota.check(viewer, adding);
+    } catch (error) {
+      if (isGraphQLError(error) && (await onlyRepeats({ rootType, fields: fields(), variables: operation.variableValues }, viewer, kept))) return () => {};
+      throw error;
+    }
+    return (result: ExecutionResult) => {
+      if (result.errors?.length && fields().every((field) => result.data?.[field.alias?.value ?? field.name.value] == null)) storageQuota.giveBack(viewer, adding);
+    };
+  };
   return {
     async onExecute({ args, setResultAndStopExecution }) {
       const operation = getOperationAST(args.document, args.operationName);
@@ -44,8 +66,10 @@ export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: Stora
         const sent = sentBytes(context);
         await rateLimiter.bytes(context.viewer, sent);
         // What it will store: what it was sent with, and a row at least for each field that stores.
-        const storing = fields.filter((name) => !STORING_NOTHING.has(name)).length;
-        if (storing > 0) await storageQuota.check(context.viewer, sent + storing * ROW_BYTES);
+        const storing = fields.filter(storesSomething).length;
+        if (storing === 0) return;
+        const settle = await checkQuota(context.viewer, sent + storing * ROW_BYTES, storesSomething, args.schema.getMutationType()!, args);
+        return { onExecuteDone: ({ result }) => settle(result as ExecutionResult) }; // (a mutation's result is one, never a stream)
       } catch (error) {
         if (!isGraphQLError(error)) throw error;
         setResultAndStopExecution({ errors: [error] });
@@ -59,7 +83,9 @@ export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: Stora
         try {
           const sent = sentBytes(context);
           await rateLimiter.bytes(context.viewer, sent);
-          await storageQuota.check(context.viewer, sent + 2 * ROW_BYTES); // a turn: its message and its reply
+          // A turn: its message and its reply.
+          const settle = await checkQuota(context.viewer, sent + 2 * ROW_BYTES, (name) => WRITING_SUBSCRIPTIONS.has(name), args.schema.getSubscriptionType()!, args);
+          return { onSubscribeResult: ({ result }) => void (Symbol.asyncIterator in result ? undefined : settle(result)) };
         } catch (error) {
           if (!isGraphQLError(error)) throw error;
           setResultAndStopExecution({ errors: [error] });

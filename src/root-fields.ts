@@ -1,5 +1,5 @@
 // An operation's root fields, and what the subscription fields among them are.
-import { getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, Kind, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
 
 /** Subscriptions that write (a message): counted as writes, and refused over GET. */
 export const WRITING_SUBSCRIPTIONS = new Set(['chat']);
@@ -15,16 +15,21 @@ export const REPLY_STREAMS = new Set(['chat', 'messageStream']);
  * occurrence (aliases included; fields a directive skips too); none without an operation.
  */
 export function rootFields(document: DocumentNode, operation: OperationDefinitionNode | null | undefined): string[] {
+  return rootFieldNodes(document, operation).map((field) => field.name.value);
+}
+
+/** The root fields themselves, as rootFields names them. */
+export function rootFieldNodes(document: DocumentNode, operation: OperationDefinitionNode | null | undefined): FieldNode[] {
   if (!operation) return [];
   const fragments = new Map(
     document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
   );
-  const names: string[] = [];
+  const fields: FieldNode[] = [];
   const seen = new Set<string>();
   const stack = [operation.selectionSet];
   while (stack.length) {
     for (const selection of stack.pop()!.selections) {
-      if (selection.kind === Kind.FIELD) names.push(selection.name.value);
+      if (selection.kind === Kind.FIELD) fields.push(selection);
       else if (selection.kind === Kind.INLINE_FRAGMENT) stack.push(selection.selectionSet);
       else if (!seen.has(selection.name.value)) {
         seen.add(selection.name.value); // a fragment spread twice runs its fields once
@@ -33,7 +38,7 @@ export function rootFields(document: DocumentNode, operation: OperationDefinitio
       }
     }
   }
-  return names;
+  return fields;
 }
 
 const known = new WeakMap<DocumentNode, Map<string | null, readonly string[]>>();

@@ -11,6 +11,7 @@ import { useCompiledSubscriptionEvents } from './compiled/subscription-events.ts
 import { useInputGuard } from './input-guard.ts';
 import { parserCaches } from './parser-caches.ts';
 import { useOperationLimits } from './operation-limits.ts';
+import { hasKeptResult } from './idempotency.ts';
 import { useOperationCost } from './operation-cost.ts';
 import { SubscriptionCosts, useSseLimits, type OpenConnections } from './connection-limits.ts';
 import { SubscriptionTexts, useSubscriptionTexts } from './subscription-texts.ts';
@@ -123,7 +124,7 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       ...(config.graphiql ? [] : [useNoIntrospection()]),
       useContractErrorCodes(),
       useInputGuard(),
-      useOperationLimits(services.rateLimiter, services.storageQuota),
+      useOperationLimits(services.rateLimiter, services.storageQuota, hasKeptResult(services.prisma, services.config.idempotencyTtlMs)),
       useCompiledSubscriptionEvents(compiledOperations),
       // The holds of a subscription last (src/subscription-hold.ts).
       useOperationCost(new SubscriptionCosts(config.subscriptionCostPerUser, services.rateLimiter)),

@@ -117,6 +117,51 @@ describe('STORAGE_MB_PER_USER', () => {
     await client.dispose();
   });
 
+  it('answers a repeat of a write done (its idempotencyKey) with its first result at the quota, storing nothing; a new key is refused', async () => {
+    const viewer = await t.viewer();
+    const server = await t.listen();
+    const CREATE = `mutation($k: String!) { createConversation(input: { title: "kept", idempotencyKey: $k }) { conversation { id } } }`;
+    const conversationId = (await t.gql(CREATE, { k: 'create-1' }, viewer)).createConversation.conversation.id;
+    const APPEND_KEYED = `mutation($c: ID!, $t: String!, $k: String!) { appendMessage(input: { conversationId: $c, role: USER, content: $t, idempotencyKey: $k }) { message { id } } }`;
+    const SEND = `mutation($c: ID!, $k: String!) { sendMessage(input: { conversationId: $c, content: "hello", idempotencyKey: $k }) { assistantMessage { id } } }`;
+    const text = incompressible();
+    const appended = (await t.gql(APPEND_KEYED, { c: conversationId, t: text, k: 'append-1' }, viewer)).appendMessage.message.id;
+    const sent = (await t.gql(SEND, { c: conversationId, k: 'send-1' }, viewer)).sendMessage.assistantMessage.id;
+    await waitForMessageStatus((q, v) => t.gql(q, v, viewer), sent, 'COMPLETED');
+    await t.gql(APPEND, { c: conversationId, t: incompressible() }, viewer); // past the quota now
+    const before = await stored(conversationId);
+
+    expectErrorCode((await t.request(APPEND_KEYED, { c: conversationId, t: text, k: 'append-2' }, viewer)).body, 'RATE_LIMITED');
+    expect((await t.gql(APPEND_KEYED, { c: conversationId, t: text, k: 'append-1' }, viewer)).appendMessage.message.id).toBe(appended);
+    expect((await t.gql(CREATE, { k: 'create-1' }, viewer)).createConversation.conversation.id).toBe(conversationId);
+    expect((await t.gql(SEND, { c: conversationId, k: 'send-1' }, viewer)).sendMessage.assistantMessage.id).toBe(sent);
+    // Two writes, one a repeat: refused whole.
+    const both = await t.request(`mutation($c: ID!) {
+      a: appendMessage(input: { conversationId: $c, role: USER, content: "x", idempotencyKey: "append-1" }) { message { id } }
+      b: appendMessage(input: { conversationId: $c, role: USER, content: "x", idempotencyKey: "append-3" }) { message { id } } }`, { c: conversationId }, viewer);
+    expectErrorCode(both.body, 'RATE_LIMITED');
+    // `chat` keeps its turns as sendMessage does: its repeat follows the first reply to its end.
+    const client = wsClient(server, viewer);
+    const chat = await subscribe(client, `subscription($c: ID!) { chat(input: { conversationId: $c, content: "hello", idempotencyKey: "send-1" }) { __typename messageId } }`, { c: conversationId }).all();
+    expect(chat.flatMap((result) => result.errors ?? [])).toEqual([]);
+    expect(chat.at(-1)!.data!.chat).toEqual({ __typename: 'MessageCompleted', messageId: sent });
+    const refusedChat = await subscribe(client, `subscription($c: ID!) { chat(input: { conversationId: $c, content: "hello", idempotencyKey: "send-2" }) { __typename } }`, { c: conversationId }).all();
+    expect(refusedChat.flatMap((result) => result.errors ?? []).map((error) => error.extensions?.code)).toEqual(['RATE_LIMITED']);
+    await client.dispose();
+    expect(await stored(conversationId)).toBe(before);
+  });
+
+  it('gives back what a write that stored nothing was counted for', async () => {
+    const viewer = await t.viewer();
+    const { id } = await createConversation(t, viewer);
+    await t.gql(APPEND, { c: id, t: incompressible() }, viewer); // 30,000 of 52,428
+    // A write of 30,000 more that its own checks refuse (no such conversation) is counted by the quota's
+    // check before it runs; had it stayed counted, the next write would be refused until the next measure.
+    const missing = Buffer.from('Conversation:00000000-0000-4000-8000-000000000000').toString('base64');
+    expectErrorCode((await t.request(APPEND, { c: missing, t: incompressible() }, viewer)).body, 'NOT_FOUND');
+    await t.gql(APPEND, { c: id, t: 'fits' }, viewer);
+  });
+
   it('is 1 GB by default, and 0 sets none', async () => {
     expect(loadConfig({}).storageBytesPerUser).toBe(1024 * 1024 * 1024);
     expect(loadConfig({ STORAGE_MB_PER_USER: '0' }).storageBytesPerUser).toBe(0);
