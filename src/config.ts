@@ -33,6 +33,7 @@ const envSchema = z.object({
   DATABASE_URL: databaseUrl.default('pglite:./data/pglite'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  DATABASE_PREPARED_STATEMENTS: z.enum(['true', 'false']).default('true'),
   REDIS_URL: z
     .string()
     .trim()
@@ -100,6 +101,8 @@ export type Config = {
   databaseUrl: string;
   /** Connections to a PostgreSQL server (the embedded database has one). */
   databasePoolSize: number;
+  /** Hot pages' statements prepared on each connection, their plans kept (off behind a pooler that cannot keep them). */
+  databasePreparedStatements: boolean;
   /** How long PostgreSQL may run one statement; see src/postgres-pool.ts. */
   databaseStatementTimeoutMs: number;
   /** Several instances share pubsub and generation streams through Redis; none: all in process. */
@@ -221,6 +224,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: values.PORT,
     databaseUrl: values.DATABASE_URL,
     databasePoolSize: values.DATABASE_POOL_SIZE,
+    databasePreparedStatements: values.DATABASE_PREPARED_STATEMENTS === 'true',
     databaseStatementTimeoutMs: values.DATABASE_STATEMENT_TIMEOUT_MS,
     redisUrl: values.REDIS_URL,
     jwtSecret: values.AUTH_JWT_SECRET,

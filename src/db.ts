@@ -24,11 +24,13 @@ export type OpenDatabaseOptions = {
   poolSize?: number;
   /** How long PostgreSQL may run one statement; a connection silent for longer with one out is dropped (src/postgres-pool.ts). */
   statementTimeoutMs?: number;
+  /** Hot pages' statements prepared on each connection of the pool (src/row-reads.ts): default true. */
+  preparedStatements?: boolean;
   /** Called with every SQL statement the client sends (tests count them; LOG_LEVEL=trace logs them). */
   onQuery?: (sql: string) => void;
 };
 
-export async function openDatabase(url: string, { log, migrate = false, poolSize = 10, statementTimeoutMs = 30_000, onQuery }: OpenDatabaseOptions): Promise<Database> {
+export async function openDatabase(url: string, { log, migrate = false, poolSize = 10, statementTimeoutMs = 30_000, preparedStatements = true, onQuery }: OpenDatabaseOptions): Promise<Database> {
   const observe = onQuery ?? (log.isLevelEnabled('trace') ? (sql: string) => log.trace({ sql }, 'sql') : undefined);
   // A burst of writes queues for a connection rather than failing after Prisma's default 2 s.
   const transactionOptions = { maxWait: 30_000, timeout: 30_000 };
@@ -71,7 +73,7 @@ export async function openDatabase(url: string, { log, migrate = false, poolSize
       throw new Error(`The database is not migrated (${pending.length} pending, ${failed.length} failed): run \`npm run db:migrate\``);
     }
   }
-  return { prisma, readRows: poolReads(pool, observe), kind: 'postgres', close };
+  return { prisma, readRows: poolReads(pool, observe, { preparedStatements }), kind: 'postgres', close };
 }
 
 export async function applyMigrations(target: string | PGlite, log: Logger): Promise<string[]> {

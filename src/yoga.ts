@@ -7,6 +7,7 @@ import { createContext, restartResponse, type AppServices, type Context } from '
 import { maskError, withContractCode } from './errors.ts';
 import { createCompiledOperations } from './compiled/cache.ts';
 import { useCompiledQueries } from './compiled/queries.ts';
+import { useSqlPages } from './sql-pages/plugin.ts';
 import { useCompiledSubscriptionEvents } from './compiled/subscription-events.ts';
 import { useInputGuard } from './input-guard.ts';
 import { parserCaches } from './parser-caches.ts';
@@ -116,6 +117,7 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
     plugins: [
       // First, so that the plugins after it (tracing's) wrap the compiled execution too.
       useCompiledQueries(compiledOperations, (context) => restartResponse(context as Context)),
+      useSqlPages(), // after: it falls back on the compiled query
       ...plugins,
       useOriginPolicy(origins),
       ...(persistedOperations ? [usePersistedOperationsOnly(persistedOperations)] : []),

@@ -43,7 +43,8 @@ afterAll(() => t.close());
 
 const SIDEBAR = `query($first: Int) { conversations(first: $first) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id title messageCount preview lastMessageAt
   messages(first: 5) { edges { node { id position role content status } } } } } } }`;
-const BRANCH = `query($id: ID!) { conversation(id: $id) { id messages(last: 50) { pageInfo { hasPreviousPage } edges { node { id role content position createdAt } } } } }`;
+// With a field that src/sql-pages/ leaves to the executor (a system prompt): the page is compiled, not one statement.
+const BRANCH = `query($id: ID!) { conversation(id: $id) { id systemPrompt messages(last: 50) { pageInfo { hasPreviousPage } edges { node { id role content position createdAt } } } } }`;
 const NODE = `query($id: ID!) { node(id: $id) { __typename id ... on Message { content role conversation { title } } ... on Conversation { title } } }`;
 
 const cases: [string, () => [string, Record<string, unknown>, () => TestViewer]][] = [

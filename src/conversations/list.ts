@@ -6,7 +6,7 @@ import { ownConversationsSql } from '../access.ts';
 import type { Viewer } from '../auth.ts';
 import { invalidField } from '../errors.ts';
 import { selectList, type ReadRows } from '../row-reads.ts';
-import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection } from '../pagination/connection.ts';
+import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection, type CursorCodec, type PageRequest } from '../pagination/connection.ts';
 import { distinctValues } from '../validation.ts';
 
 export type ConversationOrder = 'UPDATED_AT_DESC' | 'UPDATED_AT_ASC' | 'CREATED_AT_DESC' | 'CREATED_AT_ASC' | 'LAST_ACTIVITY_DESC';
@@ -43,20 +43,32 @@ const codecs = Object.fromEntries(
 
 export const DEFAULT_CONVERSATION_PAGE = 20;
 
-export async function listConversations(
-  ctx: ListDeps,
-  args: ConnectionArgs & { filter?: ConversationFilter | null; orderBy?: ConversationOrder | null },
-  { withTotal = false, columns = null }: ListOptions = {},
-): Promise<{ page: Connection<Conversation>; whole: boolean }> {
+export type ConversationListArgs = ConnectionArgs & { filter?: ConversationFilter | null; orderBy?: ConversationOrder | null };
+
+/** A page of a list of conversations as a statement, before it is read. */
+export type ConversationPageQuery = {
+  request: PageRequest<[number, string]>;
+  codec: CursorCodec<[number, string]>;
+  /** The list's order: the time column ordered by (then the id), and its way. */
+  order: { column: 'updatedAt' | 'createdAt' | 'lastActivityAt'; direction: 'asc' | 'desc' };
+  /** The search pattern, when the filter has one (costly: charged by its caller). */
+  search: string | null;
+  /** The viewer's conversations the filter keeps (over `c`). */
+  conditions: Prisma.Sql[];
+  /** The page's rows, `columns` of each (over `c`), in reading order, limit + 1 at most, from `from` (over `c`) kept by `where` and the bounds. */
+  rows: (columns: Prisma.Sql, from?: Prisma.Sql, where?: Prisma.Sql[]) => Prisma.Sql;
+};
+
+/** Checks the arguments (BAD_USER_INPUT) and builds the page's statement. */
+export function conversationPageQuery(viewer: Viewer, args: ConversationListArgs): ConversationPageQuery {
   const order = args.orderBy ?? 'UPDATED_AT_DESC';
   const [field, direction] = ORDER_FIELDS[order];
   const codec = codecs[order];
   const request = pageRequest(args, codec, DEFAULT_CONVERSATION_PAGE);
   const filter = { ...args.filter, status: distinctValues(args.filter?.status, Object.keys(ConversationStatus).length, 'filter.status') };
   const search = searchPattern(filter.search);
-  const keyOf = (c: Conversation) => [c[field].getTime(), c.id] as [number, string];
   const readDirection = request.backward ? (direction === 'desc' ? 'asc' : 'desc') : direction;
-  const conditions = filterConditions(ctx.viewer, filter, search);
+  const conditions = filterConditions(viewer, filter, search);
 
   // Keyset bounds in the list's order: `after` keeps what sorts later, `before` what sorts earlier.
   const later = direction === 'desc' ? '<' : '>';
@@ -67,9 +79,15 @@ export async function listConversations(
   if (request.after) bounds.push(beyond(request.after, later));
   if (request.before) bounds.push(beyond(request.before, earlier));
   const dir = Prisma.raw(readDirection.toUpperCase());
-  const pageQuery = (from: Prisma.Sql, columns: Prisma.Sql, where: Prisma.Sql[]) => Prisma.sql`
+  const rows = (columns: Prisma.Sql, from = Prisma.raw('"Conversation"'), where = conditions) => Prisma.sql`
     SELECT ${columns} FROM ${from} AS c WHERE ${Prisma.join([...where, ...bounds], ' AND ')}
     ORDER BY c.${column} ${dir}, c."id" ${dir} LIMIT ${request.limit + 1}`;
+  return { request, codec, order: { column: field, direction }, search, conditions, rows };
+}
+
+export async function listConversations(ctx: ListDeps, args: ConversationListArgs, { withTotal = false, columns = null }: ListOptions = {}): Promise<{ page: Connection<Conversation>; whole: boolean }> {
+  const { request, codec, order, search, conditions, rows: pageQuery } = conversationPageQuery(ctx.viewer, args);
+  const keyOf = (c: Conversation) => [c[order.column].getTime(), c.id] as [number, string];
 
   // A search with its total: the matches are found once (a materialised CTE: title, or any message's
   // content) and both the page and the count are read from them. The total comes on a row of its own, so
@@ -79,14 +97,14 @@ export async function listConversations(
       WITH matched AS MATERIALIZED (SELECT c.* FROM "Conversation" AS c WHERE ${Prisma.join(conditions, ' AND ')})
       SELECT t.total, page.id IS NOT NULL AS matched, page.*
       FROM (SELECT count(*)::int AS total FROM matched) AS t
-      LEFT JOIN LATERAL (${pageQuery(Prisma.raw('matched'), selectList('c', null), [])}) AS page ON TRUE`);
+      LEFT JOIN LATERAL (${pageQuery(selectList('c', null), Prisma.raw('matched'), [])}) AS page ON TRUE`);
     const total = rows[0]?.total ?? 0;
     const found = rows.filter((row) => row.matched).map(({ total: _total, matched: _matched, ...conversation }) => conversation as Conversation);
     return { page: buildConnection(found, request, keyOf, codec, total), whole: true };
   }
 
   // A row read with some of the columns only is typed as a whole one.
-  const rows = await ctx.readRows<Conversation>(pageQuery(Prisma.raw('"Conversation"'), selectList('c', columns), conditions));
+  const rows = await ctx.readRows<Conversation>(pageQuery(selectList('c', columns)));
   const page = buildConnection(rows, request, keyOf, codec, async () => {
     const [{ total }] = await ctx.readRows<{ total: number }>(Prisma.sql`SELECT count(*)::int AS total FROM "Conversation" AS c WHERE ${Prisma.join(conditions, ' AND ')}`);
     return total;

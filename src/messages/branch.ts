@@ -24,9 +24,10 @@ export type BranchRange = {
  * Rows of each branch in the range, in reading order, at most `limit` per branch, as `columns` (SQL over
  * the message `m`) and "branchLeafId", the leaf of the row's branch. Each lane of a path gives at most
  * `limit` rows; unfiltered, the positions wanted are known outright (a branch holds one message per
- * position), which bounds every lane's range, and leaves out the lanes outside it.
+ * position), which bounds every lane's range, and leaves out the lanes outside it. `ends`: the branches, or
+ * a FROM item that gives them as ("conversationId", "leafId") rows (the rows of a statement around this one).
  */
-export function branchRowsQuery(ends: readonly BranchEnd[], range: BranchRange, columns: Prisma.Sql): Prisma.Sql {
+export function branchRowsQuery(ends: readonly BranchEnd[] | Prisma.Sql, range: BranchRange, columns: Prisma.Sql): Prisma.Sql {
   const conditions = laneConditions(range);
   // Lanes of the path that hold none of the positions wanted are not looked into.
   const lanes = [Prisma.sql`TRUE`];
@@ -44,8 +45,9 @@ export function branchRowsQuery(ends: readonly BranchEnd[], range: BranchRange, 
     }
   }
   const direction = Prisma.raw(range.backward ? 'DESC' : 'ASC');
+  const source = Array.isArray(ends) ? Prisma.sql`unnest(${ends.map((e) => e.conversationId)}::text[], ${ends.map((e) => e.leafId)}::text[])` : (ends as Prisma.Sql);
   return Prisma.sql`
-    SELECT page.* FROM unnest(${ends.map((e) => e.conversationId)}::text[], ${ends.map((e) => e.leafId)}::text[]) AS e("conversationId", "leafId")
+    SELECT page.* FROM ${source} AS e("conversationId", "leafId")
     CROSS JOIN LATERAL (
       SELECT ${columns}, e."leafId" AS "branchLeafId"
       FROM "Message" leaf

@@ -11,7 +11,7 @@ import { scan } from '../scans.ts';
  * nor one system prompt a thousand times. Counted in characters, text of control characters (six bytes
  * each in JSON) made a response six times larger than the limit meant.
  */
-const MAX_RESPONSE_BYTES = 8_000_000;
+export const MAX_RESPONSE_BYTES = 8_000_000;
 /** And one event of a subscription, which every subscriber receives. */
 const MAX_EVENT_BYTES = 1_000_000;
 

@@ -1,0 +1,52 @@
+// Lists of conversations and pages of messages answered by one SQL statement that builds the response's JSON
+// in PostgreSQL (issue: throughput, pages): executing them field by field, the executor spent some 20 µs of
+// CPU per message of a page on objects and promises the statement does not make (bench/RESULTS.md, "Pages").
+// Only what src/sql-pages/plan.ts plans is answered so; everything else, and anything that would answer
+// with an error, goes to the executor, which stays the reference (test/sql-pages.test.ts compares the two).
+import { getVariableValues, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import type { Plugin } from '@envelop/core';
+import type { ServiceContext } from '../context.ts';
+import { MAX_RESPONSE_BYTES } from '../schema/costly.ts';
+import { planOf, type Plan } from './plan.ts';
+import { statementOf } from './statement.ts';
+
+type PageContext = Pick<ServiceContext, 'viewer' | 'readRows' | 'log'>;
+
+export function useSqlPages(): Plugin {
+  const plans = new WeakMap<DocumentNode, Map<string | null, Plan | null>>();
+  const planFor = (document: DocumentNode, operationName: string | null | undefined) => {
+    let byName = plans.get(document);
+    if (!byName) plans.set(document, (byName = new Map()));
+    const key = operationName ?? null;
+    if (!byName.has(key)) byName.set(key, planOf(document, operationName));
+    return byName.get(key)!;
+  };
+  return {
+    onExecute({ args, executeFn, setExecuteFn }) {
+      const plan = planFor(args.document, args.operationName);
+      if (!plan) return;
+      // Set after every other plugin's checks have let the query through (they run before it executes).
+      setExecuteFn(async (args: ExecutionArgs) => (await answered(plan, args)) ?? executeFn(args));
+    },
+  };
+}
+
+/** The response read in one statement, or null where the executor answers. */
+async function answered(plan: Plan, args: ExecutionArgs): Promise<ExecutionResult | null> {
+  const context = args.contextValue as PageContext;
+  const variables = getVariableValues(args.schema, plan.operation.variableDefinitions ?? [], args.variableValues ?? {});
+  if (variables.errors) return null;
+  const statement = statementOf(plan, { schema: args.schema, variables: variables.coerced, viewer: context.viewer });
+  if (!statement) return null;
+  let data: string;
+  try {
+    [{ data }] = await context.readRows<{ data: string }>(statement.query, { kept: true });
+  } catch (err) {
+    context.log.warn({ err }, 'a page read in one statement failed; the executor answers it');
+    return null;
+  }
+  // The executor refuses a response past this much stored text; the JSON holds all of it, and more.
+  if (Buffer.byteLength(data) > MAX_RESPONSE_BYTES) return null;
+  const parsed: unknown = JSON.parse(data);
+  return { data: (statement.finish ? statement.finish(parsed) : parsed) as Record<string, unknown> };
+}

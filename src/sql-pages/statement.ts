@@ -1,0 +1,204 @@
+// A plan (src/sql-pages/plan.ts) and its arguments as one statement that builds the whole response in
+// PostgreSQL: each connection over the same statements the resolvers read their pages with
+// (conversations/list.ts, messages/branch.ts), its edges and page info as buildConnection makes them, each
+// field as fields.ts says. Arguments the resolvers would refuse (or that ask for what is not planned here)
+// give no statement: the executor answers, with the contract's errors.
+import { getArgumentValues, isObjectType, type FieldNode, type GraphQLSchema } from 'graphql';
+import { Prisma } from '../generated/prisma/client.ts';
+import type { Viewer } from '../auth.ts';
+import { ownConversationsSql } from '../access.ts';
+import { conversationPageQuery, type ConversationListArgs } from '../conversations/list.ts';
+import { branchRowsQuery } from '../messages/branch.ts';
+import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
+import { pageRequest, type ConnectionArgs, type PageRequest } from '../pagination/connection.ts';
+import { selectList } from '../row-reads.ts';
+import { decodeGlobalId } from '../global-ids.ts';
+import { cursorOf, type FieldSql, type Finish } from './fields.ts';
+import type { ConversationPart, MessagePart, Page, Plan, Selected } from './plan.ts';
+
+export type StatementInputs = { schema: GraphQLSchema; variables: Record<string, unknown>; viewer: Viewer };
+
+/** The statement (one row, "data": the response's data as JSON text), and what makes its parsed JSON the response's data. */
+export type PageStatement = { query: Prisma.Sql; finish: Finish | null };
+
+/** Where the executor answers instead. */
+class ForTheExecutor extends Error {}
+
+/** The statement that answers `plan`, or null for the executor. */
+export function statementOf(plan: Plan, inputs: StatementInputs): PageStatement | null {
+  try {
+    const { sql, finish } = new Statement(inputs).root(plan);
+    return { query: Prisma.sql`SELECT ${sql}::text AS "data"`, finish };
+  } catch (error) {
+    // Arguments refused (a GraphQLError, a bad global ID): the executor refuses them in the contract's words.
+    if (error instanceof Error) return null;
+    throw error;
+  }
+}
+
+/** A JSON value of the statement, and what becomes of it once parsed (null: it stays as it is). */
+type Value = { sql: Prisma.Sql; finish: Finish | null };
+
+const raw = Prisma.raw;
+const value = (sql: Prisma.Sql | string, finish: Finish | null = null): Value => ({ sql: typeof sql === 'string' ? raw(sql) : sql, finish });
+const bool = (yes: boolean) => value(yes ? 'true' : 'false');
+const text = (literal: string) => value(`'${literal}'::text`);
+
+/** A JSON object of the entries, in their order (keys are GraphQL names: safe as literals); null stays null. */
+function object(entries: readonly [string, Value][]): Value {
+  const sql = entries.length ? Prisma.sql`json_build_object(${Prisma.join(entries.flatMap(([key, v]) => [raw(`'${key}'`), v.sql]), ', ')})` : raw('json_build_object()');
+  const finishing = entries.filter(([, v]) => v.finish);
+  if (!finishing.length) return value(sql);
+  return value(sql, (parsed) => {
+    if (parsed === null) return null;
+    const fields = parsed as Record<string, unknown>;
+    for (const [key, v] of finishing) fields[key] = v.finish!(fields[key]);
+    return fields;
+  });
+}
+
+const fieldValue = (field: FieldSql, alias: string) => value(field.sql(alias), field.finish ?? null);
+const columnsOf = (parts: Selected<{ kind: string; field?: FieldSql }>, always: readonly string[]) =>
+  [...new Set([...always, ...parts.flatMap(({ part }) => part.field?.columns ?? [])])];
+const nodesOf = <N>(page: Page<N>) => page.parts.flatMap(({ part }) => (part.kind === 'edges' ? part.edge.flatMap(({ part }) => (part.kind === 'node' ? part.node : [])) : []));
+
+/** How a connection's rows are read, numbered and shown. */
+type PageShape = {
+  /** The connection's type name, without "Connection". */
+  type: 'Conversation' | 'Message';
+  /** Aliases of this level of the statement start with it. */
+  level: string;
+  request: PageRequest<unknown>;
+  /** Its rows in reading order (limit + 1 at most). */
+  rows: Prisma.Sql;
+  /** The reading order over a row of `rows`. */
+  readOrder: (alias: string) => string;
+  /** The text of a row's cursor key (its JSON array). */
+  cursorKey: (alias: string) => string;
+  node: (alias: string) => Value;
+  totalCount: Value | null;
+};
+
+class Statement {
+  constructor(private readonly inputs: StatementInputs) {}
+
+  root(plan: Plan): Value {
+    return object(
+      plan.root.map(({ key, part }) => {
+        if (part.kind === 'typename') return [key, text('Query')];
+        if (part.kind === 'conversations') return [key, this.conversations(part.page)];
+        const { id } = this.argumentsOf<{ id: string }>('Query', part.field);
+        const decoded = decodeGlobalId(id);
+        if (decoded.typename !== 'Conversation') throw new ForTheExecutor();
+        const columns = selectList('cr', columnsOf(part.node, ['id', 'currentMessageId', 'messageCount']));
+        const node = this.conversation(part.node, 'cr');
+        const own = ownConversationsSql(this.inputs.viewer, 'cr');
+        return [key, value(Prisma.sql`(SELECT ${node.sql} FROM (SELECT ${columns} FROM "Conversation" AS cr WHERE cr."id" = ${decoded.id} AND ${own}) AS cr)`, node.finish)];
+      }),
+    );
+  }
+
+  private conversations(page: Page<ConversationPart>): Value {
+    const args = this.argumentsOf<ConversationListArgs>('Query', page.field);
+    if (args.filter?.search?.trim()) throw new ForTheExecutor(); // a search is charged by its time
+    const query = conversationPageQuery(this.inputs.viewer, args);
+    const kind = `conversations:${args.orderBy ?? 'UPDATED_AT_DESC'}`;
+    const { column, direction } = query.order;
+    const readDirection = (query.request.backward ? (direction === 'desc' ? 'asc' : 'desc') : direction).toUpperCase();
+    const nodes = nodesOf(page);
+    return this.connection(page, {
+      type: 'Conversation',
+      level: 'c',
+      request: query.request,
+      rows: query.rows(selectList('c', columnsOf(nodes, ['id', 'currentMessageId', 'messageCount', column]))),
+      readOrder: (a) => `${a}."${column}" ${readDirection}, ${a}."id" ${readDirection}`,
+      cursorKey: (a) => `'["${kind}",' || (extract(epoch from ${a}."${column}") * 1000)::bigint || ',' || to_json(${a}."id")::text || ']'`,
+      node: (a) => this.conversation(nodes, a),
+      totalCount: null, // a count of the list: charged (schema/costly.ts)
+    });
+  }
+
+  private conversation(node: Selected<ConversationPart>, alias: string): Value {
+    return object(node.map(({ key, part }) => [key, part.kind === 'field' ? fieldValue(part.field, alias) : this.messages(part.page, alias)]));
+  }
+
+  /** The branch shown of the conversation `conversation` (an alias). */
+  private messages(page: Page<MessagePart>, conversation: string): Value {
+    const args = this.argumentsOf<ConnectionArgs & { roles?: unknown[] | null; leafId?: unknown }>('Conversation', page.field);
+    if (args.roles?.length || args.leafId != null) throw new ForTheExecutor();
+    const request = pageRequest(args, messageCursor, DEFAULT_MESSAGE_PAGE);
+    const range = { after: request.after?.[0] ?? null, before: request.before?.[0] ?? null, limit: request.limit + 1, backward: request.backward, roles: null };
+    const nodes = nodesOf(page);
+    const ends = Prisma.sql`(VALUES (${raw(conversation)}."id", ${raw(conversation)}."currentMessageId"))`;
+    return this.connection(page, {
+      type: 'Message',
+      level: 'm',
+      request,
+      rows: branchRowsQuery(ends, range, selectList('m', columnsOf(nodes, ['id', 'position']))),
+      readOrder: (a) => `${a}."position" ${request.backward ? 'DESC' : 'ASC'}`,
+      cursorKey: (a) => `'["messages",' || ${a}."position" || ']'`,
+      node: (a) => object(nodes.map(({ key, part }) => [key, fieldValue(part.field, a)])),
+      // A branch holds one message per position: its length is its leaf's.
+      totalCount: value(`(CASE WHEN ${conversation}."currentMessageId" IS NULL THEN 0 ELSE ${conversation}."messageCount" END)`),
+    });
+  }
+
+  /**
+   * A connection as buildConnection makes it: the first `limit` rows read, in the list's order; more to come
+   * when a row beyond them was read; the side it came from has more when it came from a cursor.
+   */
+  private connection(page: Page<unknown>, shape: PageShape): Value {
+    const [rows, row, agg] = ['q', 'r', 'p'].map((suffix) => shape.level + suffix);
+    const { limit, backward, after, before } = shape.request;
+    const shown = `${row}.rn <= ${limit}`;
+    const listOrder = `${row}.rn ${backward ? 'DESC' : 'ASC'}`;
+    const hasMore = value(`(${agg}.n > ${limit})`);
+    const aggregates = new Map([['n', raw('count(*) AS n')]]);
+    const parts = page.parts.map(({ key, part }): [string, Value] => {
+      if (part.kind === 'typename') return [key, text(`${shape.type}Connection`)];
+      if (part.kind === 'totalCount') {
+        if (!shape.totalCount) throw new ForTheExecutor();
+        return [key, shape.totalCount];
+      }
+      if (part.kind === 'edges') {
+        const edge = object(
+          part.edge.map(({ key, part }) => {
+            if (part.kind === 'typename') return [key, text(`${shape.type}Edge`)];
+            if (part.kind === 'cursor') return [key, value(shape.cursorKey(row), cursorOf)];
+            return [key, shape.node(row)];
+          }),
+        );
+        const name = `"edges ${key}"`;
+        aggregates.set(name, Prisma.sql`coalesce(json_agg(${edge.sql} ORDER BY ${raw(listOrder)}) FILTER (WHERE ${raw(shown)}), '[]'::json) AS ${raw(name)}`);
+        return [key, value(`${agg}.${name}`, edge.finish && ((edges) => (edges as unknown[]).map(edge.finish!)))];
+      }
+      if (part.info.some(({ part }) => part === 'startCursor' || part === 'endCursor')) {
+        aggregates.set('cursors', raw(`array_to_json(array_agg(${shape.cursorKey(row)} ORDER BY ${listOrder}) FILTER (WHERE ${shown})) AS cursors`));
+      }
+      const info = part.info.map(({ key, part }): [string, Value] => {
+        if (part === '__typename') return [key, text('PageInfo')];
+        if (part === 'hasNextPage') return [key, backward ? bool(before !== null) : hasMore];
+        if (part === 'hasPreviousPage') return [key, backward ? hasMore : bool(after !== null)];
+        const at = part === 'startCursor' ? '0' : `json_array_length(${agg}.cursors) - 1`;
+        return [key, value(`(${agg}.cursors ->> ${at})`, cursorOf)];
+      });
+      return [key, object(info)];
+    });
+    const connection = object(parts);
+    return value(
+      Prisma.sql`(SELECT ${connection.sql} FROM (
+        SELECT ${Prisma.join([...aggregates.values()], ', ')}
+        FROM (SELECT ${raw(rows)}.*, row_number() OVER (ORDER BY ${raw(shape.readOrder(rows))}) AS rn FROM (${shape.rows}) AS ${raw(rows)}) AS ${raw(row)}
+      ) AS ${raw(agg)})`,
+      connection.finish,
+    );
+  }
+
+  /** A field's arguments as the executor coerces them (its errors thrown: the executor answers them). */
+  private argumentsOf<A>(typeName: string, field: FieldNode): A {
+    const type = this.inputs.schema.getType(typeName);
+    const definition = isObjectType(type) ? type.getFields()[field.name.value] : undefined;
+    if (!definition) throw new ForTheExecutor();
+    return getArgumentValues(definition, field, this.inputs.variables) as A;
+  }
+}

@@ -1,0 +1,167 @@
+// Pages answered by one SQL statement (src/sql-pages/) answer exactly what the executor answers: each
+// document below runs both ways (the executor's by a directive at its root field, which the planner leaves
+// to it) on the same rows, and must give the same data and errors. Branches, cursors both ways, every
+// order and filter, aliases, fragments, names, empty pages, another viewer's rows.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConversation, startTestApp, waitForMessageStatus, type TestApp, type TestViewer } from './helpers.ts';
+import { KeptStatements } from '../src/row-reads.ts';
+
+let t: TestApp;
+let viewer: TestViewer;
+let other: TestViewer;
+const ids: Record<string, string> = {};
+
+const APPEND = `mutation($c: ID!, $t: String!, $r: MessageRole!) { appendMessage(input: { conversationId: $c, role: $r, content: $t, tokens: 7 }) { message { id } } }`;
+// Quotes, backslashes, control characters, an emoji, a line break: what JSON escapes, both ways.
+const text = (i: number) => `message ${i}: "quoted" \\ \u0001 🙂\nline`;
+
+beforeAll(async () => {
+  t = await startTestApp({ ECHO_DELAY_MS: '0' });
+  viewer = await t.viewer();
+  other = await t.viewer();
+  ids.empty = (await createConversation(t, viewer, { title: 'empty', projectId: 'p1' })).id;
+  ids.short = (await createConversation(t, viewer, { title: 'x"y\\z', agentId: 'a1' })).id;
+  for (let i = 0; i < 3; i++) await t.gql(APPEND, { c: ids.short, t: text(i), r: i % 2 ? 'ASSISTANT' : 'USER' }, viewer);
+  ids.long = (await createConversation(t, viewer, { title: 'long', projectId: 'p1' })).id;
+  const long: string[] = [];
+  for (let i = 0; i < 12; i++) long.push((await t.gql(APPEND, { c: ids.long, t: text(i), r: i % 2 ? 'ASSISTANT' : 'USER' }, viewer)).appendMessage.message.id);
+  // A second branch from the 7th message: the branch shown is the new one (positions 1–7, then the reply).
+  const edited = await t.gql(`mutation($m: ID!) { editMessage(input: { messageId: $m, content: "edited" }) { assistantMessage { id } } }`, { m: long[6] }, viewer);
+  await waitForMessageStatus((q, v) => t.gql(q, v, viewer), edited.editMessage.assistantMessage.id, 'COMPLETED');
+  ids.archived = (await createConversation(t, viewer, { title: 'archived' })).id;
+  await t.gql(`mutation($c: ID!) { archiveConversation(input: { id: $c }) { conversation { id } } }`, { c: ids.archived }, viewer);
+  ids.others = (await createConversation(t, other, { title: 'not yours' })).id;
+  await t.gql(APPEND, { c: ids.others, t: 'secret', r: 'USER' }, other);
+});
+afterAll(() => t.close());
+
+/** Keys sorted: the executor puts a field that resolves asynchronously (an ID) after the others; the statement keeps the document's order. */
+const canonical = (value: unknown): unknown =>
+  Array.isArray(value) ? value.map(canonical) : value && typeof value === 'object' ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])])) : value;
+
+const ONE_STATEMENT = /^SELECT json_build_object/;
+
+/** `$D` marks a root field: empty for the statement, `@include(if: true)` for the executor. */
+async function bothWays(document: string, variables: Record<string, unknown> = {}, as = viewer) {
+  let statement: unknown;
+  const fast = await t.countQueries(async () => (statement = (await t.request(document.replaceAll('$D', ''), variables, as)).body));
+  let executed: unknown;
+  const slow = await t.countQueries(async () => (executed = (await t.request(document.replaceAll('$D', '@include(if: true)'), variables, as)).body));
+  return { statement, executed, fastStatements: fast.statements, slowStatements: slow.statements };
+}
+
+async function expectSame(document: string, variables: Record<string, unknown> = {}, as = viewer) {
+  const { statement, executed, fastStatements, slowStatements } = await bothWays(document, variables, as);
+  expect(fastStatements).toHaveLength(1);
+  expect(fastStatements[0].trim()).toMatch(ONE_STATEMENT);
+  expect(slowStatements.some((s) => ONE_STATEMENT.test(s.trim()))).toBe(false);
+  expect((executed as { errors?: unknown }).errors).toBeUndefined();
+  expect(canonical(statement)).toEqual(canonical(executed));
+  return statement as { data: Record<string, any> };
+}
+
+const cursorOf = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
+
+const CONVERSATION = `id title status projectId agentId model version messageCount totalTokens preview lastMessageAt createdAt updatedAt archivedAt deletedAt __typename`;
+const MESSAGE = `id position siblingIndex role content status model toolCallId isError finishReason tokens error createdAt completedAt __typename`;
+const PAGE_INFO = `pageInfo { hasNextPage hasPreviousPage startCursor endCursor __typename }`;
+
+describe('pages answered by one statement', () => {
+  it("answers the benchmark's sidebar and branch pages as the executor does", async () => {
+    const sidebar = await expectSame(`{ conversations(first: 20) $D { edges { node { id title messageCount preview lastMessageAt messages(first: 5) { edges { node { id position role content } } } } } } }`);
+    expect(sidebar.data.conversations.edges.map((e: any) => e.node.title)).toEqual(['long', 'x"y\\z', 'empty']);
+    const branch = await expectSame(`query($id: ID!) { conversation(id: $id) $D { messages(last: 50) { edges { node { id role content position status createdAt } } } } }`, { id: ids.long });
+    // The branch shown: the first six messages, the edit, its reply.
+    expect(branch.data.conversation.messages.edges.map((e: any) => e.node.content).slice(5)).toEqual([text(5), 'edited', 'edited']);
+  });
+
+  it('answers every field planned, every order, first and last, cursors both ways, and page info', async () => {
+    for (const orderBy of ['UPDATED_AT_DESC', 'UPDATED_AT_ASC', 'CREATED_AT_DESC', 'CREATED_AT_ASC', 'LAST_ACTIVITY_DESC']) {
+      for (const page of ['first: 2', 'last: 2', 'first: 0', 'first: 100']) {
+        const first = await expectSame(`query($o: ConversationOrder) { conversations(${page}, orderBy: $o) $D { __typename ${PAGE_INFO} edges { __typename cursor node { ${CONVERSATION} } } } }`, { o: orderBy });
+        const end = first.data.conversations.pageInfo.endCursor;
+        if (!end) continue;
+        const bound = page.startsWith('last') ? 'before' : 'after';
+        await expectSame(`query($o: ConversationOrder, $c: String) { conversations(${page.replace('100', '1')}, ${bound}: $c, orderBy: $o) $D { ${PAGE_INFO} edges { cursor node { id } } } }`, {
+          o: orderBy,
+          c: page.startsWith('last') ? first.data.conversations.pageInfo.startCursor : end,
+        });
+      }
+    }
+    const cursors = { a: cursorOf(['messages', 2]), b: cursorOf(['messages', 6]) };
+    for (const page of ['first: 3', 'last: 3', 'first: 3, after: $a', 'last: 3, before: $b', 'first: 100, after: $b', 'last: 0', 'first: 2, before: $b', 'last: 2, after: $a']) {
+      const used = Object.entries(cursors).filter(([name]) => page.includes(`$${name}`));
+      await expectSame(
+        `query($id: ID!${used.map(([name]) => `, $${name}: String`).join('')}) { conversation(id: $id) $D { ${CONVERSATION} messages(${page}) { __typename totalCount ${PAGE_INFO} edges { __typename cursor node { ${MESSAGE} } } } } }`,
+        { id: ids.long, ...Object.fromEntries(used) },
+      );
+    }
+  });
+
+  it('answers filters, aliases, fragments, inline fragments, a field twice, and names', async () => {
+    await expectSame(`{ __typename a: conversations(filter: { status: [ACTIVE, ARCHIVED], projectId: "p1" }) $D { edges { node { ...C } } } b: conversations(filter: { agentId: "a1" }) { edges { node { ... on Conversation { t: title id id } } } } }
+      fragment C on Conversation { id title ...C2 messages { totalCount edges { node { ...M } } } } fragment C2 on Conversation { status title } fragment M on Message { id content ... { role } }`);
+    await expectSame(`query($after: DateTime, $before: DateTime) { conversations(filter: { updatedAfter: $after, updatedBefore: $before, status: [ARCHIVED] }) $D { edges { node { id status } } } }`, {
+      after: '2000-01-01T00:00:00.000Z',
+      before: '2999-01-01T00:00:00.000Z',
+    });
+    const searchBlank = await expectSame(`{ conversations(filter: { search: "  " }) $D { edges { node { id } } } }`);
+    expect(searchBlank.data.conversations.edges).toHaveLength(3);
+    const empty = await expectSame(`query($id: ID!) { conversation(id: $id) $D { id messages(last: 5) { totalCount ${PAGE_INFO} edges { node { id } } } } }`, { id: ids.empty });
+    expect(empty.data.conversation.messages).toEqual({ totalCount: 0, pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null, __typename: 'PageInfo' }, edges: [] });
+  });
+
+  it("shows only the viewer's rows: another's conversation is null, their list their own", async () => {
+    const theirs = await expectSame(`query($id: ID!) { conversation(id: $id) $D { id title messages { edges { node { content } } } } }`, { id: ids.others });
+    expect(theirs.data.conversation).toBeNull();
+    const list = await expectSame(`{ conversations $D { edges { node { id title } } } }`, {}, other);
+    expect(list.data.conversations.edges.map((e: any) => e.node.title)).toEqual(['not yours']);
+  });
+
+  it('leaves to the executor what it does not plan, and what it would refuse (with the contract codes)', async () => {
+    const executorOnly: [string, Record<string, unknown>][] = [
+      [`{ __typename }`, {}],
+      [`{ conversations { totalCount } }`, {}],
+      [`{ conversations(filter: { search: "message" }) { edges { node { id } } } }`, {}],
+      [`query($id: ID!) { conversation(id: $id) { messages(roles: [USER]) { edges { node { id } } } } }`, { id: ids.long }],
+      [`query($id: ID!) { conversation(id: $id) { systemPrompt metadata currentMessage { id } } }`, { id: ids.long }],
+      [`query($id: ID!) { conversation(id: $id) { messages { edges { node { toolCalls usage { totalTokens } parent { id } } } } } }`, { id: ids.long }],
+      [`{ viewer { userId } conversations { edges { node { id } } } }`, {}],
+      [`{ conversations(first: 101) { edges { node { id } } } }`, {}],
+      [`{ conversations(first: 1, last: 1) { edges { node { id } } } }`, {}],
+      [`{ conversations(after: "not a cursor") { edges { node { id } } } }`, {}],
+      [`query($id: ID!) { conversation(id: $id) { id } }`, { id: 'bm90IGFuIGlk' }],
+      [`query($id: ID!) { conversation(id: $id) { messages(after: "WyJjb252ZXJzYXRpb25zIl0") { edges { node { id } } } } }`, { id: ids.long }],
+      [`query($n: Int!) { conversations(first: $n) { edges { node { id } } } }`, { n: 'many' }],
+    ];
+    for (const [document, variables] of executorOnly) {
+      const { statements } = await t.countQueries(() => t.request(document, variables, viewer));
+      expect(statements.some((s) => ONE_STATEMENT.test(s.trim())), document).toBe(false);
+    }
+    const codes = async (document: string, variables: Record<string, unknown> = {}) => (await t.request(document, variables, viewer)).body.errors?.map((e) => e.extensions?.code);
+    expect(await codes(`{ conversations(first: 101) { edges { node { id } } } }`)).toEqual(['BAD_USER_INPUT']);
+    expect(await codes(`{ conversations(after: "not a cursor") { edges { node { id } } } }`)).toEqual(['BAD_USER_INPUT']);
+    expect(await codes(`query($id: ID!) { conversation(id: $id) { id } }`, { id: Buffer.from('Message:x').toString('base64') })).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('reads through the statement on the second request of a document as on the first (its plan is kept once it repeats)', async () => {
+    const document = `query($id: ID!) { conversation(id: $id) { messages(last: 2) { edges { node { content } } } } }`;
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push((await t.request(document, { id: ids.short }, viewer)).body);
+    expect(answers[1]).toEqual(answers[0]);
+    expect(answers[2]).toEqual(answers[0]);
+  });
+});
+
+describe('KeptStatements', () => {
+  it('names a text from its second run, the same name after, and none past its places', () => {
+    const kept = new KeptStatements();
+    expect(kept.nameOf('SELECT 1')).toBeUndefined();
+    const name = kept.nameOf('SELECT 1');
+    expect(name).toBeDefined();
+    expect(kept.nameOf('SELECT 1')).toBe(name);
+    for (let i = 2; i <= KeptStatements.MAX_KEPT; i++) [0, 1].forEach(() => kept.nameOf(`SELECT ${i}`));
+    expect(new Set(Array.from({ length: KeptStatements.MAX_KEPT }, (_, i) => kept.nameOf(`SELECT ${i + 1}`))).size).toBe(KeptStatements.MAX_KEPT);
+    [0, 1, 2].forEach(() => expect(kept.nameOf('SELECT past the places')).toBeUndefined());
+  });
+});
