@@ -3,6 +3,8 @@
 // to it) on the same rows, and must give the same data and errors. Branches, cursors both ways, every
 // order and filter, aliases, fragments, names, empty pages, another viewer's rows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kind, print, visit, type DocumentNode } from 'graphql';
+import { ChatDocument, OlderMessagesDocument, SidebarDocument } from '../web/src/gql/graphql.ts';
 import { createConversation, startTestApp, waitForMessageStatus, type TestApp, type TestViewer } from './helpers.ts';
 import { KeptStatements } from '../src/row-reads.ts';
 
@@ -28,6 +30,16 @@ beforeAll(async () => {
   // A second branch from the 7th message: the branch shown is the new one (positions 1–7, then the reply).
   const edited = await t.gql(`mutation($m: ID!) { editMessage(input: { messageId: $m, content: "edited" }) { assistantMessage { id } } }`, { m: long[6] }, viewer);
   await waitForMessageStatus((q, v) => t.gql(q, v, viewer), edited.editMessage.assistantMessage.id, 'COMPLETED');
+  ids.edit = edited.editMessage.assistantMessage.id;
+  ids.edited = long[6];
+  // A reply with reasoning and tool calls, and one still STREAMING (its runner elsewhere, alive: not recovered).
+  const { prisma } = t.app.services;
+  const rawId = (id: string) => Buffer.from(id, 'base64').toString().split(':')[1];
+  await prisma.message.update({
+    where: { id: rawId(long[5]) },
+    data: { reasoning: 'thinking "aloud"', toolCalls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"q":"x","n":1}' } }], finishReason: 'TOOL_CALLS', model: 'm' },
+  });
+  await prisma.message.update({ where: { id: rawId(edited.editMessage.assistantMessage.id) }, data: { status: 'STREAMING', runnerId: 'elsewhere', heartbeatAt: new Date(Date.now() + 3_600_000), completedAt: null } });
   ids.archived = (await createConversation(t, viewer, { title: 'archived' })).id;
   await t.gql(`mutation($c: ID!) { archiveConversation(input: { id: $c }) { conversation { id } } }`, { c: ids.archived }, viewer);
   ids.others = (await createConversation(t, other, { title: 'not yours' })).id;
@@ -73,6 +85,25 @@ describe('pages answered by one statement', () => {
     const branch = await expectSame(`query($id: ID!) { conversation(id: $id) $D { messages(last: 50) { edges { node { id role content position status createdAt } } } } }`, { id: ids.long });
     // The branch shown: the first six messages, the edit, its reply.
     expect(branch.data.conversation.messages.edges.map((e: any) => e.node.content).slice(5)).toEqual([text(5), 'edited', 'edited']);
+  });
+
+  it("answers the web app's own documents (a name on every selection, as Apollo Client adds them)", async () => {
+    const named = (document: DocumentNode) =>
+      print(
+        visit(document, {
+          SelectionSet: (set, _key, parent) =>
+            (parent as { kind?: string })?.kind === Kind.OPERATION_DEFINITION ? set : { ...set, selections: [...set.selections, { kind: Kind.FIELD, name: { kind: Kind.NAME, value: '__typename' } }] },
+        }),
+      ).replace(/(conversations?)\(/, '$1$D(').replace(/\$D\(([^)]*)\)/, '($1) $D');
+    const sidebar = await expectSame(named(SidebarDocument), { first: 2 });
+    await expectSame(named(SidebarDocument), { first: 2, after: sidebar.data.conversations.pageInfo.endCursor, filter: { status: ['ACTIVE', 'ARCHIVED'] } });
+    expect(sidebar.data.conversations.edges[0].node.activeGeneration).toEqual({ id: ids.edit, __typename: 'Message' });
+    const chat = await expectSame(named(ChatDocument), { id: ids.long });
+    const messages = chat.data.conversation.messages.edges.map((e: any) => e.node);
+    expect(messages[5].toolCalls).toEqual([{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"q":"x","n":1}' } }]);
+    expect(messages[6]).toMatchObject({ id: expect.any(String), siblingIndex: 2, siblingCount: 2, previousSibling: { id: ids.edited }, nextSibling: null });
+    await expectSame(named(OlderMessagesDocument), { id: ids.long, before: chat.data.conversation.messages.pageInfo.startCursor });
+    await expectSame(named(OlderMessagesDocument), { id: ids.long, before: cursorOf(['messages', 3]) });
   });
 
   it('answers every field planned, every order, first and last, cursors both ways, and page info', async () => {

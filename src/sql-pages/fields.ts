@@ -22,7 +22,11 @@ const literal = (text: string): FieldSql => ({ columns: [], sql: () => `'${text}
  */
 const time = (name: string): FieldSql => ({ columns: [name], sql: (a) => `${a}."${name}"`, finish: (at) => (at === null ? null : new Date(`${at as string}Z`).toISOString()) });
 /** A global ID as Pothos makes it: base64 of `Type:id`. */
-const globalId = (type: string): FieldSql => ({ columns: ['id'], sql: (a) => `${a}."id"`, finish: (id) => encodeGlobalID(type, id as string) });
+export const globalIdOf =
+  (type: string): Finish =>
+  (id) =>
+    encodeGlobalID(type, id as string);
+const globalId = (type: string): FieldSql => ({ columns: ['id'], sql: (a) => `${a}."id"`, finish: globalIdOf(type) });
 
 /** A cursor from the text of its key (its JSON array): base64url, as pagination/connection.ts makes it. */
 export const cursorOf: Finish = (key) => (key === null ? null : Buffer.from(key as string).toString('base64url'));
@@ -46,6 +50,16 @@ export const CONVERSATION_FIELDS: Readonly<Record<string, FieldSql>> = {
   deletedAt: time('deletedAt'),
 };
 
+/**
+ * A message's siblings: the messages of its conversation under its parent (or, for a first message, the other
+ * first messages), `where` over them as `s`. Two forms, so that each uses the (conversation, parent, index)
+ * index: siblings.ts reads them so.
+ */
+const siblings = (a: string, select: string, where = 'TRUE') => `(CASE WHEN ${a}."parentId" IS NULL
+  THEN (SELECT ${select} FROM "Message" s WHERE s."conversationId" = ${a}."conversationId" AND s."parentId" IS NULL AND ${where})
+  ELSE (SELECT ${select} FROM "Message" s WHERE s."conversationId" = ${a}."conversationId" AND s."parentId" = ${a}."parentId" AND ${where}) END)`;
+const SIBLING_COLUMNS = ['conversationId', 'parentId', 'siblingIndex'];
+
 export const MESSAGE_FIELDS: Readonly<Record<string, FieldSql>> = {
   __typename: literal('Message'),
   id: globalId('Message'),
@@ -62,4 +76,25 @@ export const MESSAGE_FIELDS: Readonly<Record<string, FieldSql>> = {
   error: column('error'),
   createdAt: time('createdAt'),
   completedAt: time('completedAt'),
+  reasoning: column('reasoning'),
+  toolCalls: column('toolCalls'), // JSON as stored, as Prisma reads it
+  siblingCount: { columns: SIBLING_COLUMNS, sql: (a) => `coalesce(${siblings(a, 'max(s."siblingIndex")')}, 0)` },
+};
+
+/**
+ * A field whose value is a node of which only its `id` (and `__typename`) is asked for: the SQL of that id
+ * over the row (NULL for none), as the resolver's loader would find it.
+ */
+export type LinkSql = { type: 'Message'; columns: readonly string[]; id: (alias: string) => string };
+
+export const CONVERSATION_LINKS: Readonly<Record<string, LinkSql>> = {
+  currentMessage: { type: 'Message', columns: ['currentMessageId'], id: (a) => `${a}."currentMessageId"` },
+  // The reply now STREAMING (one at most: a turn is refused while another runs).
+  activeGeneration: { type: 'Message', columns: ['id'], id: (a) => `(SELECT g."id" FROM "Message" g WHERE g."conversationId" = ${a}."id" AND g."status" = 'STREAMING' LIMIT 1)` },
+};
+
+export const MESSAGE_LINKS: Readonly<Record<string, LinkSql>> = {
+  parent: { type: 'Message', columns: ['parentId'], id: (a) => `${a}."parentId"` },
+  previousSibling: { type: 'Message', columns: SIBLING_COLUMNS, id: (a) => siblings(a, 's."id"', `s."siblingIndex" = ${a}."siblingIndex" - 1`) },
+  nextSibling: { type: 'Message', columns: SIBLING_COLUMNS, id: (a) => siblings(a, 's."id"', `s."siblingIndex" = ${a}."siblingIndex" + 1`) },
 };

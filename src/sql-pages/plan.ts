@@ -4,7 +4,7 @@
 // two that differ, a fragment on an interface) leaves the document to the executor. Planned once per
 // document and operation; the arguments are read when it runs.
 import { Kind, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
-import { CONVERSATION_FIELDS, MESSAGE_FIELDS, type FieldSql } from './fields.ts';
+import { CONVERSATION_FIELDS, CONVERSATION_LINKS, MESSAGE_FIELDS, MESSAGE_LINKS, type FieldSql, type LinkSql } from './fields.ts';
 
 /** A selection: its response keys in order, each with what it asks for. */
 export type Selected<T> = readonly { key: string; part: T }[];
@@ -15,8 +15,10 @@ export type ConnectionPart<N> = { kind: 'typename' } | { kind: 'totalCount' } | 
 /** A connection field (its arguments read when it runs) and its selection. */
 export type Page<N> = { field: FieldNode; parts: Selected<ConnectionPart<N>> };
 
-export type MessagePart = { kind: 'field'; field: FieldSql };
-export type ConversationPart = { kind: 'field'; field: FieldSql } | { kind: 'messages'; page: Page<MessagePart> };
+/** A node of which only its ID and name are asked for. */
+export type LinkPart = { kind: 'link'; link: LinkSql; keys: Selected<'id' | '__typename'> };
+export type MessagePart = { kind: 'field'; field: FieldSql } | LinkPart;
+export type ConversationPart = MessagePart | { kind: 'messages'; page: Page<MessagePart> };
 export type RootPart = { kind: 'typename' } | { kind: 'conversations'; page: Page<ConversationPart> } | { kind: 'conversation'; field: FieldNode; node: Selected<ConversationPart> };
 
 export type Plan = { operation: OperationDefinitionNode; root: Selected<RootPart> };
@@ -33,13 +35,21 @@ export function planOf(document: DocumentNode, operationName: string | null | un
   const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
   const select = <T>(set: SelectionSetNode | undefined, type: string, partOf: (field: FieldNode) => T | null) => selection(set, type, fragments, partOf);
 
+  /** A field of `fields`, or a node of `links` of which only its ID and name are asked for. */
+  const fieldOf = (field: FieldNode, fields: Readonly<Record<string, FieldSql>>, links: Readonly<Record<string, LinkSql>>): MessagePart | null => {
+    const name = field.name.value;
+    if (!Object.hasOwn(links, name)) return Object.hasOwn(fields, name) && bare(field) ? { kind: 'field', field: fields[name] } : null;
+    if (field.arguments?.length) return null;
+    const link = links[name];
+    const keys = select(field.selectionSet, link.type, (g) => (bare(g) && (g.name.value === 'id' || g.name.value === '__typename') ? g.name.value : null));
+    return keys && { kind: 'link', link, keys };
+  };
   const conversationPart = (field: FieldNode): ConversationPart | null => {
     if (field.name.value === 'messages') {
-      const page = pageOf(field, 'Message', (node) => select(node, 'Message', (f) => leaf(f, MESSAGE_FIELDS)));
+      const page = pageOf(field, 'Message', (node) => select(node, 'Message', (f) => fieldOf(f, MESSAGE_FIELDS, MESSAGE_LINKS)));
       return page && { kind: 'messages', page };
     }
-    const known = leaf(field, CONVERSATION_FIELDS);
-    return known && { kind: 'field', field: known.field };
+    return fieldOf(field, CONVERSATION_FIELDS, CONVERSATION_LINKS);
   };
   const pageOf = <N>(field: FieldNode, type: string, nodeOf: (set: SelectionSetNode | undefined) => Selected<N> | null): Page<N> | null => {
     const parts = select<ConnectionPart<N>>(field.selectionSet, `${type}Connection`, (f) => {
@@ -78,11 +88,6 @@ export function planOf(document: DocumentNode, operationName: string | null | un
 
 /** A field with no arguments and no selection of its own. */
 const bare = (field: FieldNode) => !field.arguments?.length && !field.selectionSet;
-
-function leaf(field: FieldNode, fields: Readonly<Record<string, FieldSql>>): MessagePart | null {
-  const known = Object.hasOwn(fields, field.name.value) ? fields[field.name.value] : undefined;
-  return known && bare(field) ? { kind: 'field', field: known } : null;
-}
 
 /**
  * The fields of a selection set on `type`, through fragments on that type, by response key in the order

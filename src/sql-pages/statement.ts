@@ -13,8 +13,8 @@ import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
 import { pageRequest, type ConnectionArgs, type PageRequest } from '../pagination/connection.ts';
 import { selectList } from '../row-reads.ts';
 import { decodeGlobalId } from '../global-ids.ts';
-import { cursorOf, type FieldSql, type Finish } from './fields.ts';
-import type { ConversationPart, MessagePart, Page, Plan, Selected } from './plan.ts';
+import { cursorOf, globalIdOf, type FieldSql, type Finish } from './fields.ts';
+import type { ConversationPart, LinkPart, MessagePart, Page, Plan, Selected } from './plan.ts';
 
 export type StatementInputs = { schema: GraphQLSchema; variables: Record<string, unknown>; viewer: Viewer };
 
@@ -58,8 +58,17 @@ function object(entries: readonly [string, Value][]): Value {
 }
 
 const fieldValue = (field: FieldSql, alias: string) => value(field.sql(alias), field.finish ?? null);
-const columnsOf = (parts: Selected<{ kind: string; field?: FieldSql }>, always: readonly string[]) =>
-  [...new Set([...always, ...parts.flatMap(({ part }) => part.field?.columns ?? [])])];
+
+/** A node of which its ID (and name) is asked for: null when the link's ID is. */
+function linkValue({ link, keys }: LinkPart, alias: string): Value {
+  const node = object(keys.map(({ key, part }) => [key, part === 'id' ? value('link."id"', globalIdOf(link.type)) : text(link.type)]));
+  return value(Prisma.sql`(SELECT CASE WHEN link."id" IS NULL THEN NULL ELSE ${node.sql} END FROM (SELECT ${raw(link.id(alias))} AS "id") AS link)`, node.finish);
+}
+
+const partValue = (part: MessagePart, alias: string) => (part.kind === 'field' ? fieldValue(part.field, alias) : linkValue(part, alias));
+const columnsOf = (parts: Selected<ConversationPart>, always: readonly string[]) => [
+  ...new Set([...always, ...parts.flatMap(({ part }) => (part.kind === 'field' ? part.field.columns : part.kind === 'link' ? part.link.columns : []))]),
+];
 const nodesOf = <N>(page: Page<N>) => page.parts.flatMap(({ part }) => (part.kind === 'edges' ? part.edge.flatMap(({ part }) => (part.kind === 'node' ? part.node : [])) : []));
 
 /** How a connection's rows are read, numbered and shown. */
@@ -119,7 +128,7 @@ class Statement {
   }
 
   private conversation(node: Selected<ConversationPart>, alias: string): Value {
-    return object(node.map(({ key, part }) => [key, part.kind === 'field' ? fieldValue(part.field, alias) : this.messages(part.page, alias)]));
+    return object(node.map(({ key, part }) => [key, part.kind === 'messages' ? this.messages(part.page, alias) : partValue(part, alias)]));
   }
 
   /** The branch shown of the conversation `conversation` (an alias). */
@@ -137,7 +146,7 @@ class Statement {
       rows: branchRowsQuery(ends, range, selectList('m', columnsOf(nodes, ['id', 'position']))),
       readOrder: (a) => `${a}."position" ${request.backward ? 'DESC' : 'ASC'}`,
       cursorKey: (a) => `'["messages",' || ${a}."position" || ']'`,
-      node: (a) => object(nodes.map(({ key, part }) => [key, fieldValue(part.field, a)])),
+      node: (a) => object(nodes.map(({ key, part }) => [key, partValue(part, a)])),
       // A branch holds one message per position: its length is its leaf's.
       totalCount: value(`(CASE WHEN ${conversation}."currentMessageId" IS NULL THEN 0 ELSE ${conversation}."messageCount" END)`),
     });
