@@ -39,6 +39,9 @@ beforeAll(async () => {
     where: { id: rawId(long[5]) },
     data: { reasoning: 'thinking "aloud"', toolCalls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"q":"x","n":1}' } }], finishReason: 'TOOL_CALLS', model: 'm' },
   });
+  // Times JSON writes short: no fraction, a fraction of one digit, a year before 1000.
+  await prisma.message.update({ where: { id: rawId(long[0]) }, data: { createdAt: new Date('2026-01-31T12:00:00.000Z') } });
+  await prisma.message.update({ where: { id: rawId(long[1]) }, data: { createdAt: new Date('0005-03-01T00:00:00.100Z'), completedAt: new Date('0999-12-31T23:59:59.990Z') } });
   await prisma.message.update({ where: { id: rawId(edited.editMessage.assistantMessage.id) }, data: { status: 'STREAMING', runnerId: 'elsewhere', heartbeatAt: new Date(Date.now() + 3_600_000), completedAt: null } });
   ids.archived = (await createConversation(t, viewer, { title: 'archived' })).id;
   await t.gql(`mutation($c: ID!) { archiveConversation(input: { id: $c }) { conversation { id } } }`, { c: ids.archived }, viewer);

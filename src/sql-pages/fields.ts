@@ -17,10 +17,13 @@ const column = (name: string): FieldSql => ({ columns: [name], sql: (a) => `${a}
 const enumValue = (name: string): FieldSql => ({ columns: [name], sql: (a) => `${a}."${name}"::text` });
 const literal = (text: string): FieldSql => ({ columns: [], sql: () => `'${text}'::text` });
 /**
- * A DateTime as the scalar serialises it (`toISOString`). The columns are timestamp(3), UTC, which JSON
- * writes as ISO 8601 without a zone and without the fraction's trailing zeros.
+ * A DateTime as the scalar serialises it (`toISOString`: milliseconds, `Z`). The columns are timestamp(3),
+ * UTC, years 1 to 9999, which JSON writes as `2026-01-31T12:00:00.5`: without a zone, and without the
+ * fraction's trailing zeros (or the fraction, when it is zero).
  */
-const time = (name: string): FieldSql => ({ columns: [name], sql: (a) => `${a}."${name}"`, finish: (at) => (at === null ? null : new Date(`${at as string}Z`).toISOString()) });
+const time = (name: string): FieldSql => ({ columns: [name], sql: (a) => `${a}."${name}"`, finish: isoTime });
+const isoTime: Finish = (at) => (at === null ? null : ((at as string).length === 19 ? `${at as string}.` : (at as string)).padEnd(23, '0') + 'Z');
+
 /** A global ID as Pothos makes it: base64 of `Type:id`. */
 export const globalIdOf =
   (type: string): Finish =>
