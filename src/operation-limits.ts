@@ -4,7 +4,7 @@
 // nothing); writes refused once the viewer stores their quota, but those that store nothing new (repeats of
 // writes done, by their idempotencyKey, included); and `chat`, a write, is refused over GET as mutations are
 // (a link or an <img> must not start a generation).
-import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLObjectType } from 'graphql';
+import { getOperationAST, type DocumentNode, type GraphQLObjectType } from 'graphql';
 import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
 import type { Viewer } from './auth.ts';
 import { badUserInput, isGraphQLError } from './errors.ts';
@@ -26,6 +26,7 @@ const STORING_NOTHING = new Set([
   'cancelGeneration',
   'completeChatSession',
   'switchBranch',
+  '__typename',
 ]);
 
 const storesSomething = (name: string) => !STORING_NOTHING.has(name);
@@ -35,21 +36,15 @@ type OperationContext = { viewer: Viewer; requestUnits: RequestUnits; request?: 
 type Operation = { document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null };
 
 export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: StorageQuota, kept: KeptResult): Plugin {
-  /**
-   * The quota's check of a write adding `adding`, but that a repeat of writes done passes (it stores nothing);
-   * then, once it ran, gives back what a write that stored nothing was counted for.
-   */
+  /** The quota's check of a write adding `adding`, but that a repeat of writes done passes: it stores nothing. */
   const checkQuota = async (viewer: Viewer, adding: number, storing: (name: string) => boolean, rootType: GraphQLObjectType, operation: Operation) => {
-    const fields = () => rootFieldNodes(operation.document, getOperationAST(operation.document, operation.operationName)).filter((field) => storing(field.name.value));
     try {
       await storageQuota.check(viewer, adding);
     } catch (error) {
-      if (isGraphQLError(error) && (await onlyRepeats({ rootType, fields: fields(), variables: operation.variableValues }, viewer, kept))) return () => {};
-      throw error;
+      if (!isGraphQLError(error)) throw error;
+      const fields = rootFieldNodes(operation.document, getOperationAST(operation.document, operation.operationName)).filter((field) => storing(field.name.value));
+      if (!(await onlyRepeats({ rootType, fields, variables: operation.variableValues }, viewer, kept))) throw error;
     }
-    return (result: ExecutionResult) => {
-      if (result.errors?.length && fields().every((field) => result.data?.[field.alias?.value ?? field.name.value] == null)) storageQuota.giveBack(viewer, adding);
-    };
   };
   return {
     async onExecute({ args, setResultAndStopExecution }) {
@@ -67,9 +62,7 @@ export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: Stora
         await rateLimiter.bytes(context.viewer, sent);
         // What it will store: what it was sent with, and a row at least for each field that stores.
         const storing = fields.filter(storesSomething).length;
-        if (storing === 0) return;
-        const settle = await checkQuota(context.viewer, sent + storing * ROW_BYTES, storesSomething, args.schema.getMutationType()!, args);
-        return { onExecuteDone: ({ result }) => settle(result as ExecutionResult) }; // (a mutation's result is one, never a stream)
+        if (storing > 0) await checkQuota(context.viewer, sent + storing * ROW_BYTES, storesSomething, args.schema.getMutationType()!, args);
       } catch (error) {
         if (!isGraphQLError(error)) throw error;
         setResultAndStopExecution({ errors: [error] });
@@ -84,8 +77,7 @@ export function useOperationLimits(rateLimiter: RateLimiter, storageQuota: Stora
           const sent = sentBytes(context);
           await rateLimiter.bytes(context.viewer, sent);
           // A turn: its message and its reply.
-          const settle = await checkQuota(context.viewer, sent + 2 * ROW_BYTES, (name) => WRITING_SUBSCRIPTIONS.has(name), args.schema.getSubscriptionType()!, args);
-          return { onSubscribeResult: ({ result }) => void (Symbol.asyncIterator in result ? undefined : settle(result)) };
+          await checkQuota(context.viewer, sent + 2 * ROW_BYTES, (name) => WRITING_SUBSCRIPTIONS.has(name), args.schema.getSubscriptionType()!, args);
         } catch (error) {
           if (!isGraphQLError(error)) throw error;
           setResultAndStopExecution({ errors: [error] });

@@ -4,6 +4,7 @@
 // them, with the differences from Prisma's fixed: a `timestamp` (without time zone, as Prisma stores it)
 // is UTC, and a BIGINT a bigint.
 import type { PGlite } from '@electric-sql/pglite';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { Prisma } from './generated/prisma/client.ts';
@@ -57,7 +58,7 @@ export function poolReads(pool: pg.Pool, observe: ((sql: string) => void) | unde
  */
 export class KeptStatements {
   static readonly MAX_KEPT = 16;
-  /** Texts seen once, to keep when they come again (cleared when full). */
+  /** Texts seen once, by their digest (a text may be tens of KB), to keep when they come again; cleared when full. */
   static readonly MAX_SEEN = 1_000;
   readonly #names = new Map<string, string>();
   readonly #seen = new Set<string>();
@@ -65,9 +66,10 @@ export class KeptStatements {
   nameOf(text: string): string | undefined {
     const name = this.#names.get(text);
     if (name || this.#names.size >= KeptStatements.MAX_KEPT) return name;
-    if (!this.#seen.delete(text)) {
+    const digest = createHash('sha256').update(text).digest('base64');
+    if (!this.#seen.delete(digest)) {
       if (this.#seen.size >= KeptStatements.MAX_SEEN) this.#seen.clear();
-      this.#seen.add(text);
+      this.#seen.add(digest);
       return undefined;
     }
     const kept = `kept-${this.#names.size + 1}`;

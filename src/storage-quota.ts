@@ -5,12 +5,12 @@
 // fill the disk over months.
 //
 // Measured per viewer by a scan of their rows (one at a time per viewer), kept for a minute on each instance;
-// in between, each write adds what it was sent with and a row per mutation (`check`; given back when it
-// stored nothing), a fork its copy (`reserve`), a reply its text as it streams (`stored`). The minute's
-// measure is the server's own bookkeeping and is not charged. A write refused measures again (at most once a
-// second), so that a purge makes room at once; those measures, which a viewer at the quota could ask for
-// again and again, are charged by their time like the other scans. A write let through may pass the quota
-// by what it stores; a fork whose copy would pass it is refused.
+// in between, each write adds what it was sent with and a row per mutation (`check`), a fork its copy
+// (`reserve`), a reply its text as it streams (`stored`). The minute's measure is the server's own
+// bookkeeping and is not charged. A write refused measures again (at most once a second), so that a purge
+// makes room at once; those measures, which a viewer at the quota could ask for again and again, are charged
+// by their time like the other scans. A write let through may pass the quota by what it stores; a fork whose
+// copy would pass it is refused.
 import type { PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
 import { ownConversationsSql, ownerKey, type OwnerIds } from './access.ts';
@@ -32,8 +32,6 @@ export type StorageQuota = {
   reserve(viewer: Viewer, bytes: number): void;
   /** Bytes stored for this owner without a write of theirs to check (a reply's text, as it streams). */
   stored(owner: OwnerIds, bytes: number): void;
-  /** What `check` counted for a write that then stored nothing (refused by its own checks). */
-  giveBack(viewer: Viewer, bytes: number): void;
 };
 
 /** How long a measure stands, and how soon a refused write measures again. */
@@ -48,7 +46,7 @@ type QuotaDeps = { prisma: PrismaClient; rateLimiter: Pick<RateLimiter, 'charge'
 
 export function createStorageQuota(limitBytes: number, deps: QuotaDeps): StorageQuota {
   const allowed = `the ${megabytes(limitBytes)} MB that STORAGE_MB_PER_USER allows: purge conversations to write more`;
-  if (limitBytes <= 0) return { check: async () => {}, reserve: () => {}, stored: () => {}, giveBack: () => {} };
+  if (limitBytes <= 0) return { check: async () => {}, reserve: () => {}, stored: () => {} };
   const measures = new Map<string, Measure>();
   const measuring = new Map<string, Promise<Measure>>();
 
@@ -90,10 +88,6 @@ export function createStorageQuota(limitBytes: number, deps: QuotaDeps): Storage
     stored(owner, bytes) {
       const known = measures.get(ownerKey(owner));
       if (known) known.bytes += bytes;
-    },
-    giveBack(viewer, bytes) {
-      const known = measures.get(ownerKey(viewer));
-      if (known) known.bytes = Math.max(0, known.bytes - bytes); // (a measure since may have counted less)
     },
   };
 }

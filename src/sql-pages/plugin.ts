@@ -36,17 +36,17 @@ async function answered(plan: Plan, args: ExecutionArgs): Promise<ExecutionResul
   const context = args.contextValue as PageContext;
   const variables = getVariableValues(args.schema, plan.operation.variableDefinitions ?? [], args.variableValues ?? {});
   if (variables.errors) return null;
-  const statement = statementOf(plan, { schema: args.schema, variables: variables.coerced, viewer: context.viewer });
+  const statement = statementOf(plan, { schema: args.schema, variables: variables.coerced, viewer: context.viewer }, MAX_RESPONSE_BYTES);
   if (!statement) return null;
-  let data: string;
+  let data: string | null;
   try {
-    [{ data }] = await context.readRows<{ data: string }>(statement.query, { kept: true });
+    [{ data }] = await context.readRows<{ data: string | null }>(statement.query, { kept: true });
   } catch (err) {
     context.log.warn({ err }, 'a page read in one statement failed; the executor answers it');
     return null;
   }
-  // The executor refuses a response past this much stored text; the JSON holds all of it, and more.
-  if (Buffer.byteLength(data) > MAX_RESPONSE_BYTES) return null;
+  // Null past the bytes of stored text the executor allows in a response (the JSON holds all of it, and more).
+  if (data === null) return null;
   const parsed: unknown = JSON.parse(data);
   return { data: (statement.finish ? statement.finish(parsed) : parsed) as Record<string, unknown> };
 }

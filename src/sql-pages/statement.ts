@@ -3,7 +3,8 @@
 // (conversations/list.ts, messages/branch.ts), its edges and page info as buildConnection makes them, each
 // field as fields.ts says. Arguments the resolvers would refuse (or that ask for what is not planned here)
 // give no statement: the executor answers, with the contract's errors.
-import { getArgumentValues, isObjectType, type FieldNode, type GraphQLSchema } from 'graphql';
+import { getArgumentValues, GraphQLError, isObjectType, type FieldNode, type GraphQLSchema } from 'graphql';
+import { PothosValidationError } from '@pothos/core';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { Viewer } from '../auth.ts';
 import { ownConversationsSql } from '../access.ts';
@@ -24,14 +25,25 @@ export type PageStatement = { query: Prisma.Sql; finish: Finish | null };
 /** Where the executor answers instead. */
 class ForTheExecutor extends Error {}
 
-/** The statement that answers `plan`, or null for the executor. */
-export function statementOf(plan: Plan, inputs: StatementInputs): PageStatement | null {
+/**
+ * Messages one statement may show at most (pages of pages included): what it builds in PostgreSQL is kept
+ * near what the executor would read for the same document (a message's JSON may be six times its text).
+ */
+export const MAX_MESSAGES = 500;
+
+/**
+ * The statement that answers `plan`, or null for the executor. Its data is null past `maxBytes` of JSON: the
+ * executor answers it (and refuses it, past its own limit on stored text), and no larger text reaches here.
+ */
+export function statementOf(plan: Plan, inputs: StatementInputs, maxBytes: number): PageStatement | null {
   try {
-    const { sql, finish } = new Statement(inputs).root(plan);
-    return { query: Prisma.sql`SELECT ${sql}::text AS "data"`, finish };
+    const statement = new Statement(inputs);
+    const { sql, finish } = statement.root(plan);
+    if (statement.messagesShown > MAX_MESSAGES) return null;
+    return { query: Prisma.sql`SELECT CASE WHEN octet_length(page.data) > ${maxBytes}::int THEN NULL ELSE page.data END AS "data" FROM (SELECT ${sql}::text AS data) AS page`, finish };
   } catch (error) {
     // Arguments refused (a GraphQLError, a bad global ID): the executor refuses them in the contract's words.
-    if (error instanceof Error) return null;
+    if (error instanceof ForTheExecutor || error instanceof GraphQLError || error instanceof PothosValidationError) return null;
     throw error;
   }
 }
@@ -88,7 +100,17 @@ type PageShape = {
   totalCount: Value | null;
 };
 
+/**
+ * Builds the statement. Its aliases: `one`, the conversation of `conversation(id)`; a connection's, by its
+ * level (`c` for conversations, `m` for messages) and what they hold: `cq` its rows as read, `cr` each
+ * numbered in reading order, `cp` the page aggregated from them.
+ */
 class Statement {
+  /** The most messages the statement may show. */
+  messagesShown = 0;
+  /** How many conversations a page of messages is shown for (a list's page size, or one). */
+  private perPage = 1;
+
   constructor(private readonly inputs: StatementInputs) {}
 
   root(plan: Plan): Value {
@@ -99,10 +121,10 @@ class Statement {
         const { id } = this.argumentsOf<{ id: string }>('Query', part.field);
         const decoded = decodeGlobalId(id);
         if (decoded.typename !== 'Conversation') throw new ForTheExecutor();
-        const columns = selectList('cr', columnsOf(part.node, ['id', 'currentMessageId', 'messageCount']));
-        const node = this.conversation(part.node, 'cr');
-        const own = ownConversationsSql(this.inputs.viewer, 'cr');
-        return [key, value(Prisma.sql`(SELECT ${node.sql} FROM (SELECT ${columns} FROM "Conversation" AS cr WHERE cr."id" = ${decoded.id} AND ${own}) AS cr)`, node.finish)];
+        const columns = selectList('one', columnsOf(part.node, ['id', 'currentMessageId', 'messageCount']));
+        const node = this.conversation(part.node, 'one');
+        const own = ownConversationsSql(this.inputs.viewer, 'one');
+        return [key, value(Prisma.sql`(SELECT ${node.sql} FROM (SELECT ${columns} FROM "Conversation" AS one WHERE one."id" = ${decoded.id} AND ${own}) AS one)`, node.finish)];
       }),
     );
   }
@@ -115,6 +137,8 @@ class Statement {
     const { column, direction } = query.order;
     const readDirection = (query.request.backward ? (direction === 'desc' ? 'asc' : 'desc') : direction).toUpperCase();
     const nodes = nodesOf(page);
+    // Each conversation of the page may show a page of messages.
+    this.perPage = query.request.limit;
     return this.connection(page, {
       type: 'Conversation',
       level: 'c',
@@ -136,6 +160,7 @@ class Statement {
     const args = this.argumentsOf<ConnectionArgs & { roles?: unknown[] | null; leafId?: unknown }>('Conversation', page.field);
     if (args.roles?.length || args.leafId != null) throw new ForTheExecutor();
     const request = pageRequest(args, messageCursor, DEFAULT_MESSAGE_PAGE);
+    this.messagesShown += request.limit * this.perPage;
     const range = { after: request.after?.[0] ?? null, before: request.before?.[0] ?? null, limit: request.limit + 1, backward: request.backward, roles: null };
     const nodes = nodesOf(page);
     const ends = Prisma.sql`(VALUES (${raw(conversation)}."id", ${raw(conversation)}."currentMessageId"))`;
@@ -159,9 +184,10 @@ class Statement {
   private connection(page: Page<unknown>, shape: PageShape): Value {
     const [rows, row, agg] = ['q', 'r', 'p'].map((suffix) => shape.level + suffix);
     const { limit, backward, after, before } = shape.request;
-    const shown = `${row}.rn <= ${limit}`;
-    const listOrder = `${row}.rn ${backward ? 'DESC' : 'ASC'}`;
-    const hasMore = value(`(${agg}.n > ${limit})`);
+    // The page size as a value, not in the text: one kept statement serves every size (row-reads.ts).
+    const shown = Prisma.sql`${raw(row)}.rn <= ${limit}::int`;
+    const listOrder = raw(`${row}.rn ${backward ? 'DESC' : 'ASC'}`);
+    const hasMore = value(Prisma.sql`(${raw(agg)}.n > ${limit}::int)`);
     const aggregates = new Map([['n', raw('count(*) AS n')]]);
     const parts = page.parts.map(({ key, part }): [string, Value] => {
       if (part.kind === 'typename') return [key, text(`${shape.type}Connection`)];
@@ -178,11 +204,11 @@ class Statement {
           }),
         );
         const name = `"edges ${key}"`;
-        aggregates.set(name, Prisma.sql`coalesce(json_agg(${edge.sql} ORDER BY ${raw(listOrder)}) FILTER (WHERE ${raw(shown)}), '[]'::json) AS ${raw(name)}`);
+        aggregates.set(name, Prisma.sql`coalesce(json_agg(${edge.sql} ORDER BY ${listOrder}) FILTER (WHERE ${shown}), '[]'::json) AS ${raw(name)}`);
         return [key, value(`${agg}.${name}`, edge.finish && ((edges) => (edges as unknown[]).map(edge.finish!)))];
       }
       if (part.info.some(({ part }) => part === 'startCursor' || part === 'endCursor')) {
-        aggregates.set('cursors', raw(`array_to_json(array_agg(${shape.cursorKey(row)} ORDER BY ${listOrder}) FILTER (WHERE ${shown})) AS cursors`));
+        aggregates.set('cursors', Prisma.sql`array_to_json(array_agg(${raw(shape.cursorKey(row))} ORDER BY ${listOrder}) FILTER (WHERE ${shown})) AS cursors`);
       }
       const info = part.info.map(({ key, part }): [string, Value] => {
         if (part === '__typename') return [key, text('PageInfo')];
