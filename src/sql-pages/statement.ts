@@ -40,7 +40,9 @@ export function statementOf(plan: Plan, inputs: StatementInputs, maxBytes: numbe
     const statement = new Statement(inputs);
     const { sql, finish } = statement.root(plan);
     if (statement.messagesShown > MAX_MESSAGES) return null;
-    return { query: Prisma.sql`SELECT CASE WHEN octet_length(page.data) > ${maxBytes}::int THEN NULL ELSE page.data END AS "data" FROM (SELECT ${sql}::text AS data) AS page`, finish };
+    // OFFSET 0: the page is built once (inlined, PostgreSQL built it for each place `data` is named).
+    const query = Prisma.sql`SELECT CASE WHEN octet_length(page.data) > ${maxBytes}::int THEN NULL ELSE page.data END AS "data" FROM (SELECT ${sql}::text AS data OFFSET 0) AS page`;
+    return { query, finish };
   } catch (error) {
     // Arguments refused (a GraphQLError, a bad global ID): the executor refuses them in the contract's words.
     if (error instanceof ForTheExecutor || error instanceof GraphQLError || error instanceof PothosValidationError) return null;
