@@ -3,6 +3,7 @@
 // prints "serving GraphQL at <url>" as the server does, so the benchmark starts both alike.
 //   POST {"page":"sidebar","userId":"…"}          20 conversations by updatedAt, with their counts, preview and first 5 messages
 //   POST {"page":"branch","conversationId":"…"}  the last 50 messages of a conversation, oldest first
+//   POST {"page":"typename"}                      no rows: what a request costs by itself
 import http from 'node:http';
 import pg from 'pg';
 
@@ -24,6 +25,7 @@ const BRANCH = `
   ) m ORDER BY m."position"`;
 
 async function answer(body: { page: string; userId?: string; conversationId?: string }): Promise<unknown> {
+  if (body.page === 'typename') return { data: { __typename: 'Query' } };
   if (body.page === 'sidebar') {
     const { rows } = await pool.query(SIDEBAR, [body.userId]);
     return { data: { conversations: { edges: rows.map((row) => ({ node: { ...row, messages: { edges: row.messages.map((node: unknown) => ({ node })) } } })) } } };

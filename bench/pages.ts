@@ -3,10 +3,11 @@
 // (bench/pages-floor.ts), side by side in one run, on one PostgreSQL.
 //   sidebar  20 conversations with their counts, preview and first 5 messages
 //   branch   the last 50 messages of a conversation (a linear one of 200)
+//   typename `{ __typename }`, no rows (only with --pages typename): what a request costs by itself
 // Each round, CONCURRENCY clients ask one process for one page as fast as it answers for SECONDS; the
 // processes take turns, ROUNDS times each, and the ratio is of the medians of requests a second.
 //
-//   node --import tsx bench/pages.ts [--db postgresql://postgres@127.0.0.1:5432/bench] [--rounds 3] [--seconds 5] [--pages sidebar,branch] [--out bench/results/pages.json]
+//   node --import tsx bench/pages.ts [--db postgresql://postgres@127.0.0.1:5432/bench] [--rounds 3] [--seconds 5] [--pages sidebar,branch,typename] [--out bench/results/pages.json]
 import { parseArgs } from 'node:util';
 import { startInstance, type Instance } from '../test/cluster.ts';
 import { JWT_SECRET } from '../test/helpers.ts';
@@ -61,6 +62,10 @@ const pages = {
     server: { name: 'server', pid: server.process.pid!, url: server.url, body: JSON.stringify({ query: SIDEBAR }), headers: { authorization: `Bearer ${token}` } },
     floor: { name: 'floor', pid: floor.process.pid!, url: floor.url, body: JSON.stringify({ page: 'sidebar', userId }), headers: {} },
   },
+  typename: {
+    server: { name: 'server', pid: server.process.pid!, url: server.url, body: JSON.stringify({ query: '{ __typename }' }), headers: { authorization: `Bearer ${token}` } },
+    floor: { name: 'floor', pid: floor.process.pid!, url: floor.url, body: JSON.stringify({ page: 'typename' }), headers: {} },
+  },
   branch: {
     server: { name: 'server', pid: server.process.pid!, url: server.url, body: JSON.stringify({ query: BRANCH, variables: { id: long } }), headers: { authorization: `Bearer ${token}` } },
     floor: { name: 'floor', pid: floor.process.pid!, url: floor.url, body: JSON.stringify({ page: 'branch', conversationId: rawId(long) }), headers: {} },
@@ -87,7 +92,7 @@ async function rate(target: Target): Promise<{ perSecond: number; cpuUsPerPage: 
 
 // The pages must hold the same rows: checked once, by their message ids.
 const ids = (text: string) => [...text.matchAll(/"id":"([^"]+)"/g)].map((m) => m[1]).map((id) => (id.includes('-') ? id : rawId(id)));
-for (const [name, page] of Object.entries(pages)) {
+for (const [name, page] of Object.entries(pages).filter(([name]) => name !== 'typename')) {
   const [a, b] = await Promise.all([page.server, page.floor].map((t) => fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body: t.body }).then((r) => r.text())));
   if (JSON.stringify(ids(a).sort()) !== JSON.stringify(ids(b).sort())) throw new Error(`${name}: the server and the floor answer different rows`);
 }

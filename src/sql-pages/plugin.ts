@@ -1,5 +1,5 @@
 // Lists of conversations and pages of messages answered by one SQL statement that builds the response's JSON
-// in PostgreSQL (issue: throughput, pages): executing them field by field, the executor spent some 20 µs of
+// in PostgreSQL (issue: throughput, pages): executing them field by field, the executor spent 20 to 30 µs of
 // CPU per message of a page on objects and promises the statement does not make (bench/RESULTS.md, "Pages").
 // Only what src/sql-pages/plan.ts plans is answered so; everything else, and anything that would answer
 // with an error, goes to the executor, which stays the reference (test/sql-pages.test.ts compares the two).
