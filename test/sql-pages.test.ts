@@ -136,7 +136,7 @@ describe('pages answered by one statement', () => {
   });
 
   it('answers filters, aliases, fragments, inline fragments, a field twice, and names', async () => {
-    await expectSame(`{ __typename a: conversations(first: 5, filter: { status: [ACTIVE, ARCHIVED], projectId: "p1" }) $D { edges { node { ...C } } } }
+    await expectSame(`{ __typename a: conversations(first: 3, filter: { status: [ACTIVE, ARCHIVED], projectId: "p1" }) $D { edges { node { ...C } } } }
       fragment C on Conversation { id title ...C2 messages { totalCount edges { node { ...M } } } } fragment C2 on Conversation { status title } fragment M on Message { id content ... { role } }`);
     await expectSame(`{ b: conversations(filter: { agentId: "a1" }) $D { edges { node { ... on Conversation { t: title id id } } } } }`);
     await expectSame(`query($after: DateTime, $before: DateTime) { conversations(filter: { updatedAfter: $after, updatedBefore: $before, status: [ARCHIVED] }) $D { edges { node { id status } } } }`, {
@@ -171,11 +171,14 @@ describe('pages answered by one statement', () => {
       [`query($id: ID!) { conversation(id: $id) { id } }`, { id: 'bm90IGFuIGlk' }],
       [`query($id: ID!) { conversation(id: $id) { messages(after: "WyJjb252ZXJzYXRpb25zIl0") { edges { node { id } } } } }`, { id: ids.long }],
       [`query($n: Int!) { conversations(first: $n) { edges { node { id } } } }`, { n: 'many' }],
-      // A page under two names, which the executor reads once; two lists; more messages than MAX_MESSAGES.
+      // A page under two names, which the executor reads once; two lists; more messages than MAX_MESSAGES (200).
       [`query($id: ID!) { conversation(id: $id) { a: messages { edges { node { id } } } b: messages { edges { node { id } } } } }`, { id: ids.long }],
       [`{ a: conversations { edges { node { id } } } b: conversations { edges { node { id } } } }`, {}],
       [`query($id: ID!) { conversation(id: $id) { id } conversations { edges { node { id } } } }`, { id: ids.long }],
-      [`{ conversations(first: 100) { edges { node { messages(first: 6) { edges { node { id } } } } } } }`, {}],
+      [`{ conversations(first: 41) { edges { node { messages(first: 5) { edges { node { id } } } } } } }`, {}],
+      // A field under two names: the executor refuses past its limits as each copy is shown.
+      [`query($id: ID!) { conversation(id: $id) { messages { edges { node { a: content b: content } } } } }`, { id: ids.long }],
+      [`query($id: ID!) { conversation(id: $id) { messages { a: edges { node { id } } b: edges { node { id } } } } }`, { id: ids.long }],
     ];
     for (const [document, variables] of executorOnly) {
       const { statements } = await t.countQueries(() => t.request(document, variables, viewer));

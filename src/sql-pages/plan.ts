@@ -44,8 +44,7 @@ export function planOf(document: DocumentNode, operationName: string | null | un
     const keys = select(field.selectionSet, link.type, (g) => (bare(g) && (g.name.value === 'id' || g.name.value === '__typename') ? g.name.value : null));
     return keys && { kind: 'link', link, keys };
   };
-  /** A conversation's fields, with one page of its messages at most (as the root holds one read at most). */
-  const conversationFields = (set: SelectionSetNode | undefined) => atMostOne(select(set, 'Conversation', conversationPart), 'messages');
+  const conversationFields = (set: SelectionSetNode | undefined) => select(set, 'Conversation', conversationPart);
   const conversationPart = (field: FieldNode): ConversationPart | null => {
     if (field.name.value === 'messages') {
       const page = pageOf(field, 'Message', (node) => select(node, 'Message', (f) => fieldOf(f, MESSAGE_FIELDS, MESSAGE_LINKS)));
@@ -84,18 +83,9 @@ export function planOf(document: DocumentNode, operationName: string | null | un
     const node = conversationFields(field.selectionSet);
     return node && { kind: 'conversation', field, node };
   });
-  // A query of nothing but names needs no statement.
+  // A query of nothing but names needs no statement; one that reads a list and a conversation, the executor.
   if (!root?.some(({ part }) => part.kind !== 'typename')) return null;
-  return atMostOne(root, 'conversations', 'conversation') && { operation, root };
-}
-
-/**
- * The selection, when it reads one list at most of the kinds given: the executor reads a page asked for
- * under several aliases once, where a statement would build each (nine aliases of a page of long messages
- * made PostgreSQL build 540 MB); such a document goes to the executor.
- */
-function atMostOne<T extends { kind: string }>(selected: Selected<T> | null, ...kinds: string[]): Selected<T> | null {
-  return selected && selected.filter(({ part }) => kinds.includes(part.kind)).length <= 1 ? selected : null;
+  return root.filter(({ part }) => part.kind !== 'typename').length === 1 ? { operation, root } : null;
 }
 
 /** A field with no arguments and no selection of its own. */
@@ -104,7 +94,8 @@ const bare = (field: FieldNode) => !field.arguments?.length && !field.selectionS
 /**
  * The fields of a selection set on `type`, through fragments on that type, by response key in the order
  * the executor gives them. Null for a directive, a fragment on another type, a key asked for twice but as
- * the same bare field, too many keys, or a field `partOf` does not know.
+ * the same bare field, a field asked for under two keys (but `__typename`), too many keys, or a field
+ * `partOf` does not know.
  */
 function selection<T>(
   set: SelectionSetNode | undefined,
@@ -114,12 +105,17 @@ function selection<T>(
 ): Selected<T> | null {
   if (!set) return null;
   const fields = new Map<string, FieldNode>();
+  const keyOfName = new Map<string, string>();
   const spread = new Set<string>();
   const walk = (selections: SelectionSetNode['selections']): boolean => {
     for (const s of selections) {
       if (s.directives?.length) return false;
       if (s.kind === Kind.FIELD) {
         const key = s.alias?.value ?? s.name.value;
+        // A field under a second name: the executor reads it once, and refuses past its limits as each is
+        // shown; a statement would build each copy first (thirty aliases of a message's text, thirty texts).
+        if (s.name.value !== '__typename' && (keyOfName.get(s.name.value) ?? key) !== key) return false;
+        keyOfName.set(s.name.value, key);
         const earlier = fields.get(key);
         if (!earlier) fields.set(key, s);
         else if (!(bare(earlier) && bare(s) && earlier.name.value === s.name.value)) return false;

@@ -29,7 +29,7 @@ class ForTheExecutor extends Error {}
  * Messages one statement may show at most (pages of pages included): what it builds in PostgreSQL is kept
  * near what the executor would read for the same document (a message's JSON may be six times its text).
  */
-export const MAX_MESSAGES = 500;
+export const MAX_MESSAGES = 200;
 
 /**
  * The statement that answers `plan`, or null for the executor. Its data is null past `maxBytes` of JSON: the
