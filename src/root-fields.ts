@@ -1,5 +1,6 @@
 // An operation's root fields, and what the subscription fields among them are.
 import { getOperationAST, Kind, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import { perOperation } from './per-operation.ts';
 
 /** Subscriptions that write (a message): counted as writes, and refused over GET. */
 export const WRITING_SUBSCRIPTIONS = new Set(['chat']);
@@ -41,21 +42,10 @@ export function rootFieldNodes(document: DocumentNode, operation: OperationDefin
   return fields;
 }
 
-const known = new WeakMap<DocumentNode, Map<string | null, readonly string[]>>();
-
 /**
  * The root fields of the operation named (or the document's only one), kept with the document: two plugins
- * ask for a subscription's, and yoga hands the same document to every request with the same text.
+ * ask for a subscription's.
  */
-export function operationRootFields(document: DocumentNode, operationName: string | null | undefined): readonly string[] {
-  let byName = known.get(document);
-  if (!byName) known.set(document, (byName = new Map()));
-  const key = operationName ?? null;
-  let fields = byName.get(key);
-  if (!fields) {
-    const operation = getOperationAST(document, operationName);
-    fields = rootFields(document, operation);
-    if (operation) byName.set(key, fields); // a name that is no operation's is not kept
-  }
-  return fields;
-}
+export const operationRootFields: (document: DocumentNode, operationName: string | null | undefined) => readonly string[] = perOperation((document, operationName) =>
+  rootFields(document, getOperationAST(document, operationName)),
+);

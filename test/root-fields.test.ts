@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { getOperationAST, parse } from 'graphql';
 import { operationRootFields, rootFields } from '../src/root-fields.ts';
+import { perOperation } from '../src/per-operation.ts';
 
 describe('root fields of an operation', () => {
   const document = parse(`
@@ -22,5 +23,15 @@ describe('root fields of an operation', () => {
     expect(operationRootFields(document, 'Missing')).not.toBe(operationRootFields(document, 'Missing'));
     expect(operationRootFields(document, undefined)).toEqual([]); // two operations: none without a name
     expect(operationRootFields(parse('{ viewer { userId } }'), null)).toEqual(['viewer']);
+  });
+});
+
+describe('perOperation', () => {
+  it('works a value out once per document and operation, and keeps none for a name no operation has', () => {
+    const document = parse(`query A { viewer { userId } } query B { models { id } }`);
+    const computed: (string | null | undefined)[] = [];
+    const of = perOperation((_document, name) => (computed.push(name), `value of ${name}`));
+    for (let i = 0; i < 3; i++) for (const name of ['A', 'B', 'C']) expect(of(document, name)).toBe(`value of ${name}`);
+    expect(computed).toEqual(['A', 'B', 'C', 'C', 'C']);
   });
 });

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kind, parse, print, visit, type DocumentNode } from 'graphql';
 import { ChatDocument, OlderMessagesDocument, SidebarDocument } from '../web/src/gql/graphql.ts';
 import { createConversation, startTestApp, waitForMessageStatus, type TestApp, type TestViewer } from './helpers.ts';
-import { KeptStatements } from '../src/row-reads.ts';
+import type { Pool } from 'pg';
+import { KeptStatements, poolReads } from '../src/row-reads.ts';
+import { Prisma } from '../src/generated/prisma/client.ts';
 import { planOf } from '../src/sql-pages/plan.ts';
 import { statementOf } from '../src/sql-pages/statement.ts';
 import { schema } from '../src/schema/index.ts';
@@ -206,6 +208,49 @@ describe('pages answered by one statement', () => {
     for (let i = 0; i < 3; i++) answers.push((await t.request(document, { id: ids.short }, viewer)).body);
     expect(answers[1]).toEqual(answers[0]);
     expect(answers[2]).toEqual(answers[0]);
+  });
+});
+
+describe('a statement that fails', () => {
+  it('is answered by the executor, as if it had not been tried', async () => {
+    const services = t.app.services as { readRows: typeof t.app.services.readRows };
+    const readRows = services.readRows;
+    let failed = 0;
+    services.readRows = (async (query, options) => {
+      if (ONE_STATEMENT.test(query.text.trim())) throw (failed++, new Error('the database went away for this one'));
+      return readRows(query, options);
+    }) as typeof readRows;
+    try {
+      const document = `query($id: ID!) { conversation(id: $id) $D { title messages(last: 2) { edges { node { content } } } } }`;
+      const { statement, executed } = await bothWays(document, { id: ids.short });
+      expect(statement).toEqual(executed);
+      expect((statement as { data: any }).data.conversation.messages.edges).toHaveLength(2);
+      expect(failed).toBe(1);
+    } finally {
+      services.readRows = readRows;
+    }
+  });
+});
+
+describe('poolReads', () => {
+  /** The names the statements were sent with, through a pool that answers no rows. */
+  const namesSent = async (preparedStatements: boolean) => {
+    const names: (string | undefined)[] = [];
+    const pool = { query: async (config: { name?: string }) => (names.push(config.name), { rows: [] }) } as unknown as Pool;
+    const read = poolReads(pool, undefined, { preparedStatements });
+    const statement = Prisma.sql`SELECT ${1}::int`;
+    for (let i = 0; i < 3; i++) await read(statement, { kept: true });
+    await read(statement);
+    return names;
+  };
+
+  it('prepares a kept statement from its second run, and none with DATABASE_PREPARED_STATEMENTS=false', async () => {
+    const kept = await namesSent(true);
+    expect(kept[0]).toBeUndefined();
+    expect(kept[1]).toBeDefined();
+    expect(kept.slice(1, 3)).toEqual([kept[1], kept[1]]);
+    expect(kept[3]).toBeUndefined(); // the same text, not read as kept
+    expect(await namesSent(false)).toEqual([undefined, undefined, undefined, undefined]);
   });
 });
 

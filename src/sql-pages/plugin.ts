@@ -3,24 +3,18 @@
 // CPU per message of a page on objects and promises the statement does not make (bench/RESULTS.md, "Pages").
 // Only what src/sql-pages/plan.ts plans is answered so; everything else, and anything that would answer
 // with an error, goes to the executor, which stays the reference (test/sql-pages.test.ts compares the two).
-import { getVariableValues, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { getVariableValues, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Plugin } from '@envelop/core';
 import type { ServiceContext } from '../context.ts';
 import { MAX_RESPONSE_BYTES } from '../schema/costly.ts';
+import { perOperation } from '../per-operation.ts';
 import { planOf, type Plan } from './plan.ts';
 import { statementOf } from './statement.ts';
 
 type PageContext = Pick<ServiceContext, 'viewer' | 'readRows' | 'log'>;
 
 export function useSqlPages(): Plugin {
-  const plans = new WeakMap<DocumentNode, Map<string | null, Plan | null>>();
-  const planFor = (document: DocumentNode, operationName: string | null | undefined) => {
-    let byName = plans.get(document);
-    if (!byName) plans.set(document, (byName = new Map()));
-    const key = operationName ?? null;
-    if (!byName.has(key)) byName.set(key, planOf(document, operationName));
-    return byName.get(key)!;
-  };
+  const planFor = perOperation(planOf);
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
       const plan = planFor(args.document, args.operationName);
