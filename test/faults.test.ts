@@ -9,6 +9,7 @@ import { createConversation, expectErrorCode, startTestApp, subscribe, waitFor, 
 import { ADMIN_DATABASE_URL, createScratchDatabase } from './cluster.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 import { recoverAbandonedGenerations } from '../src/generation/recovery.ts';
+import { followMessage } from '../src/generation/stream.ts';
 import { isRefusal } from '../src/generation/runner.ts';
 import type { RunningServer } from '../src/server.ts';
 
@@ -223,6 +224,24 @@ describe('on the embedded database', () => {
     expect(events[1]).toEqual({ __typename: 'MessageCompleted', sequenceNumber: 1001, message: { status: 'CANCELLED', content: 'half a rep' } });
     await client.dispose();
   }, 30_000);
+  it('a follower whose client reads slowly is not taken for one whose log went silent: it gets every event', async () => {
+    const text = words(50);
+    const { viewer, assistantMessage, client, stream } = await followedReply(t, server, text);
+    await stream.all(10_000);
+    await client.dispose();
+    const rowId = Buffer.from(assistantMessage.id, 'base64').toString().split(':')[1];
+    await waitForMessageStatus((q, v) => t.gql(q, v, viewer), assistantMessage.id, 'COMPLETED');
+    // Finished long enough ago that a follower waiting on its log would stop waiting and end from the database.
+    await t.app.services.prisma.message.update({ where: { id: rowId }, data: { completedAt: new Date(Date.now() - 60_000) } });
+    const events = followMessage(t.app.services, rowId, -1)[Symbol.asyncIterator]();
+    const received = [(await events.next()).value];
+    // A client that takes a while over one event (a slow network): its follower waits on it, not on the log.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    for (let next = await events.next(); !next.done; next = await events.next()) received.push(next.value);
+    const numbers = received.map(({ event }) => event.sequenceNumber);
+    expect(numbers).toEqual(numbers.map((_, i) => i));
+    expect(received.map(({ event }) => (event.type === 'delta' ? event.delta : '')).join('')).toBe(text);
+  }, 20_000);
 });
 
 describe('a reply another instance finished while this one could not reach the database', () => {

@@ -35,7 +35,7 @@ export function followMessage({ eventLog, prisma, followers }: Omit<StreamDeps, 
   const payload = (event: StreamEvent): MessageStreamPayload => ({ messageId, event });
 
   return (async function* () {
-    const follower: Follower = { messageId, lastEventAt: Date.now(), abandonLog: () => {} };
+    const follower: Follower = { messageId, waitingSince: null, abandonLog: () => {} };
     const release = followers.add(follower);
     let cursor = after;
     try {
@@ -44,13 +44,18 @@ export function followMessage({ eventLog, prisma, followers }: Omit<StreamDeps, 
         if (events) {
           follower.abandonLog = () => void events.return?.();
           try {
-            for await (const event of events) {
-              follower.lastEventAt = Date.now();
-              yield payload(event);
-              cursor = event.sequenceNumber;
-              if (isTerminal(event)) return;
+            for (;;) {
+              // Only while it waits on the log: one waiting on its client (who reads slowly) has events to send.
+              follower.waitingSince = Date.now();
+              const next = await events.next();
+              follower.waitingSince = null;
+              if (next.done) break;
+              yield payload(next.value);
+              cursor = next.value.sequenceNumber;
+              if (isTerminal(next.value)) return;
             }
           } finally {
+            follower.waitingSince = null;
             follower.abandonLog = () => {};
             await events.return?.();
           }
@@ -77,17 +82,18 @@ export function followMessage({ eventLog, prisma, followers }: Omit<StreamDeps, 
   })();
 }
 
-type Follower = { messageId: string; lastEventAt: number; abandonLog: () => void };
+/** `waitingSince`: when it began waiting on its log for the next event; null while it has one to hand on. */
+type Follower = { messageId: string; waitingSince: number | null; abandonLog: () => void };
 
 /** How long a follower's log may be silent before the database is asked whether the message has ended. */
 const SILENT_LOG_MS = 5_000;
 
 /**
  * The subscribers following message streams on this instance. Shutdown waits for them to receive their
- * ends. And a watch, every few seconds, over those whose log has been silent: a message the database
+ * ends. And a watch, every few seconds, over those that have waited on a silent log: a message the database
  * shows finished for a while, whose log never got its terminal event (an append lost with Redis, say),
  * has its follower stop waiting on the log and end from the database. One query for all of them, and
- * nothing per event but a timestamp.
+ * nothing per event but noting when the follower waits.
  */
 export class MessageFollowers {
   readonly #prisma: PrismaClient;
@@ -130,7 +136,9 @@ export class MessageFollowers {
 
   async #checkSilent(): Promise<void> {
     const now = Date.now();
-    const silent = [...this.#active].filter((f) => now - f.lastEventAt >= SILENT_LOG_MS);
+    // A follower held up by its client is not waiting on its log: taken for silent, it skipped to the end and
+    // its client lost the events between (a slow reader of a long reply that had finished a while ago).
+    const silent = [...this.#active].filter((f) => f.waitingSince !== null && now - f.waitingSince >= SILENT_LOG_MS);
     if (silent.length === 0) return;
     const ids = [...new Set(silent.map((f) => f.messageId))];
     const rows = await this.#prisma.message.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, completedAt: true } });
