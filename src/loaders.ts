@@ -1,4 +1,5 @@
 // Per-request batching: every row a resolver needs by id is loaded once per request, in one query per kind.
+// Rows come without their stored values (src/stored-texts.ts): the fields that show them read them apart.
 import DataLoader from 'dataloader';
 import { Prisma, type ChatSession, type Conversation, type Message, type PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
@@ -9,6 +10,9 @@ import { loadSiblingCounts, loadSiblings, type SiblingKey } from './messages/sib
 import { loadChatSessionPages, type ChatSessionPageKey } from './chat-sessions/service.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { scan } from './scans.ts';
+import { selectList } from './row-reads.ts';
+import { CONVERSATION_ROW_COLUMNS, OMIT_STORED_VALUES, storedValueLoader, type StoredValueKey } from './stored-texts.ts';
+import { MAX_RESPONSE_BYTES } from './schema/costly.ts';
 
 export type Loaders = ReturnType<typeof buildLoaders>;
 
@@ -64,6 +68,9 @@ class LazyLoaders implements Loaders {
   get chatSessionPage() {
     return this.#all().chatSessionPage;
   }
+  get storedValue() {
+    return this.#all().storedValue;
+  }
 }
 
 export function createLoaders(sources: LoaderSources, viewer: Viewer): Loaders {
@@ -83,19 +90,20 @@ function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true }: Lo
     /** The viewer's conversations by id (null for another owner's or a missing one). */
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
       const rows = await readRows<Conversation>(Prisma.sql`
-        SELECT c.* FROM "Conversation" AS c WHERE c."id" = ANY(${[...ids]}::text[]) AND ${ownConversationsSql(viewer, 'c')}`);
+        SELECT ${selectList('c', CONVERSATION_ROW_COLUMNS)} FROM "Conversation" AS c WHERE c."id" = ANY(${[...ids]}::text[]) AND ${ownConversationsSql(viewer, 'c')}`);
       return inOrder(ids, rows, (row) => row.id);
     }),
     chatSession: new DataLoader<string, ChatSession | null>(async (ids) => {
       return inOrder(ids, await prisma.chatSession.findMany({ where: { id: { in: [...ids] }, ...inOwnConversation(viewer) } }), (row) => row.id);
     }),
     message: new DataLoader<string, Message | null>(async (ids) => {
-      return inOrder(ids, await prisma.message.findMany({ where: { id: { in: [...ids] }, ...inOwnConversation(viewer) } }), (row) => row.id);
+      const rows = await prisma.message.findMany({ where: { id: { in: [...ids] }, ...inOwnConversation(viewer) }, omit: OMIT_STORED_VALUES.message });
+      return inOrder(ids, rows as Message[], (row) => row.id);
     }),
     /** The STREAMING assistant message of each conversation, if any. */
     activeGeneration: new DataLoader<string, Message | null>(async (conversationIds) => {
-      const rows = await prisma.message.findMany({ where: { conversationId: { in: [...conversationIds] }, status: 'STREAMING' } });
-      return inOrder(conversationIds, rows, (row) => row.conversationId);
+      const rows = await prisma.message.findMany({ where: { conversationId: { in: [...conversationIds] }, status: 'STREAMING' }, omit: OMIT_STORED_VALUES.message });
+      return inOrder(conversationIds, rows as Message[], (row) => row.conversationId);
     }),
     branchPage: new DataLoader<BranchPageKey, Message[], string>((keys) => {
       const read = () => loadBranchPages(readRows, keys);
@@ -108,5 +116,7 @@ function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true }: Lo
     /** A message by its place among its siblings (in a conversation the viewer owns: keys come from its messages). */
     sibling: new DataLoader<SiblingKey, Message | null, string>((keys) => loadSiblings(prisma, keys), byJson),
     chatSessionPage: new DataLoader<ChatSessionPageKey, ChatSession[], string>((keys) => loadChatSessionPages(prisma, keys), byJson),
+    /** The stored values of the rows above (which come without them), no more than a response may carry. */
+    storedValue: storedValueLoader(readRows, MAX_RESPONSE_BYTES) as DataLoader<StoredValueKey, unknown, string>,
   };
 }

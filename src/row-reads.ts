@@ -30,11 +30,11 @@ const POOL_TYPES = {
 };
 
 /**
- * `alias."a", alias."b"` for the columns given, or `alias.*` for whole rows. The names come from the
- * schema's own list (src/schema/row-columns.ts), never from a client.
+ * `alias."a", alias."b"` for the columns given. The names come from the schema's own lists
+ * (src/schema/row-columns.ts, src/stored-texts.ts), never from a client.
  */
-export function selectList(alias: string, columns: readonly string[] | null): Prisma.Sql {
-  return Prisma.raw(columns ? columns.map((column) => `${alias}."${column}"`).join(', ') : `${alias}.*`);
+export function selectList(alias: string, columns: readonly string[]): Prisma.Sql {
+  return Prisma.raw(columns.map((column) => `${alias}."${column}"`).join(', '));
 }
 
 /** `preparedStatements`: statements read as `kept` are prepared on each connection (DATABASE_PREPARED_STATEMENTS). */

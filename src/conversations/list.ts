@@ -6,6 +6,7 @@ import { ownConversationsSql } from '../access.ts';
 import type { Viewer } from '../auth.ts';
 import { invalidField } from '../errors.ts';
 import { selectList, type ReadRows } from '../row-reads.ts';
+import { CONVERSATION_ROW_COLUMNS } from '../stored-texts.ts';
 import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection, type CursorCodec, type PageRequest } from '../pagination/connection.ts';
 import { distinctValues } from '../validation.ts';
 
@@ -97,14 +98,14 @@ export async function listConversations(ctx: ListDeps, args: ConversationListArg
       WITH matched AS MATERIALIZED (SELECT c.* FROM "Conversation" AS c WHERE ${Prisma.join(conditions, ' AND ')})
       SELECT t.total, page.id IS NOT NULL AS matched, page.*
       FROM (SELECT count(*)::int AS total FROM matched) AS t
-      LEFT JOIN LATERAL (${pageQuery(selectList('c', null), Prisma.raw('matched'), [])}) AS page ON TRUE`);
+      LEFT JOIN LATERAL (${pageQuery(selectList('c', CONVERSATION_ROW_COLUMNS), Prisma.raw('matched'), [])}) AS page ON TRUE`);
     const total = rows[0]?.total ?? 0;
     const found = rows.filter((row) => row.matched).map(({ total: _total, matched: _matched, ...conversation }) => conversation as Conversation);
     return { page: buildConnection(found, request, keyOf, codec, total), whole: true };
   }
 
   // A row read with some of the columns only is typed as a whole one.
-  const rows = await ctx.readRows<Conversation>(pageQuery(selectList('c', columns)));
+  const rows = await ctx.readRows<Conversation>(pageQuery(selectList('c', columns ?? CONVERSATION_ROW_COLUMNS)));
   const page = buildConnection(rows, request, keyOf, codec, async () => {
     const [{ total }] = await ctx.readRows<{ total: number }>(Prisma.sql`SELECT count(*)::int AS total FROM "Conversation" AS c WHERE ${Prisma.join(conditions, ' AND ')}`);
     return total;

@@ -5,6 +5,7 @@ import { Prisma, type Message, type MessageRole, type PrismaClient } from '../ge
 import { cursorCodec, isPosition, isPositionAndId, type PageRequest } from '../pagination/connection.ts';
 import { branchRowsQuery, type BranchEnd } from './branch.ts';
 import { selectList, type ReadRows } from '../row-reads.ts';
+import { MESSAGE_ROW_COLUMNS } from '../stored-texts.ts';
 
 /** Along a branch a position is one message. */
 export const messageCursor = cursorCodec<[number]>('messages', isPosition);
@@ -12,7 +13,7 @@ export const messageCursor = cursorCodec<[number]>('messages', isPosition);
 export const sessionMessageCursor = cursorCodec<[number, string]>('sessionMessages', isPositionAndId);
 export const DEFAULT_MESSAGE_PAGE = 50;
 
-/** `columns`: those the rows are read with (the rest left out of them), or null for whole rows. */
+/** `columns`: those the rows are read with (the rest left out of them), or null for whole rows (but their stored values). */
 export type BranchPageKey = { conversationId: string; leafId: string; request: PageRequest<[number]>; roles: MessageRole[] | null; columns: readonly (keyof Message)[] | null };
 export type SessionPageKey = { chatSessionId: string; request: PageRequest<[number, string]> };
 
@@ -27,7 +28,7 @@ export async function loadBranchPages(readRows: ReadRows, keys: readonly BranchP
     const { request, roles, columns } = group[0];
     const ends = group.map(({ conversationId, leafId }) => ({ conversationId, leafId }));
     const range = { after: request.after?.[0] ?? null, before: request.before?.[0] ?? null, limit: request.limit + 1, backward: request.backward, roles };
-    const rows = await readRows<Message & { branchLeafId: string }>(branchRowsQuery(ends, range, selectList('m', columns)));
+    const rows = await readRows<Message & { branchLeafId: string }>(branchRowsQuery(ends, range, selectList('m', columns ?? MESSAGE_ROW_COLUMNS)));
     return rows.map((row) => ({ row, key: branchOf({ conversationId: row.conversationId, leafId: row.branchLeafId }) }));
   });
 }
@@ -42,7 +43,7 @@ export async function loadSessionPages(prisma: PrismaClient, keys: readonly Sess
     const rows = await prisma.$queryRaw<Message[]>`
       SELECT page.* FROM unnest(${[...new Set(group.map((k) => k.chatSessionId))]}::text[]) AS s(id)
       CROSS JOIN LATERAL (
-        SELECT m.* FROM "Message" m WHERE ${Prisma.join(conditions, ' AND ')}
+        SELECT ${selectList('m', MESSAGE_ROW_COLUMNS)} FROM "Message" m WHERE ${Prisma.join(conditions, ' AND ')}
         ORDER BY m."position" ${direction}, m."id" ${direction} LIMIT ${request.limit + 1}
       ) page`;
     return rows.map((row) => ({ row, key: row.chatSessionId! }));

@@ -2,6 +2,8 @@
 // order they were added (Message.siblingIndex). A page of messages asks each one's count and neighbours:
 // one query for all the counts, one for all the neighbours, each an index look-up per key.
 import type { Message, PrismaClient } from '../generated/prisma/client.ts';
+import { selectList } from '../row-reads.ts';
+import { MESSAGE_ROW_COLUMNS } from '../stored-texts.ts';
 
 export type SiblingKey = { conversationId: string; parentId: string | null; siblingIndex: number };
 type ParentKey = Omit<SiblingKey, 'siblingIndex'>;
@@ -23,7 +25,7 @@ export async function loadSiblingCounts(prisma: PrismaClient, keys: readonly Par
 
 export async function loadSiblings(prisma: PrismaClient, keys: readonly SiblingKey[]): Promise<(Message | null)[]> {
   const rows = await prisma.$queryRaw<Message[]>`
-    SELECT m.* FROM unnest(${keys.map((k) => k.conversationId)}::text[], ${keys.map((k) => k.parentId)}::text[], ${keys.map((k) => k.siblingIndex)}::int[])
+    SELECT ${selectList('m', MESSAGE_ROW_COLUMNS)} FROM unnest(${keys.map((k) => k.conversationId)}::text[], ${keys.map((k) => k.parentId)}::text[], ${keys.map((k) => k.siblingIndex)}::int[])
       AS k("conversationId", "parentId", "siblingIndex")
     CROSS JOIN LATERAL (
       SELECT * FROM "Message" m

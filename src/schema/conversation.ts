@@ -6,7 +6,7 @@ import { Tool, ToolInput } from './tools.ts';
 import { saturatedInt } from '../validation.ts';
 import { fieldsAt, fieldsBelow, selectsField } from './selection.ts';
 import { columnsFor, CONVERSATION_COLUMNS } from './row-columns.ts';
-import { chargeCostly, chargeItems, chargeJson, chargeText } from './costly.ts';
+import { chargeCostly, chargeItems, storedJson, storedText } from './costly.ts';
 import {
   createConversation,
   purgeConversation,
@@ -53,15 +53,15 @@ export const Conversation = builder.prismaNode('Conversation', {
     systemPrompt: t.string({
       nullable: true,
       description: 'Sent first on every turn, before the messages.',
-      resolve: (conversation, _args, ctx) => (conversation.systemPrompt === null ? null : chargeText(ctx, conversation.systemPrompt, 'systemPrompt')),
+      resolve: (conversation, _args, ctx) => storedText(ctx, 'Conversation', conversation, 'systemPrompt'),
     }),
-    metadata: t.field({ type: 'JSON', description: 'A JSON object, at most 16 KiB serialised.', resolve: (conversation, _args, ctx) => chargeJson(ctx, conversation.metadata, 'metadata') }),
+    metadata: t.field({ type: 'JSON', description: 'A JSON object, at most 16 KiB serialised.', resolve: (conversation, _args, ctx) => storedJson(ctx, 'Conversation', conversation, 'metadata') }),
     tools: t.field({
       type: [Tool],
       description: 'Offered on every turn that gives no tools of its own; [] by default.',
       extensions: atMostItems(MAX_TOOLS),
-      resolve: (conversation, _args, ctx) => {
-        const tools = chargeJson(ctx, conversation.tools as unknown as ToolShape[], 'tools');
+      resolve: async (conversation, _args, ctx) => {
+        const tools = ((await storedJson(ctx, 'Conversation', conversation, 'tools')) ?? []) as ToolShape[];
         chargeItems(ctx, tools.length, 'tools');
         return tools;
       },

@@ -4,6 +4,7 @@
 import type { Context } from '../context.ts';
 import { invalidField } from '../errors.ts';
 import { scan } from '../scans.ts';
+import { WITHHELD, type StoredValueKey } from '../stored-texts.ts';
 
 /**
  * Stored text one response may carry (messages' content and reasoning, system prompts, metadata, tool calls
@@ -43,7 +44,35 @@ export function chargeText(ctx: Context, text: string, field: string): string {
 function chargeBytes(ctx: Context, bytes: number, field: string): void {
   ctx.textBytes += bytes;
   const limit = ctx.inSubscriptionEvent ? MAX_EVENT_BYTES : MAX_RESPONSE_BYTES;
-  if (ctx.textBytes > limit) throw invalidField(field, `this response would hold more than ${limit} bytes of stored text; ask for fewer`);
+  if (ctx.textBytes > limit) throw tooMuchText(field, limit);
+}
+
+const tooMuchText = (field: string, limit: number) => invalidField(field, `this response would hold more than ${limit} bytes of stored text; ask for fewer`);
+
+type MaybePromise<T> = T | Promise<T>;
+type StoredField<T extends StoredValueKey['table']> = Extract<StoredValueKey, { table: T }>['column'];
+
+/**
+ * A row's stored value (src/stored-texts.ts), counted into the response: as the row was read with it (by a
+ * service: a mutation's result, a context window), or else read now, within what the request may still read.
+ */
+function stored<T extends StoredValueKey['table'], V>(ctx: Context, table: T, row: { id: string }, column: StoredField<T>, charge: (value: NonNullable<V>) => V): MaybePromise<V | null> {
+  const value = (row as Record<string, unknown>)[column] as V | null | undefined;
+  if (value !== undefined) return value === null ? null : charge(value);
+  return ctx.loaders.storedValue.load({ table, column, id: row.id } as StoredValueKey).then((read) => {
+    if (read === WITHHELD) throw tooMuchText(column, MAX_RESPONSE_BYTES);
+    return read === null ? null : charge(read as NonNullable<V>);
+  });
+}
+
+/** A stored text (a message's content or reasoning, a system prompt), counted into the response. */
+export function storedText<T extends StoredValueKey['table']>(ctx: Context, table: T, row: { id: string }, column: StoredField<T>): MaybePromise<string | null> {
+  return stored<T, string>(ctx, table, row, column, (text) => chargeText(ctx, text, column));
+}
+
+/** A stored JSON value (tool calls, tools, metadata), counted into the response. */
+export function storedJson<T extends StoredValueKey['table']>(ctx: Context, table: T, row: { id: string }, column: StoredField<T>): MaybePromise<unknown> {
+  return stored<T, unknown>(ctx, table, row, column, (value) => chargeJson(ctx, value, column));
 }
 
 /** Characters JSON writes escaped: control characters, quote and backslash; and lone surrogates. */

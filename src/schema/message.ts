@@ -11,7 +11,7 @@ import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
-import { chargeCostly, chargeItems, chargeJson, chargeText, MAX_RESPONSE_ITEMS } from './costly.ts';
+import { chargeCostly, chargeItems, MAX_RESPONSE_ITEMS, storedJson, storedText } from './costly.ts';
 import { fieldCountBelow, fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
 
@@ -69,16 +69,19 @@ export const Message = builder.prismaNode('Message', {
     }),
     siblingIndex: t.exposeInt('siblingIndex', { description: "1-based among its parent's children (or the first messages), oldest first." }),
     role: t.expose('role', { type: MessageRoleEnum, description: 'Who it is from.' }),
-    content: t.string({ description: 'While STREAMING: what has been persisted so far.', resolve: (message, _args, ctx) => chargeText(ctx, message.content, 'content') }),
+    content: t.string({
+      description: 'While STREAMING: what has been persisted so far.',
+      resolve: (message, _args, ctx) => storedText(ctx, 'Message', message, 'content') as string | Promise<string>, // a column that is never null
+    }),
     status: t.expose('status', { type: MessageStatusEnum, description: 'Non-assistant messages are COMPLETED.' }),
     model: t.exposeString('model', { nullable: true, description: 'Assistant messages: the model that wrote it.' }),
-    toolCalls: t.field({ type: 'JSON', nullable: true, description: 'Assistant tool-call requests, OpenAI shape.', resolve: (message, _args, ctx) => chargeJson(ctx, message.toolCalls, 'toolCalls') }),
+    toolCalls: t.field({ type: 'JSON', nullable: true, description: 'Assistant tool-call requests, OpenAI shape.', resolve: (message, _args, ctx) => storedJson(ctx, 'Message', message, 'toolCalls') }),
     toolCallId: t.exposeString('toolCallId', { nullable: true, description: 'TOOL messages: the call they answer.' }),
     isError: t.exposeBoolean('isError', { description: 'TOOL messages: the result is an error the tool reported.' }),
     reasoning: t.string({
       nullable: true,
       description: 'Assistant messages: the reasoning the model streamed, when it gave any.',
-      resolve: (message, _args, ctx) => (message.reasoning === null ? null : chargeText(ctx, message.reasoning, 'reasoning')),
+      resolve: (message, _args, ctx) => storedText(ctx, 'Message', message, 'reasoning'),
     }),
     finishReason: t.expose('finishReason', {
       type: FinishReasonEnum,
@@ -94,7 +97,7 @@ export const Message = builder.prismaNode('Message', {
         promptTokens != null && completionTokens != null ? { promptTokens, completionTokens, reasoningTokens, cachedPromptTokens } : null,
     }),
     error: t.exposeString('error', { nullable: true, description: 'FAILED: why, in words fit for a user.' }),
-    metadata: t.field({ type: 'JSON', description: 'A JSON object of the client, at most 16 KiB serialised.', resolve: (message, _args, ctx) => chargeJson(ctx, message.metadata, 'metadata') }),
+    metadata: t.field({ type: 'JSON', description: 'A JSON object of the client, at most 16 KiB serialised.', resolve: (message, _args, ctx) => storedJson(ctx, 'Message', message, 'metadata') }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was added.' }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true, description: 'Assistant messages: when the reply ended; null while STREAMING.' }),
   }),
@@ -177,7 +180,9 @@ builder.prismaObjectFields('Conversation', (t) => ({
     resolve: async (conversation, { maxTokens }, ctx, info) => {
       if (maxTokens < 1 || maxTokens > MAX_WINDOW_TOKENS) throw invalidField('maxTokens', `must be from 1 to ${MAX_WINDOW_TOKENS}`);
       chargeCostly(ctx, 'contextWindow');
-      const window = await contextWindow(ctx.prisma, conversation as ConversationRow, conversation.currentMessageId, maxTokens);
+      // Its system prompt is one of the conversation's stored values, which rows read for a response leave out.
+      const whole = await ctx.prisma.conversation.findUniqueOrThrow({ where: { id: conversation.id } });
+      const window = await contextWindow(ctx.prisma, whole, conversation.currentMessageId, maxTokens);
       // Counted before it ran as one message: its length is known only now. Each message resolves the fields
       // below it (pages below them count their rows as they come).
       chargeItems(ctx, window.length * Math.max(1, fieldCountBelow(info, MAX_RESPONSE_ITEMS)), 'contextWindow');

@@ -2,7 +2,9 @@
 // reading and mapping whole rows (dozens of columns, JSON among them) costs more than answering the few
 // fields a list shows. A field not listed here makes the list read whole rows, so a field added to a type
 // is right before it is fast. A partial row is typed as a whole one: its fields beyond the columns read
-// are undefined, and it never goes where whole rows are expected (a loader's cache).
+// are undefined, and it never goes where whole rows are expected (a loader's cache). A "whole" row is one
+// without its stored values (src/stored-texts.ts): fields that show them read them apart, within the response's
+// budget, and need no column here.
 import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
 
 type ColumnsOfFields<Row> = {
@@ -26,17 +28,17 @@ export const MESSAGE_COLUMNS: ColumnsOfFields<MessageRow> = {
     siblingCount: [],
     previousSibling: [],
     nextSibling: [],
-    content: ['content'],
+    content: [],
     model: ['model'],
-    toolCalls: ['toolCalls'],
+    toolCalls: [],
     toolCallId: ['toolCallId'],
     isError: ['isError'],
-    reasoning: ['reasoning'],
+    reasoning: [],
     finishReason: ['finishReason'],
     tokens: ['tokens'],
     usage: ['promptTokens', 'completionTokens', 'reasoningTokens', 'cachedPromptTokens'],
     error: ['error'],
-    metadata: ['metadata'],
+    metadata: [],
     createdAt: ['createdAt'],
     completedAt: ['completedAt'],
     chatSession: ['chatSessionId'],
@@ -61,9 +63,9 @@ export const CONVERSATION_COLUMNS: ColumnsOfFields<ConversationRow> = {
     projectId: ['projectId'],
     agentId: ['agentId'],
     model: ['model'],
-    systemPrompt: ['systemPrompt'],
-    metadata: ['metadata'],
-    tools: ['tools'],
+    systemPrompt: [],
+    metadata: [],
+    tools: [],
     version: ['version'],
     totalTokens: ['totalTokens'],
     preview: ['preview'],

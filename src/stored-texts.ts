@@ -1,0 +1,116 @@
+// The large stored values of rows (a message's content, reasoning, tool calls and metadata; a conversation's
+// system prompt, tools and metadata), read apart from their rows, and only as far as one response may carry
+// them. Rows read for a response (pages, loaders, nodes) leave them out: read with their rows, fifty
+// conversations' pages of 100 messages of 100,000 characters made one request read 470 MB into the process
+// before the first 8 MB were counted against the response's limit, and four such requests at once 2.4 GB
+// (bench/RESULTS.md, "Stored text a request reads"). Here the values a response asks for are read in one
+// statement per batch, in the order asked, and PostgreSQL sends none past what the request may still read.
+import DataLoader from 'dataloader';
+import { Prisma, type PrismaClient } from './generated/prisma/client.ts';
+import type { ReadRows } from './row-reads.ts';
+
+const TEXTS = { Message: ['content', 'reasoning'], Conversation: ['systemPrompt'] } as const;
+const JSONS = { Message: ['toolCalls', 'metadata'], Conversation: ['tools', 'metadata'] } as const;
+
+type Table = keyof typeof TEXTS;
+type StoredColumn<T extends Table> = (typeof TEXTS)[T][number] | (typeof JSONS)[T][number];
+export type StoredValueKey = { [T in Table]: { table: T; column: StoredColumn<T>; id: string } }[Table];
+
+/** A value past what the request may read: the field that asks for it is refused. */
+export const WITHHELD = Symbol('withheld');
+
+/** Left out of rows read for a response too, though no field shows it: a reply's reasoning blocks, as large as the reply. */
+const NEVER_SHOWN = { Message: ['reasoningParts'], Conversation: [] } as const;
+
+const leftOut = (table: Table): readonly string[] => [...TEXTS[table], ...JSONS[table], ...NEVER_SHOWN[table]];
+const allBut = (columns: Record<string, string>, table: Table) => Object.values(columns).filter((column) => !leftOut(table).includes(column));
+
+/** The columns of the rows read for a response: all but their stored values. */
+export const MESSAGE_ROW_COLUMNS: readonly string[] = allBut(Prisma.MessageScalarFieldEnum, 'Message');
+export const CONVERSATION_ROW_COLUMNS: readonly string[] = allBut(Prisma.ConversationScalarFieldEnum, 'Conversation');
+
+const omitOf = (table: Table) => Object.fromEntries(leftOut(table).map((column) => [column, true]));
+/** Prisma's `omit` of them. */
+export const OMIT_STORED_VALUES = { message: omitOf('Message'), conversation: omitOf('Conversation') };
+
+/** Whether a row was read with its stored values (by a service) or without them (for a response). */
+export const hasStoredValue = <R extends object>(row: R, column: keyof R): boolean => row[column] !== undefined;
+
+/**
+ * The client node(id) and nodes(ids) load their rows with (Pothos' prismaNode): Message and Conversation rows
+ * come without their stored values. One per client.
+ */
+export function prismaForNodes(prisma: PrismaClient): PrismaClient {
+  let client = forNodes.get(prisma);
+  if (!client) forNodes.set(prisma, (client = withoutStoredValues(prisma)));
+  return client;
+}
+
+const forNodes = new WeakMap<PrismaClient, PrismaClient>();
+
+function withoutStoredValues(prisma: PrismaClient): PrismaClient {
+  // A `select` names its columns already; anything else (include, or nothing) reads every scalar but these.
+  const omitting = (omit: Record<string, boolean>) => ({
+    findUnique: ({ args, query }: { args: { select?: unknown }; query: (args: object) => Promise<unknown> }) => query(args.select ? args : { ...args, omit }),
+    findUniqueOrThrow: ({ args, query }: { args: { select?: unknown }; query: (args: object) => Promise<unknown> }) => query(args.select ? args : { ...args, omit }),
+  });
+  return prisma.$extends({ query: { message: omitting(OMIT_STORED_VALUES.message), conversation: omitting(OMIT_STORED_VALUES.conversation) } }) as unknown as PrismaClient;
+}
+
+/**
+ * Stored values by row and column, for one request (or one event's subscribers): at most `budgetBytes` of
+ * them in all, counted as PostgreSQL stores them (octet_length, which reads no value: a toasted one's size is
+ * in its pointer). Batches are read one after another, each within what those before it left; a value past
+ * it is WITHHELD, and so are those after it in its batch.
+ */
+export function storedValueLoader(readRows: ReadRows, budgetBytes: number): DataLoader<StoredValueKey, unknown, string> {
+  let remaining = budgetBytes;
+  let previous: Promise<unknown> = Promise.resolve();
+  const readBatch = async (keys: readonly StoredValueKey[]): Promise<unknown[]> => {
+    const rows = await readRows<{ i: number; bytes: number | null; text: string | null; json: unknown }>(batchQuery(keys, remaining));
+    const values: unknown[] = keys.map(() => null); // a row gone meanwhile (purged) has none
+    for (const { i, bytes, text, json } of rows) {
+      const value = text ?? json;
+      if (bytes !== null && value === null) values[i] = WITHHELD;
+      else {
+        values[i] = value;
+        remaining -= bytes ?? 0;
+      }
+    }
+    return values;
+  };
+  return new DataLoader<StoredValueKey, unknown, string>(
+    (keys) => {
+      const batch = previous.then(() => readBatch(keys));
+      previous = batch.catch(() => {});
+      return batch;
+    },
+    { cacheKeyFn: ({ table, column, id }) => `${table}.${column}:${id}` },
+  );
+}
+
+/** One statement for a batch: a part per table and column, the running total of their sizes in the keys' order. */
+function batchQuery(keys: readonly StoredValueKey[], budgetBytes: number): Prisma.Sql {
+  const parts = new Map<string, { table: Table; column: string; ids: string[]; at: number[] }>();
+  keys.forEach(({ table, column, id }, i) => {
+    const name = `${table}.${column}`;
+    let part = parts.get(name);
+    if (!part) parts.set(name, (part = { table, column, ids: [], at: [] }));
+    part.ids.push(id);
+    part.at.push(i);
+  });
+  const selects = [...parts.values()].map(({ table, column, ids, at }) => {
+    const value = Prisma.raw(`t."${column}"`); // names from TEXTS and JSONS, never from a client
+    const isJson = (JSONS[table] as readonly string[]).includes(column);
+    const [text, json, bytes] = isJson ? [Prisma.sql`NULL::text`, value, Prisma.sql`octet_length(${value}::text)`] : [value, Prisma.sql`NULL::jsonb`, Prisma.sql`octet_length(${value})`];
+    return Prisma.sql`SELECT k.i, ${bytes} AS bytes, ${text} AS text, ${json} AS json
+      FROM unnest(${ids}::text[], ${at}::int[]) AS k(id, i) JOIN ${Prisma.raw(`"${table}"`)} AS t ON t."id" = k.id`;
+  });
+  return Prisma.sql`
+    SELECT v.i, v.bytes,
+      CASE WHEN v.within THEN v.text END AS text, CASE WHEN v.within THEN v.json END AS json
+    FROM (
+      SELECT r.*, coalesce(sum(r.bytes) OVER (ORDER BY r.i), 0) <= ${budgetBytes}::bigint AS within
+      FROM (${Prisma.join(selects, ' UNION ALL ')}) AS r
+    ) AS v`;
+}

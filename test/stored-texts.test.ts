@@ -1,0 +1,125 @@
+// Stored values (contents, reasoning, tool calls, metadata, system prompts, tools) are read apart from their
+// rows and never past what one response may carry (src/stored-texts.ts): a request that asks for more reads
+// no more, however it asks (pages of many conversations, aliases of a list, nodes), and the fields past it
+// are refused with the response's own limit.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { ReadRows } from '../src/row-reads.ts';
+import { MAX_RESPONSE_BYTES } from '../src/schema/costly.ts';
+import { storedValueLoader, WITHHELD } from '../src/stored-texts.ts';
+import { appendMessage, createConversation, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
+
+const TEXT = 100_000;
+const MESSAGES = 30;
+const CONVERSATIONS = 4;
+/** A text of TEXT characters, one of its own. */
+const text = (n: number) => `${n} `.repeat(TEXT).slice(0, TEXT);
+
+let t: TestApp;
+let viewer: TestViewer;
+let conversationIds: string[];
+let messageIds: string[];
+/** Characters of text the app's reads through the driver have returned since the last reset. */
+let read = 0;
+
+beforeAll(async () => {
+  t = await startTestApp({ RATE_LIMIT_MB_PER_DAY: '0' });
+  const services = t.app.services;
+  const readRows = services.readRows;
+  services.readRows = (async (query, options) => {
+    const rows = await readRows<Record<string, unknown>>(query, options);
+    for (const row of rows) for (const value of Object.values(row)) if (typeof value === 'string') read += value.length;
+    return rows;
+  }) as ReadRows;
+  viewer = await t.viewer();
+  // 12 MB of contents: four conversations of 30 messages of 100,000 characters, each with a system prompt as long.
+  conversationIds = [];
+  messageIds = [];
+  for (let c = 0; c < CONVERSATIONS; c++) {
+    const { id } = await createConversation(t, viewer, { systemPrompt: text(1000 + c) });
+    conversationIds.push(id);
+    for (let m = 0; m < MESSAGES; m++) messageIds.push((await appendMessage(t, viewer, id, { content: text(c * MESSAGES + m) })).message.id);
+  }
+}, 120_000);
+afterAll(() => t.close());
+
+/** The response to `query`, and how many characters of text the server read for it. */
+async function reading(query: string, variables: Record<string, unknown> = {}) {
+  read = 0;
+  const { body } = await t.request(query, variables, viewer);
+  return { body, read };
+}
+
+const rowId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1];
+const refusals = (body: { errors?: { message: string; extensions?: Record<string, unknown> }[] }) => body.errors ?? [];
+
+it('a request for more text than a response carries reads no more than that: pages of many conversations', async () => {
+  // Through the executor (the directive): src/sql-pages/ builds such a page in PostgreSQL, and gives up past 8 MB.
+  const query = `{ conversations(first: ${CONVERSATIONS}) @include(if: true) { edges { node { id messages(first: ${MESSAGES}) { edges { node { id content } } } } } } }`;
+  const { body, read } = await reading(query);
+  expect(read).toBeLessThanOrEqual(MAX_RESPONSE_BYTES + 100_000); // the page's other columns, ids and the like
+  expect(refusals(body).length).toBeGreaterThan(0);
+  for (const error of refusals(body)) {
+    expect(error.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(error.message).toBe(`content: this response would hold more than ${MAX_RESPONSE_BYTES} bytes of stored text; ask for fewer`);
+  }
+});
+
+it('aliases of a list read each stored value once, and no more than a response carries', async () => {
+  // Thirty aliases of the conversations with their system prompts: 400 KB of them, thirty times over.
+  const aliases = Array.from({ length: 30 }, (_, i) => `a${i}: conversations(first: ${CONVERSATIONS}) { edges { node { id systemPrompt } } }`).join(' ');
+  const { body, read } = await reading(`{ ${aliases} }`);
+  expect(read).toBeLessThanOrEqual(CONVERSATIONS * TEXT + 100_000);
+  expect(refusals(body).length).toBeGreaterThan(0);
+  expect(refusals(body)[0].message).toMatch(/^systemPrompt: this response would hold more than/);
+});
+
+it('pages asking for fewer texts than the limit answer them all, as they did', async () => {
+  const query = `query($c: ID!) { conversation(id: $c) @include(if: true) { systemPrompt messages(first: 10) { edges { node { content metadata toolCalls reasoning } } } } }`;
+  const { body, read } = await reading(query, { c: conversationIds[1] });
+  expect(body.errors).toBeUndefined();
+  expect(body.data.conversation.systemPrompt).toBe(text(1001));
+  expect(body.data.conversation.messages.edges.map((e: any) => e.node)).toEqual(
+    Array.from({ length: 10 }, (_, m) => ({ content: text(MESSAGES + m), metadata: {}, toolCalls: null, reasoning: null })),
+  );
+  expect(read).toBeLessThanOrEqual(11 * TEXT + 100_000);
+});
+
+it('nodes come without their stored values, which are read apart, within the limit', async () => {
+  const ids = messageIds.slice(0, 100);
+  const query = `query($ids: [ID!]!) { nodes(ids: $ids) { ... on Message { id content } } }`;
+  const { statements } = await t.countQueries(async () => {
+    const { body } = await t.request(query, { ids }, viewer);
+    expect(refusals(body).length).toBeGreaterThan(0); // 10 MB asked for
+    expect(refusals(body)[0].message).toMatch(/^content: this response would hold more than/);
+  });
+  const nodeReads = statements.filter((sql) => /FROM "public"."Message"/.test(sql));
+  expect(nodeReads.length, statements.join('\n')).toBeGreaterThan(0);
+  for (const sql of nodeReads) expect(sql).not.toMatch(/"content"/);
+  // One that fits is answered whole.
+  const { body } = await t.request(query, { ids: ids.slice(0, 3) }, viewer);
+  expect(body.errors).toBeUndefined();
+  expect(body.data.nodes.map((n: any) => n.content)).toEqual([text(0), text(1), text(2)]);
+});
+
+it('the loader reads batch after batch within one budget, in the order asked, and withholds the rest', async () => {
+  let bytes = 0;
+  const readRows = (async (query, options) => {
+    const rows = await t.app.services.readRows<{ text: string | null }>(query, options);
+    for (const row of rows) bytes += row.text?.length ?? 0;
+    return rows;
+  }) as ReadRows;
+  const loader = storedValueLoader(readRows, 5 * TEXT);
+  const key = (globalId: string) => ({ table: 'Message' as const, column: 'content' as const, id: rowId(globalId) });
+  const first = await loader.loadMany(messageIds.slice(0, 3).map(key));
+  expect(first).toEqual([text(0), text(1), text(2)]);
+  // The next batch has room for two more: the third and those after it are withheld.
+  const second = await loader.loadMany(messageIds.slice(3, 8).map(key));
+  expect(second).toEqual([text(3), text(4), WITHHELD, WITHHELD, WITHHELD]);
+  expect(bytes).toBe(5 * TEXT);
+  // What was read is kept: asked again, nothing is read.
+  expect(await loader.load(key(messageIds[0]))).toBe(text(0));
+  expect(bytes).toBe(5 * TEXT);
+  // Null values and missing rows cost nothing and read as null.
+  const other = storedValueLoader(readRows, 0);
+  expect(await other.loadMany([{ table: 'Message', column: 'reasoning', id: rowId(messageIds[0]) }, { table: 'Message', column: 'content', id: 'no-such-message' }])).toEqual([null, null]);
+});
