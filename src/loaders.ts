@@ -11,16 +11,17 @@ import { loadChatSessionPages, type ChatSessionPageKey } from './chat-sessions/s
 import type { RateLimiter } from './rate-limit.ts';
 import { scan } from './scans.ts';
 import { selectList } from './row-reads.ts';
-import { CONVERSATION_ROW_COLUMNS, OMIT_STORED_VALUES, storedValueLoader, type StoredValueKey } from './stored-texts.ts';
-import { MAX_RESPONSE_BYTES } from './schema/costly.ts';
+import { CONVERSATION_ROW_COLUMNS, OMIT_STORED_VALUES, storedValueLoader } from './stored-texts.ts';
+import { MAX_RESPONSE_BYTES } from './response-limits.ts';
 
 export type Loaders = ReturnType<typeof buildLoaders>;
 
 /**
  * Where loaders read from: Prisma, and the driver straight for the hot pages; and the rate limiter their
  * scans are charged to (scans.ts), but for loaders of subscription events (`scansCharged: false`).
+ * `storedValueBytes`: the stored values they may read in all (a response's limit unless told; an event's is less).
  */
-export type LoaderSources = { prisma: PrismaClient; readRows: ReadRows; rateLimiter: RateLimiter; scansCharged?: boolean };
+export type LoaderSources = { prisma: PrismaClient; readRows: ReadRows; rateLimiter: RateLimiter; scansCharged?: boolean; storedValueBytes?: number };
 
 /**
  * Each loader is built the first time it is used: a subscription refreshes its loaders for every event,
@@ -85,7 +86,7 @@ function inOrder<R>(keys: readonly string[], rows: R[], keyOf: (row: R) => strin
   return keys.map((key) => byKey.get(key) ?? null);
 }
 
-function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true }: LoaderSources, viewer: Viewer) {
+function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true, storedValueBytes = MAX_RESPONSE_BYTES }: LoaderSources, viewer: Viewer) {
   return {
     /** The viewer's conversations by id (null for another owner's or a missing one). */
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
@@ -117,6 +118,6 @@ function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true }: Lo
     sibling: new DataLoader<SiblingKey, Message | null, string>((keys) => loadSiblings(prisma, keys), byJson),
     chatSessionPage: new DataLoader<ChatSessionPageKey, ChatSession[], string>((keys) => loadChatSessionPages(prisma, keys), byJson),
     /** The stored values of the rows above (which come without them), no more than a response may carry. */
-    storedValue: storedValueLoader(readRows, MAX_RESPONSE_BYTES) as DataLoader<StoredValueKey, unknown, string>,
+    storedValue: storedValueLoader(readRows, storedValueBytes),
   };
 }

@@ -18,6 +18,8 @@ export type StoredValueKey = { [T in Table]: { table: T; column: StoredColumn<T>
 
 /** A value past what the request may read: the field that asks for it is refused. */
 export const WITHHELD = Symbol('withheld');
+/** The value of a row deleted since it was read. */
+export const GONE = Symbol('gone');
 
 /** Left out of rows read for a response too, though no field shows it: a reply's reasoning blocks, as large as the reply. */
 const NEVER_SHOWN = { Message: ['reasoningParts'], Conversation: [] } as const;
@@ -33,9 +35,6 @@ const omitOf = (table: Table) => Object.fromEntries(leftOut(table).map((column) 
 /** Prisma's `omit` of them. */
 export const OMIT_STORED_VALUES = { message: omitOf('Message'), conversation: omitOf('Conversation') };
 
-/** Whether a row was read with its stored values (by a service) or without them (for a response). */
-export const hasStoredValue = <R extends object>(row: R, column: keyof R): boolean => row[column] !== undefined;
-
 /**
  * The client node(id) and nodes(ids) load their rows with (Pothos' prismaNode): Message and Conversation rows
  * come without their stored values. One per client.
@@ -48,34 +47,33 @@ export function prismaForNodes(prisma: PrismaClient): PrismaClient {
 
 const forNodes = new WeakMap<PrismaClient, PrismaClient>();
 
+type Read = { args: { select?: unknown }; query: (args: object) => Promise<unknown> };
+
 function withoutStoredValues(prisma: PrismaClient): PrismaClient {
   // A `select` names its columns already; anything else (include, or nothing) reads every scalar but these.
-  const omitting = (omit: Record<string, boolean>) => ({
-    findUnique: ({ args, query }: { args: { select?: unknown }; query: (args: object) => Promise<unknown> }) => query(args.select ? args : { ...args, omit }),
-    findUniqueOrThrow: ({ args, query }: { args: { select?: unknown }; query: (args: object) => Promise<unknown> }) => query(args.select ? args : { ...args, omit }),
-  });
+  const omitting = (omit: Record<string, boolean>) => {
+    const read = ({ args, query }: Read) => query(args.select ? args : { ...args, omit });
+    return { findUnique: read, findUniqueOrThrow: read };
+  };
   return prisma.$extends({ query: { message: omitting(OMIT_STORED_VALUES.message), conversation: omitting(OMIT_STORED_VALUES.conversation) } }) as unknown as PrismaClient;
 }
 
 /**
  * Stored values by row and column, for one request (or one event's subscribers): at most `budgetBytes` of
- * them in all, counted as PostgreSQL stores them (octet_length, which reads no value: a toasted one's size is
- * in its pointer). Batches are read one after another, each within what those before it left; a value past
- * it is WITHHELD, and so are those after it in its batch.
+ * them in all, counted by their size in PostgreSQL (a text's octet_length, read from its pointer without the
+ * text; a JSON value's as text, which PostgreSQL writes with a space after each `:` and `,`, so JSON counts
+ * somewhat more than it is sent as). Batches are read one after another, each within what those before it
+ * left; a value past it is WITHHELD, and so are those after it in its batch.
  */
 export function storedValueLoader(readRows: ReadRows, budgetBytes: number): DataLoader<StoredValueKey, unknown, string> {
   let remaining = budgetBytes;
   let previous: Promise<unknown> = Promise.resolve();
   const readBatch = async (keys: readonly StoredValueKey[]): Promise<unknown[]> => {
-    const rows = await readRows<{ i: number; bytes: number | null; text: string | null; json: unknown }>(batchQuery(keys, remaining));
-    const values: unknown[] = keys.map(() => null); // a row gone meanwhile (purged) has none
-    for (const { i, bytes, text, json } of rows) {
-      const value = text ?? json;
-      if (bytes !== null && value === null) values[i] = WITHHELD;
-      else {
-        values[i] = value;
-        remaining -= bytes ?? 0;
-      }
+    const rows = await readRows<{ i: number; bytes: number | null; within: boolean; text: string | null; json: unknown }>(batchQuery(keys, remaining));
+    const values: unknown[] = keys.map(() => GONE); // until its row says otherwise
+    for (const { i, bytes, within, text, json } of rows) {
+      values[i] = within ? (text ?? json) : WITHHELD; // (a null value is within whatever is left)
+      if (within) remaining -= bytes ?? 0;
     }
     return values;
   };
@@ -107,10 +105,10 @@ function batchQuery(keys: readonly StoredValueKey[], budgetBytes: number): Prism
       FROM unnest(${ids}::text[], ${at}::int[]) AS k(id, i) JOIN ${Prisma.raw(`"${table}"`)} AS t ON t."id" = k.id`;
   });
   return Prisma.sql`
-    SELECT v.i, v.bytes,
+    SELECT v.i, v.bytes, v.within,
       CASE WHEN v.within THEN v.text END AS text, CASE WHEN v.within THEN v.json END AS json
     FROM (
-      SELECT r.*, coalesce(sum(r.bytes) OVER (ORDER BY r.i), 0) <= ${budgetBytes}::bigint AS within
+      SELECT r.*, r.bytes IS NULL OR sum(r.bytes) OVER (ORDER BY r.i) <= ${budgetBytes}::bigint AS within
       FROM (${Prisma.join(selects, ' UNION ALL ')}) AS r
     ) AS v`;
 }

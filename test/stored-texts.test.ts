@@ -4,8 +4,8 @@
 // are refused with the response's own limit.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ReadRows } from '../src/row-reads.ts';
-import { MAX_RESPONSE_BYTES } from '../src/schema/costly.ts';
-import { storedValueLoader, WITHHELD } from '../src/stored-texts.ts';
+import { MAX_RESPONSE_BYTES } from '../src/response-limits.ts';
+import { GONE, storedValueLoader, WITHHELD } from '../src/stored-texts.ts';
 import { appendMessage, createConversation, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
 
 const TEXT = 100_000;
@@ -119,7 +119,56 @@ it('the loader reads batch after batch within one budget, in the order asked, an
   // What was read is kept: asked again, nothing is read.
   expect(await loader.load(key(messageIds[0]))).toBe(text(0));
   expect(bytes).toBe(5 * TEXT);
-  // Null values and missing rows cost nothing and read as null.
+  // Null values cost nothing, past the budget too; a row deleted since it was read is GONE.
   const other = storedValueLoader(readRows, 0);
-  expect(await other.loadMany([{ table: 'Message', column: 'reasoning', id: rowId(messageIds[0]) }, { table: 'Message', column: 'content', id: 'no-such-message' }])).toEqual([null, null]);
+  expect(await other.loadMany([key(messageIds[0]), { table: 'Message', column: 'reasoning', id: rowId(messageIds[0]) }, { table: 'Message', column: 'content', id: 'no-such-message' }])).toEqual([
+    WITHHELD,
+    null,
+    GONE,
+  ]);
+});
+
+it('a JSON null is null, not withheld; a batch that fails leaves the budget to the next', async () => {
+  const id = rowId(messageIds[40]);
+  await t.app.services.prisma.$executeRaw`UPDATE "Message" SET "toolCalls" = 'null'::jsonb WHERE "id" = ${id}`;
+  let fail = true;
+  const readRows = (async (query, options) => {
+    if (fail) {
+      fail = false;
+      throw new Error('the database is away');
+    }
+    return t.app.services.readRows(query, options);
+  }) as ReadRows;
+  const loader = storedValueLoader(readRows, 2 * TEXT);
+  await expect(loader.load({ table: 'Message', column: 'content', id })).rejects.toThrow('the database is away');
+  expect(await loader.loadMany([{ table: 'Message', column: 'toolCalls', id }, { table: 'Message', column: 'content', id }])).toEqual([null, text(40)]);
+});
+
+it('no statement of a response reads a stored value with its row: loaders, links and context windows', async () => {
+  const STORED_COLUMN = /"(content|reasoning|reasoningParts|toolCalls|metadata|systemPrompt|tools)"/;
+  const withRows = (statements: string[]) => statements.filter((sql) => STORED_COLUMN.test(sql) && !sql.includes('octet_length'));
+  const links = `query($c: ID!) { conversation(id: $c) @include(if: true) { metadata tools { name } currentMessage { content metadata toolCalls }
+    messages(first: 5) { edges { node { parent { content } previousSibling { content } nextSibling { content } } } } } }`;
+  const linked = await t.countQueries(async () => {
+    const { body } = await t.request(links, { c: conversationIds[2] }, viewer);
+    expect(body.errors).toBeUndefined();
+    expect(body.data.conversation.currentMessage.content).toBe(text(2 * MESSAGES + MESSAGES - 1));
+    expect(body.data.conversation.messages.edges[1].node.parent.content).toBe(text(2 * MESSAGES));
+  });
+  expect(withRows(linked.statements), linked.statements.join('\n')).toEqual([]);
+
+  // SYSTEM messages are kept in a window whatever maxTokens is: a window reads them without their text too.
+  const c = conversationIds[3];
+  for (let i = 0; i < 3; i++) await appendMessage(t, viewer, c, { role: 'SYSTEM', content: text(9000 + i) });
+  const window = await t.countQueries(async () => {
+    const { body } = await t.request(`query($c: ID!) { conversation(id: $c) { contextWindow(maxTokens: 1) { role content } } }`, { c }, viewer);
+    expect(body.errors).toBeUndefined();
+    expect(body.data.conversation.contextWindow).toEqual([
+      { role: 'SYSTEM', content: text(1003) }, // the conversation's system prompt
+      ...[0, 1, 2].map((i) => ({ role: 'SYSTEM', content: text(9000 + i) })),
+    ]);
+  });
+  // (The window reads its one conversation whole: its system prompt is what the window starts with.)
+  const conversationRead = (sql: string) => /FROM "public"."Conversation"/.test(sql);
+  expect(withRows(window.statements).filter((sql) => !conversationRead(sql)), window.statements.join('\n')).toEqual([]);
 });

@@ -60,7 +60,13 @@ export async function systemPromptMessage(conversation: Conversation): Promise<M
  * The window of the branch ending at `leafId` (null: the system prompt alone). The conversation's window
  * is of its current message; a reply's prompt is of the message it answers.
  */
-export async function contextWindow(prisma: PrismaClient, conversation: Conversation, leafId: string | null, maxTokens: number): Promise<Message[]> {
+export async function contextWindow(
+  prisma: PrismaClient,
+  conversation: Conversation,
+  leafId: string | null,
+  maxTokens: number,
+  { omit }: { omit?: Prisma.MessageOmit } = {},
+): Promise<Message[]> {
   const systemPrompt = await systemPromptMessage(conversation);
   if (leafId === null) return systemPrompt ? [systemPrompt] : [];
   const branch: BranchEnd[] = [{ conversationId: conversation.id, leafId }];
@@ -99,7 +105,7 @@ export async function contextWindow(prisma: PrismaClient, conversation: Conversa
   if (kept.length === 0 && turn.length) kept.push(...newestThatFit(turn, budget));
 
   const ids = [...systemMessages, ...kept].map((m) => m.id);
-  const rows = await prisma.message.findMany({ where: { id: { in: ids } }, orderBy: { position: 'asc' } });
+  const rows = (await prisma.message.findMany({ where: { id: { in: ids } }, orderBy: { position: 'asc' }, omit })) as Message[];
   return systemPrompt ? [systemPrompt, ...rows] : rows;
 }
 

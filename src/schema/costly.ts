@@ -2,19 +2,11 @@
 // message): resolved at most once per request, and never for each event of a subscription, so that
 // aliases, lists and a socket full of subscriptions cannot multiply them.
 import type { Context } from '../context.ts';
-import { invalidField } from '../errors.ts';
+import { invalidField, notFound } from '../errors.ts';
 import { scan } from '../scans.ts';
-import { WITHHELD, type StoredValueKey } from '../stored-texts.ts';
+import { GONE, WITHHELD, type StoredValueKey } from '../stored-texts.ts';
+import { MAX_EVENT_BYTES, MAX_RESPONSE_BYTES } from '../response-limits.ts';
 
-/**
- * Stored text one response may carry (messages' content and reasoning, system prompts, metadata, tool calls
- * and tools), in bytes as the response encodes it: a page of the longest messages, not thirty aliases of it,
- * nor one system prompt a thousand times. Counted in characters, text of control characters (six bytes
- * each in JSON) made a response six times larger than the limit meant.
- */
-export const MAX_RESPONSE_BYTES = 8_000_000;
-/** And one event of a subscription, which every subscriber receives. */
-const MAX_EVENT_BYTES = 1_000_000;
 
 /**
  * List items one response (or event) may carry. Pages are counted before an operation runs
@@ -43,11 +35,11 @@ export function chargeText(ctx: Context, text: string, field: string): string {
 
 function chargeBytes(ctx: Context, bytes: number, field: string): void {
   ctx.textBytes += bytes;
-  const limit = ctx.inSubscriptionEvent ? MAX_EVENT_BYTES : MAX_RESPONSE_BYTES;
-  if (ctx.textBytes > limit) throw tooMuchText(field, limit);
+  if (ctx.textBytes > textLimit(ctx)) throw tooMuchText(ctx, field);
 }
 
-const tooMuchText = (field: string, limit: number) => invalidField(field, `this response would hold more than ${limit} bytes of stored text; ask for fewer`);
+const textLimit = (ctx: Context) => (ctx.inSubscriptionEvent ? MAX_EVENT_BYTES : MAX_RESPONSE_BYTES);
+const tooMuchText = (ctx: Context, field: string) => invalidField(field, `this response would hold more than ${textLimit(ctx)} bytes of stored text; ask for fewer`);
 
 type MaybePromise<T> = T | Promise<T>;
 type StoredField<T extends StoredValueKey['table']> = Extract<StoredValueKey, { table: T }>['column'];
@@ -60,7 +52,8 @@ function stored<T extends StoredValueKey['table'], V>(ctx: Context, table: T, ro
   const value = (row as Record<string, unknown>)[column] as V | null | undefined;
   if (value !== undefined) return value === null ? null : charge(value);
   return ctx.loaders.storedValue.load({ table, column, id: row.id } as StoredValueKey).then((read) => {
-    if (read === WITHHELD) throw tooMuchText(column, MAX_RESPONSE_BYTES);
+    if (read === WITHHELD) throw tooMuchText(ctx, column);
+    if (read === GONE) throw notFound(table); // deleted since its row was read
     return read === null ? null : charge(read as NonNullable<V>);
   });
 }

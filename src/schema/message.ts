@@ -14,6 +14,7 @@ import { FinishReasonEnum } from './tools.ts';
 import { chargeCostly, chargeItems, MAX_RESPONSE_ITEMS, storedJson, storedText } from './costly.ts';
 import { fieldCountBelow, fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
+import { OMIT_STORED_VALUES } from '../stored-texts.ts';
 
 /** The largest context window asked for: the largest models' (a window is that many tokens of text). */
 const MAX_WINDOW_TOKENS = 1_000_000;
@@ -182,7 +183,9 @@ builder.prismaObjectFields('Conversation', (t) => ({
       chargeCostly(ctx, 'contextWindow');
       // Its system prompt is one of the conversation's stored values, which rows read for a response leave out.
       const whole = await ctx.prisma.conversation.findUniqueOrThrow({ where: { id: conversation.id } });
-      const window = await contextWindow(ctx.prisma, whole, conversation.currentMessageId, maxTokens);
+      // Its messages without their stored values, which their fields read within the response's limit: SYSTEM
+      // messages are kept whatever maxTokens is, and a window may hold any number of them.
+      const window = await contextWindow(ctx.prisma, whole, conversation.currentMessageId, maxTokens, { omit: OMIT_STORED_VALUES.message });
       // Counted before it ran as one message: its length is known only now. Each message resolves the fields
       // below it (pages below them count their rows as they come).
       chargeItems(ctx, window.length * Math.max(1, fieldCountBelow(info, MAX_RESPONSE_ITEMS)), 'contextWindow');

@@ -6,7 +6,7 @@
 import { getVariableValues, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Plugin } from '@envelop/core';
 import type { ServiceContext } from '../context.ts';
-import { MAX_RESPONSE_BYTES } from '../schema/costly.ts';
+import { MAX_RESPONSE_BYTES } from '../response-limits.ts';
 import { perOperation } from '../per-operation.ts';
 import { planOf, type Plan } from './plan.ts';
 import { statementOf } from './statement.ts';
