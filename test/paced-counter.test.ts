@@ -151,7 +151,9 @@ describe('a pace in Redis', () => {
     for (const pace of [{ perMinute: 9, burst: 1 }, { perMinute: 700, burst: 200 }, { perMinute: 7, burst: 7 }]) {
       const counter = redisPacedCounter(clients[1], pace);
       const key = `odd-${pace.perMinute}`;
-      const allowed = await takes(counter, key, pace.burst + 1);
+      // Sent at once (ioredis pipelines them): 201 round trips one after another took over the 86 ms in which
+      // a pace of 700 a minute gives one back, on a loaded machine.
+      const allowed = await Promise.all(Array.from({ length: pace.burst + 1 }, async () => (await counter(key, 1, false)).allowed));
       expect([pace, allowed.filter(Boolean).length]).toEqual([pace, pace.burst]);
     }
   });
