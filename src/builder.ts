@@ -11,7 +11,7 @@ import { invalidField } from './errors.ts';
 import { itemsPerId } from './operation-cost.ts';
 import type { Total } from './pagination/connection.ts';
 import { countRows } from './schema/costly.ts';
-import { prismaForNodes } from './stored-texts.ts';
+import { prismaForNodes } from './stored-values.ts';
 
 /** nodes(ids:) at once: a page's worth, as connections have. */
 const MAX_NODE_IDS = 100;
@@ -68,7 +68,7 @@ export const builder = new SchemaBuilder<{
     },
   },
   prisma: {
-    client: (ctx) => prismaForNodes(ctx.prisma), // rows without their stored values (stored-texts.ts)
+    client: (ctx) => prismaForNodes(ctx.prisma), // rows without their stored values (stored-values.ts)
     dmmf: getDatamodel(),
     exposeDescriptions: false,
   },

@@ -1,5 +1,5 @@
 // Per-request batching: every row a resolver needs by id is loaded once per request, in one query per kind.
-// Rows come without their stored values (src/stored-texts.ts): the fields that show them read them apart.
+// Rows come without their stored values (src/stored-values.ts): the fields that show them read them apart.
 import DataLoader from 'dataloader';
 import { Prisma, type ChatSession, type Conversation, type Message, type PrismaClient } from './generated/prisma/client.ts';
 import type { Viewer } from './auth.ts';
@@ -11,7 +11,7 @@ import { loadChatSessionPages, type ChatSessionPageKey } from './chat-sessions/s
 import type { RateLimiter } from './rate-limit.ts';
 import { scan } from './scans.ts';
 import { selectList } from './row-reads.ts';
-import { CONVERSATION_ROW_COLUMNS, OMIT_STORED_VALUES, storedValueLoader } from './stored-texts.ts';
+import { CONVERSATION_ROW_COLUMNS, OMIT_STORED_VALUES, storedValueLoader } from './stored-values.ts';
 import { MAX_RESPONSE_BYTES } from './response-limits.ts';
 
 export type Loaders = ReturnType<typeof buildLoaders>;

@@ -1,5 +1,5 @@
 // What one response may carry of stored text, counted as its fields resolve (src/schema/costly.ts), and what
-// it may read of it (src/stored-texts.ts): reading more than can be sent is work for nothing.
+// it may read of it (src/stored-values.ts): reading more than can be sent is work for nothing.
 
 /**
  * Stored text one response may carry (messages' content and reasoning, system prompts, metadata, tool calls

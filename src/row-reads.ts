@@ -31,7 +31,7 @@ const POOL_TYPES = {
 
 /**
  * `alias."a", alias."b"` for the columns given. The names come from the schema's own lists
- * (src/schema/row-columns.ts, src/stored-texts.ts), never from a client.
+ * (src/schema/row-columns.ts, src/stored-values.ts), never from a client.
  */
 export function selectList(alias: string, columns: readonly string[]): Prisma.Sql {
   return Prisma.raw(columns.map((column) => `${alias}."${column}"`).join(', '));

@@ -40,7 +40,7 @@ it('costs the same number of SQL statements for 2 or 20 conversations', async ()
   expect(small.count).toBeGreaterThan(0); // the counter does see the statements
   expect(large.count, large.statements.join('\n')).toBe(small.count);
   // the conversations page, its count, the message pages, the session pages, the active generations, the
-  // stored values shown (src/stored-texts.ts)
+  // stored values shown (src/stored-values.ts)
   expect(large.count, large.statements.join('\n')).toBeLessThanOrEqual(6);
 });
 

@@ -6,7 +6,7 @@ import { ownConversationsSql } from '../access.ts';
 import type { Viewer } from '../auth.ts';
 import { invalidField } from '../errors.ts';
 import { selectList, type ReadRows } from '../row-reads.ts';
-import { CONVERSATION_ROW_COLUMNS } from '../stored-texts.ts';
+import { CONVERSATION_ROW_COLUMNS } from '../stored-values.ts';
 import { buildConnection, cursorCodec, isTimeAndId, pageRequest, type ConnectionArgs, type Connection, type CursorCodec, type PageRequest } from '../pagination/connection.ts';
 import { distinctValues } from '../validation.ts';
 

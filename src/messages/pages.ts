@@ -5,7 +5,7 @@ import { Prisma, type Message, type MessageRole, type PrismaClient } from '../ge
 import { cursorCodec, isPosition, isPositionAndId, type PageRequest } from '../pagination/connection.ts';
 import { branchRowsQuery, type BranchEnd } from './branch.ts';
 import { selectList, type ReadRows } from '../row-reads.ts';
-import { MESSAGE_ROW_COLUMNS } from '../stored-texts.ts';
+import { MESSAGE_ROW_COLUMNS } from '../stored-values.ts';
 
 /** Along a branch a position is one message. */
 export const messageCursor = cursorCodec<[number]>('messages', isPosition);

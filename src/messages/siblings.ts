@@ -3,7 +3,7 @@
 // one query for all the counts, one for all the neighbours, each an index look-up per key.
 import type { Message, PrismaClient } from '../generated/prisma/client.ts';
 import { selectList } from '../row-reads.ts';
-import { MESSAGE_ROW_COLUMNS } from '../stored-texts.ts';
+import { MESSAGE_ROW_COLUMNS } from '../stored-values.ts';
 
 export type SiblingKey = { conversationId: string; parentId: string | null; siblingIndex: number };
 type ParentKey = Omit<SiblingKey, 'siblingIndex'>;

@@ -4,9 +4,8 @@
 import type { Context } from '../context.ts';
 import { invalidField, notFound } from '../errors.ts';
 import { scan } from '../scans.ts';
-import { GONE, WITHHELD, type StoredValueKey } from '../stored-texts.ts';
+import { GONE, WITHHELD, type StoredValueKey } from '../stored-values.ts';
 import { MAX_EVENT_BYTES, MAX_RESPONSE_BYTES } from '../response-limits.ts';
-
 
 /**
  * List items one response (or event) may carry. Pages are counted before an operation runs
@@ -45,7 +44,7 @@ type MaybePromise<T> = T | Promise<T>;
 type StoredField<T extends StoredValueKey['table']> = Extract<StoredValueKey, { table: T }>['column'];
 
 /**
- * A row's stored value (src/stored-texts.ts), counted into the response: as the row was read with it (by a
+ * A row's stored value (src/stored-values.ts), counted into the response: as the row was read with it (by a
  * service: a mutation's result, a context window), or else read now, within what the request may still read.
  */
 function stored<T extends StoredValueKey['table'], V>(ctx: Context, table: T, row: { id: string }, column: StoredField<T>, charge: (value: NonNullable<V>) => V): MaybePromise<V | null> {

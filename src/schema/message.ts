@@ -14,7 +14,7 @@ import { FinishReasonEnum } from './tools.ts';
 import { chargeCostly, chargeItems, MAX_RESPONSE_ITEMS, storedJson, storedText } from './costly.ts';
 import { fieldCountBelow, fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
-import { OMIT_STORED_VALUES } from '../stored-texts.ts';
+import { OMIT_STORED_VALUES } from '../stored-values.ts';
 
 /** The largest context window asked for: the largest models' (a window is that many tokens of text). */
 const MAX_WINDOW_TOKENS = 1_000_000;

@@ -3,7 +3,7 @@
 // fields a list shows. A field not listed here makes the list read whole rows, so a field added to a type
 // is right before it is fast. A partial row is typed as a whole one: its fields beyond the columns read
 // are undefined, and it never goes where whole rows are expected (a loader's cache). A "whole" row is one
-// without its stored values (src/stored-texts.ts): fields that show them read them apart, within the response's
+// without its stored values (src/stored-values.ts): fields that show them read them apart, within the response's
 // budget, and need no column here.
 import type { Conversation as ConversationRow, Message as MessageRow } from '../generated/prisma/client.ts';
 

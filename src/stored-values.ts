@@ -2,8 +2,8 @@
 // system prompt, tools and metadata), read apart from their rows, and only as far as one response may carry
 // them. Rows read for a response (pages, loaders, nodes) leave them out: read with their rows, fifty
 // conversations' pages of 100 messages of 100,000 characters made one request read 470 MB into the process
-// before the first 8 MB were counted against the response's limit, and four such requests at once 2.4 GB
-// (bench/RESULTS.md, "Stored text a request reads"). Here the values a response asks for are read in one
+// before the first 8 MB were counted against the response's limit; eight such requests at once ended it,
+// out of heap (bench/RESULTS.md, "Stored text a request reads"). Here the values a response asks for are read in one
 // statement per batch, in the order asked, and PostgreSQL sends none past what the request may still read.
 import DataLoader from 'dataloader';
 import { Prisma, type PrismaClient } from './generated/prisma/client.ts';
@@ -98,7 +98,9 @@ function batchQuery(keys: readonly StoredValueKey[], budgetBytes: number): Prism
     part.at.push(i);
   });
   const selects = [...parts.values()].map(({ table, column, ids, at }) => {
-    const value = Prisma.raw(`t."${column}"`); // names from TEXTS and JSONS, never from a client
+    // Names written into the statement: only those of TEXTS and JSONS, whatever a caller passed.
+    if (!leftOut(table).includes(column)) throw new Error(`${table}.${column} is not a stored value`);
+    const value = Prisma.raw(`t."${column}"`);
     const isJson = (JSONS[table] as readonly string[]).includes(column);
     const [text, json, bytes] = isJson ? [Prisma.sql`NULL::text`, value, Prisma.sql`octet_length(${value}::text)`] : [value, Prisma.sql`NULL::jsonb`, Prisma.sql`octet_length(${value})`];
     return Prisma.sql`SELECT k.i, ${bytes} AS bytes, ${text} AS text, ${json} AS json

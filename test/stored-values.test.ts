@@ -1,11 +1,11 @@
 // Stored values (contents, reasoning, tool calls, metadata, system prompts, tools) are read apart from their
-// rows and never past what one response may carry (src/stored-texts.ts): a request that asks for more reads
+// rows and never past what one response may carry (src/stored-values.ts): a request that asks for more reads
 // no more, however it asks (pages of many conversations, aliases of a list, nodes), and the fields past it
 // are refused with the response's own limit.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ReadRows } from '../src/row-reads.ts';
 import { MAX_RESPONSE_BYTES } from '../src/response-limits.ts';
-import { GONE, storedValueLoader, WITHHELD } from '../src/stored-texts.ts';
+import { GONE, storedValueLoader, WITHHELD } from '../src/stored-values.ts';
 import { appendMessage, createConversation, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
 
 const TEXT = 100_000;
