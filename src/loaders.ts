@@ -11,7 +11,7 @@ import { loadChatSessionPages, type ChatSessionPageKey } from './chat-sessions/s
 import type { RateLimiter } from './rate-limit.ts';
 import { scan } from './scans.ts';
 import { selectList } from './row-reads.ts';
-import { CONVERSATION_ROW_COLUMNS, OMIT_STORED_VALUES, storedValueLoader } from './stored-values.ts';
+import { CONVERSATION_ROW_COLUMNS, OMIT_STORED_VALUES, StoredValues } from './stored-values.ts';
 import { MAX_RESPONSE_BYTES } from './response-limits.ts';
 
 export type Loaders = ReturnType<typeof buildLoaders>;
@@ -118,6 +118,6 @@ function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true, stor
     sibling: new DataLoader<SiblingKey, Message | null, string>((keys) => loadSiblings(prisma, keys), byJson),
     chatSessionPage: new DataLoader<ChatSessionPageKey, ChatSession[], string>((keys) => loadChatSessionPages(prisma, keys), byJson),
     /** The stored values of the rows above (which come without them), no more than a response may carry. */
-    storedValue: storedValueLoader(readRows, storedValueBytes),
+    storedValue: new StoredValues(readRows, storedValueBytes),
   };
 }

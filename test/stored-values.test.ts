@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ReadRows } from '../src/row-reads.ts';
 import { MAX_RESPONSE_BYTES } from '../src/response-limits.ts';
-import { GONE, storedValueLoader, WITHHELD } from '../src/stored-values.ts';
+import { GONE, StoredValues, WITHHELD } from '../src/stored-values.ts';
 import { appendMessage, createConversation, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
 
 const TEXT = 100_000;
@@ -108,7 +108,7 @@ it('the loader reads batch after batch within one budget, in the order asked, an
     for (const row of rows) bytes += row.text?.length ?? 0;
     return rows;
   }) as ReadRows;
-  const loader = storedValueLoader(readRows, 5 * TEXT);
+  const loader = new StoredValues(readRows, 5 * TEXT);
   const key = (globalId: string) => ({ table: 'Message' as const, column: 'content' as const, id: rowId(globalId) });
   const first = await loader.loadMany(messageIds.slice(0, 3).map(key));
   expect(first).toEqual([text(0), text(1), text(2)]);
@@ -120,7 +120,7 @@ it('the loader reads batch after batch within one budget, in the order asked, an
   expect(await loader.load(key(messageIds[0]))).toBe(text(0));
   expect(bytes).toBe(5 * TEXT);
   // Null values cost nothing, past the budget too; a row deleted since it was read is GONE.
-  const other = storedValueLoader(readRows, 0);
+  const other = new StoredValues(readRows, 0);
   expect(await other.loadMany([key(messageIds[0]), { table: 'Message', column: 'reasoning', id: rowId(messageIds[0]) }, { table: 'Message', column: 'content', id: 'no-such-message' }])).toEqual([
     WITHHELD,
     null,
@@ -139,7 +139,7 @@ it('a JSON null is null, not withheld; a batch that fails leaves the budget to t
     }
     return t.app.services.readRows(query, options);
   }) as ReadRows;
-  const loader = storedValueLoader(readRows, 2 * TEXT);
+  const loader = new StoredValues(readRows, 2 * TEXT);
   await expect(loader.load({ table: 'Message', column: 'content', id })).rejects.toThrow('the database is away');
   expect(await loader.loadMany([{ table: 'Message', column: 'toolCalls', id }, { table: 'Message', column: 'content', id }])).toEqual([null, text(40)]);
 });

@@ -11,7 +11,7 @@ import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
-import { chargeCostly, chargeItems, MAX_RESPONSE_ITEMS, storedJson, storedText } from './costly.ts';
+import { chargeCostly, chargeItems, MAX_RESPONSE_ITEMS, readStoredValues, storedJson, storedText } from './costly.ts';
 import { fieldCountBelow, fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
 import { OMIT_STORED_VALUES } from '../stored-values.ts';
@@ -151,13 +151,16 @@ builder.prismaObjectFields('Conversation', (t) => ({
         const keyOf = (m: MessageRow) => [m.position] as [number];
         if (leaf.id === null) return buildConnection([], request, keyOf, messageCursor, 0);
         const branch = { conversationId: conversation.id, leafId: leaf.id };
-        const columns = columnsFor(MESSAGE_COLUMNS, fieldsAt(info, ['edges', 'node']));
+        const fields = fieldsAt(info, ['edges', 'node']);
+        const columns = columnsFor(MESSAGE_COLUMNS, fields);
         const rows = await ctx.loaders.branchPage.load({ ...branch, request, roles, columns });
         chargeItems(ctx, rows.length, 'messages');
         const totalCount = roles
           ? async () => (await ctx.prisma.$queryRaw<{ count: number }[]>(branchCountQuery(branch, { roles })))[0].count
           : leaf.position; // a branch holds one message per position
-        return buildConnection(rows, request, keyOf, messageCursor, totalCount);
+        const page = buildConnection(rows, request, keyOf, messageCursor, totalCount);
+        await readStoredValues(ctx, 'Message', page.edges.map((edge) => edge.node), fields);
+        return page;
       },
     },
     MessageConnection,
