@@ -15,7 +15,7 @@ const JSONS = { Message: ['toolCalls', 'metadata'], Conversation: ['tools', 'met
 type Table = keyof typeof TEXTS;
 /** The columns each table's rows are read without, that fields show. */
 export const STORED_COLUMNS = { Message: [...TEXTS.Message, ...JSONS.Message], Conversation: [...TEXTS.Conversation, ...JSONS.Conversation] } as const;
-type StoredColumn<T extends Table> = (typeof TEXTS)[T][number] | (typeof JSONS)[T][number];
+type StoredColumn<T extends Table> = (typeof STORED_COLUMNS)[T][number];
 export type StoredValueKey = { [T in Table]: { table: T; column: StoredColumn<T>; id: string } }[Table];
 
 /** A value past what the request may read: the field that asks for it is refused. */
@@ -26,7 +26,7 @@ export const GONE = Symbol('gone');
 /** Left out of rows read for a response too, though no field shows it: a reply's reasoning blocks, as large as the reply. */
 const NEVER_SHOWN = { Message: ['reasoningParts'], Conversation: [] } as const;
 
-const leftOut = (table: Table): readonly string[] => [...TEXTS[table], ...JSONS[table], ...NEVER_SHOWN[table]];
+const leftOut = (table: Table): readonly string[] => [...STORED_COLUMNS[table], ...NEVER_SHOWN[table]];
 const allBut = (columns: Record<string, string>, table: Table) => Object.values(columns).filter((column) => !leftOut(table).includes(column));
 
 /** The columns of the rows read for a response: all but their stored values. */
@@ -130,8 +130,8 @@ function batchQuery(keys: readonly StoredValueKey[], budgetBytes: number): Prism
     part.at.push(i);
   });
   const selects = [...parts.values()].map(({ table, column, ids, at }) => {
-    // Names written into the statement: only those of TEXTS and JSONS, whatever a caller passed.
-    if (!leftOut(table).includes(column)) throw new Error(`${table}.${column} is not a stored value`);
+    // Names written into the statement: only those of STORED_COLUMNS, whatever a caller passed.
+    if (!(STORED_COLUMNS[table] as readonly string[]).includes(column)) throw new Error(`${table}.${column} is not a stored value`);
     const value = Prisma.raw(`t."${column}"`);
     const isJson = (JSONS[table] as readonly string[]).includes(column);
     const [text, json, bytes] = isJson ? [Prisma.sql`NULL::text`, value, Prisma.sql`octet_length(${value}::text)`] : [value, Prisma.sql`NULL::jsonb`, Prisma.sql`octet_length(${value})`];
