@@ -71,8 +71,9 @@ export class StoredValues {
   readonly #readRows: ReadRows;
   readonly #loader: DataLoader<StoredValueKey, unknown, string>;
   /**
-   * The values read so far, by key: the subscribers of one event share these loaders, and each of them
-   * asking a promise for every value it shows cost the event some 50 µs more per subscriber (bench/fanout.ts).
+   * The values read so far, by key; the loader caches a key's promise only while it is read. The subscribers
+   * of one event share these loaders, and each of them asking a promise for every value it shows cost the
+   * event some 50 µs more per subscriber (bench/fanout.ts).
    */
   readonly #read = new Map<string, unknown>();
   #remaining: number;
@@ -93,7 +94,8 @@ export class StoredValues {
 
   /** The value of `key` (or WITHHELD, or GONE), read with the others asked for in the same tick. */
   load(key: StoredValueKey): Promise<unknown> {
-    return this.#loader.load(key);
+    const read = this.readValue(key);
+    return read === undefined ? this.#loader.load(key) : Promise.resolve(read);
   }
 
   loadMany(keys: StoredValueKey[]): Promise<unknown[]> {
@@ -112,7 +114,10 @@ export class StoredValues {
       values[i] = within ? (text ?? json) : WITHHELD; // (a null value is within whatever is left)
       if (within) this.#remaining -= bytes ?? 0;
     }
-    keys.forEach((key, i) => this.#read.set(keyOf(key), values[i]));
+    keys.forEach((key, i) => {
+      this.#read.set(keyOf(key), values[i]);
+      this.#loader.clear(key); // its promise resolves with these values all the same
+    });
     return values;
   }
 }

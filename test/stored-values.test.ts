@@ -81,7 +81,21 @@ it('pages asking for fewer texts than the limit answer them all, as they did', a
   expect(body.data.conversation.messages.edges.map((e: any) => e.node)).toEqual(
     Array.from({ length: 10 }, (_, m) => ({ content: text(MESSAGES + m), metadata: {}, toolCalls: null, reasoning: null })),
   );
-  expect(read).toBeLessThanOrEqual(11 * TEXT + 100_000);
+  expect(read).toBeLessThanOrEqual(11 * TEXT + 50_000); // its system prompt, and not the content of the row read to know that a next page exists
+});
+
+it('lists read the values their rows show, and only those: conversations, context windows', async () => {
+  const conversations = await reading(`{ conversations(first: 2) { edges { node { systemPrompt } } } }`);
+  expect(conversations.body.errors).toBeUndefined();
+  const first = (value: string) => (value === text(Number(value.split(' ')[0])) ? Number(value.split(' ')[0]) : 'not whole');
+  expect(conversations.body.data.conversations.edges.map((e: any) => first(e.node.systemPrompt))).toEqual([1003, 1002]);
+  expect(conversations.read).toBeLessThanOrEqual(2 * TEXT + 50_000);
+  const window = await reading(`query($c: ID!) { conversation(id: $c) { contextWindow(maxTokens: 1000000) { content } } }`, { c: conversationIds[0] });
+  expect(window.body.errors).toBeUndefined();
+  const shown = window.body.data.conversation.contextWindow.map((m: any) => first(m.content));
+  expect(shown.length).toBeGreaterThan(2);
+  // The system prompt, then the newest messages, whole.
+  expect(shown).toEqual([1000, ...Array.from({ length: shown.length - 1 }, (_, i) => MESSAGES - shown.length + 1 + i)]);
 });
 
 it('nodes come without their stored values, which are read apart, within the limit', async () => {

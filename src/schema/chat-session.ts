@@ -6,6 +6,7 @@ import { DEFAULT_MESSAGE_PAGE, sessionMessageCursor } from '../messages/pages.ts
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
 import { chargeItems } from './costly.ts';
+import { readListValues } from './stored-fields.ts';
 import { Conversation } from './conversation.ts';
 import { Message, MessageConnection } from './message.ts';
 
@@ -35,13 +36,15 @@ export const ChatSession = builder.prismaNode('ChatSession', {
         type: Message,
         description: 'By position, ascending (siblings, which share a position, oldest first), on every branch.',
         extensions: pageItems(DEFAULT_MESSAGE_PAGE),
-        resolve: async (session, args, ctx) => {
+        resolve: async (session, args, ctx, info) => {
           const request = pageRequest(args, sessionMessageCursor, DEFAULT_MESSAGE_PAGE);
           const rows = await ctx.loaders.sessionMessagePage.load({ chatSessionId: session.id, request });
           chargeItems(ctx, rows.length, 'messages');
-          return buildConnection(rows, request, (m: MessageRow) => [m.position, m.id] as [number, string], sessionMessageCursor, () =>
+          const page = buildConnection(rows, request, (m: MessageRow) => [m.position, m.id] as [number, string], sessionMessageCursor, () =>
             ctx.prisma.message.count({ where: { chatSessionId: session.id } }),
           );
+          await readListValues(ctx, info, ['edges', 'node'], 'Message', page.edges.map((edge) => edge.node));
+          return page;
         },
       },
       MessageConnection,

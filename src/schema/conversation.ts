@@ -6,7 +6,8 @@ import { Tool, ToolInput } from './tools.ts';
 import { saturatedInt } from '../validation.ts';
 import { fieldsAt, fieldsBelow, selectsField } from './selection.ts';
 import { columnsFor, CONVERSATION_COLUMNS } from './row-columns.ts';
-import { chargeCostly, chargeItems, storedJson, storedText } from './costly.ts';
+import { chargeCostly, chargeItems } from './costly.ts';
+import { readListValues, storedJson, storedText } from './stored-fields.ts';
 import {
   createConversation,
   purgeConversation,
@@ -129,6 +130,7 @@ builder.queryFields((t) => ({
         const { page, whole } = searching ? await ctx.rateLimiter.oneAtATime(ctx.viewer, 'search', () => chargedByTime(ctx, list)) : await list();
         chargeItems(ctx, page.edges.length, 'conversations');
         if (whole) for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
+        await readListValues(ctx, info, ['edges', 'node'], 'Conversation', page.edges.map((edge) => edge.node));
         return page;
       },
     },

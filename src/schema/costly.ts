@@ -2,9 +2,8 @@
 // message): resolved at most once per request, and never for each event of a subscription, so that
 // aliases, lists and a socket full of subscriptions cannot multiply them.
 import type { Context } from '../context.ts';
-import { invalidField, notFound } from '../errors.ts';
+import { invalidField } from '../errors.ts';
 import { scan } from '../scans.ts';
-import { GONE, STORED_COLUMNS, WITHHELD, type StoredValueKey } from '../stored-values.ts';
 import { MAX_EVENT_BYTES, MAX_RESPONSE_BYTES } from '../response-limits.ts';
 
 /**
@@ -38,55 +37,8 @@ function chargeBytes(ctx: Context, bytes: number, field: string): void {
 }
 
 const textLimit = (ctx: Context) => (ctx.inSubscriptionEvent ? MAX_EVENT_BYTES : MAX_RESPONSE_BYTES);
-const tooMuchText = (ctx: Context, field: string) => invalidField(field, `this response would hold more than ${textLimit(ctx)} bytes of stored text; ask for fewer`);
-
-type MaybePromise<T> = T | Promise<T>;
-type StoredField<T extends StoredValueKey['table']> = Extract<StoredValueKey, { table: T }>['column'];
-
-/**
- * A row's stored value (src/stored-values.ts), counted into the response: as the row was read with it (by a
- * service: a mutation's result, a context window), or else read now, within what the request may still read.
- */
-function stored<T extends StoredValueKey['table'], V>(ctx: Context, table: T, row: { id: string }, column: StoredField<T>, charge: (value: NonNullable<V>) => V): MaybePromise<V | null> {
-  const value = (row as Record<string, unknown>)[column] as V | null | undefined;
-  if (value !== undefined) return value === null ? null : charge(value);
-  const key = { table, column, id: row.id } as StoredValueKey;
-  const taken = (read: unknown): V | null => {
-    if (read === WITHHELD) throw tooMuchText(ctx, column);
-    if (read === GONE) throw notFound(table); // deleted since its row was read
-    return read === null ? null : charge(read as NonNullable<V>);
-  };
-  const read = ctx.loaders.storedValue.readValue(key); // read already (for another subscriber of this event, say)
-  return read !== undefined ? taken(read) : ctx.loaders.storedValue.load(key).then(taken);
-}
-
-/**
- * Reads the stored values a list's `fields` show for its rows before they resolve: each field then takes its
- * value as read, not through a promise of its own (a sidebar's 50 contents, for each of 400 subscribers of an
- * event, made the event cost some 100 µs more per subscriber: bench/fanout.ts). A failure is left to the fields.
- */
-export async function readStoredValues<T extends StoredValueKey['table']>(ctx: Context, table: T, rows: readonly { id: string }[], fields: ReadonlySet<string>): Promise<void> {
-  const keys: StoredValueKey[] = [];
-  for (const column of STORED_COLUMNS[table] as readonly StoredField<T>[]) {
-    if (!fields.has(column)) continue;
-    for (const row of rows) {
-      if ((row as Record<string, unknown>)[column] !== undefined) continue;
-      const key = { table, column, id: row.id } as StoredValueKey;
-      if (ctx.loaders.storedValue.readValue(key) === undefined) keys.push(key); // (read for another subscriber)
-    }
-  }
-  if (keys.length > 0) await ctx.loaders.storedValue.loadMany(keys).catch(() => {});
-}
-
-/** A stored text (a message's content or reasoning, a system prompt), counted into the response. */
-export function storedText<T extends StoredValueKey['table']>(ctx: Context, table: T, row: { id: string }, column: StoredField<T>): MaybePromise<string | null> {
-  return stored<T, string>(ctx, table, row, column, (text) => chargeText(ctx, text, column));
-}
-
-/** A stored JSON value (tool calls, tools, metadata), counted into the response. */
-export function storedJson<T extends StoredValueKey['table']>(ctx: Context, table: T, row: { id: string }, column: StoredField<T>): MaybePromise<unknown> {
-  return stored<T, unknown>(ctx, table, row, column, (value) => chargeJson(ctx, value, column));
-}
+/** The refusal of a field past what the response (or event) may carry of stored text. */
+export const tooMuchText = (ctx: Context, field: string) => invalidField(field, `this response would hold more than ${textLimit(ctx)} bytes of stored text; ask for fewer`);
 
 /** Characters JSON writes escaped: control characters, quote and backslash; and lone surrogates. */
 const ESCAPED = /[\u0000-\u001f"\\]/;

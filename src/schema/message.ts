@@ -11,7 +11,8 @@ import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
-import { chargeCostly, chargeItems, MAX_RESPONSE_ITEMS, readStoredValues, storedJson, storedText } from './costly.ts';
+import { chargeCostly, chargeItems, MAX_RESPONSE_ITEMS } from './costly.ts';
+import { readListValues, storedJson, storedText } from './stored-fields.ts';
 import { fieldCountBelow, fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
 import { OMIT_STORED_VALUES } from '../stored-values.ts';
@@ -159,7 +160,7 @@ builder.prismaObjectFields('Conversation', (t) => ({
           ? async () => (await ctx.prisma.$queryRaw<{ count: number }[]>(branchCountQuery(branch, { roles })))[0].count
           : leaf.position; // a branch holds one message per position
         const page = buildConnection(rows, request, keyOf, messageCursor, totalCount);
-        await readStoredValues(ctx, 'Message', page.edges.map((edge) => edge.node), fields);
+        await readListValues(ctx, info, ['edges', 'node'], 'Message', page.edges.map((edge) => edge.node)); // not its +1 row
         return page;
       },
     },
@@ -192,6 +193,7 @@ builder.prismaObjectFields('Conversation', (t) => ({
       // Counted before it ran as one message: its length is known only now. Each message resolves the fields
       // below it (pages below them count their rows as they come).
       chargeItems(ctx, window.length * Math.max(1, fieldCountBelow(info, MAX_RESPONSE_ITEMS)), 'contextWindow');
+      await readListValues(ctx, info, [], 'Message', window);
       return window;
     },
   }),
