@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kind, parse, print, visit, type DocumentNode } from 'graphql';
 import { ChatDocument, OlderMessagesDocument, SidebarDocument } from '../web/src/gql/graphql.ts';
-import { createConversation, startTestApp, waitForMessageStatus, type TestApp, type TestViewer } from './helpers.ts';
+import { createConversation, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 import type { Pool } from 'pg';
 import { KeptStatements, poolReads } from '../src/row-reads.ts';
 import { Prisma } from '../src/generated/prisma/client.ts';
@@ -149,6 +149,22 @@ describe('pages answered by one statement', () => {
     expect(searchBlank.data.conversations.edges).toHaveLength(3);
     const empty = await expectSame(`query($id: ID!) { conversation(id: $id) $D { id messages(last: 5) { totalCount ${PAGE_INFO} edges { node { id } } } } }`, { id: ids.empty });
     expect(empty.data.conversation.messages).toEqual({ totalCount: 0, pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null, __typename: 'PageInfo' }, edges: [] });
+  });
+
+  it('answers a query over a WebSocket as over HTTP', async () => {
+    const document = `query($id: ID!) { conversation(id: $id) $D { id messages(last: 3) { ${PAGE_INFO} edges { cursor node { id content createdAt } } } } }`;
+    const { statement } = await bothWays(document, { id: ids.long });
+    const server = await t.listen();
+    const client = wsClient(server, viewer);
+    try {
+      const { statements } = await t.countQueries(async () => {
+        const [result] = await subscribe(client, document.replaceAll('$D', ''), { id: ids.long }).all();
+        expect(result).toEqual(statement);
+      });
+      expect(statements.filter((sql) => ONE_STATEMENT.test(sql.trim()))).toHaveLength(1);
+    } finally {
+      await client.dispose();
+    }
   });
 
   it("shows only the viewer's rows: another's conversation is null, their list their own", async () => {
