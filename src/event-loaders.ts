@@ -8,6 +8,7 @@
 import type { Viewer } from './auth.ts';
 import { createLoaders, type LoaderSources, type Loaders } from './loaders.ts';
 import { ownerKey } from './access.ts';
+import { MAX_RESPONSE_BYTES } from './response-limits.ts';
 
 /** Subscribers of one event get it within this long of each other, or read the rows again themselves. */
 const SHARED_FOR_MS = 2_000;
@@ -31,6 +32,9 @@ export class EventLoaders {
     const key = ownerKey(viewer);
     let loaders = byViewer.get(key);
     if (!loaders) byViewer.set(key, (loaders = createLoaders(this.#sources, viewer)));
+    // Another of the viewer's subscriptions: it may show other stored values than the first (a conversation's
+    // system prompt, the message's content), each up to an event's limit. Not past a response's, in all.
+    else loaders.storedValue.share(this.#sources.storedValueBytes ?? MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES);
     return loaders;
   }
 }

@@ -61,10 +61,10 @@ function withoutStoredValues(prisma: PrismaClient): PrismaClient {
 }
 
 /**
- * Stored values by row and column, for one request (or one event's subscribers): at most `budgetBytes` of
- * them in all, counted by their size in PostgreSQL (a text's octet_length, read from its pointer without the
- * text; a JSON value's as text, which PostgreSQL writes with a space after each `:` and `,`, so JSON counts
- * somewhat more than it is sent as). Batches are read one after another, each within what those before it
+ * Stored values by row and column, for one request (or one event's subscribers of one viewer): at most
+ * `budgetBytes` of them in all (more for each subscriber that shares them: `share`), counted by their size in
+ * PostgreSQL (a text's octet_length, read from its pointer without the text; a JSON value's as text, which
+ * PostgreSQL writes with a space after each `:` and `,`, so JSON counts somewhat more than it is sent as). Batches are read one after another, each within what those before it
  * left; a value past it is WITHHELD, and so are those after it in its batch.
  */
 export class StoredValues {
@@ -77,11 +77,13 @@ export class StoredValues {
    */
   readonly #read = new Map<string, unknown>();
   #remaining: number;
+  /** What they may read in all, shares included. */
+  #granted: number;
   #previous: Promise<unknown> = Promise.resolve();
 
   constructor(readRows: ReadRows, budgetBytes: number) {
     this.#readRows = readRows;
-    this.#remaining = budgetBytes;
+    this.#remaining = this.#granted = budgetBytes;
     this.#loader = new DataLoader<StoredValueKey, unknown, string>(
       (keys) => {
         const batch = this.#previous.then(() => this.#readBatch(keys));
@@ -90,6 +92,17 @@ export class StoredValues {
       },
       { cacheKeyFn: keyOf },
     );
+  }
+
+  /**
+   * One more response reads these values (another subscriber of the same event): what it may carry is added
+   * to what they may read, up to `ceilingBytes` in all. Each response is held to its own limit as it counts
+   * what it shows (schema/costly.ts); this bounds what all of them read.
+   */
+  share(bytes: number, ceilingBytes: number): void {
+    const added = Math.max(0, Math.min(bytes, ceilingBytes - this.#granted));
+    this.#granted += added;
+    this.#remaining += added;
   }
 
   /** The value of `key` (or WITHHELD, or GONE), read with the others asked for in the same tick. */

@@ -2,11 +2,11 @@
 // rows and never past what one response may carry (src/stored-values.ts): a request that asks for more reads
 // no more, however it asks (pages of many conversations, aliases of a list, nodes), and the fields past it
 // are refused with the response's own limit.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { ReadRows } from '../src/row-reads.ts';
-import { MAX_RESPONSE_BYTES } from '../src/response-limits.ts';
+import { MAX_EVENT_BYTES, MAX_RESPONSE_BYTES } from '../src/response-limits.ts';
 import { GONE, StoredValues, WITHHELD } from '../src/stored-values.ts';
-import { appendMessage, createConversation, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
+import { appendMessage, createConversation, startTestApp, subscribe, wsClient, type TestApp, type TestViewer } from './helpers.ts';
 
 const TEXT = 100_000;
 const MESSAGES = 30;
@@ -113,6 +113,42 @@ it('nodes come without their stored values, which are read apart, within the lim
   const { body } = await t.request(query, { ids: ids.slice(0, 3) }, viewer);
   expect(body.errors).toBeUndefined();
   expect(body.data.nodes.map((n: any) => n.content)).toEqual([text(0), text(1), text(2)]);
+});
+
+it("an event's subscriptions of one viewer read its values once, each up to an event's limit: two showing 0.6 MB each get them; one showing both is refused", async () => {
+  const client = wsClient(await t.listen(), viewer);
+  const events = (selection: string) => subscribe(client, `subscription($c: ID!) { conversationEvents(conversationId: $c) { conversation { ${selection} } } }`, { c: conversationIds[0] });
+  const [oldest, newest] = ['first', 'last'].map((end) => `${end}: messages(${end}: 6) { edges { node { content } } }`);
+  const all = [events(oldest), events(newest), events(`${oldest} ${newest}`)];
+  try {
+    // Each event is published here (no request); the one checked reaches all three, as they share its loaders.
+    const conversationId = rowId(conversationIds[0]);
+    const publish = () => t.app.services.pubsub.publish('conversation:events', conversationId, { type: 'CONVERSATION_UPDATED', conversationId, messageId: null });
+    await vi.waitFor(() => (publish(), expect(Math.min(...all.map((s) => s.results.length))).toBeGreaterThan(0)), { timeout: 30_000, interval: 200 });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the events published meanwhile delivered
+    const seen = all.map((s) => s.results.length);
+    publish();
+    await vi.waitFor(() => expect(all.every((s, i) => s.results.length > seen[i])).toBe(true), { timeout: 30_000 });
+    const [first, last, both] = all.map((s, i) => s.results[seen[i]]);
+    const contents = (page: any) => page.edges.map((e: any) => e.node.content);
+    expect(first.errors).toBeUndefined();
+    expect(contents(first.data!.conversationEvents.conversation.first)).toEqual(Array.from({ length: 6 }, (_, m) => text(m)));
+    expect(last.errors).toBeUndefined();
+    expect(contents(last.data!.conversationEvents.conversation.last)).toEqual(Array.from({ length: 6 }, (_, m) => text(MESSAGES - 6 + m)));
+    expect(both.errors?.length).toBeGreaterThan(0);
+    for (const error of both.errors!) expect(error.message).toBe(`content: this response would hold more than ${MAX_EVENT_BYTES} bytes of stored text; ask for fewer`);
+  } finally {
+    await client.dispose();
+  }
+});
+
+it('a loader shared by more responses reads more, up to its ceiling', async () => {
+  const key = (globalId: string) => ({ table: 'Message' as const, column: 'content' as const, id: rowId(globalId) });
+  const shared = new StoredValues(t.app.services.readRows, TEXT);
+  shared.share(TEXT, 2.5 * TEXT);
+  shared.share(TEXT, 2.5 * TEXT); // up to the ceiling: half of it
+  shared.share(TEXT, 2.5 * TEXT); // past it: nothing
+  expect(await shared.loadMany(messageIds.slice(0, 3).map(key))).toEqual([text(0), text(1), WITHHELD]);
 });
 
 it('the loader reads batch after batch within one budget, in the order asked, and withholds the rest', async () => {
