@@ -20,12 +20,15 @@ let conversationIds: string[];
 let messageIds: string[];
 /** Characters of text the app's reads through the driver have returned since the last reset. */
 let read = 0;
+/** Run before the next statement that reads stored values (a test's race). */
+let beforeValuesRead: (() => Promise<unknown>) | null = null;
 
 beforeAll(async () => {
   t = await startTestApp({ RATE_LIMIT_MB_PER_DAY: '0' });
   const services = t.app.services;
   const readRows = services.readRows;
   services.readRows = (async (query, options) => {
+    if (query.text.includes('octet_length')) await beforeValuesRead?.();
     const rows = await readRows<Record<string, unknown>>(query, options);
     for (const row of rows) for (const value of Object.values(row)) if (typeof value === 'string') read += value.length;
     return rows;
@@ -140,6 +143,19 @@ it("an event's subscriptions of one viewer read its values once, each up to an e
   } finally {
     await client.dispose();
   }
+});
+
+it('a message deleted between the read of its row and of its content answers NOT_FOUND for it', async () => {
+  const owner = await t.viewer();
+  const { id } = await createConversation(t, owner);
+  const { message } = await appendMessage(t, owner, id, { content: 'soon gone' });
+  beforeValuesRead = async () => {
+    beforeValuesRead = null;
+    await t.app.services.prisma.message.delete({ where: { id: rowId(message.id) } });
+  };
+  const { body } = await t.request(`query($id: ID!) { node(id: $id) { ... on Message { id content } } }`, { id: message.id }, owner);
+  expect(beforeValuesRead).toBeNull(); // the race ran
+  expect(body.errors?.map((e: any) => [e.path.join('.'), e.extensions.code])).toEqual([['node.content', 'NOT_FOUND']]);
 });
 
 it('a loader shared by more responses reads more, up to its ceiling', async () => {
