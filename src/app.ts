@@ -21,7 +21,6 @@ import { EventLoaders } from './event-loaders.ts';
 import { recoverAbandonedGenerations, STALE_AFTER_MS } from './generation/recovery.ts';
 import { stopActiveGeneration } from './generation/stop.ts';
 import { MessageFollowers } from './generation/stream.ts';
-import { MAX_EVENT_BYTES } from './response-limits.ts';
 import { createGraphQLHandler, loadGraphiQL, type GraphQLHandler } from './yoga.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -100,7 +99,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
     stopGeneration,
     followers,
     metrics,
-    eventLoaders: new EventLoaders({ prisma, readRows: database.readRows, rateLimiter, scansCharged: false, storedValueBytes: MAX_EVENT_BYTES }),
+    eventLoaders: new EventLoaders({ prisma, readRows: database.readRows, rateLimiter, scansCharged: false }),
     authenticate: createAuthenticator(config),
   };
 

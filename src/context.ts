@@ -16,6 +16,7 @@ import type { StorageQuota } from './storage-quota.ts';
 import type { StopGeneration } from './services.ts';
 import type { MessageFollowers } from './generation/stream.ts';
 import type { Metrics } from './observability/metrics.ts';
+import type { StoredValueReader } from './stored-values.ts';
 
 /** Built once per process. */
 export type AppServices = {
@@ -53,6 +54,8 @@ export type Context = ServiceContext & {
   listItems: number;
   /** Lists this response has counted row by row (totalCount: schema/costly.ts). */
   counts: number;
+  /** How this response reads stored values (schema/stored-fields.ts); made when first needed. */
+  storedValues: StoredValueReader | null;
 };
 
 /**
@@ -72,6 +75,7 @@ export function createContext(services: AppServices, viewer: Viewer, counted = 0
     textBytes: 0,
     listItems: 0,
     counts: 0,
+    storedValues: null,
   };
 }
 
@@ -91,6 +95,7 @@ export function startEvent(ctx: Context): void {
   ctx.textBytes = 0;
   ctx.listItems = 0;
   ctx.counts = 0;
+  ctx.storedValues = null;
 }
 
 /** What a response counted so far, cleared for a query that is run again (compiled/queries.ts). */
@@ -99,4 +104,5 @@ export function restartResponse(ctx: Context): void {
   ctx.textBytes = 0;
   ctx.listItems = 0;
   ctx.counts = 0;
+  ctx.storedValues = null;
 }

@@ -8,7 +8,6 @@
 import type { Viewer } from './auth.ts';
 import { createLoaders, type LoaderSources, type Loaders } from './loaders.ts';
 import { ownerKey } from './access.ts';
-import { MAX_RESPONSE_BYTES } from './response-limits.ts';
 
 /** Subscribers of one event get it within this long of each other, or read the rows again themselves. */
 const SHARED_FOR_MS = 2_000;
@@ -19,7 +18,7 @@ export class EventLoaders {
   readonly #byEvent = new WeakMap<object, Map<string, Loaders>>();
 
   constructor(sources: LoaderSources) {
-    this.#sources = sources;
+    this.#sources = { ...sources, valuesKeptForMs: SHARED_FOR_MS };
   }
 
   /** The loaders of this event for this viewer: made by the first subscriber that asks. */
@@ -32,9 +31,6 @@ export class EventLoaders {
     const key = ownerKey(viewer);
     let loaders = byViewer.get(key);
     if (!loaders) byViewer.set(key, (loaders = createLoaders(this.#sources, viewer)));
-    // Another of the viewer's subscriptions: it may show other stored values than the first (a conversation's
-    // system prompt, the message's content), each up to an event's limit. Not past a response's, in all.
-    else loaders.storedValue.share(this.#sources.storedValueBytes ?? MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES);
     return loaders;
   }
 }

@@ -18,10 +18,10 @@ export type Loaders = ReturnType<typeof buildLoaders>;
 
 /**
  * Where loaders read from: Prisma, and the driver straight for the hot pages; and the rate limiter their
- * scans are charged to (scans.ts), but for loaders of subscription events (`scansCharged: false`).
- * `storedValueBytes`: the stored values they may read in all (a response's limit unless told; an event's is less).
+ * scans are charged to (scans.ts), but for loaders of subscription events (`scansCharged: false`), whose
+ * stored values are kept no longer than `valuesKeptForMs`.
  */
-export type LoaderSources = { prisma: PrismaClient; readRows: ReadRows; rateLimiter: RateLimiter; scansCharged?: boolean; storedValueBytes?: number };
+export type LoaderSources = { prisma: PrismaClient; readRows: ReadRows; rateLimiter: RateLimiter; scansCharged?: boolean; valuesKeptForMs?: number };
 
 /**
  * Each loader is built the first time it is used: a subscription refreshes its loaders for every event,
@@ -69,8 +69,8 @@ class LazyLoaders implements Loaders {
   get chatSessionPage() {
     return this.#all().chatSessionPage;
   }
-  get storedValue() {
-    return this.#all().storedValue;
+  get storedValues() {
+    return this.#all().storedValues;
   }
 }
 
@@ -86,7 +86,7 @@ function inOrder<R>(keys: readonly string[], rows: R[], keyOf: (row: R) => strin
   return keys.map((key) => byKey.get(key) ?? null);
 }
 
-function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true, storedValueBytes = MAX_RESPONSE_BYTES }: LoaderSources, viewer: Viewer) {
+function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true, valuesKeptForMs }: LoaderSources, viewer: Viewer) {
   return {
     /** The viewer's conversations by id (null for another owner's or a missing one). */
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
@@ -117,7 +117,7 @@ function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true, stor
     /** A message by its place among its siblings (in a conversation the viewer owns: keys come from its messages). */
     sibling: new DataLoader<SiblingKey, Message | null, string>((keys) => loadSiblings(prisma, keys), byJson),
     chatSessionPage: new DataLoader<ChatSessionPageKey, ChatSession[], string>((keys) => loadChatSessionPages(prisma, keys), byJson),
-    /** The stored values of the rows above (which come without them), no more than a response may carry. */
-    storedValue: new StoredValues(readRows, storedValueBytes),
+    /** The stored values of the rows above (which come without them): each response reads them through a reader of its own, within what it may carry. */
+    storedValues: new StoredValues(readRows, MAX_RESPONSE_BYTES, { keptForMs: valuesKeptForMs }),
   };
 }

@@ -61,58 +61,43 @@ function withoutStoredValues(prisma: PrismaClient): PrismaClient {
 }
 
 /**
- * Stored values by row and column, for one request (or one event's subscribers of one viewer): at most
- * `budgetBytes` of them in all (more for each subscriber that shares them: `share`), counted by their size in
- * PostgreSQL (a text's octet_length, read from its pointer without the text; a JSON value's as text, which
- * PostgreSQL writes with a space after each `:` and `,`, so JSON counts somewhat more than it is sent as). Batches are read one after another, each within what those before it
- * left; a value past it is WITHHELD, and so are those after it in its batch.
+ * Stored values by row and column, read for one request (or for one event's subscribers of one viewer), each
+ * once: at most `ceilingBytes` of them in all, and what each response may carry for the reader it reads
+ * through (`reader`). Sizes are counted as PostgreSQL holds them (a text's octet_length, read from its
+ * pointer without the text; a JSON value's as text, which PostgreSQL writes with a space after each `:` and
+ * `,`, so JSON counts somewhat more than it is sent as). Batches are read one after another, each within what
+ * those before it left.
  */
 export class StoredValues {
   readonly #readRows: ReadRows;
-  readonly #loader: DataLoader<StoredValueKey, unknown, string>;
   /**
-   * The values read so far, by key; the loader caches a key's promise only while it is read. The subscribers
-   * of one event share these loaders, and each of them asking a promise for every value it shows cost the
-   * event some 50 µs more per subscriber (bench/fanout.ts).
+   * The values read so far, by key (GONE for a row deleted since). The subscribers of one event share these,
+   * and each of them asking a promise for every value it shows cost the event some 50 µs more per subscriber
+   * (bench/fanout.ts).
    */
   readonly #read = new Map<string, unknown>();
+  /** The batches being read, by key (and the key's place in its batch): a reader that asks for one waits for it rather than reading it again. */
+  readonly #reading = new Map<string, { batch: Promise<unknown[]>; at: number }>();
   #remaining: number;
-  /** What they may read in all, shares included. */
-  #granted: number;
   #previous: Promise<unknown> = Promise.resolve();
 
-  constructor(readRows: ReadRows, budgetBytes: number) {
+  /**
+   * `keptForMs`: how long what is read is kept (for an event's subscribers: as long as they share its
+   * loaders; a subscription holds its last event's loaders until the next, which may be hours away).
+   */
+  constructor(readRows: ReadRows, ceilingBytes: number, { keptForMs }: { keptForMs?: number } = {}) {
     this.#readRows = readRows;
-    this.#remaining = this.#granted = budgetBytes;
-    this.#loader = new DataLoader<StoredValueKey, unknown, string>(
-      (keys) => {
-        const batch = this.#previous.then(() => this.#readBatch(keys));
-        this.#previous = batch.catch(() => {});
-        return batch;
-      },
-      { cacheKeyFn: keyOf },
-    );
+    this.#remaining = ceilingBytes;
+    if (keptForMs !== undefined) setTimeout(() => this.#read.clear(), keptForMs).unref();
   }
 
   /**
-   * One more response reads these values (another subscriber of the same event): what it may carry is added
-   * to what they may read, up to `ceilingBytes` in all. Each response is held to its own limit as it counts
-   * what it shows (schema/costly.ts); this bounds what all of them read.
+   * What one response reads through, within `budgetBytes` of values it has not found read already: two
+   * subscriptions of a viewer that show other values of one event (a conversation's system prompt, the
+   * message's content) each read theirs, where one budget for both refused the second.
    */
-  share(bytes: number, ceilingBytes: number): void {
-    const added = Math.max(0, Math.min(bytes, ceilingBytes - this.#granted));
-    this.#granted += added;
-    this.#remaining += added;
-  }
-
-  /** The value of `key` (or WITHHELD, or GONE), read with the others asked for in the same tick. */
-  load(key: StoredValueKey): Promise<unknown> {
-    const read = this.readValue(key);
-    return read === undefined ? this.#loader.load(key) : Promise.resolve(read);
-  }
-
-  loadMany(keys: StoredValueKey[]): Promise<unknown[]> {
-    return Promise.all(keys.map((key) => this.load(key)));
+  reader(budgetBytes: number): StoredValueReader {
+    return new StoredValueReader(this, budgetBytes);
   }
 
   /** The value of `key` if it has been read; undefined if not yet. */
@@ -120,16 +105,88 @@ export class StoredValues {
     return this.#read.get(keyOf(key));
   }
 
+  /** The value of `key` as another reader's batch reads it (WITHHELD if past that reader's budget); undefined if none does. */
+  beingRead(key: StoredValueKey): Promise<unknown> | undefined {
+    const reading = this.#reading.get(keyOf(key));
+    return reading?.batch.then((values) => values[reading.at]);
+  }
+
+  /**
+   * Reads a batch within what is left of `budget` (taken from it) and of the ceiling: its values, WITHHELD
+   * past either (and those after it in the batch).
+   */
+  readBatch(keys: readonly StoredValueKey[], budget: Budget): Promise<unknown[]> {
+    const batch = this.#previous.then(async () => {
+      const rows = await this.#readRows<{ i: number; bytes: number | null; within: boolean; text: string | null; json: unknown }>(batchQuery(keys, Math.min(budget.remaining, this.#remaining)));
+      const values: unknown[] = keys.map(() => GONE); // until its row says otherwise
+      let bytes = 0;
+      for (const row of rows) {
+        values[row.i] = row.within ? (row.text ?? row.json) : WITHHELD; // (a null value is within whatever is left)
+        if (row.within) bytes += row.bytes ?? 0;
+      }
+      this.#remaining -= bytes;
+      budget.remaining -= bytes;
+      keys.forEach((key, i) => values[i] !== WITHHELD && this.#read.set(keyOf(key), values[i])); // (another reader may have room for it)
+      return values;
+    });
+    this.#previous = batch.catch(() => {});
+    keys.forEach((key, at) => this.#reading.set(keyOf(key), { batch, at }));
+    // Once read, each value is in #read (a WITHHELD one is read again by whoever has room for it).
+    const done = () => keys.forEach((key) => this.#reading.get(keyOf(key))?.batch === batch && this.#reading.delete(keyOf(key)));
+    batch.then(done, done);
+    return batch;
+  }
+}
+
+/** Bytes of stored values a reader may still read. */
+type Budget = { remaining: number };
+
+/** One response's way to stored values: those read already, else read with the others it asks for in the same tick. */
+export class StoredValueReader {
+  readonly #values: StoredValues;
+  /** Made at its first value not read already (an event's later subscribers find theirs read). */
+  #loader: DataLoader<StoredValueKey, unknown, string> | undefined;
+  /** Those past its budget. */
+  readonly #withheld = new Set<string>();
+  readonly #budget: Budget;
+
+  constructor(values: StoredValues, budgetBytes: number) {
+    this.#values = values;
+    this.#budget = { remaining: budgetBytes };
+  }
+
+  /** The value of `key` (or WITHHELD, or GONE). */
+  load(key: StoredValueKey): Promise<unknown> {
+    const read = this.readValue(key);
+    if (read !== undefined) return Promise.resolve(read);
+    this.#loader ??= new DataLoader<StoredValueKey, unknown, string>((keys) => this.#readBatch(keys), { cacheKeyFn: keyOf });
+    return this.#loader.load(key);
+  }
+
+  loadMany(keys: StoredValueKey[]): Promise<unknown[]> {
+    return Promise.all(keys.map((key) => this.load(key)));
+  }
+
+  /** The value of `key` if it has been read (WITHHELD if past this reader's budget); undefined if not yet. */
+  readValue(key: StoredValueKey): unknown {
+    return this.#withheld.has(keyOf(key)) ? WITHHELD : this.#values.readValue(key);
+  }
+
   async #readBatch(keys: readonly StoredValueKey[]): Promise<unknown[]> {
-    const rows = await this.#readRows<{ i: number; bytes: number | null; within: boolean; text: string | null; json: unknown }>(batchQuery(keys, this.#remaining));
-    const values: unknown[] = keys.map(() => GONE); // until its row says otherwise
-    for (const { i, bytes, within, text, json } of rows) {
-      values[i] = within ? (text ?? json) : WITHHELD; // (a null value is within whatever is left)
-      if (within) this.#remaining -= bytes ?? 0;
+    // Those another reader is reading are taken from it (the subscribers of an event ask for the same values
+    // at once); those it could not read within its budget, and the rest, are read here.
+    const elsewhere = keys.map((key) => this.#values.beingRead(key)?.catch(() => WITHHELD));
+    const here = keys.flatMap((_, i) => (elsewhere[i] ? [] : [i]));
+    const [values, read] = await Promise.all([Promise.all(elsewhere), here.length ? this.#values.readBatch(here.map((i) => keys[i]), this.#budget) : []]);
+    here.forEach((i, j) => (values[i] = read[j]));
+    const again = keys.flatMap((_, i) => (elsewhere[i] && values[i] === WITHHELD ? [i] : []));
+    if (again.length) {
+      const readAgain = await this.#values.readBatch(again.map((i) => keys[i]), this.#budget);
+      again.forEach((i, j) => (values[i] = readAgain[j]));
     }
     keys.forEach((key, i) => {
-      this.#read.set(keyOf(key), values[i]);
-      this.#loader.clear(key); // its promise resolves with these values all the same
+      if (values[i] === WITHHELD) this.#withheld.add(keyOf(key));
+      this.#loader!.clear(key); // read (or withheld): its promise resolves with these values all the same
     });
     return values;
   }

@@ -93,12 +93,17 @@ it('lists read the values their rows show, and only those: conversations, contex
   const first = (value: string) => (value === text(Number(value.split(' ')[0])) ? Number(value.split(' ')[0]) : 'not whole');
   expect(conversations.body.data.conversations.edges.map((e: any) => first(e.node.systemPrompt))).toEqual([1003, 1002]);
   expect(conversations.read).toBeLessThanOrEqual(2 * TEXT + 50_000);
+  const skipped = await reading(`query($c: ID!, $show: Boolean!) { conversation(id: $c) @include(if: true) { messages(first: 10) { edges { node { id content @include(if: $show) } } } } }`, { c: conversationIds[1], show: false });
+  expect(skipped.body.errors).toBeUndefined();
+  expect(skipped.body.data.conversation.messages.edges[0].node).toEqual({ id: expect.any(String) });
+  expect(skipped.read).toBeLessThanOrEqual(50_000); // no content: a directive left it out
   const window = await reading(`query($c: ID!) { conversation(id: $c) { contextWindow(maxTokens: 1000000) { content } } }`, { c: conversationIds[0] });
   expect(window.body.errors).toBeUndefined();
   const shown = window.body.data.conversation.contextWindow.map((m: any) => first(m.content));
   expect(shown.length).toBeGreaterThan(2);
   // The system prompt, then the newest messages, whole.
   expect(shown).toEqual([1000, ...Array.from({ length: shown.length - 1 }, (_, i) => MESSAGES - shown.length + 1 + i)]);
+  expect(window.read).toBeLessThanOrEqual((shown.length - 1) * TEXT + 50_000); // the contents of the messages it keeps, not of those it drops
 });
 
 it('nodes come without their stored values, which are read apart, within the limit', async () => {
@@ -118,7 +123,7 @@ it('nodes come without their stored values, which are read apart, within the lim
   expect(body.data.nodes.map((n: any) => n.content)).toEqual([text(0), text(1), text(2)]);
 });
 
-it("an event's subscriptions of one viewer read its values once, each up to an event's limit: two showing 0.6 MB each get them; one showing both is refused", async () => {
+it("an event's subscriptions of one viewer read its values once, each up to an event's limit: two showing 0.6 MB each get them, whichever reads first; one showing both is refused", async () => {
   const client = wsClient(await t.listen(), viewer);
   const events = (selection: string) => subscribe(client, `subscription($c: ID!) { conversationEvents(conversationId: $c) { conversation { ${selection} } } }`, { c: conversationIds[0] });
   const [oldest, newest] = ['first', 'last'].map((end) => `${end}: messages(${end}: 6) { edges { node { content } } }`);
@@ -128,8 +133,13 @@ it("an event's subscriptions of one viewer read its values once, each up to an e
     const conversationId = rowId(conversationIds[0]);
     const publish = () => t.app.services.pubsub.publish('conversation:events', conversationId, { type: 'CONVERSATION_UPDATED', conversationId, messageId: null });
     await vi.waitFor(() => (publish(), expect(Math.min(...all.map((s) => s.results.length))).toBeGreaterThan(0)), { timeout: 30_000, interval: 200 });
-    await new Promise((resolve) => setTimeout(resolve, 500)); // the events published meanwhile delivered
-    const seen = all.map((s) => s.results.length);
+    // The events published meanwhile delivered: until the counts hold still.
+    let seen: number[] = [];
+    while (seen.join() !== all.map((s) => s.results.length).join()) {
+      seen = all.map((s) => s.results.length);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    read = 0;
     publish();
     await vi.waitFor(() => expect(all.every((s, i) => s.results.length > seen[i])).toBe(true), { timeout: 30_000 });
     const [first, last, both] = all.map((s, i) => s.results[seen[i]]);
@@ -138,6 +148,7 @@ it("an event's subscriptions of one viewer read its values once, each up to an e
     expect(contents(first.data!.conversationEvents.conversation.first)).toEqual(Array.from({ length: 6 }, (_, m) => text(m)));
     expect(last.errors).toBeUndefined();
     expect(contents(last.data!.conversationEvents.conversation.last)).toEqual(Array.from({ length: 6 }, (_, m) => text(MESSAGES - 6 + m)));
+    expect(read).toBeLessThanOrEqual(12 * TEXT + 100_000); // the twelve contents, once
     expect(both.errors?.length).toBeGreaterThan(0);
     for (const error of both.errors!) expect(error.message).toBe(`content: this response would hold more than ${MAX_EVENT_BYTES} bytes of stored text; ask for fewer`);
   } finally {
@@ -158,13 +169,38 @@ it('a message deleted between the read of its row and of its content answers NOT
   expect(body.errors?.map((e: any) => [e.path.join('.'), e.extensions.code])).toEqual([['node.content', 'NOT_FOUND']]);
 });
 
-it('a loader shared by more responses reads more, up to its ceiling', async () => {
+it("readers of one store each read within their own budget, take what another read as read, and all within the store's ceiling", async () => {
+  let bytes = 0;
+  const readRows = (async (query, options) => {
+    const rows = await t.app.services.readRows<{ text: string | null }>(query, options);
+    for (const row of rows) bytes += row.text?.length ?? 0;
+    return rows;
+  }) as ReadRows;
   const key = (globalId: string) => ({ table: 'Message' as const, column: 'content' as const, id: rowId(globalId) });
-  const shared = new StoredValues(t.app.services.readRows, TEXT);
-  shared.share(TEXT, 2.5 * TEXT);
-  shared.share(TEXT, 2.5 * TEXT); // up to the ceiling: half of it
-  shared.share(TEXT, 2.5 * TEXT); // past it: nothing
-  expect(await shared.loadMany(messageIds.slice(0, 3).map(key))).toEqual([text(0), text(1), WITHHELD]);
+  const store = new StoredValues(readRows, 4 * TEXT);
+  const [one, two, three] = [store.reader(2 * TEXT), store.reader(2 * TEXT), store.reader(2 * TEXT)];
+  expect(await one.loadMany(messageIds.slice(0, 3).map(key))).toEqual([text(0), text(1), WITHHELD]);
+  // Withheld from one reader, not from another with room for it; what one read is the other's without a read.
+  expect(await two.loadMany(messageIds.slice(0, 3).map(key))).toEqual([text(0), text(1), text(2)]);
+  expect(bytes).toBe(3 * TEXT);
+  expect(await one.load(key(messageIds[2]))).toBe(WITHHELD);
+  // The store's ceiling: one more value, whatever a reader's budget leaves.
+  expect(await three.loadMany(messageIds.slice(3, 6).map(key))).toEqual([text(3), WITHHELD, WITHHELD]);
+  expect(bytes).toBe(4 * TEXT);
+  // Asked for by two readers at once: read once, by the first; past the first's budget, by the second itself.
+  const twice = new StoredValues(readRows, 8 * TEXT);
+  const [small, large] = [twice.reader(TEXT), twice.reader(4 * TEXT)];
+  bytes = 0;
+  const [fromSmall, fromLarge] = await Promise.all([small.loadMany(messageIds.slice(0, 2).map(key)), large.loadMany(messageIds.slice(0, 2).map(key))]);
+  expect(fromSmall).toEqual([text(0), WITHHELD]);
+  expect(fromLarge).toEqual([text(0), text(1)]);
+  expect(bytes).toBe(2 * TEXT);
+  // An event's values are kept as long as its subscribers share them, not for as long as one holds its loaders.
+  const kept = new StoredValues(readRows, 4 * TEXT, { keptForMs: 50 });
+  expect(await kept.reader(4 * TEXT).load(key(messageIds[0]))).toBe(text(0));
+  expect(kept.readValue(key(messageIds[0]))).toBe(text(0));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(kept.readValue(key(messageIds[0]))).toBeUndefined();
 });
 
 it('the loader reads batch after batch within one budget, in the order asked, and withholds the rest', async () => {
@@ -174,7 +210,7 @@ it('the loader reads batch after batch within one budget, in the order asked, an
     for (const row of rows) bytes += row.text?.length ?? 0;
     return rows;
   }) as ReadRows;
-  const loader = new StoredValues(readRows, 5 * TEXT);
+  const loader = new StoredValues(readRows, 8 * TEXT).reader(5 * TEXT);
   const key = (globalId: string) => ({ table: 'Message' as const, column: 'content' as const, id: rowId(globalId) });
   const first = await loader.loadMany(messageIds.slice(0, 3).map(key));
   expect(first).toEqual([text(0), text(1), text(2)]);
@@ -186,7 +222,7 @@ it('the loader reads batch after batch within one budget, in the order asked, an
   expect(await loader.load(key(messageIds[0]))).toBe(text(0));
   expect(bytes).toBe(5 * TEXT);
   // Null values cost nothing, past the budget too; a row deleted since it was read is GONE.
-  const other = new StoredValues(readRows, 0);
+  const other = new StoredValues(readRows, 8 * TEXT).reader(0);
   expect(await other.loadMany([key(messageIds[0]), { table: 'Message', column: 'reasoning', id: rowId(messageIds[0]) }, { table: 'Message', column: 'content', id: 'no-such-message' }])).toEqual([
     WITHHELD,
     null,
@@ -205,7 +241,7 @@ it('a JSON null is null, not withheld; a batch that fails leaves the budget to t
     }
     return t.app.services.readRows(query, options);
   }) as ReadRows;
-  const loader = new StoredValues(readRows, 2 * TEXT);
+  const loader = new StoredValues(readRows, 2 * TEXT).reader(2 * TEXT);
   await expect(loader.load({ table: 'Message', column: 'content', id })).rejects.toThrow('the database is away');
   expect(await loader.loadMany([{ table: 'Message', column: 'toolCalls', id }, { table: 'Message', column: 'content', id }])).toEqual([null, text(40)]);
 });

@@ -36,7 +36,8 @@ function chargeBytes(ctx: Context, bytes: number, field: string): void {
   if (ctx.textBytes > textLimit(ctx)) throw tooMuchText(ctx, field);
 }
 
-const textLimit = (ctx: Context) => (ctx.inSubscriptionEvent ? MAX_EVENT_BYTES : MAX_RESPONSE_BYTES);
+/** The bytes of stored text this response (or event) may carry. */
+export const textLimit = (ctx: Context) => (ctx.inSubscriptionEvent ? MAX_EVENT_BYTES : MAX_RESPONSE_BYTES);
 /** The refusal of a field past what the response (or event) may carry of stored text. */
 export const tooMuchText = (ctx: Context, field: string) => invalidField(field, `this response would hold more than ${textLimit(ctx)} bytes of stored text; ask for fewer`);
 

@@ -10,10 +10,13 @@ export function selectsField(info: GraphQLResolveInfo, name: string): boolean {
 /**
  * The names of the fields selected at `path` below the field being resolved (`['edges', 'node']`: what a
  * connection's nodes are asked for), through fragments and aliases: a superset, since a type condition or
- * a directive that would leave a field out is not looked into.
+ * a directive that would leave a field out is not looked into. `unconditional`: only those that no
+ * directive (`@skip`, `@include`) could leave out, a subset.
  */
-export function fieldsAt(info: GraphQLResolveInfo, path: readonly string[]): ReadonlySet<string> {
-  return once(info, `at ${path.join('.')}`, () => new Set(fieldNodesOf(selectionSetsAt(info, path), info.fragments).map((field) => field.name.value)));
+export function fieldsAt(info: GraphQLResolveInfo, path: readonly string[], { unconditional = false } = {}): ReadonlySet<string> {
+  return once(info, `at ${path.join('.')}${unconditional ? ' unconditional' : ''}`, () => {
+    return new Set(fieldNodesOf(selectionSetsAt(info, path, unconditional), info.fragments, unconditional).map((field) => field.name.value));
+  });
 }
 
 /** The names of the fields selected anywhere below `path`, at any depth (a superset, as fieldsAt's). */
@@ -68,11 +71,11 @@ function once(info: GraphQLResolveInfo, key: string, lookUp: () => ReadonlySet<s
 const lookedUp = new WeakMap<readonly FieldNode[], Map<string, ReadonlySet<string>>>();
 
 /** The selection sets at `path` below the field being resolved. */
-function selectionSetsAt(info: GraphQLResolveInfo, path: readonly string[]): SelectionSetNode[] {
+function selectionSetsAt(info: GraphQLResolveInfo, path: readonly string[], unconditional = false): SelectionSetNode[] {
   let level = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
   for (const name of path) {
     const below: SelectionSetNode[] = [];
-    for (const field of fieldNodesOf(level, info.fragments)) {
+    for (const field of fieldNodesOf(level, info.fragments, unconditional)) {
       if (field.name.value === name && field.selectionSet) below.push(field.selectionSet);
     }
     level = below;
@@ -80,13 +83,14 @@ function selectionSetsAt(info: GraphQLResolveInfo, path: readonly string[]): Sel
   return level;
 }
 
-/** The fields of selection sets, fragments spread out (each fragment once). */
-function fieldNodesOf(sets: SelectionSetNode[], fragments: Record<string, FragmentDefinitionNode>) {
+/** The fields of selection sets, fragments spread out (each fragment once); `unconditional`: none that a directive is on. */
+function fieldNodesOf(sets: SelectionSetNode[], fragments: Record<string, FragmentDefinitionNode>, unconditional = false) {
   const seen = new Set<string>();
   const stack = [...sets];
   const fields = [];
   while (stack.length) {
     for (const selection of stack.pop()!.selections) {
+      if (unconditional && selection.directives?.length) continue;
       if (selection.kind === Kind.FIELD) fields.push(selection);
       else if (selection.kind === Kind.INLINE_FRAGMENT) stack.push(selection.selectionSet);
       else if (!seen.has(selection.name.value)) {

@@ -4,7 +4,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.ts';
 import { notFound } from '../errors.ts';
 import { GONE, STORED_COLUMNS, WITHHELD, type StoredValueKey } from '../stored-values.ts';
-import { chargeJson, chargeText, tooMuchText } from './costly.ts';
+import { chargeJson, chargeText, textLimit, tooMuchText } from './costly.ts';
 import { fieldsAt } from './selection.ts';
 
 type Table = StoredValueKey['table'];
@@ -28,17 +28,17 @@ export function storedJson<T extends Table>(ctx: Context, table: T, row: { id: s
  * some 100 µs more per subscriber: bench/fanout.ts). A failure is left to the fields.
  */
 export async function readListValues<T extends Table>(ctx: Context, info: GraphQLResolveInfo, path: readonly string[], table: T, rows: readonly { id: string }[]): Promise<void> {
-  const fields = fieldsAt(info, path);
+  const fields = fieldsAt(info, path, { unconditional: true }); // (a value a directive may leave out is read by its field, if shown)
   const keys: StoredValueKey[] = [];
   for (const column of STORED_COLUMNS[table] as readonly StoredField<T>[]) {
     if (!fields.has(column)) continue;
     for (const row of rows) {
       if ((row as Record<string, unknown>)[column] !== undefined) continue; // read with its row (by a service)
       const key = { table, column, id: row.id } as StoredValueKey;
-      if (ctx.loaders.storedValue.readValue(key) === undefined) keys.push(key); // (or for another subscriber)
+      if (readerOf(ctx).readValue(key) === undefined) keys.push(key); // (or for another subscriber)
     }
   }
-  if (keys.length > 0) await ctx.loaders.storedValue.loadMany(keys).catch(() => {});
+  if (keys.length > 0) await readerOf(ctx).loadMany(keys).catch(() => {});
 }
 
 /**
@@ -54,6 +54,9 @@ function stored<T extends Table, V>(ctx: Context, table: T, row: { id: string },
     if (read === GONE) throw notFound(table); // deleted since its row was read
     return read === null ? null : charge(read as NonNullable<V>);
   };
-  const read = ctx.loaders.storedValue.readValue(key); // read already (by its list, or for another subscriber of this event)
-  return read !== undefined ? taken(read) : ctx.loaders.storedValue.load(key).then(taken);
+  const read = readerOf(ctx).readValue(key); // read already (by its list, or for another subscriber of this event)
+  return read !== undefined ? taken(read) : readerOf(ctx).load(key).then(taken);
 }
+
+/** This response's reader of the loaders' stored values: it reads no more than the response may carry. */
+const readerOf = (ctx: Context) => (ctx.storedValues ??= ctx.loaders.storedValues.reader(textLimit(ctx)));
