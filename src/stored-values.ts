@@ -169,7 +169,7 @@ export class StoredValueReader {
 
   /** The value of `key` if it has been read (WITHHELD if past this reader's budget); undefined if not yet. */
   readValue(key: StoredValueKey): unknown {
-    return this.#withheld.has(keyOf(key)) ? WITHHELD : this.#values.readValue(key);
+    return this.#withheld.size > 0 && this.#withheld.has(keyOf(key)) ? WITHHELD : this.#values.readValue(key);
   }
 
   async #readBatch(keys: readonly StoredValueKey[]): Promise<unknown[]> {
