@@ -18,7 +18,7 @@ export class EventLoaders {
   readonly #byEvent = new WeakMap<object, Map<string, Loaders>>();
 
   constructor(sources: LoaderSources) {
-    this.#sources = { ...sources, valuesKeptForMs: SHARED_FOR_MS };
+    this.#sources = sources;
   }
 
   /** The loaders of this event for this viewer: made by the first subscriber that asks. */

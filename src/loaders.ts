@@ -18,10 +18,9 @@ export type Loaders = ReturnType<typeof buildLoaders>;
 
 /**
  * Where loaders read from: Prisma, and the driver straight for the hot pages; and the rate limiter their
- * scans are charged to (scans.ts), but for loaders of subscription events (`scansCharged: false`), whose
- * stored values are kept no longer than `valuesKeptForMs`.
+ * scans are charged to (scans.ts), but for loaders of subscription events (`scansCharged: false`).
  */
-export type LoaderSources = { prisma: PrismaClient; readRows: ReadRows; rateLimiter: RateLimiter; scansCharged?: boolean; valuesKeptForMs?: number };
+export type LoaderSources = { prisma: PrismaClient; readRows: ReadRows; rateLimiter: RateLimiter; scansCharged?: boolean };
 
 /**
  * Each loader is built the first time it is used: a subscription refreshes its loaders for every event,
@@ -86,7 +85,7 @@ function inOrder<R>(keys: readonly string[], rows: R[], keyOf: (row: R) => strin
   return keys.map((key) => byKey.get(key) ?? null);
 }
 
-function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true, valuesKeptForMs }: LoaderSources, viewer: Viewer) {
+function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true }: LoaderSources, viewer: Viewer) {
   return {
     /** The viewer's conversations by id (null for another owner's or a missing one). */
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
@@ -118,6 +117,6 @@ function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true, valu
     sibling: new DataLoader<SiblingKey, Message | null, string>((keys) => loadSiblings(prisma, keys), byJson),
     chatSessionPage: new DataLoader<ChatSessionPageKey, ChatSession[], string>((keys) => loadChatSessionPages(prisma, keys), byJson),
     /** The stored values of the rows above (which come without them): each response reads them through a reader of its own, within what it may carry. */
-    storedValues: new StoredValues(readRows, MAX_RESPONSE_BYTES, { keptForMs: valuesKeptForMs }),
+    storedValues: new StoredValues(readRows, MAX_RESPONSE_BYTES),
   };
 }

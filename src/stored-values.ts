@@ -82,13 +82,12 @@ export class StoredValues {
   #previous: Promise<unknown> = Promise.resolve();
 
   /**
-   * `keptForMs`: how long what is read is kept (for an event's subscribers: as long as they share its
-   * loaders; a subscription holds its last event's loaders until the next, which may be hours away).
+   * (A subscription holds its last event's store until its next event: what it holds is what its readers read,
+   * each within its budget, so a subscription keeps no more than one response's worth, as before they were shared.)
    */
-  constructor(readRows: ReadRows, ceilingBytes: number, { keptForMs }: { keptForMs?: number } = {}) {
+  constructor(readRows: ReadRows, ceilingBytes: number) {
     this.#readRows = readRows;
     this.#remaining = ceilingBytes;
-    if (keptForMs !== undefined) setTimeout(() => this.#read.clear(), keptForMs).unref();
   }
 
   /**
@@ -117,16 +116,21 @@ export class StoredValues {
    */
   readBatch(keys: readonly StoredValueKey[], budget: Budget): Promise<unknown[]> {
     const batch = this.#previous.then(async () => {
-      const rows = await this.#readRows<{ i: number; bytes: number | null; within: boolean; text: string | null; json: unknown }>(batchQuery(keys, Math.min(budget.remaining, this.#remaining)));
-      const values: unknown[] = keys.map(() => GONE); // until its row says otherwise
+      // Those read since it was asked for (by another reader that waited on a batch past its owner's budget, say) are not read again.
+      const values = keys.map((key) => this.#read.get(keyOf(key)));
+      const unread = keys.flatMap((_, i) => (values[i] === undefined ? [i] : []));
+      if (!unread.length) return values;
+      const query = batchQuery(unread.map((i) => keys[i]), Math.min(budget.remaining, this.#remaining));
+      const rows = await this.#readRows<{ i: number; bytes: number | null; within: boolean; text: string | null; json: unknown }>(query);
+      for (const i of unread) values[i] = GONE; // until its row says otherwise
       let bytes = 0;
       for (const row of rows) {
-        values[row.i] = row.within ? (row.text ?? row.json) : WITHHELD; // (a null value is within whatever is left)
+        values[unread[row.i]] = row.within ? (row.text ?? row.json) : WITHHELD; // (a null value is within whatever is left)
         if (row.within) bytes += row.bytes ?? 0;
       }
       this.#remaining -= bytes;
       budget.remaining -= bytes;
-      keys.forEach((key, i) => values[i] !== WITHHELD && this.#read.set(keyOf(key), values[i])); // (another reader may have room for it)
+      for (const i of unread) if (values[i] !== WITHHELD) this.#read.set(keyOf(keys[i]), values[i]); // (another reader may have room for a withheld one)
       return values;
     });
     this.#previous = batch.catch(() => {});
