@@ -63,6 +63,12 @@ export async function startCluster(baseEnv: Record<string, string>): Promise<Clu
   };
 }
 
+/** Server processes started and not yet exited: killed when this process exits, however it ends (a benchmark that throws left them serving). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const proc of running) proc.kill('SIGKILL');
+});
+
 /** A server process; `entry` is another script that serves like it (the benchmarks' relay floor). */
 export async function startInstance(name: string, env: Record<string, string>, entry = 'src/main.ts'): Promise<Instance> {
   // BENCH_CPU_PROF=<dir> writes a CPU profile of each server process (benchmarks).
@@ -70,12 +76,13 @@ export async function startInstance(name: string, env: Record<string, string>, e
   const proc = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
     env: { PATH: process.env.PATH!, PORT: '0', LOG_LEVEL: 'info', ...env },
   });
+  running.add(proc);
   let output = '';
   // Keep the start of the output (for errors), not every line a long benchmark logs.
   const keep = (chunk: Buffer) => void (output.length < 100_000 && (output += chunk));
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => (running.delete(proc), resolve(code))));
   const url = await new Promise<string>((resolve, reject) => {
     const check = () => {
       const match = /serving GraphQL at (http:\/\/[^"\s]+)/.exec(output);
