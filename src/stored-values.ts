@@ -76,7 +76,7 @@ export class StoredValues {
    * (bench/fanout.ts).
    */
   readonly #read = new Map<string, unknown>();
-  /** The batches being read, by key (and the key's place in its batch): a reader that asks for one waits for it rather than reading it again. */
+  /** The batches being read, by key, and the key's place in its batch: a reader that asks for one waits for it. */
   readonly #reading = new Map<string, { batch: Promise<unknown[]>; at: number }>();
   #remaining: number;
   #previous: Promise<unknown> = Promise.resolve();
@@ -116,7 +116,8 @@ export class StoredValues {
    */
   readBatch(keys: readonly StoredValueKey[], budget: Budget): Promise<unknown[]> {
     const batch = this.#previous.then(async () => {
-      // Those read since it was asked for (by another reader that waited on a batch past its owner's budget, say) are not read again.
+      // Those read since it was asked for are not read again (readers that waited on a batch past its owner's
+      // budget each ask for what it withheld).
       const values = keys.map((key) => this.#read.get(keyOf(key)));
       const unread = keys.flatMap((_, i) => (values[i] === undefined ? [i] : []));
       if (!unread.length) return values;

@@ -1,5 +1,5 @@
 // The fields that show a row's stored values (src/stored-values.ts): rows read for a response come without
-// them, and each field takes its value from the request's loader, counted into the response as it comes.
+// them, and each field takes its value through the response's reader, counted into the response as it comes.
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.ts';
 import { notFound } from '../errors.ts';
