@@ -169,56 +169,58 @@ it('a message deleted between the read of its row and of its content answers NOT
   expect(body.errors?.map((e: any) => [e.path.join('.'), e.extensions.code])).toEqual([['node.content', 'NOT_FOUND']]);
 });
 
-it("readers of one store each read within their own budget, take what another read as read, and all within the store's ceiling", async () => {
-  let bytes = 0;
+/** A content's key by its message's global ID. */
+const key = (globalId: string) => ({ table: 'Message' as const, column: 'content' as const, id: rowId(globalId) });
+
+/** The app's reads, and the characters of stored text they have returned so far. */
+function countingReads() {
+  let characters = 0;
   const readRows = (async (query, options) => {
     const rows = await t.app.services.readRows<{ text: string | null }>(query, options);
-    for (const row of rows) bytes += row.text?.length ?? 0;
+    for (const row of rows) characters += row.text?.length ?? 0;
     return rows;
   }) as ReadRows;
-  const key = (globalId: string) => ({ table: 'Message' as const, column: 'content' as const, id: rowId(globalId) });
+  return { readRows, read: () => characters };
+}
+
+it("readers of one store each read within their own budget, take what another read as read, and all within the store's ceiling", async () => {
+  const { readRows, read } = countingReads();
   const store = new StoredValues(readRows, 4 * TEXT);
   const [one, two, three] = [store.reader(2 * TEXT), store.reader(2 * TEXT), store.reader(2 * TEXT)];
   expect(await one.loadMany(messageIds.slice(0, 3).map(key))).toEqual([text(0), text(1), WITHHELD]);
   // Withheld from one reader, not from another with room for it; what one read is the other's without a read.
   expect(await two.loadMany(messageIds.slice(0, 3).map(key))).toEqual([text(0), text(1), text(2)]);
-  expect(bytes).toBe(3 * TEXT);
+  expect(read()).toBe(3 * TEXT);
   expect(await one.load(key(messageIds[2]))).toBe(WITHHELD);
   // The store's ceiling: one more value, whatever a reader's budget leaves.
   expect(await three.loadMany(messageIds.slice(3, 6).map(key))).toEqual([text(3), WITHHELD, WITHHELD]);
-  expect(bytes).toBe(4 * TEXT);
+  expect(read()).toBe(4 * TEXT);
   // Asked for by three readers at once: read once, by the first; what is past the first's budget, by one of the
   // others, once.
   const once = new StoredValues(readRows, 8 * TEXT);
   const [small, large, other] = [once.reader(TEXT), once.reader(4 * TEXT), once.reader(4 * TEXT)];
-  bytes = 0;
+  const before = read();
   const asked = messageIds.slice(0, 2).map(key);
   expect(await Promise.all([small.loadMany(asked), large.loadMany(asked), other.loadMany(asked)])).toEqual([
     [text(0), WITHHELD],
     [text(0), text(1)],
     [text(0), text(1)],
   ]);
-  expect(bytes).toBe(2 * TEXT);
+  expect(read() - before).toBe(2 * TEXT);
 });
 
 it('the loader reads batch after batch within one budget, in the order asked, and withholds the rest', async () => {
-  let bytes = 0;
-  const readRows = (async (query, options) => {
-    const rows = await t.app.services.readRows<{ text: string | null }>(query, options);
-    for (const row of rows) bytes += row.text?.length ?? 0;
-    return rows;
-  }) as ReadRows;
+  const { readRows, read } = countingReads();
   const loader = new StoredValues(readRows, 8 * TEXT).reader(5 * TEXT);
-  const key = (globalId: string) => ({ table: 'Message' as const, column: 'content' as const, id: rowId(globalId) });
   const first = await loader.loadMany(messageIds.slice(0, 3).map(key));
   expect(first).toEqual([text(0), text(1), text(2)]);
   // The next batch has room for two more: the third and those after it are withheld.
   const second = await loader.loadMany(messageIds.slice(3, 8).map(key));
   expect(second).toEqual([text(3), text(4), WITHHELD, WITHHELD, WITHHELD]);
-  expect(bytes).toBe(5 * TEXT);
+  expect(read()).toBe(5 * TEXT);
   // What was read is kept: asked again, nothing is read.
   expect(await loader.load(key(messageIds[0]))).toBe(text(0));
-  expect(bytes).toBe(5 * TEXT);
+  expect(read()).toBe(5 * TEXT);
   // Null values cost nothing, past the budget too; a row deleted since it was read is GONE.
   const other = new StoredValues(readRows, 8 * TEXT).reader(0);
   expect(await other.loadMany([key(messageIds[0]), { table: 'Message', column: 'reasoning', id: rowId(messageIds[0]) }, { table: 'Message', column: 'content', id: 'no-such-message' }])).toEqual([
