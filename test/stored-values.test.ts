@@ -133,11 +133,11 @@ it("an event's subscriptions of one viewer read its values once, each up to an e
     const conversationId = rowId(conversationIds[0]);
     const publish = () => t.app.services.pubsub.publish('conversation:events', conversationId, { type: 'CONVERSATION_UPDATED', conversationId, messageId: null });
     await vi.waitFor(() => (publish(), expect(Math.min(...all.map((s) => s.results.length))).toBeGreaterThan(0)), { timeout: 30_000, interval: 200 });
-    // The events published meanwhile delivered: until the counts hold still.
+    // The events published meanwhile delivered: until the counts hold still for a second (a late one would add its reads).
     let seen: number[] = [];
     while (seen.join() !== all.map((s) => s.results.length).join()) {
       seen = all.map((s) => s.results.length);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
     read = 0;
     publish();
