@@ -76,8 +76,6 @@ export class StoredValues {
    * (bench/fanout.ts).
    */
   readonly #read = new Map<string, unknown>();
-  /** The batches being read, by key, and the key's place in its batch: a reader that asks for one waits for it. */
-  readonly #reading = new Map<string, { batch: Promise<unknown[]>; at: number }>();
   #remaining: number;
   #previous: Promise<unknown> = Promise.resolve();
 
@@ -104,20 +102,14 @@ export class StoredValues {
     return this.#read.get(keyOf(key));
   }
 
-  /** The value of `key` as another reader's batch reads it (WITHHELD if past that reader's budget); undefined if none does. */
-  beingRead(key: StoredValueKey): Promise<unknown> | undefined {
-    const reading = this.#reading.get(keyOf(key));
-    return reading?.batch.then((values) => values[reading.at]);
-  }
-
   /**
    * Reads a batch within what is left of `budget` (taken from it) and of the ceiling: its values, WITHHELD
-   * past either (and those after it in the batch).
+   * past either (and those after it in the batch). Batches run one after another, so a value another reader's
+   * batch was reading when this one was asked for is taken as read, not read again; one withheld from that
+   * reader is read here, within this budget.
    */
   readBatch(keys: readonly StoredValueKey[], budget: Budget): Promise<unknown[]> {
     const batch = this.#previous.then(async () => {
-      // Those read since it was asked for are not read again (readers that waited on a batch past its owner's
-      // budget each ask for what it withheld).
       const values = keys.map((key) => this.#read.get(keyOf(key)));
       const unread = keys.flatMap((_, i) => (values[i] === undefined ? [i] : []));
       if (!unread.length) return values;
@@ -135,10 +127,6 @@ export class StoredValues {
       return values;
     });
     this.#previous = batch.catch(() => {});
-    keys.forEach((key, at) => this.#reading.set(keyOf(key), { batch, at }));
-    // Once read, each value is in #read (a WITHHELD one is read again by whoever has room for it).
-    const done = () => keys.forEach((key) => this.#reading.get(keyOf(key))?.batch === batch && this.#reading.delete(keyOf(key)));
-    batch.then(done, done);
     return batch;
   }
 }
@@ -178,17 +166,7 @@ export class StoredValueReader {
   }
 
   async #readBatch(keys: readonly StoredValueKey[]): Promise<unknown[]> {
-    // Those another reader is reading are taken from it (the subscribers of an event ask for the same values
-    // at once); those it could not read within its budget, and the rest, are read here.
-    const elsewhere = keys.map((key) => this.#values.beingRead(key)?.catch(() => WITHHELD));
-    const here = keys.flatMap((_, i) => (elsewhere[i] ? [] : [i]));
-    const [values, read] = await Promise.all([Promise.all(elsewhere), here.length ? this.#values.readBatch(here.map((i) => keys[i]), this.#budget) : []]);
-    here.forEach((i, j) => (values[i] = read[j]));
-    const again = keys.flatMap((_, i) => (elsewhere[i] && values[i] === WITHHELD ? [i] : []));
-    if (again.length) {
-      const readAgain = await this.#values.readBatch(again.map((i) => keys[i]), this.#budget);
-      again.forEach((i, j) => (values[i] = readAgain[j]));
-    }
+    const values = await this.#values.readBatch(keys, this.#budget);
     keys.forEach((key, i) => {
       if (values[i] === WITHHELD) this.#withheld.add(keyOf(key));
       this.#loader!.clear(key); // read (or withheld): its promise resolves with these values all the same
