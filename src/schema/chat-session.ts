@@ -6,7 +6,7 @@ import { DEFAULT_MESSAGE_PAGE, sessionMessageCursor } from '../messages/pages.ts
 import { buildConnection, pageRequest } from '../pagination/connection.ts';
 import { pageItems } from '../operation-cost.ts';
 import { chargeItems } from './costly.ts';
-import { readListValues } from './stored-fields.ts';
+import { readPageValues } from './stored-fields.ts';
 import { Conversation } from './conversation.ts';
 import { Message, MessageConnection } from './message.ts';
 
@@ -43,7 +43,7 @@ export const ChatSession = builder.prismaNode('ChatSession', {
           const page = buildConnection(rows, request, (m: MessageRow) => [m.position, m.id] as [number, string], sessionMessageCursor, () =>
             ctx.prisma.message.count({ where: { chatSessionId: session.id } }),
           );
-          await readListValues(ctx, info, ['edges', 'node'], 'Message', page.edges.map((edge) => edge.node));
+          await readPageValues(ctx, info, 'Message', page);
           return page;
         },
       },

@@ -7,7 +7,7 @@ import { saturatedInt } from '../validation.ts';
 import { fieldsAt, fieldsBelow, selectsField } from './selection.ts';
 import { columnsFor, CONVERSATION_COLUMNS } from './row-columns.ts';
 import { chargeCostly, chargeItems } from './costly.ts';
-import { readListValues, storedJson, storedText } from './stored-fields.ts';
+import { readPageValues, storedJson, storedText } from './stored-fields.ts';
 import {
   createConversation,
   purgeConversation,
@@ -130,7 +130,7 @@ builder.queryFields((t) => ({
         const { page, whole } = searching ? await ctx.rateLimiter.oneAtATime(ctx.viewer, 'search', () => chargedByTime(ctx, list)) : await list();
         chargeItems(ctx, page.edges.length, 'conversations');
         if (whole) for (const { node } of page.edges) ctx.loaders.conversation.prime(node.id, node);
-        await readListValues(ctx, info, ['edges', 'node'], 'Conversation', page.edges.map((edge) => edge.node));
+        await readPageValues(ctx, info, 'Conversation', page);
         return page;
       },
     },

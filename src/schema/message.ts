@@ -12,7 +12,7 @@ import { pageItems } from '../operation-cost.ts';
 import { Conversation } from './conversation.ts';
 import { FinishReasonEnum } from './tools.ts';
 import { chargeCostly, chargeItems, MAX_RESPONSE_ITEMS } from './costly.ts';
-import { readListValues, storedJson, storedText } from './stored-fields.ts';
+import { readListValues, readPageValues, storedJson, storedText } from './stored-fields.ts';
 import { fieldCountBelow, fieldsAt } from './selection.ts';
 import { columnsFor, MESSAGE_COLUMNS } from './row-columns.ts';
 import { OMIT_STORED_VALUES } from '../stored-values.ts';
@@ -152,15 +152,14 @@ builder.prismaObjectFields('Conversation', (t) => ({
         const keyOf = (m: MessageRow) => [m.position] as [number];
         if (leaf.id === null) return buildConnection([], request, keyOf, messageCursor, 0);
         const branch = { conversationId: conversation.id, leafId: leaf.id };
-        const fields = fieldsAt(info, ['edges', 'node']);
-        const columns = columnsFor(MESSAGE_COLUMNS, fields);
+        const columns = columnsFor(MESSAGE_COLUMNS, fieldsAt(info, ['edges', 'node']));
         const rows = await ctx.loaders.branchPage.load({ ...branch, request, roles, columns });
         chargeItems(ctx, rows.length, 'messages');
         const totalCount = roles
           ? async () => (await ctx.prisma.$queryRaw<{ count: number }[]>(branchCountQuery(branch, { roles })))[0].count
           : leaf.position; // a branch holds one message per position
         const page = buildConnection(rows, request, keyOf, messageCursor, totalCount);
-        await readListValues(ctx, info, ['edges', 'node'], 'Message', page.edges.map((edge) => edge.node)); // not its +1 row
+        await readPageValues(ctx, info, 'Message', page);
         return page;
       },
     },

@@ -41,6 +41,11 @@ export async function readListValues<T extends Table>(ctx: Context, info: GraphQ
   if (keys.length > 0) await readerOf(ctx).loadMany(keys).catch(() => {});
 }
 
+/** `readListValues` for a connection: the values its page's nodes show (not its +1 row, which no edge holds). */
+export function readPageValues<T extends Table>(ctx: Context, info: GraphQLResolveInfo, table: T, page: { edges: readonly { node: { id: string } }[] }): Promise<void> {
+  return readListValues(ctx, info, ['edges', 'node'], table, page.edges.map((edge) => edge.node));
+}
+
 /**
  * A row's stored value, counted into the response: as the row was read with it (by a service: a mutation's
  * result, say), or as the loader read it, or else read now, within what the request may still read.
