@@ -15,7 +15,10 @@ const standardOutput = () => pino.destination({ dest: 1, minLength: 4096, period
 
 /** Every line written while serving a request carries its request id; an error logged is bounded in size. */
 export function createLogger(config: Pick<Config, 'logLevel'>, destination: DestinationStream = standardOutput()): Logger {
-  const options = { level: config.logLevel, base: undefined, mixin: () => currentRequest() ?? {}, serializers: { err: boundedError } };
+  // A new object each line: pino merges a line's own fields into what the mixin returns, so the request's
+  // context itself would gather every field of every line (a statement, an error) and lend them to the next.
+  const mixin = () => ({ requestId: currentRequest()?.requestId });
+  const options = { level: config.logLevel, base: undefined, mixin, serializers: { err: boundedError } };
   return pino(options, destination);
 }
 

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/logger.ts';
+import { currentRequest, withRequest } from '../src/observability/request-context.ts';
 import { createConversation, startTestApp, subscribe, wsClient, type TestApp } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
 
@@ -107,6 +108,26 @@ describe('metrics and the request log', () => {
     // Refused at the door, over POST or GET: no line (a flood of them would fill the log).
     await fetch(`${server.url}?query=${encodeURIComponent('{ viewer { userId } }')}`, { headers: { authorization: 'Bearer not-a-token', 'x-request-id': 'refused-door-1' } });
     expect(lines.filter((line) => line.requestId === 'refused-door-1' && line.level >= 30)).toEqual([]);
+  });
+});
+
+describe('a log line', () => {
+  it("carries its request's id and its own fields, none of an earlier line's (a statement, an error)", () => {
+    const lines: any[] = [];
+    const log = createLogger({ logLevel: 'trace' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    withRequest({ requestId: 'req-1' }, () => {
+      log.trace({ sql: 'SELECT 1' }, 'sql');
+      log.warn({ err: new Error('a failure') }, 'failed');
+      log.info({ ms: 1 }, 'operation');
+      expect(currentRequest()).toEqual({ requestId: 'req-1' });
+    });
+    log.info('outside any request');
+    expect(lines.map(({ level, time, ...line }) => line)).toEqual([
+      { requestId: 'req-1', sql: 'SELECT 1', msg: 'sql' },
+      { requestId: 'req-1', err: expect.objectContaining({ message: 'a failure' }), msg: 'failed' },
+      { requestId: 'req-1', ms: 1, msg: 'operation' },
+      { msg: 'outside any request' },
+    ]);
   });
 });
 
