@@ -8,6 +8,7 @@ import { MIGRATIONS_DIR } from './migrate/engine.mjs';
 import type { Logger } from './logger.ts';
 import { pgliteReads, poolReads, type ReadRows } from './row-reads.ts';
 import { openPool } from './postgres-pool.ts';
+import { outsideAnyRequest } from './observability/request-context.ts';
 
 export type Database = {
   prisma: PrismaClient;
@@ -56,7 +57,8 @@ export async function openDatabase(url: string, { log, migrate = false, poolSize
   if (migrate) await applyMigrations(url, log);
   // One pool for Prisma and the hot reads; Prisma leaves a pool it was given open, so close ends it.
   const pool = openPool(url, { max: poolSize, statementTimeoutMs });
-  pool.on('error', (err) => log.warn({ err }, 'an idle database connection failed')); // the pool replaces it
+  // The pool replaces it. (Outside the request whose statement opened the connection, which Node carries into its events.)
+  pool.on('error', (err) => outsideAnyRequest(() => log.warn({ err }, 'an idle database connection failed')));
   const prisma = clientFor(new PrismaPg(pool));
   const close = async () => {
     try {

@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { createApp, type App, type AppOptions } from '../src/app.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
+import { currentRequest } from '../src/observability/request-context.ts';
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough';
 
@@ -24,8 +25,8 @@ export type TestApp = {
   viewer(options?: { orgId?: string | null; userId?: string }): Promise<TestViewer>;
   /** Starts a real HTTP + WebSocket server on a free port. */
   listen(): Promise<RunningServer>;
-  /** SQL statements sent while `fn` ran. */
-  countQueries(fn: () => Promise<unknown>): Promise<{ count: number; statements: string[] }>;
+  /** SQL statements sent while `fn` ran, and the request each was sent in the name of (none: null). */
+  countQueries(fn: () => Promise<unknown>): Promise<{ count: number; statements: string[]; requestIds: (string | null)[] }>;
   close(): Promise<void>;
 };
 
@@ -39,8 +40,12 @@ export async function startTestApp(env: Record<string, string> = {}, { log, span
     RATE_LIMIT_REQUESTS_BURST: String(Math.max(1, Number(env.RATE_LIMIT_REQUESTS_PER_MINUTE ?? 1200))),
     ...env,
   });
-  let recording: string[] | null = null;
-  const app = await createApp(config, { log, spanExporter, onQuery: (sql) => recording?.push(sql) });
+  let recording: { statements: string[]; requestIds: (string | null)[] } | null = null;
+  const onQuery = (sql: string) => {
+    recording?.statements.push(sql);
+    recording?.requestIds.push(currentRequest()?.requestId ?? null);
+  };
+  const app = await createApp(config, { log, spanExporter, onQuery });
   const servers: RunningServer[] = [];
 
   const request: TestApp['request'] = async (query, variables, viewer) => {
@@ -65,10 +70,10 @@ export async function startTestApp(env: Record<string, string> = {}, { log, span
       return server;
     },
     async countQueries(fn) {
-      recording = [];
+      recording = { statements: [], requestIds: [] };
       try {
         await fn();
-        return { count: recording.length, statements: recording };
+        return { count: recording.statements.length, ...recording };
       } finally {
         recording = null;
       }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/logger.ts';
 import { currentRequest, withRequest } from '../src/observability/request-context.ts';
-import { createConversation, startTestApp, subscribe, wsClient, type TestApp } from './helpers.ts';
+import { createConversation, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
 
 const METRICS_TOKEN = 'metrics-token-of-this-test';
@@ -129,6 +129,38 @@ describe('a log line', () => {
       { msg: 'outside any request' },
     ]);
   });
+});
+
+describe('work every request shares', () => {
+  it("is done in none of their names: the timer that writes every streaming reply's text, started by the first", async () => {
+    const app = await startTestApp({ ECHO_DELAY_MS: '20' });
+    try {
+      const server = await app.listen();
+      const viewer = await app.viewer();
+      const send = async (requestId: string) => {
+        const c = await createConversation(app, viewer, { model: 'builtin:echo' });
+        const response = await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}`, 'x-request-id': requestId },
+          body: JSON.stringify({
+            query: 'mutation($c: ID!, $t: String!) { sendMessage(input: { conversationId: $c, content: $t }) { assistantMessage { id } } }',
+            variables: { c: c.id, t: Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ') },
+          }),
+        });
+        return ((await response.json()) as any).data.sendMessage.assistantMessage.id as string;
+      };
+      const { statements, requestIds } = await app.countQueries(async () => {
+        const replies = [await send('starts-the-timer'), await send('comes-second')];
+        for (const id of replies) await waitForMessageStatus((q, v) => app.gql(q, v, viewer), id, 'COMPLETED');
+      });
+      const writes = statements.flatMap((sql, i) => (sql.includes('"content" = m."content" || v.text') ? [requestIds[i]] : []));
+      expect(writes.length).toBeGreaterThan(1);
+      expect(writes).toEqual(writes.map(() => null));
+      expect(requestIds).toContain('comes-second'); // (the requests' own statements are theirs)
+    } finally {
+      await app.close();
+    }
+  }, 30_000);
 });
 
 describe('persisted operations', () => {

@@ -11,6 +11,7 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import type { ReplyEvent } from './assembled-reply.ts';
+import { outsideAnyRequest } from '../observability/request-context.ts';
 
 /** How often streamed text is written; the most a crash can lose. */
 export const FLUSH_INTERVAL_MS = 250;
@@ -57,7 +58,8 @@ export class StreamPersister {
   /** `ceiling`: the sequence ceiling the message was stored with. */
   track(messageId: string, ceiling: number): void {
     this.#active.set(messageId, { text: '', reasoning: '', toolCalls: null, lastWrite: Date.now(), ceiling, wantedCeiling: ceiling, waiters: [], finishing: false });
-    this.#timer ??= setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
+    // One timer writes every generation's text: it belongs to none of the requests that started them.
+    this.#timer ??= outsideAnyRequest(() => setInterval(() => void this.flush(), FLUSH_INTERVAL_MS));
   }
 
   /** What one streamed event adds to the message; `toolCalls`: the complete calls so far. */

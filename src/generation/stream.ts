@@ -7,6 +7,7 @@ import { isTerminal, type StreamEvent } from '../streams/events.ts';
 import { terminalEventOf } from './finish.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
+import { outsideAnyRequest } from '../observability/request-context.ts';
 
 export type MessageStreamPayload = { messageId: string; event: StreamEvent };
 
@@ -115,7 +116,8 @@ export class MessageFollowers {
   add(follower: Follower): () => void {
     this.#active.add(follower);
     if (!this.#watch) {
-      this.#watch = setInterval(() => void this.#checkSilent().catch((err) => this.#log.warn({ err }, 'could not check silent streams')), SILENT_LOG_MS / 2);
+      const check = () => void this.#checkSilent().catch((err) => this.#log.warn({ err }, 'could not check silent streams'));
+      this.#watch = outsideAnyRequest(() => setInterval(check, SILENT_LOG_MS / 2)); // it watches every follower's stream
       this.#watch.unref();
     }
     return () => {

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.ts';
 import { ECHO_MODEL_ID, type ModelRegistry } from './registry.ts';
 import { ProviderFailure, readReply, type ProviderFailureKind, type ReplyPart, type ReplyRequest } from './reply.ts';
 import { ReplyQueue } from './reply-queue.ts';
+import { outsideAnyRequest } from '../observability/request-context.ts';
 
 /** The old generation's limit of a provider thread: far above what its replies need (a few kB each). */
 const THREAD_HEAP_MB = 512;
@@ -103,7 +104,9 @@ class ProviderThread {
   #start(): Worker {
     // A thread that runs out of memory (a vendor's answer the limits missed) stops alone, failing its own
     // replies; without a limit of its own it would take the whole process with it.
-    const worker = new Worker(PROVIDER_THREAD_ENTRY, { workerData: { models: this.#config }, resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB } });
+    // Its events (a stop, every reply's parts) belong to no request, not to the first reply's.
+    const options = { workerData: { models: this.#config }, resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB } };
+    const worker = outsideAnyRequest(() => new Worker(PROVIDER_THREAD_ENTRY, options));
     worker.unref(); // it never keeps the process alive by itself
     worker.on('message', (messages: FromProviderThread[]) => {
       for (const message of messages) this.#receive(message);
