@@ -41,6 +41,8 @@ export const GRAPHQL_PATH = '/graphql';
 export type HandlerOptions = {
   /** More plugins (tracing), run first. */
   plugins?: Plugin[];
+  /** Plugins that wrap the functions running each operation (tracing's span around it), set after every plugin that replaces them. */
+  aroundOperations?: Plugin[];
   /** Long-lived connections per viewer: subscriptions over SSE count as one each. */
   sseConnections?: OpenConnections;
   /** Only these operations run, when given (PERSISTED_OPERATIONS). */
@@ -59,7 +61,7 @@ export async function loadGraphiQL(on: boolean): Promise<HandlerOptions['renderG
   return on ? (await import('@graphql-yoga/render-graphiql')).renderGraphiQL : undefined;
 }
 
-export function createGraphQLHandler(services: AppServices, { plugins = [], persistedOperations = null, renderGraphiQL, sseConnections }: HandlerOptions = {}) {
+export function createGraphQLHandler(services: AppServices, { plugins = [], aroundOperations = [], persistedOperations = null, renderGraphiQL, sseConnections }: HandlerOptions = {}) {
   const { log, config, metrics } = services;
   const origins = createOriginPolicy(config.corsOrigins, { loopbackOnly: !config.jwtSecret });
   const compiledOperations = createCompiledOperations();
@@ -127,7 +129,8 @@ export function createGraphQLHandler(services: AppServices, { plugins = [], pers
       useContractErrorCodes(),
       useInputGuard(),
       useOperationLimits(services.rateLimiter, services.storageQuota, hasKeptResult(services.prisma, services.config.idempotencyTtlMs)),
-      useCompiledSubscriptionEvents(compiledOperations),
+      useCompiledSubscriptionEvents(compiledOperations), // (replaces the subscribe function, dropping what wrapped it)
+      ...aroundOperations,
       // The holds of a subscription last (src/subscription-hold.ts).
       useOperationCost(new SubscriptionCosts(config.subscriptionCostPerUser, services.rateLimiter)),
       useSubscriptionTexts(new SubscriptionTexts(config.subscriptionCharsPerUser)),

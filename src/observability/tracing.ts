@@ -7,7 +7,12 @@ import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base'
 import type { Plugin } from 'graphql-yoga';
 import { cutText } from '../text-cut.ts';
 
-export type Tracing = { provider: TracerProvider; plugins: Plugin[]; shutdown(): Promise<void> };
+/**
+ * `plugins` run first (the operation's span starts before the others' checks); `withinOperation` runs each
+ * operation inside its span, and must wrap the functions that run operations whichever plugin set them: it
+ * comes after the compiled subscriptions' (src/yoga.ts), which replace the function they are handed.
+ */
+export type Tracing = { provider: TracerProvider; plugins: Plugin[]; withinOperation: Plugin; shutdown(): Promise<void> };
 
 /** The longest attribute value or span name kept in a trace. */
 export const MAX_TRACED_CHARS = 4096;
@@ -59,7 +64,8 @@ export async function startTracing({ endpoint, serviceName }: { endpoint?: strin
   };
   return {
     provider,
-    plugins: [useOpenTelemetry({ resolvers: false, variables: false, result: false, document: true }, provider) as Plugin, withinOperationSpan],
+    plugins: [useOpenTelemetry({ resolvers: false, variables: false, result: false, document: true }, provider) as Plugin],
+    withinOperation: withinOperationSpan,
     async shutdown() {
       unregister();
       await provider.shutdown();
