@@ -13,7 +13,7 @@ import { startInstance, type Instance } from '../test/cluster.ts';
 import { JWT_SECRET } from '../test/helpers.ts';
 import { applyMigrations } from '../src/db.ts';
 import { createLogger } from '../src/logger.ts';
-import { benchToken, cpuMs, gqlAt, round, writeResult } from './lib.ts';
+import { benchToken, cpuMs, cpuMsOfAll, gqlAt, round, writeResult } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -73,10 +73,11 @@ const pages = {
 };
 
 /** Requests a second one process answers for one page, CONCURRENCY at a time, for SECONDS; and its CPU per page. */
-async function rate(target: Target): Promise<{ perSecond: number; cpuUsPerPage: number }> {
+async function rate(target: Target): Promise<{ perSecond: number; cpuUsPerPage: number; databaseCpuUsPerPage: number }> {
   const until = performance.now() + SECONDS * 1000;
   let done = 0;
   const cpuBefore = cpuMs(target.pid);
+  const databaseBefore = cpuMsOfAll('postgres');
   const client = async () => {
     while (performance.now() < until) {
       const response = await fetch(target.url, { method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body: target.body });
@@ -87,7 +88,8 @@ async function rate(target: Target): Promise<{ perSecond: number; cpuUsPerPage: 
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, client));
-  return { perSecond: done / ((performance.now() - started) / 1000), cpuUsPerPage: ((cpuMs(target.pid) - cpuBefore) * 1000) / done };
+  const perPage = (ms: number) => (ms * 1000) / done;
+  return { perSecond: done / ((performance.now() - started) / 1000), cpuUsPerPage: perPage(cpuMs(target.pid) - cpuBefore), databaseCpuUsPerPage: perPage(cpuMsOfAll('postgres') - databaseBefore) };
 }
 
 // The pages must hold the same rows: checked once, by their message ids.
@@ -118,6 +120,9 @@ for (const [name, page] of measured) {
     // The process's own CPU (all its threads) per page: what the ratio would be on a machine with a core to spare.
     serverCpuUsPerPage: Math.round(median(server.map((r) => r.cpuUsPerPage))),
     floorCpuUsPerPage: Math.round(median(floorRates.map((r) => r.cpuUsPerPage))),
+    // PostgreSQL's CPU (every backend, on the same two cores) per page of each.
+    serverDatabaseCpuUsPerPage: Math.round(median(server.map((r) => r.databaseCpuUsPerPage))),
+    floorDatabaseCpuUsPerPage: Math.round(median(floorRates.map((r) => r.databaseCpuUsPerPage))),
     server: server.map((r) => round(r.perSecond)),
     floor: floorRates.map((r) => round(r.perSecond)),
   });
@@ -126,6 +131,8 @@ for (const [name, page] of measured) {
 for (const instance of [server, floor] as Instance[]) instance.process.kill('SIGINT');
 await Promise.all([server.exited, floor.exited]); // (a CPU profile, with BENCH_CPU_PROF, is written at exit)
 writeResult(values.out, { date: new Date().toISOString(), node: process.version, rounds: ROUNDS, seconds: SECONDS, concurrency: CONCURRENCY, results });
-console.log(`\n| page | server pages/s | floor pages/s | server / floor | CPU per page, server / floor |\n| --- | --- | --- | --- | --- |`);
-for (const r of results) console.log(`| ${r.page} | ${r.serverPerSecond} | ${r.floorPerSecond} | ${r.ratio} | ${r.serverCpuUsPerPage} / ${r.floorCpuUsPerPage} µs |`);
+console.log(`\n| page | server pages/s | floor pages/s | server / floor | CPU per page, server / floor | PostgreSQL's CPU per page, server's / floor's |\n| --- | --- | --- | --- | --- | --- |`);
+for (const r of results) {
+  console.log(`| ${r.page} | ${r.serverPerSecond} | ${r.floorPerSecond} | ${r.ratio} | ${r.serverCpuUsPerPage} / ${r.floorCpuUsPerPage} µs | ${r.serverDatabaseCpuUsPerPage} / ${r.floorDatabaseCpuUsPerPage} µs |`);
+}
 process.exit(0);
