@@ -12,7 +12,11 @@ export function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
-/** CPU of every process named `name` (PostgreSQL's `postgres`: its server and each connection's backend), in ms. */
+/**
+ * CPU of every process named `name` (PostgreSQL's `postgres`: its server and each connection's backend), in ms:
+ * of every cluster on the machine and whatever else uses them, so measured with nothing else using PostgreSQL. A
+ * backend that exits between two readings takes its CPU out of the second (the pools here keep theirs).
+ */
 export function cpuMsOfAll(name: string): number {
   let total = 0;
   for (const pid of fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {

@@ -5,21 +5,13 @@ import { cutText } from './text-cut.ts';
 
 export type { Logger };
 
-/**
- * Standard output, written in blocks of up to 4 KiB and at least every LOG_FLUSH_MS: a write per line (one per
- * request) cost each `{ __typename }` request about 30 µs of its 320 µs of CPU (bench/RESULTS.md, "Pages").
- * What is held is written at exit, whatever ends the process but a SIGKILL or a crash of V8 itself.
- */
-const LOG_FLUSH_MS = 100;
-const standardOutput = () => pino.destination({ dest: 1, minLength: 4096, periodicFlush: LOG_FLUSH_MS });
-
 /** Every line written while serving a request carries its request id; an error logged is bounded in size. */
-export function createLogger(config: Pick<Config, 'logLevel'>, destination: DestinationStream = standardOutput()): Logger {
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
   // A new object each line: pino merges a line's own fields into what the mixin returns, so the request's
   // context itself would gather every field of every line (a statement, an error) and lend them to the next.
   const mixin = () => ({ requestId: currentRequest()?.requestId });
   const options = { level: config.logLevel, base: undefined, mixin, serializers: { err: boundedError } };
-  return pino(options, destination);
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** The most of one text an error logs (its message, its stack, a property), and how deep and wide it goes. */

@@ -39,9 +39,9 @@ export type ServerContext = {
 export const GRAPHQL_PATH = '/graphql';
 
 export type HandlerOptions = {
-  /** More plugins (tracing), run first. */
+  /** More plugins (tracing), run before the checks (after the compiled execution, which they wrap). */
   plugins?: Plugin[];
-  /** Plugins that wrap the functions running each operation (tracing's span around it), set after every plugin that replaces them. */
+  /** Plugins that wrap the function running each operation (tracing's span around it), after every plugin that replaces it. */
   aroundOperations?: Plugin[];
   /** Long-lived connections per viewer: subscriptions over SSE count as one each. */
   sseConnections?: OpenConnections;

@@ -97,18 +97,6 @@ describe('signals', () => {
   }, 60_000);
 });
 
-describe('the log', () => {
-  it('is written within a moment of each line, while the server serves and idles, not only when a block of it fills or the process exits', async () => {
-    const started = await start([process.execPath, 'dist/main.js'], { NODE_ENV: 'production' });
-    const viewer = await makeViewer();
-    await gql(started.url, viewer, '{ viewer { userId } }');
-    await waitFor(() => started.output().includes('"msg":"operation"'), 'the request\'s log line', 2_000);
-    started.process.kill('SIGTERM');
-    expect(await started.exited).toBe(0);
-    expect(started.output()).toContain('"msg":"stopped"'); // the last lines, held when the process exits, are written
-  }, 60_000);
-});
-
 describe('production defaults', () => {
   const INTROSPECTION = '{ __schema { queryType { name } } }';
 

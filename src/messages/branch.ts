@@ -78,7 +78,7 @@ export function branchCountQuery(end: BranchEnd, range: Pick<BranchRange, 'roles
  * The lanes of the leaf's path, each with the positions the branch takes from it: up to the next lane's start
  * (its starts rise along the path: messages/placement.ts), the last up to the leaf. The next start is read
  * beside each (unnest pads the shorter array with a null), not found by a window over them: a sort and a
- * window less for each branch read, a tenth of a sidebar's statement.
+ * window less for each branch read, some 7% of a sidebar's statement.
  */
 const pathOf = Prisma.sql`
   SELECT p."lane", p."start", coalesce(p."next" - 1, leaf."position") AS "stop"

@@ -8,9 +8,8 @@ import type { Plugin } from 'graphql-yoga';
 import { cutText } from '../text-cut.ts';
 
 /**
- * `plugins` run first (the operation's span starts before the others' checks); `withinOperation` runs each
- * operation inside its span, and must wrap the functions that run operations whichever plugin set them: it
- * comes after the compiled subscriptions' (src/yoga.ts), which replace the function they are handed.
+ * `plugins`: the operation's span, and each operation run inside it. `withinOperation`: the subscribe function
+ * run inside it again, from after the plugins that replace that function (src/yoga.ts).
  */
 export type Tracing = { provider: TracerProvider; plugins: Plugin[]; withinOperation: Plugin; shutdown(): Promise<void> };
 
@@ -52,12 +51,11 @@ export async function startTracing({ endpoint, serviceName }: { endpoint?: strin
   provider.register(); // the global provider, and AsyncLocalStorage to carry the active span
   const unregister = registerInstrumentations({ tracerProvider: provider, instrumentations: [new PrismaInstrumentation()] });
 
-  // envelop's plugin keeps each operation's span beside its GraphQL context; running the operation inside
-  // that span makes it the parent of everything the operation does (statements, the provider call).
-  const withinOperationSpan: Plugin = {
-    onExecute({ executeFn, setExecuteFn }) {
-      setExecuteFn((args) => context.with(getCurrentOtelContext(args.contextValue), () => executeFn(args)));
-    },
+  // envelop's plugin keeps each operation's span beside its GraphQL context, and runs the operation inside it,
+  // which makes it the parent of everything the operation does (statements, the provider call). A compiled
+  // subscription replaces the subscribe function it wrapped (src/compiled/subscription-events.ts): this wraps
+  // it again, from after that plugin.
+  const subscriptionsWithinSpan: Plugin = {
     onSubscribe({ subscribeFn, setSubscribeFn }) {
       setSubscribeFn((args) => context.with(getCurrentOtelContext(args.contextValue), () => subscribeFn(args)));
     },
@@ -65,7 +63,7 @@ export async function startTracing({ endpoint, serviceName }: { endpoint?: strin
   return {
     provider,
     plugins: [useOpenTelemetry({ resolvers: false, variables: false, result: false, document: true }, provider) as Plugin],
-    withinOperation: withinOperationSpan,
+    withinOperation: subscriptionsWithinSpan,
     async shutdown() {
       unregister();
       await provider.shutdown();
