@@ -7,6 +7,7 @@ import { ReplyQueue } from '../src/models/reply-queue.ts';
 import type { ReplyPart } from '../src/models/reply.ts';
 import { createModelRegistry } from '../src/models/registry.ts';
 import { createLogger } from '../src/logger.ts';
+import { withRequest } from '../src/observability/request-context.ts';
 import { MIN_VENDOR_EVENT_BYTES, type ModelsConfig } from '../src/config.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
@@ -52,6 +53,22 @@ describe('provider threads', () => {
         expect(failure).toBeInstanceOf(ProviderFailure);
         expect(failure.description).toMatch(/model provider failed/);
       }
+    } finally {
+      await providers.close();
+    }
+  });
+
+  it("log what befalls a thread as no request's: not as the one whose reply happened to start it", async () => {
+    const lines: any[] = [];
+    const linesLog = createLogger({ logLevel: 'error' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const config = withVendor({ providerThreads: 1, defaultModel: 'nowhere:model' }); // (the thread dies at start, as above)
+    const providers = createProviderStreams(createModelRegistry(withVendor()), config, linesLog);
+    try {
+      const reply = withRequest({ requestId: 'starts-the-thread' }, () => readAll(providers.stream('fake:repeat', prompt, new AbortController().signal)));
+      await reply.catch(() => {});
+      const stopped = lines.filter((line) => line.msg === 'provider thread stopped');
+      expect(stopped.length).toBeGreaterThan(0);
+      expect(stopped.map((line) => line.requestId ?? null)).toEqual(stopped.map(() => null));
     } finally {
       await providers.close();
     }

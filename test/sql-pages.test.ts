@@ -85,6 +85,8 @@ const cursorOf = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString('
 const CONVERSATION = `id title status projectId agentId model version messageCount totalTokens preview lastMessageAt createdAt updatedAt archivedAt deletedAt __typename`;
 const MESSAGE = `id position siblingIndex role content status model toolCallId isError finishReason tokens error createdAt completedAt __typename`;
 const PAGE_INFO = `pageInfo { hasNextPage hasPreviousPage startCursor endCursor __typename }`;
+/** Page info as asked: whole, then two ways that do not ask whether more rows come (the statement then reads none beyond the page). */
+const PAGE_INFOS = [PAGE_INFO, `pageInfo { startCursor endCursor }`, ''];
 
 describe('pages answered by one statement', () => {
   it("answers the benchmark's sidebar and branch pages as the executor does", async () => {
@@ -118,22 +120,27 @@ describe('pages answered by one statement', () => {
     for (const orderBy of ['UPDATED_AT_DESC', 'UPDATED_AT_ASC', 'CREATED_AT_DESC', 'CREATED_AT_ASC', 'LAST_ACTIVITY_DESC']) {
       for (const page of ['first: 2', 'last: 2', 'first: 0', 'first: 100']) {
         const first = await expectSame(`query($o: ConversationOrder) { conversations(${page}, orderBy: $o) $D { __typename ${PAGE_INFO} edges { __typename cursor node { ${CONVERSATION} } } } }`, { o: orderBy });
+        for (const info of PAGE_INFOS.slice(1)) await expectSame(`query($o: ConversationOrder) { conversations(${page}, orderBy: $o) $D { ${info} edges { cursor node { id } } } }`, { o: orderBy });
         const end = first.data.conversations.pageInfo.endCursor;
         if (!end) continue;
         const bound = page.startsWith('last') ? 'before' : 'after';
-        await expectSame(`query($o: ConversationOrder, $c: String) { conversations(${page.replace('100', '1')}, ${bound}: $c, orderBy: $o) $D { ${PAGE_INFO} edges { cursor node { id } } } }`, {
-          o: orderBy,
-          c: page.startsWith('last') ? first.data.conversations.pageInfo.startCursor : end,
-        });
+        for (const info of PAGE_INFOS) {
+          await expectSame(`query($o: ConversationOrder, $c: String) { conversations(${page.replace('100', '1')}, ${bound}: $c, orderBy: $o) $D { ${info} edges { cursor node { id } } } }`, {
+            o: orderBy,
+            c: page.startsWith('last') ? first.data.conversations.pageInfo.startCursor : end,
+          });
+        }
       }
     }
     const cursors = { a: cursorOf(['messages', 2]), b: cursorOf(['messages', 6]) };
     for (const page of ['first: 3', 'last: 3', 'first: 3, after: $a', 'last: 3, before: $b', 'first: 100, after: $b', 'last: 0', 'first: 2, before: $b', 'last: 2, after: $a']) {
       const used = Object.entries(cursors).filter(([name]) => page.includes(`$${name}`));
-      await expectSame(
-        `query($id: ID!${used.map(([name]) => `, $${name}: String`).join('')}) { conversation(id: $id) $D { ${CONVERSATION} messages(${page}) { __typename totalCount ${PAGE_INFO} edges { __typename cursor node { ${MESSAGE} } } } } }`,
-        { id: ids.long, ...Object.fromEntries(used) },
-      );
+      for (const info of PAGE_INFOS) {
+        await expectSame(
+          `query($id: ID!${used.map(([name]) => `, $${name}: String`).join('')}) { conversation(id: $id) $D { ${CONVERSATION} messages(${page}) { __typename totalCount ${info} edges { __typename cursor node { ${MESSAGE} } } } } }`,
+          { id: ids.long, ...Object.fromEntries(used) },
+        );
+      }
     }
   });
 

@@ -61,7 +61,8 @@ export type ConversationPageQuery = {
 };
 
 /** Checks the arguments (BAD_USER_INPUT) and builds the page's statement. */
-export function conversationPageQuery(viewer: Viewer, args: ConversationListArgs): ConversationPageQuery {
+/** `extraRow`: a row beyond the page is read, which tells whether more come (a statement may not ask: src/sql-pages/). */
+export function conversationPageQuery(viewer: Viewer, args: ConversationListArgs, { extraRow = true } = {}): ConversationPageQuery {
   const order = args.orderBy ?? 'UPDATED_AT_DESC';
   const [field, direction] = ORDER_FIELDS[order];
   const codec = codecs[order];
@@ -82,7 +83,7 @@ export function conversationPageQuery(viewer: Viewer, args: ConversationListArgs
   const dir = Prisma.raw(readDirection.toUpperCase());
   const rows = (columns: Prisma.Sql, from = Prisma.raw('"Conversation"'), where = conditions) => Prisma.sql`
     SELECT ${columns} FROM ${from} AS c WHERE ${Prisma.join([...where, ...bounds], ' AND ')}
-    ORDER BY c.${column} ${dir}, c."id" ${dir} LIMIT ${request.limit + 1}`;
+    ORDER BY c.${column} ${dir}, c."id" ${dir} LIMIT ${request.limit + (extraRow ? 1 : 0)}`;
   return { request, codec, order: { column: field, direction }, search, conditions, rows };
 }
 

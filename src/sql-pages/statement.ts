@@ -83,6 +83,13 @@ const partValue = (part: MessagePart, alias: string) => (part.kind === 'field' ?
 const columnsOf = (parts: Selected<ConversationPart>, always: readonly string[]) => [
   ...new Set([...always, ...parts.flatMap(({ part }) => (part.kind === 'field' ? part.field.columns : part.kind === 'link' ? part.link.columns : []))]),
 ];
+/**
+ * Whether the page asks if more rows come (`hasNextPage`, `hasPreviousPage`): only then is a row beyond it read,
+ * and its rows numbered to leave that row out (a window and a filter, for each page of messages of a sidebar:
+ * 9% of its statement).
+ */
+const asksForMore = (page: Page<unknown>) =>
+  page.parts.some(({ part }) => part.kind === 'pageInfo' && part.info.some(({ part }) => part === 'hasNextPage' || part === 'hasPreviousPage'));
 const nodesOf = <N>(page: Page<N>) => page.parts.flatMap(({ part }) => (part.kind === 'edges' ? part.edge.flatMap(({ part }) => (part.kind === 'node' ? part.node : [])) : []));
 
 /** How a connection's rows are read, numbered and shown. */
@@ -92,10 +99,12 @@ type PageShape = {
   /** Aliases of this level of the statement start with it. */
   level: string;
   request: PageRequest<unknown>;
-  /** Its rows in reading order (limit + 1 at most). */
+  /** Its rows in reading order: `limit`, and one more when the page asks whether more come (asksForMore). */
   rows: Prisma.Sql;
   /** The reading order over a row of `rows`. */
   readOrder: (alias: string) => string;
+  /** The list's order over a row of `rows` (the reading order, reversed for a page read backward). */
+  listOrder: (alias: string) => string;
   /** The text of a row's cursor key (its JSON array). */
   cursorKey: (alias: string) => string;
   node: (alias: string) => Value;
@@ -134,10 +143,11 @@ class Statement {
   private conversations(page: Page<ConversationPart>): Value {
     const args = this.argumentsOf<ConversationListArgs>('Query', page.field);
     if (args.filter?.search?.trim()) throw new ForTheExecutor(); // a search is charged by its time
-    const query = conversationPageQuery(this.inputs.viewer, args);
+    const query = conversationPageQuery(this.inputs.viewer, args, { extraRow: asksForMore(page) });
     const kind = `conversations:${args.orderBy ?? 'UPDATED_AT_DESC'}`;
     const { column, direction } = query.order;
     const readDirection = (query.request.backward ? (direction === 'desc' ? 'asc' : 'desc') : direction).toUpperCase();
+    const listDirection = direction.toUpperCase();
     const nodes = nodesOf(page);
     // Each conversation of the page may show a page of messages.
     this.perPage = query.request.limit;
@@ -147,6 +157,7 @@ class Statement {
       request: query.request,
       rows: query.rows(selectList('c', columnsOf(nodes, ['id', 'currentMessageId', 'messageCount', column]))),
       readOrder: (a) => `${a}."${column}" ${readDirection}, ${a}."id" ${readDirection}`,
+      listOrder: (a) => `${a}."${column}" ${listDirection}, ${a}."id" ${listDirection}`,
       cursorKey: (a) => `'["${kind}",' || (extract(epoch from ${a}."${column}") * 1000)::bigint || ',' || to_json(${a}."id")::text || ']'`,
       node: (a) => this.conversation(nodes, a),
       totalCount: null, // a count of the list: charged (schema/costly.ts)
@@ -163,7 +174,8 @@ class Statement {
     if (args.roles?.length || args.leafId != null) throw new ForTheExecutor();
     const request = pageRequest(args, messageCursor, DEFAULT_MESSAGE_PAGE);
     this.messagesShown += request.limit * this.perPage;
-    const range = { after: request.after?.[0] ?? null, before: request.before?.[0] ?? null, limit: request.limit + 1, backward: request.backward, roles: null };
+    const limit = request.limit + (asksForMore(page) ? 1 : 0);
+    const range = { after: request.after?.[0] ?? null, before: request.before?.[0] ?? null, limit, backward: request.backward, roles: null };
     const nodes = nodesOf(page);
     const ends = Prisma.sql`(VALUES (${raw(conversation)}."id", ${raw(conversation)}."currentMessageId"))`;
     return this.connection(page, {
@@ -172,6 +184,7 @@ class Statement {
       request,
       rows: branchRowsQuery(ends, range, selectList('m', columnsOf(nodes, ['id', 'position']))),
       readOrder: (a) => `${a}."position" ${request.backward ? 'DESC' : 'ASC'}`,
+      listOrder: (a) => `${a}."position" ASC`,
       cursorKey: (a) => `'["messages",' || ${a}."position" || ']'`,
       node: (a) => object(nodes.map(({ key, part }) => [key, partValue(part, a)])),
       // A branch holds one message per position: its length is its leaf's.
@@ -186,9 +199,13 @@ class Statement {
   private connection(page: Page<unknown>, shape: PageShape): Value {
     const [rows, row, agg] = ['q', 'r', 'p'].map((suffix) => shape.level + suffix);
     const { limit, backward, after, before } = shape.request;
-    // The page size as a value, not in the text: one kept statement serves every size (row-reads.ts).
-    const shown = Prisma.sql`${raw(row)}.rn <= ${limit}::int`;
-    const listOrder = raw(`${row}.rn ${backward ? 'DESC' : 'ASC'}`);
+    // With a row beyond the page (asksForMore), the rows are numbered in reading order and the page is those
+    // up to `limit` (the page size as a value, not in the text: one kept statement serves every size,
+    // row-reads.ts); otherwise every row read is shown, in the list's order.
+    const extraRow = asksForMore(page);
+    const filtered = (sql: Prisma.Sql) => (extraRow ? Prisma.sql`${sql} FILTER (WHERE ${raw(row)}.rn <= ${limit}::int)` : sql);
+    const listOrder = raw(extraRow ? `${row}.rn ${backward ? 'DESC' : 'ASC'}` : shape.listOrder(row));
+    const numbered = extraRow ? Prisma.sql`, row_number() OVER (ORDER BY ${raw(shape.readOrder(rows))}) AS rn` : Prisma.empty;
     const hasMore = value(Prisma.sql`(${raw(agg)}.n > ${limit}::int)`);
     const aggregates = new Map([['n', raw('count(*) AS n')]]);
     const parts = page.parts.map(({ key, part }): [string, Value] => {
@@ -206,11 +223,11 @@ class Statement {
           }),
         );
         const name = `"edges ${key}"`;
-        aggregates.set(name, Prisma.sql`coalesce(json_agg(${edge.sql} ORDER BY ${listOrder}) FILTER (WHERE ${shown}), '[]'::json) AS ${raw(name)}`);
+        aggregates.set(name, Prisma.sql`coalesce(${filtered(Prisma.sql`json_agg(${edge.sql} ORDER BY ${listOrder})`)}, '[]'::json) AS ${raw(name)}`);
         return [key, value(`${agg}.${name}`, edge.finish && ((edges) => (edges as unknown[]).map(edge.finish!)))];
       }
       if (part.info.some(({ part }) => part === 'startCursor' || part === 'endCursor')) {
-        aggregates.set('cursors', Prisma.sql`array_to_json(array_agg(${raw(shape.cursorKey(row))} ORDER BY ${listOrder}) FILTER (WHERE ${shown})) AS cursors`);
+        aggregates.set('cursors', Prisma.sql`array_to_json(${filtered(Prisma.sql`array_agg(${raw(shape.cursorKey(row))} ORDER BY ${listOrder})`)}) AS cursors`);
       }
       const info = part.info.map(({ key, part }): [string, Value] => {
         if (part === '__typename') return [key, text('PageInfo')];
@@ -225,7 +242,7 @@ class Statement {
     return value(
       Prisma.sql`(SELECT ${connection.sql} FROM (
         SELECT ${Prisma.join([...aggregates.values()], ', ')}
-        FROM (SELECT ${raw(rows)}.*, row_number() OVER (ORDER BY ${raw(shape.readOrder(rows))}) AS rn FROM (${shape.rows}) AS ${raw(rows)}) AS ${raw(row)}
+        FROM (SELECT ${raw(rows)}.*${numbered} FROM (${shape.rows}) AS ${raw(rows)}) AS ${raw(row)}
       ) AS ${raw(agg)})`,
       connection.finish,
     );
