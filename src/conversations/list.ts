@@ -60,8 +60,10 @@ export type ConversationPageQuery = {
   rows: (columns: Prisma.Sql, from?: Prisma.Sql, where?: Prisma.Sql[]) => Prisma.Sql;
 };
 
-/** Checks the arguments (BAD_USER_INPUT) and builds the page's statement. */
-/** `extraRow`: a row beyond the page is read, which tells whether more come (a statement may not ask: src/sql-pages/). */
+/**
+ * Checks the arguments (BAD_USER_INPUT) and builds the page's statement. `extraRow`: a row beyond the page is
+ * read, which tells whether more come (a page read in one statement may not ask: src/sql-pages/statement.ts).
+ */
 export function conversationPageQuery(viewer: Viewer, args: ConversationListArgs, { extraRow = true } = {}): ConversationPageQuery {
   const order = args.orderBy ?? 'UPDATED_AT_DESC';
   const [field, direction] = ORDER_FIELDS[order];

@@ -85,8 +85,8 @@ const columnsOf = (parts: Selected<ConversationPart>, always: readonly string[])
 ];
 /**
  * Whether the page asks if more rows come (`hasNextPage`, `hasPreviousPage`): only then is a row beyond it read,
- * and its rows numbered to leave that row out (a window and a filter, for each page of messages of a sidebar:
- * 9% of its statement).
+ * and its rows numbered to leave that row out (a window and a filter for each page of messages of a sidebar,
+ * 5% of its statement).
  */
 const asksForMore = (page: Page<unknown>) =>
   page.parts.some(({ part }) => part.kind === 'pageInfo' && part.info.some(({ part }) => part === 'hasNextPage' || part === 'hasPreviousPage'));
@@ -99,7 +99,9 @@ type PageShape = {
   /** Aliases of this level of the statement start with it. */
   level: string;
   request: PageRequest<unknown>;
-  /** Its rows in reading order: `limit`, and one more when the page asks whether more come (asksForMore). */
+  /** Whether a row beyond the page is read (asksForMore). */
+  extraRow: boolean;
+  /** Its rows in reading order: `limit`, and the row beyond. */
   rows: Prisma.Sql;
   /** The reading order over a row of `rows`. */
   readOrder: (alias: string) => string;
@@ -143,7 +145,8 @@ class Statement {
   private conversations(page: Page<ConversationPart>): Value {
     const args = this.argumentsOf<ConversationListArgs>('Query', page.field);
     if (args.filter?.search?.trim()) throw new ForTheExecutor(); // a search is charged by its time
-    const query = conversationPageQuery(this.inputs.viewer, args, { extraRow: asksForMore(page) });
+    const extraRow = asksForMore(page);
+    const query = conversationPageQuery(this.inputs.viewer, args, { extraRow });
     const kind = `conversations:${args.orderBy ?? 'UPDATED_AT_DESC'}`;
     const { column, direction } = query.order;
     const readDirection = (query.request.backward ? (direction === 'desc' ? 'asc' : 'desc') : direction).toUpperCase();
@@ -155,6 +158,7 @@ class Statement {
       type: 'Conversation',
       level: 'c',
       request: query.request,
+      extraRow,
       rows: query.rows(selectList('c', columnsOf(nodes, ['id', 'currentMessageId', 'messageCount', column]))),
       readOrder: (a) => `${a}."${column}" ${readDirection}, ${a}."id" ${readDirection}`,
       listOrder: (a) => `${a}."${column}" ${listDirection}, ${a}."id" ${listDirection}`,
@@ -174,14 +178,15 @@ class Statement {
     if (args.roles?.length || args.leafId != null) throw new ForTheExecutor();
     const request = pageRequest(args, messageCursor, DEFAULT_MESSAGE_PAGE);
     this.messagesShown += request.limit * this.perPage;
-    const limit = request.limit + (asksForMore(page) ? 1 : 0);
-    const range = { after: request.after?.[0] ?? null, before: request.before?.[0] ?? null, limit, backward: request.backward, roles: null };
+    const extraRow = asksForMore(page);
+    const range = { after: request.after?.[0] ?? null, before: request.before?.[0] ?? null, limit: request.limit + (extraRow ? 1 : 0), backward: request.backward, roles: null };
     const nodes = nodesOf(page);
     const ends = Prisma.sql`(VALUES (${raw(conversation)}."id", ${raw(conversation)}."currentMessageId"))`;
     return this.connection(page, {
       type: 'Message',
       level: 'm',
       request,
+      extraRow,
       rows: branchRowsQuery(ends, range, selectList('m', columnsOf(nodes, ['id', 'position']))),
       readOrder: (a) => `${a}."position" ${request.backward ? 'DESC' : 'ASC'}`,
       listOrder: (a) => `${a}."position" ASC`,
@@ -199,10 +204,10 @@ class Statement {
   private connection(page: Page<unknown>, shape: PageShape): Value {
     const [rows, row, agg] = ['q', 'r', 'p'].map((suffix) => shape.level + suffix);
     const { limit, backward, after, before } = shape.request;
-    // With a row beyond the page (asksForMore), the rows are numbered in reading order and the page is those
-    // up to `limit` (the page size as a value, not in the text: one kept statement serves every size,
-    // row-reads.ts); otherwise every row read is shown, in the list's order.
-    const extraRow = asksForMore(page);
+    // With a row beyond the page, the rows are numbered in reading order and the page is those up to `limit`
+    // (the page size as a value, not in the text: one kept statement serves every size, row-reads.ts);
+    // otherwise every row read is shown, in the list's order.
+    const { extraRow } = shape;
     const filtered = (sql: Prisma.Sql) => (extraRow ? Prisma.sql`${sql} FILTER (WHERE ${raw(row)}.rn <= ${limit}::int)` : sql);
     const listOrder = raw(extraRow ? `${row}.rn ${backward ? 'DESC' : 'ASC'}` : shape.listOrder(row));
     const numbered = extraRow ? Prisma.sql`, row_number() OVER (ORDER BY ${raw(shape.readOrder(rows))}) AS rn` : Prisma.empty;
