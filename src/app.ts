@@ -153,7 +153,7 @@ export async function createApp(config: Config, { log = createLogger(config), on
 
   return {
     services,
-    yoga: createGraphQLHandler(services, { plugins: tracing?.plugins ?? [], aroundOperations: tracing ? [tracing.withinOperation] : [], sseConnections: connections, persistedOperations, renderGraphiQL: await loadGraphiQL(config.graphiql) }),
+    yoga: createGraphQLHandler(services, { plugins: tracing?.plugins ?? [], aroundOperations: tracing ? [tracing.subscribeWithinSpan] : [], sseConnections: connections, persistedOperations, renderGraphiQL: await loadGraphiQL(config.graphiql) }),
     persistedOperations,
     connections,
     async readiness() {

@@ -8,10 +8,10 @@ import type { Plugin } from 'graphql-yoga';
 import { cutText } from '../text-cut.ts';
 
 /**
- * `plugins`: the operation's span, and each operation run inside it. `withinOperation`: the subscribe function
+ * `plugins`: the operation's span, and each operation run inside it. `subscribeWithinSpan`: the subscribe function
  * run inside it again, from after the plugins that replace that function (src/yoga.ts).
  */
-export type Tracing = { provider: TracerProvider; plugins: Plugin[]; withinOperation: Plugin; shutdown(): Promise<void> };
+export type Tracing = { provider: TracerProvider; plugins: Plugin[]; subscribeWithinSpan: Plugin; shutdown(): Promise<void> };
 
 /** The longest attribute value or span name kept in a trace. */
 export const MAX_TRACED_CHARS = 4096;
@@ -63,7 +63,7 @@ export async function startTracing({ endpoint, serviceName }: { endpoint?: strin
   return {
     provider,
     plugins: [useOpenTelemetry({ resolvers: false, variables: false, result: false, document: true }, provider) as Plugin],
-    withinOperation: subscriptionsWithinSpan,
+    subscribeWithinSpan: subscriptionsWithinSpan,
     async shutdown() {
       unregister();
       await provider.shutdown();
