@@ -56,7 +56,7 @@ export async function openDatabase(url: string, { log, migrate = false, poolSize
   }
   if (migrate) await applyMigrations(url, log);
   // One pool for Prisma and the hot reads; Prisma leaves a pool it was given open, so close ends it.
-  const pool = openPool(url, { max: poolSize, statementTimeoutMs });
+  const pool = openPool(url, { max: poolSize, statementTimeoutMs, genericPlans: preparedStatements });
   // The pool replaces it. (Outside the request whose statement opened the connection, which Node carries into its events.)
   pool.on('error', (err) => outsideAnyRequest(() => log.warn({ err }, 'an idle database connection failed')));
   const prisma = clientFor(new PrismaPg(pool));

@@ -14,17 +14,27 @@ export type PoolLimits = {
   max: number;
   /** How long PostgreSQL may run one statement (its `statement_timeout`). */
   statementTimeoutMs: number;
+  /**
+   * Prepared statements are planned once, for any values (a generic plan), and that plan kept. Left to its
+   * own choice, PostgreSQL plans each of the first five runs for its values, and then every run where that
+   * plan's estimate is the cheaper: for a viewer its statistics do not know yet (any new user, estimated to
+   * own one conversation), ten times cheaper. It then planned the sidebar's statement afresh each time, and
+   * spent 1,650 µs on it instead of 1,030 (bench/RESULTS.md, "Pages"). The statements here select by ids
+   * and keys, for which a generic plan is the plan. Set where statements are prepared (src/row-reads.ts).
+   */
+  genericPlans: boolean;
 };
 
 /** How much longer than the statement timeout a connection may stay silent with a statement out. */
 const ANSWER_GRACE_MS = 5_000;
 
-export function openPool(url: string, { max, statementTimeoutMs }: PoolLimits): pg.Pool {
+export function openPool(url: string, { max, statementTimeoutMs, genericPlans }: PoolLimits): pg.Pool {
   const silenceLimitMs = statementTimeoutMs + Math.min(ANSWER_GRACE_MS, statementTimeoutMs);
   return new pg.Pool({
     connectionString: url,
     max,
     statement_timeout: statementTimeoutMs,
+    ...(genericPlans ? { options: '-c plan_cache_mode=force_generic_plan' } : {}),
     // A session whose instance went silent inside a transaction would hold its row locks, and so stall the
     // other instances' writes to those rows, until TCP gave up on it; PostgreSQL ends it instead.
     idle_in_transaction_session_timeout: 2 * statementTimeoutMs,

@@ -12,6 +12,7 @@ import { Prisma } from '../src/generated/prisma/client.ts';
 import { planOf } from '../src/sql-pages/plan.ts';
 import { statementOf } from '../src/sql-pages/statement.ts';
 import { schema } from '../src/schema/index.ts';
+import { createScratchDatabase } from './cluster.ts';
 
 let t: TestApp;
 let viewer: TestViewer;
@@ -275,6 +276,41 @@ describe('poolReads', () => {
     expect(kept[3]).toBeUndefined(); // the same text, not read as kept
     expect(await namesSent(false)).toEqual([undefined, undefined, undefined, undefined]);
   });
+});
+
+describe('kept statements on PostgreSQL', () => {
+  const SIDEBAR = `{ conversations(first: 20) { edges { node { id title messages(first: 5) { edges { node { id content } } } } } } }`;
+
+  /** A sidebar read `runs` times through a pool of one connection, and that connection's prepared statements' plans. */
+  const plansAfter = async (runs: number, env: Record<string, string> = {}) => {
+    const database = await createScratchDatabase();
+    const app = await startTestApp({ DATABASE_URL: database.url, DATABASE_POOL_SIZE: '1', ...env });
+    try {
+      const early = await app.viewer();
+      for (let i = 0; i < 3; i++) await createConversation(app, early, { title: `c${i}` });
+      await app.app.services.prisma.$executeRawUnsafe('ANALYZE'); // statistics that know no viewer made after them
+      const late = await app.viewer();
+      for (let i = 0; i < 3; i++) await app.gql(APPEND, { c: (await createConversation(app, late, { title: `l${i}` })).id, t: 'hi', r: 'USER' }, late);
+      for (let i = 0; i < runs; i++) expect((await app.gql(SIDEBAR, {}, late)).conversations.edges).toHaveLength(3);
+      const [plans] = await app.app.services.readRows<{ generic: number; custom: number; mode: string }>(
+        Prisma.sql`SELECT coalesce(sum(generic_plans), 0)::int AS generic, coalesce(sum(custom_plans), 0)::int AS custom, current_setting('plan_cache_mode') AS mode FROM pg_prepared_statements`,
+      );
+      return plans;
+    } finally {
+      await app.close();
+      await database.drop();
+    }
+  };
+
+  it('are planned once, for any values, whatever the statistics make of the viewer', async () => {
+    // Left to PostgreSQL, the first five runs of a prepared statement are planned each time, and then every
+    // run when the plan for its values looks cheaper (as for a viewer the statistics do not know).
+    expect(await plansAfter(8)).toEqual({ generic: 7, custom: 0, mode: 'force_generic_plan' }); // kept from the second run
+  }, 60_000);
+
+  it('are not made with DATABASE_PREPARED_STATEMENTS=false, and PostgreSQL plans as it chooses', async () => {
+    expect(await plansAfter(3, { DATABASE_PREPARED_STATEMENTS: 'false' })).toEqual({ generic: 0, custom: 0, mode: 'auto' });
+  }, 60_000);
 });
 
 describe('KeptStatements', () => {
