@@ -10,12 +10,15 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import { Prisma } from './generated/prisma/client.ts';
 import { tracer } from './observability/tracing.ts';
 
+/** A statement and its values (`$1`…), as Prisma.sql builds it. */
+export type SqlQuery = Pick<Prisma.Sql, 'text' | 'values'>;
+
 /**
  * The rows of a SELECT, each an object by column name: numbers, text, booleans, JSON parsed, enums as text,
  * times as Dates, BIGINTs as bigints. `kept`: a statement run again and again with other values, whose plan
  * is worth keeping (see KeptStatements); its result's columns must never change with the tables' (no `*`).
  */
-export type ReadRows = <Row>(query: Prisma.Sql, options?: { kept?: boolean }) => Promise<Row[]>;
+export type ReadRows = <Row>(query: SqlQuery, options?: { kept?: boolean }) => Promise<Row[]>;
 
 const TIMESTAMP_OID = 1114;
 const BIGINT_OID = 20;
@@ -40,7 +43,7 @@ export function selectList(alias: string, columns: readonly string[]): Prisma.Sq
 /** `preparedStatements`: statements read as `kept` are prepared on each connection (DATABASE_PREPARED_STATEMENTS). */
 export function poolReads(pool: pg.Pool, observe: ((sql: string) => void) | undefined, { preparedStatements = true } = {}): ReadRows {
   const kept = new KeptStatements();
-  return traced(observe, async <Row>({ text, values }: Prisma.Sql, options?: { kept?: boolean }) => {
+  return traced(observe, async <Row>({ text, values }: SqlQuery, options?: { kept?: boolean }) => {
     const name = preparedStatements && options?.kept ? kept.nameOf(text) : undefined;
     return (await pool.query({ name, text, values, types: POOL_TYPES })).rows as Row[];
   });
@@ -79,12 +82,12 @@ export class KeptStatements {
 }
 
 export function pgliteReads(pglite: PGlite, observe: ((sql: string) => void) | undefined): ReadRows {
-  return traced(observe, async <Row>({ text, values }: Prisma.Sql) => (await pglite.query<Row>(text, values, { parsers: PARSERS })).rows);
+  return traced(observe, async <Row>({ text, values }: SqlQuery) => (await pglite.query<Row>(text, values, { parsers: PARSERS })).rows);
 }
 
 /** Each statement is observed as Prisma's are (tests count them), and is a span of the operation's trace. */
 function traced(observe: ((sql: string) => void) | undefined, read: ReadRows): ReadRows {
-  return async <Row>(query: Prisma.Sql, options?: { kept?: boolean }) => {
+  return async <Row>(query: SqlQuery, options?: { kept?: boolean }) => {
     observe?.(query.text);
     const span = tracer().startSpan('db.query', { attributes: { 'db.system': 'postgresql', 'db.statement': query.text } });
     try {

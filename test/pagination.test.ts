@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendMessage, createConversation, expectErrorCode, startTestApp, type TestApp, type TestViewer } from './helpers.ts';
 import { listConversations } from '../src/conversations/list.ts';
 import { cursorCodec, isTimeAndId } from '../src/pagination/connection.ts';
-import type { Prisma } from '../src/generated/prisma/client.ts';
-import type { ReadRows } from '../src/row-reads.ts';
+import type { ReadRows, SqlQuery } from '../src/row-reads.ts';
 
 let t: TestApp;
 beforeAll(async () => (t = await startTestApp()));
@@ -232,7 +231,7 @@ describe('conversations filter', () => {
     // Message rows PostgreSQL read to answer it.
     let messagesRead = 0;
     const { prisma, readRows } = t.app.services;
-    const explained: ReadRows = async <Row,>(query: Prisma.Sql) => {
+    const explained: ReadRows = async <Row,>(query: SqlQuery) => {
       const [{ 'QUERY PLAN': plan }] = await prisma.$queryRawUnsafe<{ 'QUERY PLAN': unknown }[]>(`EXPLAIN (ANALYZE, FORMAT JSON) ${query.text}`, ...query.values);
       messagesRead += rowsRead(plan, 'Message');
       return readRows<Row>(query);

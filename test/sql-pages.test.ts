@@ -182,6 +182,26 @@ describe('pages answered by one statement', () => {
     expect(list.data.conversations.edges.map((e: any) => e.node.title)).toEqual(['not yours']);
   });
 
+  it("builds one statement for a document and its variables, whoever reads it: each reader's own rows", async () => {
+    /** The answers of `other`, the viewer and `other` again to the document, and the one statement each was read with. */
+    const readers = async (document: string, variables: Record<string, unknown> = {}) => {
+      const answers: any[] = [];
+      const sent: string[] = [];
+      for (const as of [other, viewer, other]) {
+        const { statements } = await t.countQueries(async () => answers.push(await t.gql(document, variables, as)));
+        sent.push(...statements);
+      }
+      expect(sent).toHaveLength(3);
+      expect(new Set(sent).size).toBe(1);
+      expect(sent[0].trim()).toMatch(ONE_STATEMENT);
+      return answers;
+    };
+    const one = await readers(`query($id: ID!) { conversation(id: $id) { title messages { edges { node { content } } } } }`, { id: ids.others });
+    expect(one.map((a) => a.conversation?.messages.edges.map((e: any) => e.node.content) ?? null)).toEqual([['secret'], null, ['secret']]);
+    const list = await readers(`{ conversations(first: 5) { edges { node { title } } } }`);
+    expect(list.map((a) => a.conversations.edges.map((e: any) => e.node.title))).toEqual([['not yours'], ['long', 'x"y\\z', 'empty'], ['not yours']]);
+  });
+
   it('leaves to the executor what it does not plan, and what it would refuse (with the contract codes)', async () => {
     const executorOnly: [string, Record<string, unknown>][] = [
       [`{ __typename }`, {}],
@@ -218,8 +238,8 @@ describe('pages answered by one statement', () => {
 
   it('gives no JSON past the bytes asked for: the executor answers (and refuses past its own limit)', async () => {
     const plan = planOf(parse(`query($id: ID!) { conversation(id: $id) { messages { edges { node { content } } } } }`), null)!;
-    const inputs = { schema, variables: { id: ids.long }, viewer: { userId: viewer.userId, orgId: viewer.orgId } };
-    const read = async (maxBytes: number) => (await t.app.services.readRows<{ data: string | null }>(statementOf(plan, inputs, maxBytes)!.query))[0].data;
+    const inputs = { schema, variables: { id: ids.long } };
+    const read = async (maxBytes: number) => (await t.app.services.readRows<{ data: string | null }>(statementOf(plan, inputs, maxBytes)!.query({ userId: viewer.userId, orgId: viewer.orgId })))[0].data;
     const whole = await read(1_000_000);
     expect(whole).toContain('edited');
     expect(await read(Buffer.byteLength(whole!))).toBe(whole);

@@ -3,38 +3,65 @@
 // CPU per message of a page on objects and promises the statement does not make (bench/RESULTS.md, "Pages").
 // Only what src/sql-pages/plan.ts plans is answered so; everything else, and anything that would answer
 // with an error, goes to the executor, which stays the reference (test/sql-pages.test.ts compares the two).
-import { getVariableValues, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { getVariableValues, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Plugin } from '@envelop/core';
 import type { ServiceContext } from '../context.ts';
 import { MAX_RESPONSE_BYTES } from '../response-limits.ts';
 import { perOperation } from '../per-operation.ts';
 import { planOf, type Plan } from './plan.ts';
-import { statementOf } from './statement.ts';
+import { statementOf, type PageStatement } from './statement.ts';
 
 type PageContext = Pick<ServiceContext, 'viewer' | 'readRows' | 'log'>;
 
 export function useSqlPages(): Plugin {
   const planFor = perOperation(planOf);
+  const statementFor = builtStatements();
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
       const plan = planFor(args.document, args.operationName);
       if (!plan) return;
       // Set after every other plugin's checks have let the query through (they run before it executes).
-      setExecuteFn(async (args: ExecutionArgs) => (await answered(plan, args)) ?? executeFn(args));
+      setExecuteFn(async (args: ExecutionArgs) => (await answered(plan, args, statementFor)) ?? executeFn(args));
     },
   };
 }
 
+type StatementFor = (plan: Plan, schema: GraphQLSchema, variables: Record<string, unknown>) => PageStatement | null;
+
+/** Statements kept per plan: at most this many sets of variables each (then they start again). */
+const STATEMENTS_PER_PLAN = 64;
+
+/**
+ * Statements by plan and variables, built once for every viewer: a page asked again (a sidebar, whoever asks)
+ * is not built again, some 50 µs of its CPU, and its text is the same string each time (the driver finds its
+ * prepared name without hashing kilobytes of it).
+ */
+function builtStatements(): StatementFor {
+  const byPlan = new WeakMap<Plan, Map<string, PageStatement | null>>();
+  return (plan, schema, variables) => {
+    let built = byPlan.get(plan);
+    if (!built) byPlan.set(plan, (built = new Map()));
+    const key = JSON.stringify(variables);
+    let statement = built.get(key);
+    if (statement === undefined) {
+      if (built.size >= STATEMENTS_PER_PLAN) built.clear();
+      statement = statementOf(plan, { schema, variables }, MAX_RESPONSE_BYTES);
+      built.set(key, statement);
+    }
+    return statement;
+  };
+}
+
 /** The response read in one statement, or null where the executor answers. */
-async function answered(plan: Plan, args: ExecutionArgs): Promise<ExecutionResult | null> {
+async function answered(plan: Plan, args: ExecutionArgs, statementFor: StatementFor): Promise<ExecutionResult | null> {
   const context = args.contextValue as PageContext;
   const variables = getVariableValues(args.schema, plan.operation.variableDefinitions ?? [], args.variableValues ?? {});
   if (variables.errors) return null;
-  const statement = statementOf(plan, { schema: args.schema, variables: variables.coerced, viewer: context.viewer }, MAX_RESPONSE_BYTES);
+  const statement = statementFor(plan, args.schema, variables.coerced);
   if (!statement) return null;
   let data: string | null;
   try {
-    [{ data }] = await context.readRows<{ data: string | null }>(statement.query, { kept: true });
+    [{ data }] = await context.readRows<{ data: string | null }>(statement.query(context.viewer), { kept: true });
   } catch (err) {
     context.log.warn({ err }, 'a page read in one statement failed; the executor answers it');
     return null;

@@ -3,24 +3,34 @@
 // (conversations/list.ts, messages/branch.ts), its edges and page info as buildConnection makes them, each
 // field as fields.ts says. Arguments the resolvers would refuse (or that ask for what is not planned here)
 // give no statement: the executor answers, with the contract's errors.
+import { randomUUID } from 'node:crypto';
 import { getArgumentValues, GraphQLError, isObjectType, type FieldNode, type GraphQLSchema } from 'graphql';
 import { PothosValidationError } from '@pothos/core';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { Viewer } from '../auth.ts';
-import { ownConversationsSql } from '../access.ts';
+import { ownConversationsSql, ownerOf } from '../access.ts';
 import { conversationPageQuery, type ConversationListArgs } from '../conversations/list.ts';
 import { branchRowsQuery } from '../messages/branch.ts';
 import { DEFAULT_MESSAGE_PAGE, messageCursor } from '../messages/pages.ts';
 import { pageRequest, type ConnectionArgs, type PageRequest } from '../pagination/connection.ts';
-import { selectList } from '../row-reads.ts';
+import { selectList, type SqlQuery } from '../row-reads.ts';
 import { decodeGlobalId } from '../global-ids.ts';
 import { cursorOf, globalIdOf, type FieldSql, type Finish } from './fields.ts';
 import type { ConversationPart, LinkPart, MessagePart, Page, Plan, Selected } from './plan.ts';
 
-export type StatementInputs = { schema: GraphQLSchema; variables: Record<string, unknown>; viewer: Viewer };
+export type StatementInputs = { schema: GraphQLSchema; variables: Record<string, unknown> };
 
-/** The statement (one row, "data": the response's data as JSON text), and what makes its parsed JSON the response's data. */
-export type PageStatement = { query: Prisma.Sql; finish: Finish | null };
+/**
+ * The statement (one row, "data": the response's data as JSON text) as a viewer runs it, and what makes its
+ * parsed JSON the response's data. It is built once for every viewer: the viewer's ids are its values only.
+ */
+export type PageStatement = { query: (viewer: Viewer) => SqlQuery; finish: Finish | null };
+
+/**
+ * The viewer a statement is built for, whose ids are then replaced by the reader's: unguessable, so that no
+ * value a client sends can be taken for one of them.
+ */
+const STAND_IN = ownerOf({ orgId: `org ${randomUUID()}`, userId: `user ${randomUUID()}` });
 
 /** Where the executor answers instead. */
 class ForTheExecutor extends Error {}
@@ -41,7 +51,11 @@ export function statementOf(plan: Plan, inputs: StatementInputs, maxBytes: numbe
     const { sql, finish } = statement.root(plan);
     if (statement.messagesShown > MAX_MESSAGES) return null;
     // OFFSET 0: the page is built once (inlined, PostgreSQL built it for each place `data` is named).
-    const query = Prisma.sql`SELECT CASE WHEN octet_length(page.data) > ${maxBytes}::int THEN NULL ELSE page.data END AS "data" FROM (SELECT ${sql}::text AS data OFFSET 0) AS page`;
+    const { text, values } = Prisma.sql`SELECT CASE WHEN octet_length(page.data) > ${maxBytes}::int THEN NULL ELSE page.data END AS "data" FROM (SELECT ${sql}::text AS data OFFSET 0) AS page`;
+    const query = (viewer: Viewer) => {
+      const { orgId, userId } = ownerOf(viewer);
+      return { text, values: values.map((v) => (v === STAND_IN.orgId ? orgId : v === STAND_IN.userId ? userId : v)) };
+    };
     return { query, finish };
   } catch (error) {
     // Arguments refused (a GraphQLError, a bad global ID): the executor refuses them in the contract's words.
@@ -136,7 +150,7 @@ class Statement {
         if (decoded.typename !== 'Conversation') throw new ForTheExecutor();
         const columns = selectList('one', columnsOf(part.node, ['id', 'currentMessageId', 'messageCount']));
         const node = this.conversation(part.node, 'one');
-        const own = ownConversationsSql(this.inputs.viewer, 'one');
+        const own = ownConversationsSql(STAND_IN, 'one');
         return [key, value(Prisma.sql`(SELECT ${node.sql} FROM (SELECT ${columns} FROM "Conversation" AS one WHERE one."id" = ${decoded.id} AND ${own}) AS one)`, node.finish)];
       }),
     );
@@ -146,7 +160,7 @@ class Statement {
     const args = this.argumentsOf<ConversationListArgs>('Query', page.field);
     if (args.filter?.search?.trim()) throw new ForTheExecutor(); // a search is charged by its time
     const extraRow = asksForMore(page);
-    const query = conversationPageQuery(this.inputs.viewer, args, { extraRow });
+    const query = conversationPageQuery(STAND_IN, args, { extraRow });
     const kind = `conversations:${args.orderBy ?? 'UPDATED_AT_DESC'}`;
     const { column, direction } = query.order;
     const readDirection = (query.request.backward ? (direction === 'desc' ? 'asc' : 'desc') : direction).toUpperCase();
