@@ -10,7 +10,9 @@ import type { Pool } from 'pg';
 import { KeptStatements, poolReads } from '../src/row-reads.ts';
 import { Prisma } from '../src/generated/prisma/client.ts';
 import { planOf } from '../src/sql-pages/plan.ts';
-import { statementOf } from '../src/sql-pages/statement.ts';
+import { statementOf, type PageStatement } from '../src/sql-pages/statement.ts';
+import { KEPT_STATEMENT_CHARS, KEPT_STATEMENT_MAX_CHARS, statementCache } from '../src/sql-pages/statement-cache.ts';
+import type { Plan } from '../src/sql-pages/plan.ts';
 import { schema } from '../src/schema/index.ts';
 import { createScratchDatabase } from './cluster.ts';
 
@@ -331,6 +333,45 @@ describe('kept statements on PostgreSQL', () => {
   it('are not made with DATABASE_PREPARED_STATEMENTS=false, and PostgreSQL plans as it chooses', async () => {
     expect(await plansAfter(3, { DATABASE_PREPARED_STATEMENTS: 'false' })).toEqual({ generic: 0, custom: 0, mode: 'auto' });
   }, 60_000);
+});
+
+describe('statementCache', () => {
+  /** A cache over a builder that counts what it builds: statements of `chars` characters, or null (refused) for `refuse`. */
+  const counting = () => {
+    const built: unknown[] = [];
+    const statementFor = statementCache((_plan, { variables }) => {
+      built.push(variables);
+      return variables.refuse ? null : ({ query: () => ({ text: 'SELECT 1', values: [] }), finish: null, chars: Number(variables.chars ?? 100) } satisfies PageStatement);
+    });
+    return { built, read: (plan: Plan, variables: Record<string, unknown>) => statementFor(plan, schema, variables) };
+  };
+  const [one, two] = [{}, {}] as Plan[];
+
+  it('builds a statement once for a plan and its variables, and again for others', () => {
+    const { built, read } = counting();
+    const first = read(one, { id: 'a' });
+    expect(read(one, { id: 'a' })).toBe(first);
+    read(one, { id: 'b' });
+    read(two, { id: 'a' });
+    expect(read(one, { refuse: true })).toBeNull();
+    expect(read(one, { refuse: true })).toBeNull(); // a refusal is kept too
+    expect(built).toEqual([{ id: 'a' }, { id: 'b' }, { id: 'a' }, { refuse: true }]);
+  });
+
+  it('keeps no statement larger than its bound, and no more characters in all than its budget', () => {
+    const { built, read } = counting();
+    const huge = { search: 'x'.repeat(KEPT_STATEMENT_MAX_CHARS) };
+    read(one, huge);
+    read(one, huge);
+    expect(built).toHaveLength(2); // variables of a megabyte, sent again and again, hold nothing
+    const large = (i: number) => ({ i, chars: KEPT_STATEMENT_MAX_CHARS / 2 });
+    const fitting = KEPT_STATEMENT_CHARS / (KEPT_STATEMENT_MAX_CHARS / 2);
+    for (let i = 0; i <= fitting; i++) read(two, large(i));
+    built.length = 0;
+    read(two, large(fitting)); // the latest is kept
+    read(two, large(0)); // the oldest was pushed out
+    expect(built).toEqual([large(0)]);
+  });
 });
 
 describe('KeptStatements', () => {

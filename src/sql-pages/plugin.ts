@@ -3,19 +3,20 @@
 // CPU per message of a page on objects and promises the statement does not make (bench/RESULTS.md, "Pages").
 // Only what src/sql-pages/plan.ts plans is answered so; everything else, and anything that would answer
 // with an error, goes to the executor, which stays the reference (test/sql-pages.test.ts compares the two).
-import { getVariableValues, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { getVariableValues, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Plugin } from '@envelop/core';
 import type { ServiceContext } from '../context.ts';
 import { MAX_RESPONSE_BYTES } from '../response-limits.ts';
 import { perOperation } from '../per-operation.ts';
 import { planOf, type Plan } from './plan.ts';
-import { statementOf, type PageStatement } from './statement.ts';
+import { statementOf } from './statement.ts';
+import { statementCache, type StatementFor } from './statement-cache.ts';
 
 type PageContext = Pick<ServiceContext, 'viewer' | 'readRows' | 'log'>;
 
 export function useSqlPages(): Plugin {
   const planFor = perOperation(planOf);
-  const statementFor = builtStatements();
+  const statementFor = statementCache((plan, inputs) => statementOf(plan, inputs, MAX_RESPONSE_BYTES));
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
       const plan = planFor(args.document, args.operationName);
@@ -23,32 +24,6 @@ export function useSqlPages(): Plugin {
       // Set after every other plugin's checks have let the query through (they run before it executes).
       setExecuteFn(async (args: ExecutionArgs) => (await answered(plan, args, statementFor)) ?? executeFn(args));
     },
-  };
-}
-
-type StatementFor = (plan: Plan, schema: GraphQLSchema, variables: Record<string, unknown>) => PageStatement | null;
-
-/** Statements kept per plan: at most this many sets of variables each (then they start again). */
-const STATEMENTS_PER_PLAN = 64;
-
-/**
- * Statements by plan and variables, built once for every viewer: a page asked again (a sidebar, whoever asks)
- * is not built again, some 50 µs of its CPU, and its text is the same string each time (the driver finds its
- * prepared name without hashing kilobytes of it).
- */
-function builtStatements(): StatementFor {
-  const byPlan = new WeakMap<Plan, Map<string, PageStatement | null>>();
-  return (plan, schema, variables) => {
-    let built = byPlan.get(plan);
-    if (!built) byPlan.set(plan, (built = new Map()));
-    const key = JSON.stringify(variables);
-    let statement = built.get(key);
-    if (statement === undefined) {
-      if (built.size >= STATEMENTS_PER_PLAN) built.clear();
-      statement = statementOf(plan, { schema, variables }, MAX_RESPONSE_BYTES);
-      built.set(key, statement);
-    }
-    return statement;
   };
 }
 

@@ -24,7 +24,12 @@ export type StatementInputs = { schema: GraphQLSchema; variables: Record<string,
  * The statement (one row, "data": the response's data as JSON text) as a viewer runs it, and what makes its
  * parsed JSON the response's data. It is built once for every viewer: the viewer's ids are its values only.
  */
-export type PageStatement = { query: (viewer: Viewer) => SqlQuery; finish: Finish | null };
+export type PageStatement = {
+  query: (viewer: Viewer) => SqlQuery;
+  finish: Finish | null;
+  /** The length of its text: what keeping it costs (statement-cache.ts). */
+  chars: number;
+};
 
 /**
  * The viewer a statement is built for, whose ids are then replaced by the reader's: unguessable, so that no
@@ -51,12 +56,15 @@ export function statementOf(plan: Plan, inputs: StatementInputs, maxBytes: numbe
     const { sql, finish } = statement.root(plan);
     if (statement.messagesShown > MAX_MESSAGES) return null;
     // OFFSET 0: the page is built once (inlined, PostgreSQL built it for each place `data` is named).
-    const { text, values } = Prisma.sql`SELECT CASE WHEN octet_length(page.data) > ${maxBytes}::int THEN NULL ELSE page.data END AS "data" FROM (SELECT ${sql}::text AS data OFFSET 0) AS page`;
+    const built = Prisma.sql`SELECT CASE WHEN octet_length(page.data) > ${maxBytes}::int THEN NULL ELSE page.data END AS "data" FROM (SELECT ${sql}::text AS data OFFSET 0) AS page`;
+    // A flat copy: the text as built is a rope of its many pieces, three times the size (it is kept).
+    const text = Buffer.from(built.text).toString();
+    const { values } = built;
     const query = (viewer: Viewer) => {
       const { orgId, userId } = ownerOf(viewer);
       return { text, values: values.map((v) => (v === STAND_IN.orgId ? orgId : v === STAND_IN.userId ? userId : v)) };
     };
-    return { query, finish };
+    return { query, finish, chars: text.length };
   } catch (error) {
     // Arguments refused (a GraphQLError, a bad global ID): the executor refuses them in the contract's words.
     if (error instanceof ForTheExecutor || error instanceof GraphQLError || error instanceof PothosValidationError) return null;
@@ -75,15 +83,25 @@ const text = (literal: string) => value(`'${literal}'::text`);
 /** A JSON object of the entries, in their order (keys are GraphQL names: safe as literals); null stays null. */
 function object(entries: readonly [string, Value][]): Value {
   const sql = entries.length ? Prisma.sql`json_build_object(${Prisma.join(entries.flatMap(([key, v]) => [raw(`'${key}'`), v.sql]), ', ')})` : raw('json_build_object()');
-  const finishing = entries.filter(([, v]) => v.finish);
+  // Only the keys and their finishes are held, not their SQL (statement-cache.ts keeps statements).
+  const finishing = entries.flatMap(([key, v]) => (v.finish ? [[key, v.finish] as const] : []));
   if (!finishing.length) return value(sql);
   return value(sql, (parsed) => {
     if (parsed === null) return null;
     const fields = parsed as Record<string, unknown>;
-    for (const [key, v] of finishing) fields[key] = v.finish!(fields[key]);
+    for (const [key, finish] of finishing) fields[key] = finish(fields[key]);
     return fields;
   });
 }
+
+/**
+ * Each item of a list finished. Made here, not where the list's SQL is: a closure there would hold all of that
+ * scope (the page's SQL with it) for as long as the statement is kept (statement-cache.ts).
+ */
+const eachOf =
+  (finish: Finish): Finish =>
+  (items) =>
+    (items as unknown[]).map(finish);
 
 const fieldValue = (field: FieldSql, alias: string) => value(field.sql(alias), field.finish ?? null);
 
@@ -243,7 +261,7 @@ class Statement {
         );
         const name = `"edges ${key}"`;
         aggregates.set(name, Prisma.sql`coalesce(${filtered(Prisma.sql`json_agg(${edge.sql} ORDER BY ${listOrder})`)}, '[]'::json) AS ${raw(name)}`);
-        return [key, value(`${agg}.${name}`, edge.finish && ((edges) => (edges as unknown[]).map(edge.finish!)))];
+        return [key, value(`${agg}.${name}`, edge.finish && eachOf(edge.finish))];
       }
       if (part.info.some(({ part }) => part === 'startCursor' || part === 'endCursor')) {
         aggregates.set('cursors', Prisma.sql`array_to_json(${filtered(Prisma.sql`array_agg(${raw(shape.cursorKey(row))} ORDER BY ${listOrder})`)}) AS cursors`);

@@ -1,0 +1,39 @@
+// Statements of pages (src/sql-pages/statement.ts) built once for a plan and its variables, whoever reads them:
+// a page asked again (a sidebar, by any viewer) is not built again, which was 150–220 µs of a sidebar's CPU with
+// the garbage it made, and its text is the same string each time (the driver finds its prepared name without
+// hashing kilobytes of it). Kept by the characters they hold, not by their number: a client that sends ever new
+// variables (a search of a megabyte, a long ID, each refused) pushes out what it brought, and holds no more.
+import type { GraphQLSchema } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import type { Plan } from './plan.ts';
+import type { PageStatement, statementOf } from './statement.ts';
+
+/** Characters kept in all, of variables and statement texts: some 10 MB (a statement holds 2.5 times its text). */
+export const KEPT_STATEMENT_CHARS = 4 * 1024 * 1024;
+/** The most one statement may hold (its variables' JSON and its text) to be kept: a sidebar's is some 4,000. */
+export const KEPT_STATEMENT_MAX_CHARS = 32 * 1024;
+
+export type StatementFor = (plan: Plan, schema: GraphQLSchema, variables: Record<string, unknown>) => PageStatement | null;
+
+/** `build`: statementOf, with the response's limit given. */
+export function statementCache(build: (plan: Plan, inputs: Parameters<typeof statementOf>[1]) => PageStatement | null): StatementFor {
+  const planIds = new WeakMap<Plan, number>();
+  let plans = 0;
+  // null: the executor answers these variables (kept too: refusing them again costs as much as building).
+  const kept = new LRUCache<string, { statement: PageStatement | null }>({
+    max: 4096,
+    maxSize: KEPT_STATEMENT_CHARS,
+    maxEntrySize: KEPT_STATEMENT_MAX_CHARS,
+    sizeCalculation: ({ statement }, key) => key.length + (statement?.chars ?? 0),
+  });
+  return (plan, schema, variables) => {
+    let planId = planIds.get(plan);
+    if (planId === undefined) planIds.set(plan, (planId = ++plans));
+    const key = `${planId} ${JSON.stringify(variables)}`;
+    const found = kept.get(key);
+    if (found) return found.statement;
+    const statement = build(plan, { schema, variables });
+    kept.set(key, { statement });
+    return statement;
+  };
+}
