@@ -13,6 +13,7 @@ import { scan } from './scans.ts';
 import { selectList } from './row-reads.ts';
 import { CONVERSATION_ROW_COLUMNS, OMIT_STORED_VALUES, StoredValues } from './stored-values.ts';
 import { MAX_RESPONSE_BYTES } from './response-limits.ts';
+import { streamingMessagesOfSql } from './generation/streaming-rows.ts';
 
 export type Loaders = ReturnType<typeof buildLoaders>;
 
@@ -77,6 +78,18 @@ export function createLoaders(sources: LoaderSources, viewer: Viewer): Loaders {
   return new LazyLoaders(sources, viewer);
 }
 
+/**
+ * The viewer's conversations of these ids. Found by their ids first (OFFSET 0 keeps the two steps apart), then
+ * kept if the viewer's: planned for any values (src/postgres-pool.ts), the plan cannot count the ids, guesses
+ * ten, and read every conversation of the viewer by the owner's index instead, 1.45 ms for an owner of 5,000.
+ */
+export function ownConversationsByIdSql(viewer: Viewer, ids: readonly string[]): Prisma.Sql {
+  return Prisma.sql`
+    SELECT ${selectList('c', CONVERSATION_ROW_COLUMNS)}
+    FROM (SELECT * FROM "Conversation" AS c WHERE c."id" = ANY(${[...ids]}::text[]) OFFSET 0) AS c
+    WHERE ${ownConversationsSql(viewer, 'c')}`;
+}
+
 const byJson = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
 
 /** The row of each key, in the keys' order (null for none): one pass over the rows, not one per key. */
@@ -89,8 +102,7 @@ function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true }: Lo
   return {
     /** The viewer's conversations by id (null for another owner's or a missing one). */
     conversation: new DataLoader<string, Conversation | null>(async (ids) => {
-      const rows = await readRows<Conversation>(Prisma.sql`
-        SELECT ${selectList('c', CONVERSATION_ROW_COLUMNS)} FROM "Conversation" AS c WHERE c."id" = ANY(${[...ids]}::text[]) AND ${ownConversationsSql(viewer, 'c')}`);
+      const rows = await readRows<Conversation>(ownConversationsByIdSql(viewer, ids));
       return inOrder(ids, rows, (row) => row.id);
     }),
     chatSession: new DataLoader<string, ChatSession | null>(async (ids) => {
@@ -102,8 +114,8 @@ function buildLoaders({ prisma, readRows, rateLimiter, scansCharged = true }: Lo
     }),
     /** The STREAMING assistant message of each conversation, if any. */
     activeGeneration: new DataLoader<string, Message | null>(async (conversationIds) => {
-      const rows = await prisma.message.findMany({ where: { conversationId: { in: [...conversationIds] }, status: 'STREAMING' }, omit: OMIT_STORED_VALUES.message });
-      return inOrder(conversationIds, rows as Message[], (row) => row.conversationId);
+      const rows = await readRows<Message>(streamingMessagesOfSql(conversationIds));
+      return inOrder(conversationIds, rows, (row) => row.conversationId);
     }),
     branchPage: new DataLoader<BranchPageKey, Message[], string>((keys) => {
       const read = () => loadBranchPages(readRows, keys);

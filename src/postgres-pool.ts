@@ -19,9 +19,10 @@ export type PoolLimits = {
    * own choice, PostgreSQL plans each of the first five runs for its values, and then every run where that
    * plan's estimate is the cheaper: for a viewer its statistics do not know yet (any new user, estimated to
    * own one conversation), ten times cheaper. It then planned the sidebar's statement afresh each time, and
-   * spent 1,500 µs of its CPU a page on it instead of 830 (bench/RESULTS.md, "Pages"). The statements here
-   * select by ids and keys, for which a generic plan is the plan. Set where statements are prepared
-   * (src/row-reads.ts).
+   * spent 1,500 µs of its CPU a page on it instead of 830 (bench/RESULTS.md, "Pages"). It applies to every
+   * statement on these connections: one whose best plan depends on a value must not leave that to the
+   * planner (a list of ids of unknown length: src/loaders.ts; test/query-plans.test.ts checks those plans).
+   * Set where statements are prepared (src/row-reads.ts).
    */
   genericPlans: boolean;
 };

@@ -8,6 +8,7 @@ import type { AppPubSub } from '../pubsub.ts';
 import type { GenerationEventLog } from '../streams/event-log.ts';
 import { finishGeneration, persistedReply, terminalNumberFor } from './finish.ts';
 import { HEARTBEAT_INTERVAL_MS } from './persister.ts';
+import { streamingMessages } from './streaming-rows.ts';
 
 /** A runner that has not said it is alive for this long is taken for dead. */
 export const STALE_AFTER_MS = HEARTBEAT_INTERVAL_MS * 3;
@@ -31,7 +32,7 @@ export type RecoveryDeps = {
 export async function recoverAbandonedGenerations(deps: RecoveryDeps, { everyOther = false }: { everyOther?: boolean } = {}): Promise<number> {
   const stale = new Date(Date.now() - STALE_AFTER_MS);
   // STREAMING rows are few (a partial index holds just them): their ids first, then each abandoned one whole.
-  const streaming = await deps.prisma.message.findMany({ where: { status: 'STREAMING' }, select: { id: true, runnerId: true, heartbeatAt: true } });
+  const streaming = await streamingMessages(deps.prisma);
   // A message of this instance's that is not running here has been quiet a while: not one just stored
   // whose runner is starting.
   const quiet = new Date(Date.now() - HEARTBEAT_INTERVAL_MS);

@@ -7,6 +7,7 @@ import { finishGeneration, persistedReply, terminalNumberFor } from './finish.ts
 import { HEARTBEAT_INTERVAL_MS } from './persister.ts';
 import { isResultOf, type RecordId } from '../idempotency.ts';
 import { withTimeout } from '../timeout.ts';
+import { streamingMessageOf } from './streaming-rows.ts';
 
 /** How long a stop waits for the runner to end the message before it finishes the message itself. */
 const STOP_WAIT_MS = 5_000;
@@ -18,7 +19,7 @@ const FORCED_STOP_ROUNDS = 3;
  * request's idempotency key, whose own reply (a first attempt's, when this is a repeat) is left running.
  */
 export async function stopActiveGeneration(deps: GenerationStopDeps, conversationId: string, unlessResultOf?: RecordId): Promise<void> {
-  const active = await deps.prisma.message.findFirst({ where: { conversationId, status: 'STREAMING' } });
+  const active = await streamingMessageOf(deps.prisma, conversationId);
   if (!active || (unlessResultOf && (await isResultOf(deps.prisma, unlessResultOf, active.id)))) return;
   await stopGeneration(deps, active);
 }

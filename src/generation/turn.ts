@@ -14,6 +14,7 @@ import { stopActiveGeneration } from './stop.ts';
 import { SEQUENCE_BLOCK } from './persister.ts';
 import { chargeStored } from '../rate-limit.ts';
 import type { ReplyPlace } from './streaming-replies.ts';
+import { streamingMessageOf } from './streaming-rows.ts';
 
 export type ActiveGenerationPolicy = 'REJECT' | 'INTERRUPT';
 
@@ -170,7 +171,7 @@ async function startReply(ctx: GenerationDeps, tx: Transaction, { conversation, 
   // turn refused there), then the viewer's place for it: storing a message locks the conversation row, so
   // this check sees every committed turn.
   const claimReply = async () => {
-    const active = await tx.message.findFirst({ where: { conversationId: conversation.id, status: 'STREAMING' }, select: { id: true } });
+    const active = await streamingMessageOf(tx, conversation.id);
     if (active) throw generationInProgress();
     takePlace();
   };

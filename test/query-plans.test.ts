@@ -1,0 +1,66 @@
+// Plans of statements as this server has PostgreSQL plan them: for any values (src/postgres-pool.ts), on a
+// scratch database with an owner of many conversations. Each statement must find its rows by the index that
+// holds them, not by one that reads a viewer's or a conversation's every row and filters them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { Prisma } from '../src/generated/prisma/client.ts';
+import type { SqlQuery } from '../src/row-reads.ts';
+import { ownConversationsByIdSql } from '../src/loaders.ts';
+import { streamingMessageOf, streamingMessages, streamingMessagesOfSql } from '../src/generation/streaming-rows.ts';
+import { createScratchDatabase } from './cluster.ts';
+
+let database: Awaited<ReturnType<typeof createScratchDatabase>>;
+let client: pg.Client;
+
+beforeAll(async () => {
+  database = await createScratchDatabase();
+  client = new pg.Client({ connectionString: database.url, options: '-c plan_cache_mode=force_generic_plan' });
+  await client.connect();
+  // One owner of 2,000 conversations among 100 owners of one.
+  await client.query(`INSERT INTO "Conversation" ("id", "userId", "model")
+    SELECT 'c' || g, CASE WHEN g <= 2000 THEN 'many' ELSE 'one-' || g END, 'builtin:echo' FROM generate_series(1, 2100) AS g`);
+  await client.query('ANALYZE');
+}, 60_000);
+afterAll(async () => {
+  await client?.end();
+  await database?.drop();
+});
+
+const literal = (value: unknown): string =>
+  value === null ? 'NULL' : Array.isArray(value) ? `ARRAY[${value.map(literal).join(', ')}]::text[]` : typeof value === 'number' ? String(value) : client.escapeLiteral(String(value));
+
+/** The plan PostgreSQL keeps for the statement, prepared (for any values), as JSON text. */
+async function keptPlan({ text, values }: SqlQuery): Promise<string> {
+  await client.query(`PREPARE planned AS ${text}`);
+  try {
+    // Only indexes to choose from: a table this small would otherwise be read whole, whatever the statement.
+    await client.query('SET enable_seqscan = off');
+    const args = values.length ? `(${values.map(literal).join(', ')})` : '';
+    const { rows } = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE planned${args}`);
+    return JSON.stringify(rows[0]['QUERY PLAN']);
+  } finally {
+    await client.query('RESET enable_seqscan');
+    await client.query('DEALLOCATE planned');
+  }
+}
+
+/** The statement a function sends through Prisma's $queryRaw (it answers no rows). */
+async function sentBy(read: (db: Pick<Prisma.TransactionClient, '$queryRaw'>) => Promise<unknown>): Promise<SqlQuery> {
+  let sent: SqlQuery | undefined;
+  const db = { $queryRaw: (strings: TemplateStringsArray, ...values: unknown[]) => ((sent = Prisma.sql(strings, ...values)), Promise.resolve([])) };
+  await read(db as unknown as Pick<Prisma.TransactionClient, '$queryRaw'>);
+  return sent!;
+}
+
+describe('statements planned for any values', () => {
+  it("find a viewer's conversations by their ids through the primary key, however many the viewer owns", async () => {
+    const plan = await keptPlan(ownConversationsByIdSql({ userId: 'many', orgId: null }, ['c1', 'c2']));
+    expect(plan).toContain('"Index Name":"Conversation_pkey"');
+    expect(plan).not.toContain('Conversation_orgId_userId');
+  });
+
+  it('find STREAMING messages through the partial index that holds only them', async () => {
+    const statements = [await sentBy((db) => streamingMessageOf(db, 'c1')), await sentBy(streamingMessages), streamingMessagesOfSql(['c1', 'c2'])];
+    for (const statement of statements) expect(await keptPlan(statement), statement.text).toContain('"Index Name":"Message_streaming_conversationId_key"');
+  });
+});
