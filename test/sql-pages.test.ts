@@ -345,7 +345,9 @@ describe('statementCache', () => {
     });
     return { built, read: (plan: Plan, variables: Record<string, unknown>) => statementFor(plan, schema, variables) };
   };
-  const [one, two] = [{}, {}] as Plan[];
+  /** A plan of a document of `chars` characters (what the cache counts of it). */
+  const planOfLength = (chars: number) => ({ operation: { loc: { source: { body: 'x'.repeat(chars) } } } }) as unknown as Plan;
+  const [one, two] = [planOfLength(100), planOfLength(100)];
 
   it('builds a statement once for a plan and its variables, and again for others', () => {
     const { built, read } = counting();
@@ -364,11 +366,15 @@ describe('statementCache', () => {
     read(one, huge);
     read(one, huge);
     expect(built).toHaveLength(2); // variables of a megabyte, sent again and again, hold nothing
-    const large = (i: number) => ({ i, chars: KEPT_STATEMENT_MAX_CHARS / 2 });
-    const fitting = KEPT_STATEMENT_CHARS / (KEPT_STATEMENT_MAX_CHARS / 2);
-    for (let i = 0; i <= fitting; i++) read(two, large(i));
+    const padded = planOfLength(KEPT_STATEMENT_MAX_CHARS);
+    read(padded, {});
+    read(padded, {});
+    expect(built).toHaveLength(4); // nor does a document of a megabyte, whose strings would hold all of its text
+    const large = (i: number) => ({ i, chars: KEPT_STATEMENT_MAX_CHARS / 2 }); // with its key and document, just over half
+    const last = KEPT_STATEMENT_CHARS / (KEPT_STATEMENT_MAX_CHARS / 2); // one more than the budget holds
+    for (let i = 0; i <= last; i++) read(two, large(i));
     built.length = 0;
-    read(two, large(fitting)); // the latest is kept
+    read(two, large(last)); // the latest is kept
     read(two, large(0)); // the oldest was pushed out
     expect(built).toEqual([large(0)]);
   });
