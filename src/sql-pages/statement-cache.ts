@@ -7,7 +7,7 @@
 import type { GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Plan } from './plan.ts';
-import type { PageStatement, statementOf } from './statement.ts';
+import type { PageStatement, StatementInputs } from './statement.ts';
 
 /** Characters kept in all: some 10 MB (a statement holds 2.5 times its text). */
 export const KEPT_STATEMENT_CHARS = 4 * 1024 * 1024;
@@ -17,7 +17,7 @@ export const KEPT_STATEMENT_MAX_CHARS = 32 * 1024;
 export type StatementFor = (plan: Plan, schema: GraphQLSchema, variables: Record<string, unknown>) => PageStatement | null;
 
 /** `build`: statementOf, with the response's limit given. */
-export function statementCache(build: (plan: Plan, inputs: Parameters<typeof statementOf>[1]) => PageStatement | null): StatementFor {
+export function statementCache(build: (plan: Plan, inputs: StatementInputs) => PageStatement | null): StatementFor {
   const planIds = new WeakMap<Plan, number>();
   let plans = 0;
   // null: the executor answers these variables (kept too: refusing them again costs as much as building).
