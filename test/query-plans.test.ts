@@ -8,6 +8,7 @@ import type { SqlQuery } from '../src/row-reads.ts';
 import { ownConversationsByIdSql } from '../src/loaders.ts';
 import { streamingMessageOf, streamingMessages, streamingMessagesOfSql } from '../src/generation/streaming-rows.ts';
 import { createScratchDatabase } from './cluster.ts';
+import { createConversation, startTestApp } from './helpers.ts';
 
 let database: Awaited<ReturnType<typeof createScratchDatabase>>;
 let client: pg.Client;
@@ -62,5 +63,25 @@ describe('statements planned for any values', () => {
   it('find STREAMING messages through the partial index that holds only them', async () => {
     const statements = [await sentBy((db) => streamingMessageOf(db, 'c1')), await sentBy(streamingMessages), streamingMessagesOfSql(['c1', 'c2'])];
     for (const statement of statements) expect(await keptPlan(statement), statement.text).toContain('"Index Name":"Message_streaming_conversationId_key"');
+  });
+});
+
+describe('reads of STREAMING messages', () => {
+  it('never filter the status through Prisma, whose CAST of it no partial index matches: a turn, an interrupt, the active reply', async () => {
+    const t = await startTestApp({ ECHO_DELAY_MS: '20' });
+    try {
+      const viewer = await t.viewer();
+      const c = await createConversation(t, viewer, { model: 'builtin:echo' });
+      const SEND = `mutation($c: ID!, $t: String!, $p: ActiveGenerationPolicy) { sendMessage(input: { conversationId: $c, content: $t, onActiveGeneration: $p }) { assistantMessage { id } } }`;
+      const { statements } = await t.countQueries(async () => {
+        await t.gql(SEND, { c: c.id, t: 'a long reply to interrupt '.repeat(20), p: 'REJECT' }, viewer);
+        expect((await t.gql(`query($id: ID!) { conversation(id: $id) @include(if: true) { activeGeneration { id } } }`, { id: c.id }, viewer)).conversation.activeGeneration).not.toBeNull();
+        await t.gql(SEND, { c: c.id, t: 'instead', p: 'INTERRUPT' }, viewer);
+      });
+      expect(statements.filter((s) => s.includes('STREAMING')).length).toBeGreaterThanOrEqual(3);
+      expect(statements.filter((s) => /"status" = CAST\(\$\d+::text AS "(public"\.")?MessageStatus"\)/.test(s))).toEqual([]);
+    } finally {
+      await t.close();
+    }
   });
 });
