@@ -184,7 +184,7 @@ describe('pages answered by one statement', () => {
     expect(list.data.conversations.edges.map((e: any) => e.node.title)).toEqual(['not yours']);
   });
 
-  it("builds one statement for a document and its variables, whoever reads it: each reader's own rows", async () => {
+  it("reads a document and its variables with one statement for every viewer, each reading their own rows", async () => {
     /** The answers of `other`, the viewer and `other` again to the document, and the one statement each was read with. */
     const readers = async (document: string, variables: Record<string, unknown> = {}) => {
       const answers: any[] = [];
@@ -365,11 +365,11 @@ describe('statementCache', () => {
     const huge = { search: 'x'.repeat(KEPT_STATEMENT_MAX_CHARS) };
     read(one, huge);
     read(one, huge);
-    expect(built).toHaveLength(2); // variables of a megabyte, sent again and again, hold nothing
+    expect(built).toHaveLength(2); // variables past the bound, sent again and again, hold nothing
     const padded = planOfLength(KEPT_STATEMENT_MAX_CHARS);
     read(padded, {});
     read(padded, {});
-    expect(built).toHaveLength(4); // nor does a document of a megabyte, whose strings would hold all of its text
+    expect(built).toHaveLength(4); // nor does a document past it, whose strings would hold all of its text
     const large = (i: number) => ({ i, chars: KEPT_STATEMENT_MAX_CHARS / 2 }); // with its key and document, just over half
     const last = KEPT_STATEMENT_CHARS / (KEPT_STATEMENT_MAX_CHARS / 2); // one more than the budget holds
     for (let i = 0; i <= last; i++) read(two, large(i));
