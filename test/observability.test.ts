@@ -9,6 +9,8 @@ import { createLogger } from '../src/logger.ts';
 import { currentRequest, withRequest } from '../src/observability/request-context.ts';
 import { createConversation, startTestApp, subscribe, waitForMessageStatus, wsClient, type TestApp } from './helpers.ts';
 import type { RunningServer } from '../src/server.ts';
+import pg from 'pg';
+import { ADMIN_DATABASE_URL, createScratchDatabase } from './cluster.ts';
 
 const METRICS_TOKEN = 'metrics-token-of-this-test';
 const CHAT = `subscription($input: SendMessageInput!) { chat(input: $input) { __typename } }`;
@@ -159,6 +161,43 @@ describe('work every request shares', () => {
       expect(requestIds).toContain('comes-second'); // (the requests' own statements are theirs)
     } finally {
       await app.close();
+    }
+  }, 30_000);
+});
+
+describe("the pool's report of an idle connection that failed", () => {
+  it('is in no request\'s name, though the request opened the connection (Node carries its context into the socket)', async () => {
+    const database = await createScratchDatabase();
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({ logLevel: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const app = await startTestApp({ DATABASE_URL: database.url, DATABASE_POOL_SIZE: '1' }, { log });
+    const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+    await admin.connect();
+    const failures = () => lines.filter((line) => line.msg === 'an idle database connection failed');
+    /** Ends the app's connections from PostgreSQL's side, and waits for the pool's report of it. */
+    const endConnections = async () => {
+      const before = failures().length;
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [new URL(database.url).pathname.slice(1)]);
+      await vi.waitFor(() => expect(failures().length).toBeGreaterThan(before), { timeout: 5_000 });
+    };
+    try {
+      const server = await app.listen();
+      const viewer = await app.viewer();
+      await endConnections(); // the one opened at start, outside any request
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.token}`, 'x-request-id': 'opens-a-connection' },
+        body: JSON.stringify({ query: '{ conversations(first: 1) { edges { node { id } } } }' }),
+      });
+      expect(response.status).toBe(200);
+      expect(lines.some((line) => line.requestId === 'opens-a-connection')).toBe(true);
+      await endConnections(); // the one the request opened
+      expect(failures().length).toBeGreaterThanOrEqual(2);
+      expect(failures().map((line) => line.requestId)).toEqual(failures().map(() => undefined));
+    } finally {
+      await app.close();
+      await admin.end();
+      await database.drop();
     }
   }, 30_000);
 });
